@@ -1,0 +1,48 @@
+"""cpv: checkpoint versioning for ML teams.
+
+One Git repository per model; weights (``checkpoints/``) and data (``data/``) tracked by
+DVC on an S3-compatible remote; every version an annotated git tag with its metadata.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# Public names, imported lazily so that `import cpv` (and `cpv --help`) stays fast.
+_EXPORTS = {
+    "ModelCheckpoints": "cpv.managers",
+    "DataCheckpoints": "cpv.managers",
+    "CombinedCheckpoints": "cpv.managers",
+    "init_repository": "cpv.repo",
+    "ModelRepo": "cpv.repo",
+    "clone": "cpv.sync",
+    "push": "cpv.sync",
+    "VersionRecord": "cpv.metadata",
+    "TagResult": "cpv.results",
+    "RevertResult": "cpv.results",
+    "Version": "cpv.versions",
+    "Kind": "cpv.versions",
+    "CpvError": "cpv.errors",
+}
+
+if TYPE_CHECKING:
+    from cpv.errors import CpvError
+    from cpv.managers import CombinedCheckpoints, DataCheckpoints, ModelCheckpoints
+    from cpv.metadata import VersionRecord
+    from cpv.repo import ModelRepo, init_repository
+    from cpv.results import RevertResult, TagResult
+    from cpv.sync import clone, push
+    from cpv.versions import Kind, Version
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cpv' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,241 @@
+"""The only module that imports dvc and dvc_data.
+
+It speaks in tracked paths, pointer files and content hashes; the managers above it
+speak in versions. DVC is imported lazily so that ``cpv --help`` and ``cpv list`` stay fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cpv.errors import DvcError, IntegrityError, MissingDataError
+
+REMOTE = "storage"
+
+
+@dataclass(frozen=True)
+class TrackedContent:
+    """What a DVC pointer file records: the md5 (``….dir`` for a directory), size and file count."""
+
+    hash: str
+    size: int
+    nfiles: int
+
+
+#: Set by the CLI when a person watches a terminal: DVC's own transfer bars go to stderr.
+show_progress = False
+
+
+def _quiet_env() -> None:
+    # No telemetry or update checks: cpv must not reach the network beyond the remote.
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    from dvc.ui import ui
+
+    ui._enabled = False  # the library never prints; results go back to the caller
+    logging.getLogger("dvc").setLevel(logging.INFO if show_progress else logging.ERROR)
+
+
+@contextmanager
+def open_repo(root: Path, *, remote_config: dict[str, Any] | None = None) -> Iterator[Any]:
+    _quiet_env()
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        repo = Repo(str(root), remote=REMOTE if remote_config else None, remote_config=remote_config)
+    except DvcException as exc:
+        raise DvcError(f"cannot open DVC repository at {root}: {exc}") from exc
+    try:
+        yield repo
+    finally:
+        repo.close()
+
+
+def init(root: Path, *, remote_url: str, remote_options: dict[str, str]) -> None:
+    """``dvc init`` plus cpv's settings: copy cache (never hardlinks), no telemetry, the remote."""
+    _quiet_env()
+    from dvc.repo import Repo
+
+    repo = Repo.init(str(root))
+    try:
+        with repo.config.edit("repo") as conf:
+            conf["core"]["remote"] = REMOTE
+            conf["core"]["analytics"] = False
+            conf["core"]["check_update"] = False
+            # Copies (or reflinks where the filesystem can): a training script overwriting a
+            # checkpoint in place must never change the bytes of an earlier version.
+            conf["cache"]["type"] = "reflink,copy"
+            conf["remote"][REMOTE] = {"url": remote_url, **remote_options}
+    finally:
+        repo.close()
+
+
+def set_remote(root: Path, *, remote_url: str, remote_options: dict[str, str]) -> None:
+    with open_repo(root) as repo:
+        with repo.config.edit("repo") as conf:
+            conf["remote"][REMOTE] = {"url": remote_url, **remote_options}
+            conf["core"]["remote"] = REMOTE
+
+
+def remote_url(root: Path) -> str | None:
+    with open_repo(root) as repo:
+        remote = repo.config.get("remote", {}).get(REMOTE)
+        return str(remote["url"]) if remote else None
+
+
+def add(root: Path, path: str) -> TrackedContent:
+    """Hash ``path``, copy new objects into the cache and (re)write ``<path>.dvc``.
+
+    ``relink=False``: the workspace file stays the one the user wrote; the cache holds
+    its own copy, so later in-place writes cannot reach it, and nothing is copied twice.
+    """
+    from dvc.exceptions import DvcException
+
+    with open_repo(root) as repo:
+        try:
+            stages = repo.add(path, relink=False)
+        except DvcException as exc:
+            raise DvcError(f"cannot add {path} to DVC: {exc}") from exc
+        out = stages[0].outs[0]
+        meta = out.meta
+        return TrackedContent(
+            hash=str(out.hash_info.value),
+            size=int(meta.size or 0),
+            nfiles=int(meta.nfiles or 1),
+        )
+
+
+def hash_path(root: Path, path: str) -> TrackedContent | None:
+    """The content hash DVC would record for ``path``, without writing anything."""
+    from dvc_data.hashfile.build import build
+
+    full = root / path
+    if not full.exists():
+        return None
+    with open_repo(root) as repo:
+        _, meta, obj = build(
+            repo.cache.local, str(full), repo.fs, "md5", dry_run=True, ignore=repo.dvcignore
+        )
+        return TrackedContent(
+            hash=str(obj.hash_info.value), size=int(meta.size or 0), nfiles=int(meta.nfiles or 1)
+        )
+
+
+def parse_pointer(text: str) -> TrackedContent:
+    data = yaml.safe_load(text) or {}
+    outs = data.get("outs") or []
+    if not outs:
+        raise DvcError("DVC pointer file has no outs")
+    out = outs[0]
+    return TrackedContent(
+        hash=str(out.get("md5", "")), size=int(out.get("size", 0)), nfiles=int(out.get("nfiles", 1))
+    )
+
+
+def _object_ids(repo: Any, content: TrackedContent) -> list[str] | None:
+    """All object ids a version needs, or None when its directory listing is itself missing."""
+    from dvc_data.hashfile.hash_info import HashInfo
+    from dvc_data.hashfile.tree import Tree
+
+    odb = repo.cache.local
+    if not content.hash.endswith(".dir"):
+        return [content.hash]
+    if not odb.exists(content.hash):
+        return None
+    tree = Tree.load(odb, HashInfo("md5", content.hash))
+    return [content.hash] + [hi.value for _, _, hi in tree]
+
+
+def missing_objects(root: Path, content: TrackedContent) -> list[str]:
+    """Object ids of ``content`` absent from the local cache."""
+    with open_repo(root) as repo:
+        ids = _object_ids(repo, content)
+        if ids is None:
+            return [content.hash]
+        odb = repo.cache.local
+        return [oid for oid in ids if not odb.exists(oid)]
+
+
+def checkout(root: Path, pointer_file: str) -> None:
+    """Make the workspace match ``pointer_file`` (removing files it does not list)."""
+    from dvc.exceptions import CheckoutError, DvcException
+
+    with open_repo(root) as repo:
+        try:
+            repo.checkout(targets=[pointer_file], force=True)
+        except CheckoutError as exc:
+            raise MissingDataError(f"cannot check out {pointer_file}: objects missing from the cache") from exc
+        except DvcException as exc:
+            raise DvcError(f"cannot check out {pointer_file}: {exc}") from exc
+
+
+def verify_workspace(root: Path, path: str, content: TrackedContent) -> None:
+    """Re-hash every file of ``path`` (bypassing DVC's hash cache) against its recorded md5."""
+    from dvc_data.hashfile.hash_info import HashInfo
+    from dvc_data.hashfile.tree import Tree
+
+    full = root / path
+    with open_repo(root) as repo:
+        if content.hash.endswith(".dir"):
+            tree = Tree.load(repo.cache.local, HashInfo("md5", content.hash))
+            expected = {"/".join(key): hi.value for key, _, hi in tree}
+        else:
+            expected = {"": content.hash}
+    actual: dict[str, str] = {}
+    if full.is_dir():
+        for file in sorted(p for p in full.rglob("*") if p.is_file()):
+            actual[file.relative_to(full).as_posix()] = file_md5(file)
+    elif full.is_file():
+        actual[""] = file_md5(full)
+    if actual != expected:
+        bad = sorted(k or path for k in set(expected) ^ set(actual)) + sorted(
+            k or path for k in set(expected) & set(actual) if expected[k] != actual[k]
+        )
+        raise IntegrityError(f"{path}: content does not match {content.hash} ({', '.join(bad[:5])})")
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def push(root: Path, *, revs: list[str], jobs: int | None, remote_config: dict[str, Any] | None) -> int:
+    """Upload the objects of ``revs`` (and the workspace pointers) to the remote."""
+    from dvc.exceptions import DvcException
+
+    with open_repo(root, remote_config=remote_config) as repo:
+        try:
+            return int(repo.push(revs=revs or None, jobs=jobs, remote=REMOTE) or 0)
+        except DvcException as exc:
+            raise _transfer_error("push to", exc) from exc
+
+
+def fetch(root: Path, *, revs: list[str] | None, jobs: int | None, remote_config: dict[str, Any] | None, targets: list[str] | None = None) -> int:
+    from dvc.exceptions import DvcException
+
+    with open_repo(root, remote_config=remote_config) as repo:
+        try:
+            return int(
+                repo.fetch(targets=targets, revs=revs, jobs=jobs, remote=REMOTE, workspace=not revs) or 0
+            )
+        except DvcException as exc:
+            raise _transfer_error("fetch from", exc) from exc
+
+
+def _transfer_error(what: str, exc: Exception) -> MissingDataError | DvcError:
+    text = str(exc)
+    if "missing" in text.lower() or "failed to" in text.lower():
+        return MissingDataError(f"cannot {what} the remote: {text.splitlines()[0]}")
+    return DvcError(f"cannot {what} the remote: {text.splitlines()[0]}", hint="Check the storage with `cpv doctor`.")

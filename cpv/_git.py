@@ -1,0 +1,302 @@
+"""The only module that speaks GitPython (and the git CLI through it).
+
+Everything here is in git terms (commits, refs, tags); the managers translate them to
+versions. Repos are opened per call and closed with ``with`` so that no
+``git cat-file`` helper processes linger.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+
+from cpv.errors import GitError, RemoteError
+
+
+@dataclass(frozen=True)
+class TagRef:
+    name: str  # without refs/tags/
+    commit: str  # the commit the tag points to (peeled)
+    contents: str  # the annotated tag's message ("" for lightweight tags)
+
+
+def _git_error(exc: GitCommandError, what: str) -> GitError:
+    stderr = (exc.stderr or "").strip().replace("stderr: ", "").strip("'\" \n")
+    last = stderr.splitlines()[-1] if stderr else str(exc.status)
+    return GitError(f"{what} failed: {last}")
+
+
+def network_env() -> dict[str, str]:
+    """Environment for git commands that reach a remote (SSH key from the user config)."""
+    from cpv.config import load_user_config
+
+    env: dict[str, str] = {"GIT_TERMINAL_PROMPT": "0"}
+    key = load_user_config().git.ssh_key
+    if key and "GIT_SSH_COMMAND" not in os.environ:
+        # StrictHostKeyChecking=yes: a changed or unknown host key is never accepted silently.
+        env["GIT_SSH_COMMAND"] = (
+            f"ssh -i '{Path(key).expanduser()}' -o IdentitiesOnly=yes -o BatchMode=yes "
+            "-o StrictHostKeyChecking=yes"
+        )
+    return env
+
+
+def find_root(start: Path) -> Path | None:
+    try:
+        with git.Repo(start, search_parent_directories=True) as repo:
+            wt = repo.working_tree_dir
+            return Path(wt) if wt else None
+    except (InvalidGitRepositoryError, NoSuchPathError):
+        return None
+
+
+def init_bare(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    git.Repo.init(path, bare=True, initial_branch="main").close()
+
+
+def ls_remote(url: str, *patterns: str) -> dict[str, str]:
+    """refname -> sha on a remote URL (peeled ``^{}`` entries included as such)."""
+    try:
+        out = git.Git().execute(
+            ["git", "ls-remote", url, *patterns], env={**os.environ, **network_env()}
+        )
+    except GitCommandError as exc:
+        raise _remote_error(exc, url) from exc
+    refs: dict[str, str] = {}
+    for line in str(out).splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref:
+            refs[ref] = sha
+    return refs
+
+
+def _remote_error(exc: GitCommandError, url: str) -> RemoteError:
+    stderr = (exc.stderr or "").strip().replace("stderr: ", "").strip("'\" \n")
+    detail = stderr.splitlines()[-1] if stderr else f"exit {exc.status}"
+    return RemoteError(
+        f"cannot reach git remote {url}: {detail}",
+        hint="Check the URL and your access (`cpv doctor`); a hosted repository must exist first.",
+    )
+
+
+def clone(url: str, dest: Path) -> None:
+    try:
+        git.Repo.clone_from(url, dest, env={**os.environ, **network_env()}).close()
+    except GitCommandError as exc:
+        raise _remote_error(exc, url) from exc
+
+
+class GitRepo:
+    """A working-tree repository at ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def init(cls, root: Path) -> GitRepo:
+        git.Repo.init(root, initial_branch="main").close()
+        return cls(root)
+
+    @contextmanager
+    def _repo(self) -> Iterator[git.Repo]:
+        with git.Repo(self.root) as repo:
+            yield repo
+
+    def run(self, *args: str, env: dict[str, str] | None = None, what: str | None = None) -> str:
+        with self._repo() as repo:
+            try:
+                full_env = {**os.environ, **env} if env else None
+                return str(repo.git.execute(["git", *args], env=full_env))
+            except GitCommandError as exc:
+                raise _git_error(exc, what or f"git {args[0]}") from exc
+
+    @property
+    def git_dir(self) -> Path:
+        return self.root / ".git"
+
+    # --- commits -----------------------------------------------------------------
+    def head_commit(self) -> str | None:
+        try:
+            return self.run("rev-parse", "--verify", "-q", "HEAD")
+        except GitError:
+            return None
+
+    def current_branch(self) -> str:
+        try:
+            return self.run("symbolic-ref", "--short", "-q", "HEAD")
+        except GitError as exc:
+            raise GitError(
+                "HEAD is detached", hint="Check out a branch first, e.g. `git checkout main`."
+            ) from exc
+
+    def identity(self) -> str:
+        try:
+            ident = self.run("var", "GIT_AUTHOR_IDENT")
+        except GitError as exc:
+            raise GitError(
+                "git has no user identity",
+                hint='Set one: git config --global user.name "You" && '
+                "git config --global user.email you@example.com",
+            ) from exc
+        return ident.rsplit(" ", 2)[0]
+
+    def commit_all(self, message: str) -> str:
+        self.run("add", "-A")
+        self.run("commit", "-q", "--no-verify", "-m", message, what="git commit")
+        return self.run("rev-parse", "HEAD")
+
+    def commit_paths(self, paths: Sequence[str], message: str) -> str:
+        """Commit exactly ``paths`` (other staged changes stay staged, uncommitted)."""
+        self.run("add", "--", *paths)
+        self.run(
+            "commit", "-q", "--no-verify", "--only", "-m", message, "--", *paths, what="git commit"
+        )
+        return self.run("rev-parse", "HEAD")
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        with self._repo() as repo:
+            try:
+                repo.git.merge_base("--is-ancestor", ancestor, descendant)
+                return True
+            except GitCommandError:
+                return False
+
+    def show_file(self, rev: str, path: str) -> str | None:
+        try:
+            return self.run("show", f"{rev}:{path}")
+        except GitError:
+            return None
+
+    def changed_paths(self, paths: Sequence[str]) -> list[str]:
+        """Tracked paths among ``paths`` that differ from HEAD (staged or not)."""
+        out = self.run("status", "--porcelain", "--untracked-files=no", "--", *paths)
+        return [line[3:] for line in out.splitlines() if line.strip()]
+
+    def restore_paths(self, rev: str, paths: Sequence[str]) -> None:
+        """Index and working tree of ``paths`` back to ``rev``; paths absent there are removed."""
+        for path in paths:
+            if self.show_file(rev, path) is not None:
+                self.run("checkout", rev, "--", path)
+            else:
+                self.run("rm", "-q", "--cached", "--ignore-unmatch", "--", path)
+                (self.root / path).unlink(missing_ok=True)
+
+    def reset_branch(self, commit: str) -> None:
+        """Move the current branch to ``commit`` without touching the working tree."""
+        self.run("reset", "-q", "--soft", commit)
+
+    def write_backup_commit(self, files: dict[str, str], message: str, ref: str) -> str:
+        """Store ``files`` in a commit reachable from ``ref`` only (not on any branch)."""
+        with self._repo() as repo:
+            entries = []
+            for name, content in files.items():
+                with tempfile.NamedTemporaryFile("w", delete=False, encoding="utf-8") as fh:
+                    fh.write(content)
+                try:
+                    blob = repo.git.hash_object("-w", fh.name)
+                finally:
+                    os.unlink(fh.name)
+                entries.append(f"100644 blob {blob}\t{name}")
+            tree = repo.git.execute(["git", "mktree"], istream=_bytes_stream("\n".join(entries) + "\n"))
+            head = self.head_commit()
+            parents = ["-p", head] if head else []
+            sha = repo.git.commit_tree(str(tree), *parents, "-m", message)
+            repo.git.update_ref(ref, sha)
+            return str(sha)
+
+    # --- tags --------------------------------------------------------------------
+    def create_tag(self, name: str, message: str, commit: str) -> None:
+        with tempfile.NamedTemporaryFile("w", delete=False, encoding="utf-8") as fh:
+            fh.write(message)
+        try:
+            self.run(
+                "tag", "-a", "--no-sign", "--cleanup=verbatim", "-F", fh.name, name, commit,
+                what=f"creating tag {name}",
+            )
+        finally:
+            os.unlink(fh.name)
+
+    def delete_tag(self, name: str) -> None:
+        self.run("tag", "-d", name)
+
+    def tag_commit(self, name: str) -> str | None:
+        try:
+            return self.run("rev-parse", "--verify", "-q", f"refs/tags/{name}^{{commit}}")
+        except GitError:
+            return None
+
+    def list_tags(self, *prefixes: str) -> list[TagRef]:
+        """Every tag under ``refs/tags/<prefix>`` with its message, in one git call."""
+        fmt = "%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(contents)%00%1e"
+        out = self.run("for-each-ref", f"--format={fmt}", *[f"refs/tags/{p}" for p in prefixes])
+        tags = []
+        for chunk in out.split("\x1e"):
+            chunk = chunk.lstrip("\n")
+            if not chunk:
+                continue
+            parts = chunk.split("\x00")
+            if len(parts) < 4:
+                continue
+            name, obj, peeled, contents = parts[0], parts[1], parts[2], parts[3]
+            tags.append(TagRef(name=name, commit=peeled or obj, contents=contents))
+        return tags
+
+    # --- remotes -----------------------------------------------------------------
+    def set_remote(self, name: str, url: str) -> None:
+        with self._repo() as repo:
+            if name in [r.name for r in repo.remotes]:
+                repo.git.remote("set-url", name, url)
+            else:
+                repo.git.remote("add", name, url)
+
+    def remote_url(self, name: str) -> str | None:
+        try:
+            return self.run("remote", "get-url", name)
+        except GitError:
+            return None
+
+    def fetch(self, remote: str, *refspecs: str) -> None:
+        try:
+            self.run("fetch", "-q", "--no-tags", remote, *refspecs, env=network_env())
+        except GitError as exc:
+            raise RemoteError(str(exc), hint="Check the git remote with `cpv doctor`.") from exc
+
+    def push_atomic(self, remote: str, refspecs: Sequence[str]) -> tuple[bool, str]:
+        """``git push --atomic``; returns (ok, stderr). Never forces."""
+        with self._repo() as repo:
+            try:
+                repo.git.execute(
+                    ["git", "push", "--atomic", "--porcelain", remote, *refspecs],
+                    env={**os.environ, **network_env()},
+                )
+                return True, ""
+            except GitCommandError as exc:
+                return False, f"{exc.stdout or ''}\n{exc.stderr or ''}"
+
+    def merge(self, ref: str, message: str, *, favour_ours: bool) -> None:
+        args = ["merge", "-q", "--no-edit", "--no-ff", "-m", message]
+        if favour_ours:
+            args += ["-X", "ours"]
+        with self._repo() as repo:
+            try:
+                repo.git.execute(["git", *args, ref])
+            except GitCommandError as exc:
+                try:
+                    repo.git.merge("--abort")
+                except GitCommandError:
+                    pass
+                raise _git_error(exc, f"merging {ref}") from exc
+
+
+def _bytes_stream(text: str):  # type: ignore[no-untyped-def]
+    import io
+
+    return io.BytesIO(text.encode())

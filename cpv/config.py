@@ -1,0 +1,233 @@
+"""All configuration, read and validated in one place.
+
+* User configuration: ``$CPV_HOME/config.yaml`` (``CPV_HOME`` defaults to ``~/.cpv``),
+  written by ``cpv configure``. With no file, cpv uses the embedded local default:
+  a DVC remote under ``$CPV_HOME/storage`` and bare Git remotes under ``$CPV_HOME/git``.
+* Repository configuration: ``cpv.yaml`` at the root of each model repository.
+
+Nothing is read at import time; every loader raises :class:`ConfigError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cpv.errors import ConfigError, InvalidNameError
+
+REPO_CONFIG_FILE = "cpv.yaml"
+USER_CONFIG_FILE = "config.yaml"
+DVC_REMOTE_NAME = "storage"
+GIT_REMOTE_NAME = "origin"
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+
+ProviderName = Literal["local", "aws", "r2", "b2", "wasabi", "digitalocean", "minio", "custom"]
+
+
+def cpv_home() -> Path:
+    """``$CPV_HOME``, default ``~/.cpv`` (created on demand by writers, not here)."""
+    env = os.environ.get("CPV_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".cpv"
+
+
+def validate_name(value: str, *, what: str) -> str:
+    """Team and model names: lowercase letters, digits, ``-``, ``_``, ``.``; no spaces."""
+    if (
+        not isinstance(value, str)
+        or not _NAME_RE.match(value)
+        or ".." in value
+        or value.endswith((".", ".lock", ".git"))
+    ):
+        raise InvalidNameError(
+            f"invalid {what} name {value!r}",
+            hint=f"A {what} name uses lowercase letters, digits, '-', '_' and '.', "
+            "starts with a letter or digit, e.g. acme/whisper-small.",
+        )
+    return value
+
+
+def parse_model_id(text: str) -> tuple[str, str]:
+    """``TEAM/MODEL`` -> (team, model), both validated."""
+    team, sep, model = text.partition("/")
+    if not sep or "/" in model:
+        raise InvalidNameError(
+            f"invalid model id {text!r}", hint="Name the model as TEAM/MODEL, e.g. acme/whisper-small."
+        )
+    return validate_name(team, what="team"), validate_name(model, what="model")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StorageSettings(_Strict):
+    """Where model bytes live: the DVC remote root, ``<url>/<team>/<model>``."""
+
+    provider: ProviderName = "local"
+    bucket: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    account_id: str | None = None
+    profile: str | None = None
+    #: R2 and B2 reject the CRC checksums recent boto3 sends by default.
+    checksum_when_required: bool = False
+    #: An explicit storage root (a local path or ``s3://bucket[/prefix]``); wins over bucket.
+    url: str | None = None
+
+    def root_url(self) -> str:
+        if self.url:
+            return self.url
+        if self.bucket:
+            return f"s3://{self.bucket}"
+        return str(cpv_home() / "storage")
+
+
+class GitSettings(_Strict):
+    """Where each model's Git repository is published."""
+
+    #: e.g. ``git@bitbucket.org:acme/{team}-{model}.git`` or a local path template.
+    remote_template: str | None = None
+    ssh_key: str | None = None
+
+    def remote_url(self, team: str, model: str) -> str:
+        if self.remote_template:
+            try:
+                return self.remote_template.format(team=team, model=model)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ConfigError(
+                    f"bad git remote template {self.remote_template!r}: {exc}",
+                    path=cpv_home() / USER_CONFIG_FILE,
+                    hint="Use only the placeholders {team} and {model}.",
+                ) from exc
+        return str(cpv_home() / "git" / team / f"{model}.git")
+
+
+class UserConfig(_Strict):
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    git: GitSettings = Field(default_factory=GitSettings)
+
+
+class RepoConfig(_Strict):
+    """``cpv.yaml``: what this repository versions."""
+
+    team: str
+    model: str
+    model_path: str = "checkpoints"
+    data_path: str = "data"
+    data_splits: list[str] = Field(default_factory=lambda: ["train", "validation", "test"])
+
+    def model_post_init(self, __context: Any) -> None:
+        validate_name(self.team, what="team")
+        validate_name(self.model, what="model")
+        for p in (self.model_path, self.data_path):
+            if not p or p.startswith(("/", "..")) or "\\" in p:
+                raise ValueError(f"path {p!r} must be relative to the repository root")
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=path) from exc
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(
+            f"not valid YAML{where}: {getattr(exc, 'problem', exc)}",
+            path=path,
+            hint="Fix the YAML syntax in that file.",
+        ) from exc
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _atomic_write(path: Path, text: str, *, mode: int | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def user_config_path() -> Path:
+    return cpv_home() / USER_CONFIG_FILE
+
+
+def load_user_config() -> UserConfig:
+    """The user configuration, or the embedded local default when there is none."""
+    path = user_config_path()
+    if not path.exists():
+        return UserConfig()
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping at the top level", path=path)
+    try:
+        return UserConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            _validation_message(exc), path=path, hint="Fix the file or re-run `cpv configure`."
+        ) from exc
+
+
+def save_user_config(cfg: UserConfig) -> Path:
+    path = user_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data = cfg.model_dump(mode="json", exclude_none=True)
+    _atomic_write(path, yaml.safe_dump(data, sort_keys=False), mode=0o600)
+    return path
+
+
+def load_repo_config(root: Path) -> RepoConfig:
+    path = root / REPO_CONFIG_FILE
+    if not path.exists():
+        raise ConfigError(f"{REPO_CONFIG_FILE} not found", path=path)
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping with team and model", path=path)
+    try:
+        return RepoConfig.model_validate(data)
+    except (ValidationError, InvalidNameError, ValueError) as exc:
+        msg = _validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
+        raise ConfigError(msg, path=path, hint=f"Fix {REPO_CONFIG_FILE} (team, model, model_path, data_path).") from exc
+
+
+def save_repo_config(root: Path, cfg: RepoConfig) -> Path:
+    path = root / REPO_CONFIG_FILE
+    header = "# cpv repository settings (see docs/repository-layout.md)\n"
+    _atomic_write(path, header + yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    return path
+
+
+def model_storage_url(storage_root: str, team: str, model: str) -> str:
+    """Layout: ``<storage>/<team>/<model>``."""
+    return f"{storage_root.rstrip('/')}/{team}/{model}"
+
+
+def lock_timeout() -> float:
+    try:
+        return float(os.environ.get("CPV_LOCK_TIMEOUT", "60"))
+    except ValueError as exc:
+        raise ConfigError("CPV_LOCK_TIMEOUT must be a number of seconds") from exc

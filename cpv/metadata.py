@@ -1,0 +1,89 @@
+"""Per-version records and how they are stored in annotated tag messages.
+
+A tag message is a human summary line, a blank line, then one JSON object.
+``cpv list`` reads every record with a single ``git for-each-ref`` call.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cpv.versions import Kind, Version, tag_name
+
+SCHEMA = 1
+_MARKER = "cpv-metadata:"
+
+
+class VersionRecord(BaseModel):
+    """One published (or local) version of a model's weights or its data."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: Kind
+    version: str
+    tag: str
+    created_at: str = Field(description="ISO 8601, UTC")
+    author: str = ""
+    message: str = ""
+    size_bytes: int = 0
+    file_count: int = 0
+    content_hash: str = Field(description="DVC md5 of the tracked directory (ends in .dir)")
+    metrics: dict[str, float | int | str] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    commit: str = ""
+    path: str = ""
+    #: model versions: the data tag whose content matched the workspace data at tag time.
+    data_version: str | None = None
+    #: data versions: rows/files per split where they can be counted.
+    sample_count: int | None = None
+    samples: dict[str, int] | None = None
+    schema_: int = Field(default=SCHEMA, alias="schema")
+
+    @property
+    def parsed_version(self) -> Version:
+        return Version.parse(self.version)
+
+    @property
+    def size_mb(self) -> float:
+        return round(self.size_bytes / 1_000_000, 3)
+
+    @property
+    def timestamp(self) -> datetime:
+        return datetime.fromisoformat(self.created_at)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", by_alias=True)
+        data["size_mb"] = self.size_mb
+        return data
+
+    def renamed(self, version: Version) -> VersionRecord:
+        return self.model_copy(update={"version": str(version), "tag": tag_name(self.kind, version)})
+
+
+def encode_tag_message(record: VersionRecord) -> str:
+    """Summary line + JSON body. ``commit`` is implied by the tag's target and not stored."""
+    summary = f"{record.kind.value} {record.version}"
+    if record.message:
+        summary += f": {record.message.splitlines()[0][:200]}"
+    body = record.model_dump(mode="json", by_alias=True, exclude={"commit"})
+    return f"{summary}\n\n{_MARKER} {json.dumps(body, sort_keys=True)}\n"
+
+
+def decode_tag_message(text: str, *, commit: str = "") -> VersionRecord | None:
+    """The record in a tag message, or None when the tag was not made by cpv."""
+    for line in text.splitlines():
+        if line.startswith(_MARKER):
+            try:
+                data = json.loads(line[len(_MARKER) :])
+            except json.JSONDecodeError:
+                return None
+            data["commit"] = commit
+            try:
+                return VersionRecord.model_validate(data)
+            except ValueError:
+                return None
+    return None

@@ -1,0 +1,125 @@
+"""Version numbers (``vMAJOR.MINOR``) and the git tag names that carry them.
+
+Ordering is numeric (``v0.9 < v0.10``) through :mod:`semver`, never string comparison.
+Tags are ``model/vX.Y`` and ``data/vX.Y``.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from functools import total_ordering
+
+import semver
+
+from cpv.errors import InvalidNameError
+
+_VERSION_RE = re.compile(r"^v?(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$")
+
+
+class Kind(str, Enum):
+    MODEL = "model"
+    DATA = "data"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@total_ordering
+class Version:
+    """A cpv version: ``v<major>.<minor>``, first ``v0.1``."""
+
+    __slots__ = ("_sv",)
+
+    def __init__(self, major: int, minor: int) -> None:
+        if major < 0 or minor < 0 or (major == 0 and minor == 0):
+            raise InvalidNameError(
+                f"invalid version v{major}.{minor}",
+                hint="Versions look like v0.1, v0.2, v1.0; v0.0 does not exist.",
+            )
+        self._sv = semver.Version(major, minor, 0)
+
+    @classmethod
+    def parse(cls, text: str) -> Version:
+        """Parse ``v1.2`` (or ``1.2``). Raises :class:`InvalidNameError` otherwise."""
+        match = _VERSION_RE.match(text.strip()) if isinstance(text, str) else None
+        if not match:
+            raise InvalidNameError(
+                f"invalid version {text!r}",
+                hint="Versions look like v0.1, v0.10 or v2.0 (v<major>.<minor>).",
+            )
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @property
+    def major(self) -> int:
+        return int(self._sv.major)
+
+    @property
+    def minor(self) -> int:
+        return int(self._sv.minor)
+
+    def bump(self, part: str = "minor") -> Version:
+        if part == "minor":
+            return Version(self.major, self.minor + 1)
+        if part == "major":
+            return Version(self.major + 1, 0)
+        raise InvalidNameError(f"invalid bump {part!r}", hint="Use --bump minor or --bump major.")
+
+    @staticmethod
+    def first() -> Version:
+        return Version(0, 1)
+
+    @staticmethod
+    def next_after(latest: Version | None, part: str = "minor") -> Version:
+        if latest is None:
+            return Version(1, 0) if part == "major" else Version.first()
+        return latest.bump(part)
+
+    def __str__(self) -> str:
+        return f"v{self.major}.{self.minor}"
+
+    def __repr__(self) -> str:
+        return f"Version({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Version) and self._sv == other._sv
+
+    def __lt__(self, other: Version) -> bool:
+        return self._sv < other._sv
+
+    def __hash__(self) -> int:
+        return hash((self.major, self.minor))
+
+
+def tag_name(kind: Kind, version: Version) -> str:
+    return f"{kind.value}/{version}"
+
+
+def parse_tag_name(name: str) -> tuple[Kind, Version] | None:
+    """``model/v0.3`` -> (MODEL, v0.3); anything that is not a cpv tag -> None."""
+    kind_text, sep, rest = name.partition("/")
+    if not sep or kind_text not in (Kind.MODEL.value, Kind.DATA.value) or not rest.startswith("v"):
+        return None
+    try:
+        return Kind(kind_text), Version.parse(rest)
+    except InvalidNameError:
+        return None
+
+
+def parse_version_arg(text: str) -> tuple[Kind | None, Version]:
+    """A version named on the command line: ``v0.3``, ``model/v0.3`` or ``data/v0.3``."""
+    kind: Kind | None = None
+    body = text
+    if "/" in text:
+        kind_text, _, body = text.partition("/")
+        if kind_text not in (Kind.MODEL.value, Kind.DATA.value):
+            raise InvalidNameError(
+                f"invalid version {text!r}",
+                hint="Name a version as v0.3, model/v0.3 or data/v0.3.",
+            )
+        kind = Kind(kind_text)
+    if not body.startswith("v"):
+        raise InvalidNameError(
+            f"invalid version {text!r}", hint="Versions start with 'v', e.g. v0.3."
+        )
+    return kind, Version.parse(body)
