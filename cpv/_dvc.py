@@ -171,7 +171,7 @@ def checkout(root: Path, pointer_file: str) -> None:
 
     with open_repo(root) as repo:
         try:
-            repo.checkout(targets=[pointer_file], force=True)
+            repo.checkout(targets=[str(root / pointer_file)], force=True)
         except CheckoutError as exc:
             raise MissingDataError(f"cannot check out {pointer_file}: objects missing from the cache") from exc
         except DvcException as exc:
@@ -225,13 +225,24 @@ def push(root: Path, *, revs: list[str], jobs: int | None, remote_config: dict[s
 def fetch(root: Path, *, revs: list[str] | None, jobs: int | None, remote_config: dict[str, Any] | None, targets: list[str] | None = None) -> int:
     from dvc.exceptions import DvcException
 
-    with open_repo(root, remote_config=remote_config) as repo:
+    # DVC resolves targets of historical revisions relative to the working directory.
+    with open_repo(root, remote_config=remote_config) as repo, _working_dir(root):
         try:
             return int(
                 repo.fetch(targets=targets, revs=revs, jobs=jobs, remote=REMOTE, workspace=not revs) or 0
             )
         except DvcException as exc:
             raise _transfer_error("fetch from", exc) from exc
+
+
+@contextmanager
+def _working_dir(path: Path) -> Iterator[None]:
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
 
 
 def _transfer_error(what: str, exc: Exception) -> MissingDataError | DvcError:

@@ -1,0 +1,227 @@
+"""``cpv doctor``: an honest health check of the user's setup, as typed results.
+
+Each check says what is wrong and what to do; nothing here prints. ``cpv configure``
+runs the same checks on the settings it is about to save.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+import cpv
+from cpv import git_remote, ssh
+from cpv.config import UserConfig, load_user_config, user_config_path
+from cpv.credentials import ResolvedCredentials, mode_problems, resolve_credentials
+from cpv.errors import CpvError
+
+Status = Literal["ok", "warn", "fail", "skip"]
+
+#: Names used to resolve the remote template when doctor runs outside a model repository.
+SAMPLE_TEAM, SAMPLE_MODEL = "cpv-doctor", "cpv-doctor"
+
+
+class Check(BaseModel):
+    name: str
+    status: Status
+    message: str
+    hint: str = ""
+
+
+class DoctorReport(BaseModel):
+    checks: list[Check]
+    provider: str
+    credentials_source: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != "fail" for c in self.checks)
+
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "fail"]
+
+
+def _fail(name: str, exc: CpvError) -> Check:
+    return Check(name=name, status="fail", message=exc.message, hint=exc.hint)
+
+
+def check_config() -> tuple[Check, UserConfig | None]:
+    path = user_config_path()
+    try:
+        cfg = load_user_config()
+    except CpvError as exc:
+        return _fail("config", exc), None
+    where = str(path) if path.exists() else "no config file: the embedded local default"
+    return Check(name="config", status="ok", message=f"{where} (provider {cfg.storage.provider})"), cfg
+
+
+def check_permissions() -> Check:
+    problems = mode_problems()
+    if problems:
+        return Check(
+            name="permissions",
+            status="warn",
+            message="; ".join(problems),
+            hint="Secrets must be readable only by you.",
+        )
+    return Check(name="permissions", status="ok", message="cpv home and credentials are private")
+
+
+def check_credentials(cfg: UserConfig, creds: ResolvedCredentials | None) -> tuple[Check, ResolvedCredentials | None]:
+    if cfg.storage.provider == "local":
+        return Check(name="credentials", status="skip", message="local storage needs no credentials"), None
+    try:
+        creds = creds or resolve_credentials(cfg)
+    except CpvError as exc:
+        return _fail("credentials", exc), None
+    if creds.profile and creds.access_key_id is None:
+        from cpv.credentials import profile_exists
+
+        if not profile_exists(creds.profile):
+            return Check(
+                name="credentials",
+                status="fail",
+                message=f"AWS profile {creds.profile!r} is not defined",
+                hint="Add it to ~/.aws/credentials (`aws configure --profile NAME`) or re-run `cpv configure`.",
+            ), None
+    if creds.source == "default":
+        import botocore.session
+
+        if botocore.session.Session().get_credentials() is None:
+            return Check(
+                name="credentials",
+                status="fail",
+                message="no storage credentials found",
+                hint="Run `cpv configure` to store keys or choose an AWS profile.",
+            ), None
+    return Check(name="credentials", status="ok", message=f"using {creds.describe()}"), creds
+
+
+def check_storage(cfg: UserConfig, creds: ResolvedCredentials | None, *, timeout: float) -> Check:
+    storage = cfg.storage
+    if storage.provider == "local" or (storage.url and not storage.url.startswith("s3://")):
+        root = Path(storage.root_url()).expanduser()
+        anc = next((p for p in (root, *root.parents) if p.exists()), None)
+        if anc is None or not os.access(anc, os.W_OK | os.X_OK):
+            return Check(
+                name="storage", status="fail", message=f"local storage {root} is not writable",
+                hint="Fix the permissions or run `cpv configure` to use S3-compatible storage.",
+            )
+        return Check(name="storage", status="ok", message=f"local storage at {root} is writable")
+    if creds is None:
+        return Check(name="storage", status="skip", message="skipped: no usable credentials")
+    from cpv.storage_check import probe
+
+    prefix = ""
+    if storage.url:
+        from cpv.providers import s3_location
+
+        prefix = s3_location(storage.url)[1]
+    try:
+        result = probe(cfg, creds=creds, prefix=prefix, timeout=timeout)
+    except CpvError as exc:
+        return _fail("storage", exc)
+    return Check(
+        name="storage",
+        status="ok",
+        message=f"bucket {result.bucket!r} at {result.endpoint}: wrote, read back and deleted a test object",
+    )
+
+
+def check_git_remote(cfg: UserConfig, *, team: str, model: str) -> Check:
+    template = cfg.git.remote_template
+    try:
+        if template:
+            git_remote.validate_template(template)
+        url = cfg.git.remote_url(team, model)
+    except CpvError as exc:
+        return _fail("git remote", exc)
+    result = git_remote.check(url)
+    if not result.reachable:
+        return Check(
+            name="git remote",
+            status="fail",
+            message=result.message,
+            hint="Check the template, your SSH key and the host (`cpv configure`)."
+            if not result.local
+            else "Fix the permissions or choose another path in the template.",
+        )
+    return Check(name="git remote", status="ok", message=f"{url}: {result.message}")
+
+
+def check_ssh(cfg: UserConfig) -> Check:
+    key = cfg.git.ssh_key
+    if not key:
+        hosted = cfg.git.remote_template and not git_remote.is_local(cfg.git.remote_template)
+        return Check(
+            name="ssh key",
+            status="skip",
+            message="no SSH key configured" + ("; ssh uses its default identity" if hosted else ""),
+        )
+    status = ssh.check_key(key)
+    return Check(name="ssh key", status="ok" if status.ok else "fail", message=status.message, hint=status.hint)
+
+
+def _git_version() -> str | None:
+    exe = shutil.which("git")
+    if exe is None:
+        return None
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False).stdout
+    return out.strip().removeprefix("git version ").strip() or None
+
+
+def check_versions() -> Check:
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    git = _git_version()
+    text = f"cpv {cpv.__version__}, dvc {version('dvc')}, dvc-s3 {version('dvc-s3')}, git {git or 'missing'}"
+    if git is None or version("dvc") == "not installed":
+        return Check(name="versions", status="fail", message=text, hint="Install git and `pip install cpv`.")
+    return Check(name="versions", status="ok", message=text)
+
+
+def run_doctor(
+    *,
+    cfg: UserConfig | None = None,
+    creds: ResolvedCredentials | None = None,
+    team: str = SAMPLE_TEAM,
+    model: str = SAMPLE_MODEL,
+    check_storage_access: bool = True,
+    check_git_access: bool = True,
+    timeout: float = 10.0,
+) -> DoctorReport:
+    """Run every check. With ``cfg`` given (``cpv configure``), the config file is not read.
+
+    ``team``/``model`` resolve the remote template; inside a model repository pass its own.
+    """
+    checks: list[Check] = []
+    if cfg is None:
+        config_check, cfg = check_config()
+        checks.append(config_check)
+    if cfg is None:
+        checks.append(check_versions())
+        return DoctorReport(checks=checks, provider="unknown")
+    checks.append(check_permissions())
+    cred_check, creds = check_credentials(cfg, creds)
+    checks.append(cred_check)
+    if check_storage_access:
+        checks.append(check_storage(cfg, creds, timeout=timeout))
+    if check_git_access:
+        checks.append(check_git_remote(cfg, team=team, model=model))
+    checks.append(check_ssh(cfg))
+    checks.append(check_versions())
+    return DoctorReport(
+        checks=checks,
+        provider=cfg.storage.provider,
+        credentials_source=creds.describe() if creds else None,
+    )

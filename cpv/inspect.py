@@ -1,0 +1,87 @@
+"""Read-only views: one version, two versions side by side, and the workspace status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cpv import _dvc, _git
+from cpv.config import GIT_REMOTE_NAME
+from cpv.errors import CpvError, VersionNotFoundError
+from cpv.metadata import VersionRecord
+from cpv.repo import ModelRepo
+from cpv.results import DiffEntry, DiffResult, KindStatus, StatusResult
+from cpv.versions import Kind, parse_version_arg, tag_name
+
+
+def show(repo: ModelRepo, version: str, *, kind: Kind | None = None) -> VersionRecord:
+    kind_arg, parsed = parse_version_arg(version)
+    kind = kind_arg or kind or Kind.MODEL
+    for record in repo.records(kind):
+        if record.parsed_version == parsed:
+            return record
+    raise VersionNotFoundError(f"{tag_name(kind, parsed)} does not exist")
+
+
+def diff(repo: ModelRepo, a: str, b: str, *, kind: Kind | None = None) -> DiffResult:
+    ra, rb = show(repo, a, kind=kind), show(repo, b, kind=kind)
+    metrics = []
+    for key in sorted(set(ra.metrics) | set(rb.metrics)):
+        va, vb = ra.metrics.get(key), rb.metrics.get(key)
+        delta = vb - va if isinstance(va, int | float) and isinstance(vb, int | float) else None
+        metrics.append(DiffEntry(key=key, a=va, b=vb, delta=delta))
+    fields = []
+    for key in ("size_bytes", "file_count", "content_hash", "data_version", "created_at", "author", "message"):
+        va, vb = getattr(ra, key), getattr(rb, key)
+        delta = float(vb - va) if isinstance(va, int) and isinstance(vb, int) else None
+        fields.append(DiffEntry(key=key, a=va, b=vb, delta=delta))
+    return DiffResult(a=ra, b=rb, metrics=metrics, fields=fields)
+
+
+def status(repo: ModelRepo, *, kinds: Sequence[Kind] = (Kind.MODEL, Kind.DATA), remote: bool = True) -> StatusResult:
+    records = repo.records()
+    out = []
+    for kind in kinds:
+        mine = [r for r in records if r.kind is kind]
+        latest = mine[-1] if mine else None
+        current = _dvc.hash_path(repo.root, repo.path_of(kind))
+        has_files = current is not None and current.size > 0
+        holds = next((r.version for r in reversed(mine) if current and r.content_hash == current.hash), None)
+        changed = has_files and (latest is None or latest.content_hash != current.hash)  # type: ignore[union-attr]
+        out.append(
+            KindStatus(kind=kind.value, path=repo.path_of(kind), latest=latest,
+                       workspace_hash=current.hash if current else None, changed=bool(changed), workspace_version=holds)
+        )
+    result = StatusResult(team=repo.config.team, model=repo.config.model, branch=_branch(repo), kinds=out)
+    url = repo.git.remote_url(GIT_REMOTE_NAME)
+    result.remote = url
+    if remote and url:
+        try:
+            refs = _git.ls_remote(url, "refs/tags/model/*", "refs/tags/data/*", f"refs/heads/{result.branch}")
+        except CpvError:
+            return result  # remote unreachable: unknown, not "everything unpushed"
+        published = {r[len("refs/tags/"):] for r in refs if r.startswith("refs/tags/") and not r.endswith("^{}")}
+        result.unpushed_tags = sorted(r.tag for r in records if r.tag not in published)
+        remote_head = refs.get(f"refs/heads/{result.branch}")
+        head = repo.git.head_commit()
+        if head is None:
+            result.unpushed_commits = 0
+        elif remote_head and _has_object(repo, remote_head):
+            result.unpushed_commits = int(repo.git.run("rev-list", "--count", f"{remote_head}..HEAD"))
+        else:
+            result.unpushed_commits = int(repo.git.run("rev-list", "--count", "HEAD"))
+    return result
+
+
+def _has_object(repo: ModelRepo, sha: str) -> bool:
+    try:
+        repo.git.run("cat-file", "-e", sha)
+        return True
+    except CpvError:
+        return False
+
+
+def _branch(repo: ModelRepo) -> str:
+    try:
+        return repo.git.current_branch()
+    except CpvError:
+        return "(detached)"

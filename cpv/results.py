@@ -1,0 +1,104 @@
+"""Typed results returned by the library (and rendered by the CLI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from cpv.metadata import VersionRecord
+
+
+class TagResult(BaseModel):
+    """What ``tag`` did: the records it made, or the unchanged latest ones."""
+
+    records: list[VersionRecord]
+    created: bool = True
+    dry_run: bool = False
+    repaired: list[str] = Field(default_factory=list)
+
+    @property
+    def record(self) -> VersionRecord:
+        return self.records[0]
+
+    @property
+    def tag(self) -> str:
+        return self.record.tag
+
+    @property
+    def version(self) -> str:
+        return self.record.version
+
+    @property
+    def path(self) -> str:
+        return self.record.path
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.record.metrics
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.record.timestamp
+
+    @property
+    def size_mb(self) -> float:
+        return self.record.size_mb
+
+
+class RevertResult(BaseModel):
+    records: list[VersionRecord]
+    commit: str | None = None
+    already_current: bool = False
+    dry_run: bool = False
+    backups: list[str] = Field(default_factory=list)
+
+
+class PullResult(BaseModel):
+    records: list[VersionRecord] = Field(default_factory=list)
+    fetched_objects: int = 0
+    verified_paths: list[str] = Field(default_factory=list)
+    updated_branch: bool = False
+
+
+class PushResult(BaseModel):
+    pushed_tags: list[str] = Field(default_factory=list)
+    renamed: dict[str, str] = Field(default_factory=dict)
+    objects_pushed: int = 0
+    branch: str = ""
+    dry_run: bool = False
+    up_to_date: bool = False
+
+
+class KindStatus(BaseModel):
+    kind: str
+    path: str
+    latest: VersionRecord | None = None
+    workspace_hash: str | None = None
+    changed: bool = False
+    workspace_version: str | None = None
+
+
+class StatusResult(BaseModel):
+    team: str
+    model: str
+    branch: str
+    kinds: list[KindStatus]
+    unpushed_tags: list[str] | None = None
+    unpushed_commits: int | None = None
+    remote: str | None = None
+
+
+class DiffEntry(BaseModel):
+    key: str
+    a: Any = None
+    b: Any = None
+    delta: float | None = None
+
+
+class DiffResult(BaseModel):
+    a: VersionRecord
+    b: VersionRecord
+    metrics: list[DiffEntry]
+    fields: list[DiffEntry]

@@ -1,0 +1,291 @@
+"""Making versions: hash and cache, commit the pointers with the metrics, tag — atomically."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cpv import _dvc
+from cpv._faults import fault_point
+from cpv.errors import NothingToTagError, UsageError, VersionExistsError
+from cpv.locking import Journal
+from cpv.metadata import VersionRecord, encode_tag_message
+from cpv.repo import METRICS_LOG, ModelRepo, rollback
+from cpv.results import TagResult
+from cpv.versions import Kind, Version, tag_name
+
+_TEXT_ROWS = {".jsonl": 0, ".ndjson": 0, ".txt": 0, ".csv": 1, ".tsv": 1}
+
+
+def validate_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float | int | str]:
+    clean: dict[str, float | int | str] = {}
+    for key, value in (metrics or {}).items():
+        if not isinstance(key, str) or not key.strip() or any(c in key for c in "\n\r\t"):
+            raise UsageError(f"invalid metric name {key!r}", hint="Use names like wer or val/loss.")
+        if isinstance(value, bool):
+            value = int(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"metric {key} is {value}", hint="Metrics must be finite numbers.")
+        if not isinstance(value, int | float | str):
+            try:
+                value = float(value)  # numpy / torch scalars
+            except (TypeError, ValueError):
+                raise UsageError(
+                    f"metric {key} has unsupported value {value!r}", hint="Use numbers or short strings."
+                ) from None
+        clean[key] = value
+    return clean
+
+
+def parse_metric_assignments(pairs: Sequence[str]) -> dict[str, float | int | str]:
+    """``["wer=0.21", "note=best"]`` -> ``{"wer": 0.21, "note": "best"}``."""
+    out: dict[str, float | int | str] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"invalid --metric {pair!r}", hint="Write --metric KEY=VALUE, e.g. --metric wer=0.21.")
+        value: float | int | str
+        try:
+            value = int(raw)
+        except ValueError:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = raw
+        out[key.strip()] = value
+    return validate_metrics(out)
+
+
+def load_metrics_file(path: Path) -> dict[str, float | int | str]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"metrics file not found: {path}", hint="Pass a JSON file of {name: value}.") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})", hint="Pass a JSON object of {name: value}.") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a JSON object of {{name: value}}")
+    return validate_metrics(data)
+
+
+def count_samples(root: Path, splits: Sequence[str]) -> dict[str, int]:
+    """Rows in line-based files (header excluded for csv/tsv), else files, per split."""
+    counts: dict[str, int] = {}
+    for split in splits:
+        folder = root / split
+        if not folder.is_dir():
+            continue
+        total = 0
+        for file in folder.rglob("*"):
+            if not file.is_file():
+                continue
+            header = _TEXT_ROWS.get(file.suffix.lower())
+            if header is None:
+                total += 1
+                continue
+            with open(file, "rb") as fh:
+                lines = sum(1 for line in fh if line.strip())
+            total += max(0, lines - header)
+        counts[split] = total
+    return counts
+
+
+def _has_files(path: Path) -> bool:
+    if path.is_file():
+        return True
+    return path.is_dir() and any(p.is_file() for p in path.rglob("*"))
+
+
+def _sync_source(source: Path, dest: Path) -> None:
+    """Make ``dest`` hold exactly the files of ``source`` (copies; never links)."""
+    if not source.is_dir():
+        raise UsageError(f"source {source} is not a directory")
+    if dest.resolve() == source.resolve():
+        return
+    wanted = {p.relative_to(source) for p in source.rglob("*") if p.is_file()}
+    if dest.exists():
+        for p in sorted(dest.rglob("*"), reverse=True):
+            rel = p.relative_to(dest)
+            if p.is_file() and rel not in wanted:
+                p.unlink()
+            elif p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
+    for rel in wanted:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.cpv-tmp")
+        shutil.copyfile(source / rel, tmp)
+        tmp.replace(target)  # a new inode: readers of the old file are never disturbed
+
+
+def tag_versions(
+    repo: ModelRepo,
+    kinds: Sequence[Kind],
+    *,
+    message: str = "",
+    metrics: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    version: str | None = None,
+    bump: str = "minor",
+    force: bool = False,
+    dry_run: bool = False,
+    source: Path | None = None,
+) -> TagResult:
+    """Version ``kinds`` (one, or model+data under one number) — all of it or none of it."""
+    if bump not in ("minor", "major"):
+        raise UsageError(f"invalid bump {bump!r}", hint="Use --bump minor or --bump major.")
+    explicit = Version.parse(version) if version is not None else None
+    clean_metrics = validate_metrics(metrics)
+    clean_params = json.loads(json.dumps(dict(params or {}), default=str))
+    if source is not None and Kind.MODEL not in kinds:
+        raise UsageError("source= applies to model checkpoints only")
+
+    with repo.locked() as repairs:
+        if source is not None:
+            _sync_source(Path(source), repo.root / repo.path_of(Kind.MODEL))
+        for kind in kinds:
+            if not _has_files(repo.root / repo.path_of(kind)):
+                raise NothingToTagError(
+                    f"nothing to tag: {repo.path_of(kind)}/ has no files",
+                    hint=f"Write your {'checkpoint' if kind is Kind.MODEL else 'data'} files into "
+                    f"{repo.path_of(kind)}/ first.",
+                )
+        all_records = repo.records()
+        latest = {k: _latest(all_records, k) for k in kinds}
+        current = {k: _dvc.hash_path(repo.root, repo.path_of(k)) for k in kinds}
+        changed = {k: latest[k] is None or latest[k].content_hash != current[k].hash for k in kinds}  # type: ignore[union-attr]
+        if not force and not any(changed.values()):
+            return TagResult(records=[latest[k] for k in kinds], created=False, repaired=repairs)  # type: ignore[misc]
+
+        existing = {(r.kind, r.parsed_version) for r in all_records}
+        top = max((latest[k].parsed_version for k in kinds if latest[k] is not None), default=None)  # type: ignore[union-attr]
+        if explicit is not None:
+            for kind in kinds:
+                if (kind, explicit) in existing:
+                    raise VersionExistsError(
+                        f"{tag_name(kind, explicit)} already exists",
+                        hint="Pick another --version, or omit it to take the next one.",
+                    )
+            if top is not None and explicit <= top and not force:
+                raise UsageError(
+                    f"{explicit} is not above the latest version {top}",
+                    hint="Versions only go up; pass --force to tag an older number anyway.",
+                )
+            new_version = explicit
+        else:
+            new_version = Version.next_after(top, bump)
+            while any((k, new_version) in existing for k in kinds):
+                new_version = new_version.bump("minor")
+
+        author = repo.git.identity()
+        created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        data_version = _data_lineage(repo, kinds, all_records, new_version)
+        plans = []
+        for kind in kinds:
+            content = current[kind]
+            assert content is not None
+            record = VersionRecord(
+                kind=kind,
+                version=str(new_version),
+                tag=tag_name(kind, new_version),
+                created_at=created_at,
+                author=author,
+                message=message,
+                size_bytes=content.size,
+                file_count=content.nfiles,
+                content_hash=content.hash,
+                metrics=clean_metrics,
+                params=clean_params,
+                path=repo.path_of(kind),
+                data_version=data_version if kind is Kind.MODEL else None,
+            )
+            if kind is Kind.DATA:
+                samples = count_samples(repo.root / repo.path_of(kind), repo.config.data_splits)
+                record.samples = samples or None
+                record.sample_count = sum(samples.values()) if samples else None
+            plans.append(record)
+        if dry_run:
+            return TagResult(records=plans, created=True, dry_run=True, repaired=repairs)
+        return TagResult(records=_commit_and_tag(repo, plans), created=True, repaired=repairs)
+
+
+def _latest(records: list[VersionRecord], kind: Kind) -> VersionRecord | None:
+    mine = [r for r in records if r.kind is kind]
+    return mine[-1] if mine else None
+
+
+def _data_lineage(
+    repo: ModelRepo, kinds: Sequence[Kind], records: list[VersionRecord], new_version: Version
+) -> str | None:
+    """The data version the model was trained with: its tag if data is versioned alongside,
+    else the newest data tag whose content matches the workspace data."""
+    if Kind.DATA in kinds:
+        return tag_name(Kind.DATA, new_version)
+    data_path = repo.root / repo.path_of(Kind.DATA)
+    if not _has_files(data_path):
+        return None
+    current = _dvc.hash_path(repo.root, repo.path_of(Kind.DATA))
+    for record in reversed([r for r in records if r.kind is Kind.DATA]):
+        if current is not None and record.content_hash == current.hash:
+            return record.tag
+    return None
+
+
+def _commit_and_tag(repo: ModelRepo, plans: list[VersionRecord]) -> list[VersionRecord]:
+    journal = Journal(repo.git_dir)
+    pointers = [repo.pointer_of(r.kind) for r in plans]
+    head = repo.git.head_commit()
+    intent: dict[str, Any] = {
+        "op": "tag",
+        "head": head,
+        "paths": [*pointers, ".gitignore", METRICS_LOG],
+        "tags": [r.tag for r in plans],
+    }
+    journal.begin(**intent)
+    try:
+        for record in plans:
+            content = _dvc.add(repo.root, record.path)
+            record.content_hash, record.size_bytes, record.file_count = (
+                content.hash,
+                content.size,
+                content.nfiles,
+            )
+            fault_point("after_add")
+        _append_metrics_log(repo.root, plans)
+        kinds_text = " + ".join(r.kind.value for r in plans)
+        summary = f"cpv: {kinds_text} {plans[0].version}" + (f" — {plans[0].message}" if plans[0].message else "")
+        commit = repo.git.commit_paths([*pointers, ".gitignore", METRICS_LOG], summary)
+        intent["commit"] = commit
+        journal.begin(**intent)
+        fault_point("after_commit")
+        for i, record in enumerate(plans):
+            record.commit = commit
+            repo.git.create_tag(record.tag, encode_tag_message(record), commit)
+            if i == 0:
+                fault_point("after_first_tag")
+        journal.finish()
+    except BaseException:
+        rollback(repo, intent)
+        journal.finish()
+        raise
+    return plans
+
+
+def _append_metrics_log(root: Path, plans: list[VersionRecord]) -> None:
+    with open(root / METRICS_LOG, "a", encoding="utf-8") as fh:
+        for r in plans:
+            line = {
+                "kind": r.kind.value,
+                "version": r.version,
+                "created_at": r.created_at,
+                "metrics": r.metrics,
+                "params": r.params,
+                "message": r.message,
+                "content_hash": r.content_hash,
+            }
+            fh.write(json.dumps(line, sort_keys=True) + "\n")
