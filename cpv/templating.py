@@ -74,7 +74,9 @@ def list_templates() -> list[TemplateInfo]:
     """Every available template, sorted by name, plus ``none`` (an empty repository)."""
     root = templates_root()
     found = [
-        _read_info(d) for d in sorted(root.iterdir()) if d.is_dir() and (d / TEMPLATE_META).is_file()
+        _read_info(d)
+        for d in sorted(root.iterdir())
+        if d.is_dir() and (d / TEMPLATE_META).is_file()
     ]
     empty = TemplateInfo(
         name=NONE_TEMPLATE, description="No training code: an empty model repository.", path=root

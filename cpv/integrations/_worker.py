@@ -163,7 +163,9 @@ class VersionWorker:
         """Copy ``path`` (a file or a directory) to a fresh staging directory, now."""
         path = Path(path)
         if not path.exists():
-            raise CpvError(f"no checkpoint at {path}", hint="Save the checkpoint before logging it.")
+            raise CpvError(
+                f"no checkpoint at {path}", hint="Save the checkpoint before logging it."
+            )
         staged = self.new_staging_dir()
         try:
             if path.is_dir():
@@ -303,7 +305,9 @@ class VersionWorker:
             outcome.pushed, outcome.push_error = True, None
 
 
-def _failure_error(outcomes: list[VersionOutcome], failures: list[VersionOutcome]) -> VersioningError:
+def _failure_error(
+    outcomes: list[VersionOutcome], failures: list[VersionOutcome]
+) -> VersioningError:
     untagged = [o for o in failures if o.error is not None]
     unpushed = [o for o in failures if o.error is None]
     parts = []

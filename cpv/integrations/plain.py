@@ -178,6 +178,8 @@ def log_checkpoint(
         VersioningError: the version could not be tagged, or the push failed
             (the local version then exists all the same).
     """
-    with Versioning(repo=repo, params=params, with_data=with_data, push=push, background=False) as v:
+    with Versioning(
+        repo=repo, params=params, with_data=with_data, push=push, background=False
+    ) as v:
         future = v.log_checkpoint(path, metrics=metrics, message=message)
     return future.result() if future is not None else None
