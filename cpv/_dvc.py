@@ -102,7 +102,7 @@ def add(root: Path, path: str) -> TrackedContent:
 
     with open_repo(root) as repo:
         try:
-            stages = repo.add(path, relink=False)
+            stages = repo.add(str(root / path), relink=False)
         except DvcException as exc:
             raise DvcError(f"cannot add {path} to DVC: {exc}") from exc
         out = stages[0].outs[0]

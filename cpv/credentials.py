@@ -157,7 +157,10 @@ def store_credentials(*, access_key_id: str, secret_access_key: str) -> Path:
     """Save keys to ``$CPV_HOME/credentials`` (0600) and return its path."""
     _validate_keys(access_key_id, secret_access_key)
     parser = configparser.ConfigParser(interpolation=None)
-    parser[SECTION] = {"aws_access_key_id": access_key_id, "aws_secret_access_key": secret_access_key}
+    parser[SECTION] = {
+        "aws_access_key_id": access_key_id,
+        "aws_secret_access_key": secret_access_key,
+    }
     buf = io.StringIO()
     buf.write("# cpv storage credentials - keep private (mode 0600); see docs/security.md\n")
     parser.write(buf)
@@ -171,7 +174,10 @@ def store_in_aws_profile(*, profile: str, access_key_id: str, secret_access_key:
     _validate_keys(access_key_id, secret_access_key)
     path = aws_credentials_path()
     parser = _read_ini(path) if path.exists() else configparser.ConfigParser(interpolation=None)
-    parser[profile] = {"aws_access_key_id": access_key_id, "aws_secret_access_key": secret_access_key}
+    parser[profile] = {
+        "aws_access_key_id": access_key_id,
+        "aws_secret_access_key": secret_access_key,
+    }
     buf = io.StringIO()
     parser.write(buf)
     _secure_write(path, buf.getvalue())
@@ -221,8 +227,13 @@ def resolve_credentials(
             secret_access_key=SecretStr(secret_access_key),
         )
     if profile:
-        return ResolvedCredentials(source="flag", detail=f"AWS profile {profile!r}", profile=profile)
-    env_key, env_secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+        return ResolvedCredentials(
+            source="flag", detail=f"AWS profile {profile!r}", profile=profile
+        )
+    env_key, env_secret = (
+        os.environ.get("AWS_ACCESS_KEY_ID"),
+        os.environ.get("AWS_SECRET_ACCESS_KEY"),
+    )
     if env_key and env_secret:
         token = os.environ.get("AWS_SESSION_TOKEN")
         return ResolvedCredentials(
@@ -245,18 +256,25 @@ def resolve_credentials(
         )
     if cfg.storage.profile:
         return ResolvedCredentials(
-            source="profile", detail=f"AWS profile {cfg.storage.profile!r}", profile=cfg.storage.profile
+            source="profile",
+            detail=f"AWS profile {cfg.storage.profile!r}",
+            profile=cfg.storage.profile,
         )
-    return ResolvedCredentials(source="default", detail="boto3 default chain (e.g. an instance role)")
+    return ResolvedCredentials(
+        source="default", detail="boto3 default chain (e.g. an instance role)"
+    )
 
 
-def remote_runtime_config(cfg: UserConfig) -> dict[str, str]:
+def remote_runtime_config(cfg: UserConfig, *, remote_url: str | None = None) -> dict[str, str]:
     """In-memory DVC remote overrides with the resolved credentials (never written to disk).
 
     Pass the result as ``dvc.repo.Repo(root, remote="storage", remote_config=...)``. Returns
-    ``{}`` for the local default, where no credentials apply.
+    ``{}`` for the local default, and for a ``remote_url`` that is not ``s3://`` (DVC rejects
+    S3 keys on a local remote: a model not yet moved off the local default).
     """
-    if cfg.storage.provider == "local":
+    if cfg.storage.provider == "local" or (
+        remote_url is not None and not remote_url.startswith("s3://")
+    ):
         return {}
     creds = resolve_credentials(cfg)
     if creds.access_key_id and creds.secret_access_key:

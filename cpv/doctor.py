@@ -58,7 +58,9 @@ def check_config() -> tuple[Check, UserConfig | None]:
     except CpvError as exc:
         return _fail("config", exc), None
     where = str(path) if path.exists() else "no config file: the embedded local default"
-    return Check(name="config", status="ok", message=f"{where} (provider {cfg.storage.provider})"), cfg
+    return Check(
+        name="config", status="ok", message=f"{where} (provider {cfg.storage.provider})"
+    ), cfg
 
 
 def check_permissions() -> Check:
@@ -73,9 +75,13 @@ def check_permissions() -> Check:
     return Check(name="permissions", status="ok", message="cpv home and credentials are private")
 
 
-def check_credentials(cfg: UserConfig, creds: ResolvedCredentials | None) -> tuple[Check, ResolvedCredentials | None]:
+def check_credentials(
+    cfg: UserConfig, creds: ResolvedCredentials | None
+) -> tuple[Check, ResolvedCredentials | None]:
     if cfg.storage.provider == "local":
-        return Check(name="credentials", status="skip", message="local storage needs no credentials"), None
+        return Check(
+            name="credentials", status="skip", message="local storage needs no credentials"
+        ), None
     try:
         creds = creds or resolve_credentials(cfg)
     except CpvError as exc:
@@ -110,7 +116,9 @@ def check_storage(cfg: UserConfig, creds: ResolvedCredentials | None, *, timeout
         anc = next((p for p in (root, *root.parents) if p.exists()), None)
         if anc is None or not os.access(anc, os.W_OK | os.X_OK):
             return Check(
-                name="storage", status="fail", message=f"local storage {root} is not writable",
+                name="storage",
+                status="fail",
+                message=f"local storage {root} is not writable",
                 hint="Fix the permissions or run `cpv configure` to use S3-compatible storage.",
             )
         return Check(name="storage", status="ok", message=f"local storage at {root} is writable")
@@ -165,7 +173,12 @@ def check_ssh(cfg: UserConfig) -> Check:
             message="no SSH key configured" + ("; ssh uses its default identity" if hosted else ""),
         )
     status = ssh.check_key(key)
-    return Check(name="ssh key", status="ok" if status.ok else "fail", message=status.message, hint=status.hint)
+    return Check(
+        name="ssh key",
+        status="ok" if status.ok else "fail",
+        message=status.message,
+        hint=status.hint,
+    )
 
 
 def _git_version() -> str | None:
@@ -186,7 +199,9 @@ def check_versions() -> Check:
     git = _git_version()
     text = f"cpv {cpv.__version__}, dvc {version('dvc')}, dvc-s3 {version('dvc-s3')}, git {git or 'missing'}"
     if git is None or version("dvc") == "not installed":
-        return Check(name="versions", status="fail", message=text, hint="Install git and `pip install cpv`.")
+        return Check(
+            name="versions", status="fail", message=text, hint="Install git and `pip install cpv`."
+        )
     return Check(name="versions", status="ok", message=text)
 
 

@@ -14,7 +14,12 @@ from cpv.config import GitSettings
 from cpv.errors import RemoteError, UsageError
 
 _SCP_RE = re.compile(r"^(?:[^@/:]+@)?[^/:]+:(?!//)")
-_NOT_FOUND = ("not found", "does not exist", "could not be found", "does not appear to be a git repository")
+_NOT_FOUND = (
+    "not found",
+    "does not exist",
+    "could not be found",
+    "does not appear to be a git repository",
+)
 _PLACEHOLDER_RE = re.compile(r"{([^{}]*)}")
 
 
@@ -81,12 +86,18 @@ def check(url: str) -> RemoteCheck:
         if (path / "HEAD").is_file():
             ok = os.access(path, os.W_OK)
             return RemoteCheck(
-                url=url, local=True, reachable=ok, exists=True,
+                url=url,
+                local=True,
+                reachable=ok,
+                exists=True,
                 message=f"bare repository {path} {'is writable' if ok else 'is not writable'}",
             )
         anc = _writable_ancestor(path)
         return RemoteCheck(
-            url=url, local=True, reachable=anc is not None, exists=False,
+            url=url,
+            local=True,
+            reachable=anc is not None,
+            exists=False,
             message=f"{path} will be created as a bare repository"
             if anc is not None
             else f"cannot create {path}: no write permission",
@@ -97,11 +108,16 @@ def check(url: str) -> RemoteCheck:
         text = str(exc).lower()
         if any(marker in text for marker in _NOT_FOUND):
             return RemoteCheck(
-                url=url, local=False, reachable=True, exists=False,
+                url=url,
+                local=False,
+                reachable=True,
+                exists=False,
                 message="host reached; the repository does not exist yet",
             )
         return RemoteCheck(url=url, local=False, reachable=False, exists=False, message=str(exc))
-    return RemoteCheck(url=url, local=False, reachable=True, exists=True, message="repository reachable")
+    return RemoteCheck(
+        url=url, local=False, reachable=True, exists=True, message="repository reachable"
+    )
 
 
 def ensure(settings: GitSettings, *, team: str, model: str) -> str:
@@ -124,5 +140,7 @@ def ensure(settings: GitSettings, *, team: str, model: str) -> str:
                 f"git repository {url} does not exist",
                 hint="Create it on your Git host (empty, no README), then run the command again.",
             )
-        raise RemoteError(result.message, hint="Check the URL, your SSH key and network (`cpv doctor`).")
+        raise RemoteError(
+            result.message, hint="Check the URL, your SSH key and network (`cpv doctor`)."
+        )
     return url

@@ -116,6 +116,7 @@ PRESETS: dict[ProviderName, Preset] = {
     ),
 }
 
+
 def provider_names() -> list[str]:
     """Canonical names followed by the accepted aliases (for ``--provider`` choices)."""
     return list(PRESETS) + list(ALIASES)
@@ -243,7 +244,9 @@ def resolve_storage(
     if endpoint_url:
         endpoint_url = validate_endpoint(endpoint_url)
     elif p.needs_endpoint:
-        raise UsageError(f"{p.title} needs an endpoint URL", hint="Pass --endpoint-url http(s)://host[:port].")
+        raise UsageError(
+            f"{p.title} needs an endpoint URL", hint="Pass --endpoint-url http(s)://host[:port]."
+        )
     elif p.endpoint_template:
         endpoint_url = p.endpoint_template.format(region=region, account_id=account_id)
 

@@ -68,7 +68,11 @@ def check_key(path: str | Path) -> SshKeyStatus:
             hint="Point --ssh-key at the private key file (not the .pub).",
         )
     return SshKeyStatus(
-        path=str(key), ok=True, mode=f"{mode:04o}", public_key=public, message=f"SSH key {key} is private"
+        path=str(key),
+        ok=True,
+        mode=f"{mode:04o}",
+        public_key=public,
+        message=f"SSH key {key} is private",
     )
 
 
@@ -81,10 +85,14 @@ def generate_key(path: str | Path, *, comment: str = "cpv") -> str:
     """
     key = Path(path).expanduser()
     if key.exists() or key.with_name(key.name + ".pub").exists():
-        raise UsageError(f"{key} already exists; cpv never overwrites a key", hint="Choose another path.")
+        raise UsageError(
+            f"{key} already exists; cpv never overwrites a key", hint="Choose another path."
+        )
     exe = shutil.which("ssh-keygen")
     if exe is None:
-        raise SshKeyError("ssh-keygen not found", hint="Install OpenSSH, or create the key yourself.")
+        raise SshKeyError(
+            "ssh-keygen not found", hint="Install OpenSSH, or create the key yourself."
+        )
     if not key.parent.exists():
         key.parent.mkdir(parents=True, mode=0o700)
         key.parent.chmod(0o700)

@@ -17,8 +17,15 @@ from cpv.errors import StorageError
 
 PROBE_PREFIX = ".cpv/probe"
 
-_BAD_KEYS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken",
-             "AuthorizationHeaderMalformed", "InvalidClientTokenId", "UnrecognizedClientException"}
+_BAD_KEYS = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "AuthorizationHeaderMalformed",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+}
 
 
 class ProbeResult(BaseModel):
@@ -64,7 +71,9 @@ def describe_endpoint(storage: StorageSettings) -> str:
     return storage.endpoint_url or f"AWS S3 ({storage.region or 'default region'})"
 
 
-def storage_error(exc: BaseException, storage: StorageSettings, creds: ResolvedCredentials) -> StorageError:
+def storage_error(
+    exc: BaseException, storage: StorageSettings, creds: ResolvedCredentials
+) -> StorageError:
     """A one-line, secret-free error for a failed S3 call."""
     from botocore.exceptions import (
         ClientError,
@@ -145,7 +154,9 @@ def probe(
             f"object read back from bucket {storage.bucket!r} differs from what was written",
             hint="The endpoint or a proxy alters objects; check --provider and --endpoint-url.",
         )
-    return ProbeResult(bucket=storage.bucket, endpoint=describe_endpoint(storage), key=key, bytes=len(body))
+    return ProbeResult(
+        bucket=storage.bucket, endpoint=describe_endpoint(storage), key=key, bytes=len(body)
+    )
 
 
 def list_keys(

@@ -4,7 +4,9 @@ A template is a directory ``templates/<name>/`` holding a ``template.yaml`` (a o
 ``description``) and the files of the project. Files ending in ``.j2`` are rendered
 with jinja2 (strict: an unknown variable is an error) and lose the suffix; other files
 are copied as they are. ``gitignore.j2`` becomes ``.gitignore`` and is *merged* into an
-existing one (lines not already there are appended), never clobbered.
+existing one (lines not already there are appended), never clobbered. The template's
+``README.md`` replaces the placeholder one ``cpv init`` writes; any other existing file
+is an error unless ``overwrite``.
 
 The templates live in the top-level ``templates/`` directory of the source tree and are
 installed inside the package as ``cpv/templates`` (see ``pyproject.toml``); both places
@@ -26,6 +28,8 @@ NONE_TEMPLATE = "none"
 TEMPLATE_META = "template.yaml"
 _GITIGNORE_SOURCE = "gitignore.j2"
 _MERGED_FILES = frozenset({".gitignore"})
+#: ``cpv init`` writes a generic README before rendering; a template's README replaces it.
+_REPLACED_FILES = frozenset({"README.md"})
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,8 @@ def render_template(
         dest: the repository root (created if missing).
         team, model: filled into the README, ``params.yaml`` and the training script.
         overwrite: replace existing files. Without it, an existing file whose content
-            differs is an error, and nothing is written. ``.gitignore`` is always merged.
+            differs is an error, and nothing is written. ``.gitignore`` is always merged,
+            a top-level ``README.md`` always replaced.
 
     Returns:
         The files written, absolute, sorted.
@@ -165,7 +170,9 @@ def render_template(
 
     conflicts = []
     for target, content in rendered.items():
-        if target.name in _MERGED_FILES or overwrite or not target.exists():
+        if overwrite or not target.exists():
+            continue
+        if target.relative_to(dest).as_posix() in _MERGED_FILES | _REPLACED_FILES:
             continue
         current = target.read_bytes()
         wanted = content.encode("utf-8") if isinstance(content, str) else content
@@ -179,7 +186,8 @@ def render_template(
 
     for target, content in rendered.items():
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.name in _MERGED_FILES and isinstance(content, str) and target.exists():
+        merged = target.relative_to(dest).as_posix() in _MERGED_FILES
+        if merged and isinstance(content, str) and target.exists():
             content = _merge_lines(target.read_text(encoding="utf-8"), content)
         if isinstance(content, str):
             target.write_text(content, encoding="utf-8")

@@ -1,0 +1,3 @@
+from cpv.cli.main import main
+
+main()

@@ -1,0 +1,120 @@
+"""Shared fixtures: every test is isolated from the machine (HOME, CPV_HOME, git config),
+and S3 is a real HTTP endpoint (one moto server per session, reset between tests)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TEST_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Test User",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test User",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+    "DVC_NO_ANALYTICS": "1",
+    "NO_COLOR": "1",
+    "COLUMNS": "200",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "HF_HUB_OFFLINE": "1",
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CPV_HOME", str(home / ".cpv"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / ".aws" / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / ".aws" / "config"))
+    for key, value in TEST_ENV.items():
+        monkeypatch.setenv(key, value)
+    for key in ("CPV_FAULT", "CPV_DEBUG", "AWS_PROFILE", "AWS_SESSION_TOKEN", "GIT_DIR", "GIT_WORK_TREE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return home
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A moto S3 server on loopback; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_endpoint(s3_server: str) -> Iterator[str]:
+    yield s3_server
+    urllib.request.urlopen(urllib.request.Request(f"{s3_server}/moto-api/reset", method="POST")).read()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    import boto3
+
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket="cpv-test")
+    return "cpv-test"
+
+
+@pytest.fixture
+def s3_user_config(s3_endpoint: str, s3_bucket: str) -> str:
+    """User config pointing storage at the moto bucket (as `cpv configure` would write it)."""
+    from cpv.config import StorageSettings, UserConfig, save_user_config
+
+    save_user_config(UserConfig(storage=StorageSettings(provider="minio", bucket=s3_bucket, endpoint_url=s3_endpoint, region="us-east-1")))
+    return s3_bucket
+
+
+def run_cpv(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the real `cpv` console entry point in a child process."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "cpv", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"cpv {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def write_checkpoint(repo: Path, content: bytes, name: str = "model.bin") -> None:
+    path = repo / "checkpoints" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+
+
+def repo_snapshot(repo: Path) -> dict[str, str]:
+    """Everything that must stay identical when a command is rejected."""
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+    files = {}
+    for p in sorted(repo.rglob("*")):
+        if p.is_file() and ".git" not in p.parts and ".dvc" not in p.relative_to(repo).parts[:1]:
+            files[str(p.relative_to(repo))] = p.read_bytes().hex()
+    return {
+        "refs": git("for-each-ref", "--format=%(refname) %(objectname)"),
+        "head": git("rev-parse", "HEAD"),
+        "status": git("status", "--porcelain", "--ignored"),
+        "index": git("ls-files", "-s"),
+        "files": repr(files),
+    }
