@@ -267,7 +267,7 @@ class VersionWorker:
         try:
             if request.with_data:
                 with contextlib.suppress(NothingToTagError):
-                    data = DataCheckpoints(self.repo).tag(message=request.message)
+                    data = DataCheckpoints(self.repo).tag(message=_data_message(request))
                     if data.created:
                         outcome.data_tag = data.tag
             result = ModelCheckpoints(self.repo).tag(
@@ -303,6 +303,11 @@ class VersionWorker:
             return
         for outcome in covered:
             outcome.pushed, outcome.push_error = True, None
+
+
+def _data_message(request: VersionRequest) -> str:
+    what = f" ({request.message})" if request.message else ""
+    return f"data changed; versioned by the training run{what}"
 
 
 def _failure_error(
