@@ -205,7 +205,10 @@ class GitRepo:
                 finally:
                     os.unlink(fh.name)
                 entries.append(f"100644 blob {blob}\t{name}")
-            tree = repo.git.execute(["git", "mktree"], istream=_bytes_stream("\n".join(entries) + "\n"))
+            with tempfile.TemporaryFile() as listing:
+                listing.write(("\n".join(entries) + "\n").encode())
+                listing.seek(0)
+                tree = repo.git.execute(["git", "mktree"], istream=listing)
             head = self.head_commit()
             parents = ["-p", head] if head else []
             sha = repo.git.commit_tree(str(tree), *parents, "-m", message)
@@ -294,9 +297,3 @@ class GitRepo:
                 except GitCommandError:
                     pass
                 raise _git_error(exc, f"merging {ref}") from exc
-
-
-def _bytes_stream(text: str):  # type: ignore[no-untyped-def]
-    import io
-
-    return io.BytesIO(text.encode())

@@ -1,9 +1,9 @@
 """Move a model's storage to a new remote with its whole history (``cpv remote set``).
 
-The objects of every version are pushed to the new remote *before* the repository is
-switched to it (DVC gets the new URL as an in-memory override), then the remote listing
-is checked against the object ids each version needs. Only when every object arrived is
-``.dvc/config`` changed and committed, so a failed move leaves the model where it was.
+The objects of every version are pushed to the new remote, then the remote listing is
+checked against the object ids each version needs. Only when every object arrived is the
+new ``.dvc/config`` committed; on any failure its previous bytes are restored, so a failed
+move leaves the model where it was (and a re-run uploads only what is missing).
 """
 
 from __future__ import annotations
@@ -89,19 +89,6 @@ def _remote_objects(cfg: UserConfig, url: str) -> set[str]:
     return {f"{d.name}{f.name}" for d in base_path.iterdir() if d.is_dir() for f in d.iterdir()}
 
 
-def _runtime(cfg: UserConfig, url: str) -> dict[str, str]:
-    """In-memory DVC remote settings for ``url``: the URL itself, its options and credentials."""
-    from cpv.providers import dvc_remote_options
-
-    if not url.startswith("s3://"):
-        return {"url": url}
-    return {
-        "url": url,
-        **dvc_remote_options(cfg.storage),
-        **remote_runtime_config(cfg, remote_url=url),
-    }
-
-
 def move_storage(
     root: Path,
     *,
@@ -157,32 +144,56 @@ def move_storage(
         if dry_run:
             return result
 
-        overrides = _runtime(cfg, url)
-        with applied_env(boto_env(cfg) if url.startswith("s3://") else {}):
-            for i, v in enumerate(versions, 1):
-                if progress:
-                    progress(i - 1, len(versions), v.tag)
-                if v.missing_on_remote:
-                    _dvc.push(root, revs=[v.commit], jobs=jobs, remote_config=overrides)
-            if progress:
-                progress(len(versions), len(versions), "")
-        arrived = _remote_objects(cfg, url)
-        for v in versions:
-            v.missing_on_remote = [o for o in v.objects if o not in arrived]
-        lost = [v for v in versions if v.missing_on_remote]
-        if lost:
-            raise StorageError(
-                f"{sum(len(v.missing_on_remote) for v in lost)} objects of "
-                f"{', '.join(v.tag for v in lost[:5])} did not arrive at {url}; the model still uses {old_url}",
-                hint="Run the command again; it uploads only what is missing.",
-            )
-        result.verified = True
-        from cpv.providers import dvc_remote_options
-
-        options = dvc_remote_options(cfg.storage) if url.startswith("s3://") else {}
-        _dvc.set_remote(root, remote_url=url, remote_options=options)
-        result.commit = repo.git.commit_paths([".dvc/config"], f"cpv: move storage to {url}")
+        # Switch .dvc/config first (DVC cannot override a local remote with an s3 one in
+        # memory); restore its exact bytes if anything below fails.
+        dvc_config = root / ".dvc" / "config"
+        saved = dvc_config.read_bytes()
+        try:
+            _dvc.set_remote(root, remote_url=url, remote_options=_remote_options(cfg, url))
+            _push_all(root, cfg, url, versions, jobs=jobs, progress=progress)
+            arrived = _remote_objects(cfg, url)
+            for v in versions:
+                v.missing_on_remote = [o for o in v.objects if o not in arrived]
+            lost = [v for v in versions if v.missing_on_remote]
+            if lost:
+                raise StorageError(
+                    f"{sum(len(v.missing_on_remote) for v in lost)} objects of "
+                    f"{', '.join(v.tag for v in lost[:5])} did not arrive at {url}; "
+                    f"the model still uses {old_url}",
+                    hint="Run the command again; it uploads only what is missing.",
+                )
+            result.verified = True
+            result.commit = repo.git.commit_paths([".dvc/config"], f"cpv: move storage to {url}")
+        except BaseException:
+            dvc_config.write_bytes(saved)
+            raise
         return result
+
+
+def _remote_options(cfg: UserConfig, url: str) -> dict[str, str]:
+    from cpv.providers import dvc_remote_options
+
+    return dvc_remote_options(cfg.storage) if url.startswith("s3://") else {}
+
+
+def _push_all(
+    root: Path,
+    cfg: UserConfig,
+    url: str,
+    versions: list[VersionObjects],
+    *,
+    jobs: int | None,
+    progress: ProgressFn | None,
+) -> None:
+    remote_config = remote_runtime_config(cfg, remote_url=url) or None
+    with applied_env(boto_env(cfg) if url.startswith("s3://") else {}):
+        for i, v in enumerate(versions):
+            if progress:
+                progress(i, len(versions), v.tag)
+            if v.missing_on_remote:
+                _dvc.push(root, revs=[v.commit], jobs=jobs, remote_config=remote_config)
+    if progress:
+        progress(len(versions), len(versions), "")
 
 
 def _locally_complete(root: Path, commits: list[str]) -> bool:

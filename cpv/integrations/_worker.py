@@ -145,7 +145,10 @@ class VersionWorker:
         max_pending: int = 0,
         nice: int = 10,
     ) -> None:
-        self.repo = Path(repo).resolve()
+        from cpv.repo import ModelRepo
+
+        # Fail at the start of training, not at its end, when this is no model repository.
+        self.repo = ModelRepo.open(repo).root
         self.push = push
         self.background = background
         self.staging_root = _staging_root(self.repo)
@@ -305,9 +308,8 @@ class VersionWorker:
             outcome.pushed, outcome.push_error = True, None
 
 
-def _data_message(request: VersionRequest) -> str:
-    what = f" ({request.message})" if request.message else ""
-    return f"data changed; versioned by the training run{what}"
+def _data_message(_request: VersionRequest) -> str:
+    return "data changed: versioned by the training run"
 
 
 def _failure_error(

@@ -16,7 +16,8 @@ Strategies:
 * ``end``: one version of the final model at the end of training.
 
 With a metric to track (``metric_for_best_model`` here or in ``TrainingArguments``),
-each version records ``is_best`` (1 when it is the best so far) and its message says so.
+each version records ``is_best`` (1 when it beats every earlier version of the
+repository, 0 otherwise) and its message says so.
 The checkpoint directory is copied at save time (weights and config; optimizer, scheduler
 and RNG state are left out unless ``include_training_state``), so ``save_total_limit``
 may delete it while the worker is still busy.
@@ -39,6 +40,8 @@ Strategy = Literal["every_save", "best_only", "end"]
 STRATEGIES: tuple[str, ...] = ("every_save", "best_only", "end")
 #: Training state a version does not need: it is large and only resumes a run.
 TRAINING_STATE_FILES = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*.pth")
+#: Per-evaluation timings: noise in a version's metrics.
+_TIMING_SUFFIXES = ("_runtime", "_per_second")
 _RECORDED_ARGS = (
     "learning_rate",
     "num_train_epochs",
@@ -127,6 +130,8 @@ class CpvCallback(TrainerCallback):
             self._greater = metric is not None and not metric.endswith("loss")
         if not state.is_world_process_zero or not is_main_process():
             return
+        if metric is not None:
+            self._best = self._best_in_history(metric)
         recorded = {name: getattr(args, name) for name in _RECORDED_ARGS if hasattr(args, name)}
         self._versioning = Versioning(
             repo=self.repo,
@@ -196,7 +201,9 @@ class CpvCallback(TrainerCallback):
     # -- helpers ------------------------------------------------------------------------
     def _metrics(self, state: TrainerState, evaluated: Mapping[str, Any]) -> dict[str, Any]:
         metrics: dict[str, Any] = {
-            k: v for k, v in evaluated.items() if isinstance(v, int | float) and k != "epoch"
+            k: v
+            for k, v in evaluated.items()
+            if isinstance(v, int | float) and k != "epoch" and not k.endswith(_TIMING_SUFFIXES)
         }
         metrics["step"] = state.global_step
         if state.epoch is not None:
@@ -251,6 +258,19 @@ class CpvCallback(TrainerCallback):
         if is_best and self._metric:
             message += f" ({self._metric}: {metrics[self._metric]:.6g})"
         versioning.log_checkpoint(target, metrics=metrics, message=message)
+
+    def _best_in_history(self, metric: str) -> float | None:
+        """The best value of ``metric`` among the repository's existing model versions."""
+        from cpv.managers import ModelCheckpoints
+
+        values = [
+            float(r.metrics[metric])
+            for r in ModelCheckpoints(self.repo).list()
+            if isinstance(r.metrics.get(metric), int | float)
+        ]
+        if not values:
+            return None
+        return max(values) if self._greater else min(values)
 
     def _find_best_tag(self) -> str | None:
         best = None
