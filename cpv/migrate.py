@@ -1,16 +1,23 @@
 """Move a model's storage to a new remote with its whole history (``cpv remote set``).
 
-The objects of every version are pushed to the new remote, then the remote listing is
-checked against the object ids each version needs. Only when every object arrived is the
-new ``.dvc/config`` committed; on any failure its previous bytes are restored, so a failed
-move leaves the model where it was (and a re-run uploads only what is missing).
+The objects of every version are copied from the local cache to the new remote in the
+layout DVC reads (``files/md5/xx/rest``), then the remote listing is checked against the
+object ids (and sizes) each version needs. Only then is ``.dvc/config`` switched and
+committed, so a failed move leaves the model where it was; a re-run uploads only what
+is missing.
+
+The copy does not go through ``dvc push --rev``: DVC resolves each revision's remote from
+*that revision's* ``.dvc/config``, which for old versions is still the old remote.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -73,20 +80,71 @@ def version_objects(root: Path, commit: str) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def _remote_objects(cfg: UserConfig, url: str) -> set[str]:
-    """Object ids present at ``url`` (``<url>/files/md5/xx/rest``)."""
-    if url.startswith("s3://"):
-        from cpv.providers import s3_location
-        from cpv.storage_check import list_keys
+class _ObjectStore:
+    """The content-addressed layout DVC reads at a remote URL: ``<url>/files/md5/xx/rest``."""
 
-        bucket, prefix = s3_location(url)
-        base = f"{prefix}/files/md5/" if prefix else "files/md5/"
-        keys = list_keys(cfg, bucket=bucket, prefix=base)
-        return {k[len(base) :].replace("/", "", 1) for k in keys}
-    base_path = Path(url).expanduser() / "files" / "md5"
-    if not base_path.is_dir():
-        return set()
-    return {f"{d.name}{f.name}" for d in base_path.iterdir() if d.is_dir() for f in d.iterdir()}
+    def __init__(self, cfg: UserConfig, url: str) -> None:
+        self.cfg, self.url = cfg, url
+        self._client: Any = None
+        if url.startswith("s3://"):
+            from cpv.providers import s3_location
+
+            self.bucket, prefix = s3_location(url)
+            self.base = f"{prefix}/files/md5/" if prefix else "files/md5/"
+        else:
+            self.path = Path(url) / "files" / "md5"
+
+    def _s3(self) -> Any:
+        if self._client is None:
+            from cpv.credentials import resolve_credentials
+            from cpv.storage_check import s3_client
+
+            self.creds = resolve_credentials(self.cfg)
+            self._client = s3_client(self.cfg.storage, self.creds)
+        return self._client
+
+    def sizes(self) -> dict[str, int]:
+        """Object id -> size of every object present."""
+        if not self.url.startswith("s3://"):
+            if not self.path.is_dir():
+                return {}
+            return {
+                d.name + f.name: f.stat().st_size
+                for d in self.path.iterdir()
+                if d.is_dir()
+                for f in d.iterdir()
+                if not f.name.startswith(".")
+            }
+        from cpv.storage_check import storage_error
+
+        out: dict[str, int] = {}
+        try:
+            pages = (
+                self._s3()
+                .get_paginator("list_objects_v2")
+                .paginate(Bucket=self.bucket, Prefix=self.base)
+            )
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    out[obj["Key"][len(self.base) :].replace("/", "", 1)] = int(obj["Size"])
+        except Exception as exc:
+            raise storage_error(exc, self.cfg.storage, self.creds) from None
+        return out
+
+    def upload(self, oid: str, source: Path) -> None:
+        if not self.url.startswith("s3://"):
+            dest = self.path / oid[:2] / oid[2:]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, dest)
+            return
+        from cpv.storage_check import storage_error
+
+        try:
+            self._s3().upload_file(str(source), self.bucket, f"{self.base}{oid[:2]}/{oid[2:]}")
+        except Exception as exc:
+            raise storage_error(exc, self.cfg.storage, self.creds) from None
 
 
 def move_storage(
@@ -129,40 +187,33 @@ def move_storage(
             VersionObjects(tag=name, commit=commit, objects=version_objects(root, commit))
             for name, commit in refs
         ]
-        needed = {oid for v in versions for oid in v.objects}
-        present = _remote_objects(cfg, url)
-        for v in versions:
-            v.missing_on_remote = [o for o in v.objects if o not in present]
-        result = MoveResult(
-            old_url=old_url,
-            new_url=url,
-            dry_run=dry_run,
-            versions=versions,
-            objects_total=len(needed),
-            objects_to_upload=len(needed - present),
-        )
-        if dry_run:
-            return result
+        store = _ObjectStore(cfg, url)
+        with applied_env(boto_env(cfg) if url.startswith("s3://") else {}):
+            present = store.sizes()
+            for v in versions:
+                v.missing_on_remote = [o for o in v.objects if o not in present]
+            needed = {oid for v in versions for oid in v.objects}
+            result = MoveResult(
+                old_url=old_url,
+                new_url=url,
+                dry_run=dry_run,
+                versions=versions,
+                objects_total=len(needed),
+                objects_to_upload=len(needed - set(present)),
+            )
+            if dry_run:
+                return result
+            _upload_all(root, store, versions, present, progress=progress)
+            arrived = store.sizes()
+        _verify(root, url, old_url, versions, arrived)
+        result.verified = True
+        from cpv.providers import dvc_remote_options
 
-        # Switch .dvc/config first (DVC cannot override a local remote with an s3 one in
-        # memory); restore its exact bytes if anything below fails.
+        options = dvc_remote_options(cfg.storage) if url.startswith("s3://") else {}
         dvc_config = root / ".dvc" / "config"
         saved = dvc_config.read_bytes()
         try:
-            _dvc.set_remote(root, remote_url=url, remote_options=_remote_options(cfg, url))
-            _push_all(root, cfg, url, versions, jobs=jobs, progress=progress)
-            arrived = _remote_objects(cfg, url)
-            for v in versions:
-                v.missing_on_remote = [o for o in v.objects if o not in arrived]
-            lost = [v for v in versions if v.missing_on_remote]
-            if lost:
-                raise StorageError(
-                    f"{sum(len(v.missing_on_remote) for v in lost)} objects of "
-                    f"{', '.join(v.tag for v in lost[:5])} did not arrive at {url}; "
-                    f"the model still uses {old_url}",
-                    hint="Run the command again; it uploads only what is missing.",
-                )
-            result.verified = True
+            _dvc.set_remote(root, remote_url=url, remote_options=options)
             result.commit = repo.git.commit_paths([".dvc/config"], f"cpv: move storage to {url}")
         except BaseException:
             dvc_config.write_bytes(saved)
@@ -170,30 +221,46 @@ def move_storage(
         return result
 
 
-def _remote_options(cfg: UserConfig, url: str) -> dict[str, str]:
-    from cpv.providers import dvc_remote_options
-
-    return dvc_remote_options(cfg.storage) if url.startswith("s3://") else {}
-
-
-def _push_all(
+def _upload_all(
     root: Path,
-    cfg: UserConfig,
-    url: str,
+    store: _ObjectStore,
     versions: list[VersionObjects],
+    present: dict[str, int],
     *,
-    jobs: int | None,
     progress: ProgressFn | None,
 ) -> None:
-    remote_config = remote_runtime_config(cfg, remote_url=url) or None
-    with applied_env(boto_env(cfg) if url.startswith("s3://") else {}):
-        for i, v in enumerate(versions):
-            if progress:
-                progress(i, len(versions), v.tag)
-            if v.missing_on_remote:
-                _dvc.push(root, revs=[v.commit], jobs=jobs, remote_config=remote_config)
+    done = set(present)
+    for i, v in enumerate(versions):
+        if progress:
+            progress(i, len(versions), v.tag)
+        for oid in v.missing_on_remote:
+            if oid not in done:
+                store.upload(oid, _cache_path(root, oid))
+                done.add(oid)
     if progress:
         progress(len(versions), len(versions), "")
+
+
+def _verify(
+    root: Path,
+    url: str,
+    old_url: str | None,
+    versions: list[VersionObjects],
+    arrived: dict[str, int],
+) -> None:
+    """Every object of every version is at ``url`` with the size of the local copy."""
+    for v in versions:
+        v.missing_on_remote = [
+            o for o in v.objects if arrived.get(o) != _cache_path(root, o).stat().st_size
+        ]
+    lost = [v for v in versions if v.missing_on_remote]
+    if lost:
+        raise StorageError(
+            f"{sum(len(v.missing_on_remote) for v in lost)} objects of "
+            f"{', '.join(v.tag for v in lost[:5])} did not arrive at {url}; "
+            f"the model still uses {old_url}",
+            hint="Run the command again; it uploads only what is missing.",
+        )
 
 
 def _locally_complete(root: Path, commits: list[str]) -> bool:

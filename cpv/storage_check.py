@@ -157,18 +157,3 @@ def probe(
     return ProbeResult(
         bucket=storage.bucket, endpoint=describe_endpoint(storage), key=key, bytes=len(body)
     )
-
-
-def list_keys(
-    cfg: UserConfig, *, bucket: str, prefix: str, creds: ResolvedCredentials | None = None
-) -> list[str]:
-    """Every object key under ``prefix`` in ``bucket``."""
-    creds = creds or resolve_credentials(cfg)
-    with applied_env(boto_env(cfg)):
-        client = s3_client(cfg.storage, creds)
-        try:
-            pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            keys = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
-        except Exception as exc:
-            raise storage_error(exc, cfg.storage, creds) from None
-    return keys
