@@ -25,8 +25,10 @@ def find_record(repo: ModelRepo, kind: Kind, version: Version) -> VersionRecord:
 
 
 def dirty_kinds(repo: ModelRepo, kinds: Sequence[Kind]) -> list[str]:
-    """Tracked content that differs from HEAD: pointer files or the bytes they point to."""
+    """Unsaved work: edited pointer files, or workspace bytes that are neither HEAD's
+    nor any version's (a workspace holding a known version loses nothing when replaced)."""
     dirty = []
+    known = {(r.kind, r.content_hash) for r in repo.records()}
     for kind in kinds:
         pointer = repo.pointer_of(kind)
         if repo.git.changed_paths([pointer]):
@@ -35,12 +37,12 @@ def dirty_kinds(repo: ModelRepo, kinds: Sequence[Kind]) -> list[str]:
         head_text = repo.git.show_file("HEAD", pointer)
         current = _dvc.hash_path(repo.root, repo.path_of(kind))
         if head_text is None:
-            if current is not None and current.nfiles and current.size:
+            if current is not None and current.size and (kind, current.hash) not in known:
                 dirty.append(f"{repo.path_of(kind)}/ (never versioned)")
             continue
         if current is None or not current.size:
             continue  # nothing in the workspace, nothing to lose
-        if current.hash != _dvc.parse_pointer(head_text).hash:
+        if current.hash != _dvc.parse_pointer(head_text).hash and (kind, current.hash) not in known:
             dirty.append(f"{repo.path_of(kind)}/")
     return dirty
 
