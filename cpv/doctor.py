@@ -160,7 +160,8 @@ def check_git_remote(cfg: UserConfig, *, team: str, model: str) -> Check:
             if not result.local
             else "Fix the permissions or choose another path in the template.",
         )
-    return Check(name="git remote", status="ok", message=f"{url}: {result.message}")
+    message = result.message if result.local else f"{url}: {result.message}"
+    return Check(name="git remote", status="ok", message=message)
 
 
 def check_ssh(cfg: UserConfig) -> Check:

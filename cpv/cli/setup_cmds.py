@@ -1,0 +1,369 @@
+"""``cpv configure``, ``cpv doctor`` and ``cpv remote``: parse, call the library, render."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cpv.errors import CpvError, UsageError
+
+
+class ChecksFailed(CpvError):
+    default_hint = (
+        "Each failed check above says what to do; run `cpv doctor` again after fixing it."
+    )
+
+
+def _console() -> Any:
+    from cpv.cli import render
+
+    return render.console
+
+
+def _print_json(data: Any) -> None:
+    from cpv.cli import render
+
+    render.print_json(data)
+
+
+def _cwd(ctx: click.Context) -> Path:
+    path = getattr(ctx.obj, "path", None)
+    return Path(path) if path else Path.cwd()
+
+
+_MARK = {
+    "ok": "[green]ok[/]",
+    "warn": "[yellow]warn[/]",
+    "fail": "[bold red]FAIL[/]",
+    "skip": "[dim]skip[/]",
+}
+
+
+def _render_report(report: Any) -> None:
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for col in ("check", "status", "details"):
+        table.add_column(col)
+    for c in report.checks:
+        details = c.message + (
+            f"\n[dim]→ {c.hint}[/]" if c.hint and c.status in ("fail", "warn") else ""
+        )
+        table.add_row(c.name, _MARK[c.status], details)
+    _console().print(table)
+
+
+def _render_settings(cfg: Any, *, credentials: str | None) -> None:
+    from rich.table import Table
+
+    st, git = cfg.storage, cfg.git
+    table = Table(show_header=False, box=None, pad_edge=False)
+    rows = [
+        ("provider", st.provider),
+        ("bucket", st.bucket),
+        ("region", st.region),
+        ("endpoint", st.endpoint_url),
+        ("account id", st.account_id),
+        ("aws profile", st.profile),
+        ("checksums", "when required" if st.checksum_when_required else "boto3 default"),
+        ("storage root", st.root_url()),
+        ("credentials", credentials),
+        ("git remote", git.remote_template or "local bare repos (default)"),
+        ("ssh key", git.ssh_key),
+    ]
+    for name, value in rows:
+        if value:
+            table.add_row(f"[bold]{name}[/]", str(value))
+    _console().print(table)
+
+
+def _show(as_json: bool) -> None:
+    from cpv.configure import show_settings
+
+    view = show_settings()
+    if as_json:
+        _print_json(view.model_dump(mode="json"))
+        return
+    where = (
+        view.config_path
+        if view.config_exists
+        else f"{view.config_path} (absent: embedded local default)"
+    )
+    _console().print(f"Settings from {where}")
+    creds = view.credentials_source
+    if view.stored_credentials_path:
+        creds = f"{creds} (stored: {view.stored_access_key_id} / secret {view.stored_secret_access_key})"
+    _render_settings(view.config, credentials=creds)
+    for problem in view.permission_problems:
+        _console().print(f"[yellow]warning:[/] {problem}")
+
+
+@click.command()
+@click.option("--show", is_flag=True, help="Print the current settings (secrets masked) and exit.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--non-interactive", is_flag=True, help="Take every value from options; ask nothing.")
+@click.option(
+    "--provider",
+    help="Storage provider: aws, r2, b2, wasabi, digitalocean, minio, custom, local (or s3, do, spaces, cloudflare, backblaze).",
+)
+@click.option("--bucket", help="Bucket name; each model goes under <bucket>/<team>/<model>.")
+@click.option(
+    "--region", help="Region (aws: default region; b2/wasabi/digitalocean: part of the endpoint)."
+)
+@click.option("--account-id", help="Cloudflare account id (r2).")
+@click.option(
+    "--endpoint-url", help="S3 endpoint URL (minio/custom; overrides a preset's endpoint)."
+)
+@click.option("--profile", help="Use this AWS profile (~/.aws/credentials) instead of stored keys.")
+@click.option(
+    "--access-key-id",
+    envvar="CPV_ACCESS_KEY_ID",
+    help="Access key id to store in $CPV_HOME/credentials (env: CPV_ACCESS_KEY_ID).",
+)
+@click.option(
+    "--secret-access-key",
+    envvar="CPV_SECRET_ACCESS_KEY",
+    help="Secret key to store (prefer env CPV_SECRET_ACCESS_KEY: a flag is visible in `ps`).",
+)
+@click.option(
+    "--git-remote-template",
+    help="Git remote per model with {team} and {model}, e.g. git@bitbucket.org:acme/{team}-{model}.git ('' = local default).",
+)
+@click.option("--ssh-key", help="Private SSH key used for the Git host.")
+@click.option(
+    "--generate-ssh-key",
+    is_flag=True,
+    help="Create an ed25519 key at --ssh-key if it does not exist.",
+)
+@click.option("--no-verify", is_flag=True, help="Save without checking the storage and Git host.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the storage endpoint.",
+)
+def configure(
+    show: bool, as_json: bool, non_interactive: bool, provider: str | None, bucket: str | None,
+    region: str | None, account_id: str | None, endpoint_url: str | None, profile: str | None,
+    access_key_id: str | None, secret_access_key: str | None, git_remote_template: str | None,
+    ssh_key: str | None, generate_ssh_key: bool, no_verify: bool, timeout: float,
+) -> None:  # fmt: skip
+    """Set up storage, credentials and the Git host once per person (asks unless --non-interactive)."""
+    from pydantic import SecretStr
+
+    from cpv.configure import ConfigureRequest
+
+    if show:
+        _show(as_json)
+        return
+    if non_interactive:
+        if not provider:
+            raise UsageError(
+                "--non-interactive needs --provider", hint="e.g. --provider aws --bucket NAME."
+            )
+        if generate_ssh_key:
+            _generate_key(ssh_key)
+        req = ConfigureRequest(
+            provider=provider, bucket=bucket, region=region, account_id=account_id,
+            endpoint_url=endpoint_url, profile=profile, access_key_id=access_key_id,
+            secret_access_key=SecretStr(secret_access_key) if secret_access_key else None,
+            git_remote_template=git_remote_template, ssh_key=ssh_key,
+        )  # fmt: skip
+        _apply(req, verify=not no_verify, as_json=as_json, timeout=timeout, ask_save=None)
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "no terminal to ask questions on",
+            hint="Pass --non-interactive with the values as options.",
+        )
+    from cpv.cli.wizard import QuestionaryPrompter
+
+    run_wizard(QuestionaryPrompter(), verify=not no_verify, as_json=as_json, timeout=timeout)
+
+
+def _generate_key(path: str | None) -> None:
+    from cpv import ssh
+
+    target = Path(path).expanduser() if path else ssh.default_key_path()
+    if target.exists():
+        return
+    public = ssh.generate_key(target, comment="cpv")
+    sys.stderr.write(f"Created {target}. Add this public key to your Git host:\n{public}\n")
+
+
+def run_wizard(
+    prompter: Any, *, verify: bool = True, as_json: bool = False, timeout: float = 10.0
+) -> None:
+    """The interactive flow (tests call it with a scripted or pipe-driven prompter)."""
+    from cpv.cli.wizard import ask
+    from cpv.config import load_user_config
+
+    current = load_user_config()
+    req = ask(prompter, current=current, say=lambda text: _console().print(text, markup=False))
+    _apply(
+        req, verify=verify, as_json=as_json, timeout=timeout,
+        ask_save=lambda: prompter.confirm("Verification failed. Save these settings anyway?", default=False),
+    )  # fmt: skip
+
+
+def _apply(req: Any, *, verify: bool, as_json: bool, timeout: float, ask_save: Any) -> None:
+    from cpv.configure import VerificationFailed, configure
+
+    try:
+        result = configure(req, verify=verify, timeout=timeout)
+    except VerificationFailed as exc:
+        report = exc.result.report
+        if ask_save is not None and report is not None:
+            _render_report(report)
+            if ask_save():
+                result = configure(req, verify=verify, save_if_failed=True, timeout=timeout)
+                _render_result(result, as_json)
+                return
+        elif as_json:
+            _print_json(exc.result.model_dump(mode="json"))
+        elif report is not None:
+            _render_report(report)
+        raise VerificationFailed(
+            exc.message + "; nothing was saved", hint=exc.hint, result=exc.result
+        ) from None
+    _render_result(result, as_json)
+
+
+def _render_result(result: Any, as_json: bool) -> None:
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+        return
+    if result.report is not None:
+        _render_report(result.report)
+    con = _console()
+    con.print(f"Saved {result.config_path}")
+    if result.credentials_path:
+        con.print(f"Stored credentials in {result.credentials_path} (mode 0600)")
+    if result.removed_stored_credentials:
+        con.print("Removed the keys stored by cpv: the chosen profile is used instead")
+    source = result.report.credentials_source if result.report else None
+    _render_settings(result.config, credentials=source)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the storage endpoint.",
+)
+@click.pass_context
+def doctor(ctx: click.Context, as_json: bool, timeout: float) -> None:
+    """Check config, credentials, bucket access, Git remote, SSH key and tool versions."""
+    from cpv.doctor import run_doctor
+
+    names: dict[str, str] = {}
+    try:
+        from cpv.repo import ModelRepo
+
+        repo = ModelRepo.open(_cwd(ctx))
+        names = {"team": repo.config.team, "model": repo.config.model}
+    except CpvError:
+        pass  # outside a model repository: the template is resolved with sample names
+    report = run_doctor(timeout=timeout, **names)
+    if as_json:
+        _print_json({**report.model_dump(mode="json"), "ok": report.ok})
+    else:
+        _render_report(report)
+    if not report.ok:
+        failed = report.failures()
+        raise ChecksFailed(
+            f"{len(failed)} check(s) failed: "
+            + "; ".join(f"{c.name}: {c.message}" for c in failed),
+            hint=failed[0].hint or None,
+        )
+
+
+@click.group()
+def remote() -> None:
+    """Show or move the model's storage remote."""
+
+
+@remote.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def remote_show(ctx: click.Context, as_json: bool) -> None:
+    """Print the model's DVC storage remote and Git remote."""
+    from cpv.migrate import storage_state
+
+    state = storage_state(_cwd(ctx))
+    if as_json:
+        _print_json(state)
+        return
+    for name, value in state.items():
+        _console().print(f"[bold]{name}[/]\t{value or '(none)'}")
+
+
+@remote.command("set")
+@click.argument("url", required=False)
+@click.option(
+    "--all-versions",
+    is_flag=True,
+    help="Copy the objects of every tagged version (default: the current commit only).",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be copied; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def remote_set(
+    ctx: click.Context, url: str | None, all_versions: bool, dry_run: bool, as_json: bool
+) -> None:
+    """Move the model's storage to URL (default: the configured storage), copying and verifying its objects."""
+    from cpv.migrate import move_storage
+
+    progress = None
+    bar: Any = None
+    if not as_json and sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import Progress
+
+        bar = Progress(console=Console(stderr=True), transient=True)
+        task = bar.add_task("copying versions", total=None)
+
+        def progress(done: int, total: int, tag: str) -> None:
+            bar.update(
+                task,
+                completed=done,
+                total=total,
+                description=f"copying {tag}" if tag else "verifying",
+            )
+
+        bar.start()
+    try:
+        result = move_storage(
+            _cwd(ctx), new_url=url, dry_run=dry_run, all_versions=all_versions, progress=progress
+        )
+    finally:
+        if bar is not None:
+            bar.stop()
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+        return
+    con = _console()
+    verb = "Would copy" if dry_run else "Copied"
+    con.print(
+        f"{verb} {result.objects_to_upload} of {result.objects_total} objects "
+        f"({len(result.versions)} version(s)) from {result.old_url} to {result.new_url}"
+    )
+    if not dry_run:
+        con.print(
+            f"Verified every version's objects at {result.new_url}; committed {result.commit and result.commit[:10]}"
+        )
+        con.print("Publish the change with `cpv push`.")
+
+
+def register(cli: click.Group) -> None:
+    """Add ``configure``, ``doctor`` and ``remote`` to the ``cpv`` command group."""
+    cli.add_command(configure)
+    cli.add_command(doctor)
+    cli.add_command(remote)
