@@ -35,7 +35,9 @@ def _eval_losses(trainer: Trainer) -> dict[int, float]:
     return {e["step"]: e["eval_loss"] for e in trainer.state.log_history if "eval_loss" in e}
 
 
-def test_every_save_versions_each_checkpoint_with_its_metrics(integ_repo: Path, tmp_path: Path) -> None:
+def test_every_save_versions_each_checkpoint_with_its_metrics(
+    integ_repo: Path, tmp_path: Path
+) -> None:
     callback = CpvCallback(repo=integ_repo, metric_for_best_model="loss", params={"note": "t"})
     trainer = _trainer(integ_repo, tmp_path, [callback])
     trainer.train()
