@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cpv import inspect, restore, sync
+from cpv import restore, sync, views
 from cpv.metadata import VersionRecord
 from cpv.repo import ModelRepo
 from cpv.results import DiffResult, PullResult, RevertResult, StatusResult, TagResult
@@ -75,10 +75,10 @@ class _Manager:
         return records[-1] if records else None
 
     def show(self, version: str) -> VersionRecord:
-        return inspect.show(self.repo, version, kind=self.kinds[0])
+        return views.show(self.repo, version, kind=self.kinds[0])
 
     def diff(self, a: str, b: str) -> DiffResult:
-        return inspect.diff(self.repo, a, b, kind=self.kinds[0])
+        return views.diff(self.repo, a, b, kind=self.kinds[0])
 
     def revert(self, version: str, *, force: bool = False, dry_run: bool = False) -> RevertResult:
         """Restore ``version``'s files into the workspace as a new commit; history stays."""
@@ -91,7 +91,7 @@ class _Manager:
         return sync.pull(self.root, version=version, kinds=self.kinds, force=force, jobs=jobs)
 
     def status(self) -> StatusResult:
-        return inspect.status(self.repo, kinds=self.kinds)
+        return views.status(self.repo, kinds=self.kinds)
 
 
 class ModelCheckpoints(_Manager):

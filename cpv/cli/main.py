@@ -126,12 +126,12 @@ def list_(obj: _Ctx, kind: str, as_json: bool) -> None:
 @pass_ctx
 def show(obj: _Ctx, version: str, kind: str | None, as_json: bool) -> None:
     """Show one version's metadata (VERSION: v0.3, model/v0.3 or data/v0.3)."""
-    from cpv import inspect
+    from cpv import views
     from cpv.repo import ModelRepo
 
     from . import render
 
-    record = inspect.show(ModelRepo.open(obj.path), version, kind=Kind(kind) if kind else None)
+    record = views.show(ModelRepo.open(obj.path), version, kind=Kind(kind) if kind else None)
     if as_json:
         render.print_json(record.to_json_dict())
     else:
@@ -146,12 +146,12 @@ def show(obj: _Ctx, version: str, kind: str | None, as_json: bool) -> None:
 @pass_ctx
 def diff(obj: _Ctx, version_a: str, version_b: str, kind: str | None, as_json: bool) -> None:
     """Compare two versions' metrics, sizes and metadata."""
-    from cpv import inspect
+    from cpv import views
     from cpv.repo import ModelRepo
 
     from . import render
 
-    result = inspect.diff(ModelRepo.open(obj.path), version_a, version_b, kind=Kind(kind) if kind else None)
+    result = views.diff(ModelRepo.open(obj.path), version_a, version_b, kind=Kind(kind) if kind else None)
     if as_json:
         render.print_json(result.model_dump(mode="json", by_alias=True))
     else:
@@ -247,12 +247,12 @@ def clone(obj: _Ctx, source: str, path: str | None, version: str | None, jobs: i
 @pass_ctx
 def status(obj: _Ctx, no_remote: bool, as_json: bool) -> None:
     """What changed since the latest versions, and what is not pushed yet."""
-    from cpv import inspect
+    from cpv import views
     from cpv.repo import ModelRepo
 
     from . import render
 
-    result = inspect.status(ModelRepo.open(obj.path), remote=not no_remote)
+    result = views.status(ModelRepo.open(obj.path), remote=not no_remote)
     if as_json:
         render.print_json(result.model_dump(mode="json", by_alias=True))
     else:

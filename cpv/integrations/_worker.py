@@ -214,7 +214,9 @@ class VersionWorker:
         if self._thread is not None:
             self._queue.join()
         with self._lock:
-            if self.push and self._unpushed:
+            # Versions whose push was deferred get one now; those whose push already
+            # failed are reported rather than retried (`cpv push` retries them).
+            if self.push and any(o.pushed is None for o in self._unpushed):
                 self._push()
             outcomes = list(self._outcomes)
             fresh = outcomes[self._reported :]
