@@ -64,8 +64,16 @@ def test_push_failure_mid_training_is_loud_and_local_versions_stay(tmp_path: Pat
     assert "cpv push" in err.hint
     assert [o.pushed for o in err.outcomes] == [True, False, False]
     records = ModelCheckpoints(repo).list()
-    assert [(r.version, r.metrics["epoch"]) for r in records] == [("v0.1", 0), ("v0.2", 1), ("v0.3", 2)]
+    assert [(r.version, r.metrics["epoch"]) for r in records] == [
+        ("v0.1", 0),
+        ("v0.2", 1),
+        ("v0.3", 2),
+    ]
     remote_tags = subprocess.run(
-        ["git", "ls-remote", "--tags", "origin"], cwd=repo, capture_output=True, text=True, check=True
+        ["git", "ls-remote", "--tags", "origin"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "refs/tags/model/v0.1" in remote_tags and "model/v0.2" not in remote_tags
