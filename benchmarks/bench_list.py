@@ -30,12 +30,20 @@ def main() -> None:
     from cpv.versions import Kind
 
     root = init_repository(team="acme", model="many", path=Path(tempfile.mkdtemp()) / "many")
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True
+    ).stdout.strip()
     # Write N annotated tags with real cpv metadata, fast, via fast-import-like batch of `git tag`.
     lines = []
     for i in range(1, args.versions + 1):
-        rec = VersionRecord(kind=Kind.MODEL, version=f"v0.{i}", tag=f"model/v0.{i}", created_at="2026-01-01T00:00:00+00:00",
-                            content_hash=f"{i:032x}.dir", metrics={"loss": 1 / i})
+        rec = VersionRecord(
+            kind=Kind.MODEL,
+            version=f"v0.{i}",
+            tag=f"model/v0.{i}",
+            created_at="2026-01-01T00:00:00+00:00",
+            content_hash=f"{i:032x}.dir",
+            metrics={"loss": 1 / i},
+        )
         msg = root / ".git" / f"m{i}"
         msg.write_text(encode_tag_message(rec))
         lines.append(f"git tag -a -F {msg} model/v0.{i} {head}")
@@ -50,14 +58,27 @@ def main() -> None:
         messages = [t.tag.message for t in g.tags if t.tag is not None]
     per_tag = time.perf_counter() - t0
     t0 = time.perf_counter()
-    subprocess.run([os.sys.executable, "-m", "cpv", "-C", str(root), "list", "--json"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [os.sys.executable, "-m", "cpv", "-C", str(root), "list", "--json"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     cli = time.perf_counter() - t0
-    print(json.dumps({
-        "versions": len(records), "messages": len(messages),
-        "seconds": {"cpv records() one for-each-ref": round(one_call, 3), "GitPython tag.message each": round(per_tag, 3),
-                    "cpv list --json (whole CLI process)": round(cli, 3)},
-        "ratio per-tag / one-call": round(per_tag / one_call, 1),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "versions": len(records),
+                "messages": len(messages),
+                "seconds": {
+                    "cpv records() one for-each-ref": round(one_call, 3),
+                    "GitPython tag.message each": round(per_tag, 3),
+                    "cpv list --json (whole CLI process)": round(cli, 3),
+                },
+                "ratio per-tag / one-call": round(per_tag / one_call, 1),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

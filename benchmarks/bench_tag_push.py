@@ -45,9 +45,17 @@ def main() -> None:
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="cpv-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "CPV_HOME": str(work / "home"), "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-           "AWS_DEFAULT_REGION": "us-east-1", "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@example.com",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@example.com"}
+    env = {
+        **os.environ,
+        "CPV_HOME": str(work / "home"),
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "b@example.com",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "b@example.com",
+    }
     os.environ.update(env)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -57,7 +65,13 @@ def main() -> None:
     s3.create_bucket(Bucket="bench")
     from cpv.config import StorageSettings, UserConfig, save_user_config
 
-    save_user_config(UserConfig(storage=StorageSettings(provider="minio", bucket="bench", endpoint_url=endpoint, region="us-east-1")))
+    save_user_config(
+        UserConfig(
+            storage=StorageSettings(
+                provider="minio", bucket="bench", endpoint_url=endpoint, region="us-east-1"
+            )
+        )
+    )
 
     cpv = [sys.executable, "-m", "cpv"]
     sh(*cpv, "init", "acme/bench", str(work / "repo"), env=env)
@@ -70,14 +84,20 @@ def main() -> None:
     sh("sync")
 
     results: dict[str, float] = {}
-    results["md5sum+cp"] = timed(lambda: (sh("md5sum", str(src)), shutil.copyfile(src, work / "copy.bin")))
+    results["md5sum+cp"] = timed(
+        lambda: (sh("md5sum", str(src)), shutil.copyfile(src, work / "copy.bin"))
+    )
     (work / "copy.bin").unlink()
     shutil.copyfile(src, repo / "checkpoints" / "model.bin")
     sh("sync")
     results["cpv tag"] = timed(lambda: sh(*cpv, "tag", "model", "-m", "bench", cwd=repo, env=env))
 
-    config = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=64 << 20, max_concurrency=8)
-    results["boto3 tuned upload"] = timed(lambda: s3.upload_file(str(src), "bench", "baseline/model.bin", Config=config))
+    config = TransferConfig(
+        multipart_threshold=64 << 20, multipart_chunksize=64 << 20, max_concurrency=8
+    )
+    results["boto3 tuned upload"] = timed(
+        lambda: s3.upload_file(str(src), "bench", "baseline/model.bin", Config=config)
+    )
     s3.delete_object(Bucket="bench", Key="baseline/model.bin")
     results["cpv push"] = timed(lambda: sh(*cpv, "push", cwd=repo, env=env))
     server.stop()

@@ -36,7 +36,22 @@ if TYPE_CHECKING:
     from cpv.sync import clone, push
     from cpv.versions import Kind, Version
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [
+    "CombinedCheckpoints",
+    "CpvError",
+    "DataCheckpoints",
+    "Kind",
+    "ModelCheckpoints",
+    "ModelRepo",
+    "RevertResult",
+    "TagResult",
+    "Version",
+    "VersionRecord",
+    "__version__",
+    "clone",
+    "init_repository",
+    "push",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -51,7 +51,9 @@ def open_repo(root: Path, *, remote_config: dict[str, Any] | None = None) -> Ite
     from dvc.repo import Repo
 
     try:
-        repo = Repo(str(root), remote=REMOTE if remote_config else None, remote_config=remote_config)
+        repo = Repo(
+            str(root), remote=REMOTE if remote_config else None, remote_config=remote_config
+        )
     except DvcException as exc:
         raise DvcError(f"cannot open DVC repository at {root}: {exc}") from exc
     try:
@@ -173,7 +175,9 @@ def checkout(root: Path, pointer_file: str) -> None:
         try:
             repo.checkout(targets=[str(root / pointer_file)], force=True)
         except CheckoutError as exc:
-            raise MissingDataError(f"cannot check out {pointer_file}: objects missing from the cache") from exc
+            raise MissingDataError(
+                f"cannot check out {pointer_file}: objects missing from the cache"
+            ) from exc
         except DvcException as exc:
             raise DvcError(f"cannot check out {pointer_file}: {exc}") from exc
 
@@ -200,7 +204,9 @@ def verify_workspace(root: Path, path: str, content: TrackedContent) -> None:
         bad = sorted(k or path for k in set(expected) ^ set(actual)) + sorted(
             k or path for k in set(expected) & set(actual) if expected[k] != actual[k]
         )
-        raise IntegrityError(f"{path}: content does not match {content.hash} ({', '.join(bad[:5])})")
+        raise IntegrityError(
+            f"{path}: content does not match {content.hash} ({', '.join(bad[:5])})"
+        )
 
 
 def file_md5(path: Path) -> str:
@@ -211,7 +217,9 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def push(root: Path, *, revs: list[str], jobs: int | None, remote_config: dict[str, Any] | None) -> int:
+def push(
+    root: Path, *, revs: list[str], jobs: int | None, remote_config: dict[str, Any] | None
+) -> int:
     """Upload the objects of ``revs`` (and the workspace pointers) to the remote."""
     from dvc.exceptions import DvcException
 
@@ -222,14 +230,22 @@ def push(root: Path, *, revs: list[str], jobs: int | None, remote_config: dict[s
             raise _transfer_error("push to", exc) from exc
 
 
-def fetch(root: Path, *, revs: list[str] | None, jobs: int | None, remote_config: dict[str, Any] | None, targets: list[str] | None = None) -> int:
+def fetch(
+    root: Path,
+    *,
+    revs: list[str] | None,
+    jobs: int | None,
+    remote_config: dict[str, Any] | None,
+    targets: list[str] | None = None,
+) -> int:
     from dvc.exceptions import DvcException
 
     # DVC resolves targets of historical revisions relative to the working directory.
     with open_repo(root, remote_config=remote_config) as repo, _working_dir(root):
         try:
             return int(
-                repo.fetch(targets=targets, revs=revs, jobs=jobs, remote=REMOTE, workspace=not revs) or 0
+                repo.fetch(targets=targets, revs=revs, jobs=jobs, remote=REMOTE, workspace=not revs)
+                or 0
             )
         except DvcException as exc:
             raise _transfer_error("fetch from", exc) from exc
@@ -249,4 +265,7 @@ def _transfer_error(what: str, exc: Exception) -> MissingDataError | DvcError:
     text = str(exc)
     if "missing" in text.lower() or "failed to" in text.lower():
         return MissingDataError(f"cannot {what} the remote: {text.splitlines()[0]}")
-    return DvcError(f"cannot {what} the remote: {text.splitlines()[0]}", hint="Check the storage with `cpv doctor`.")
+    return DvcError(
+        f"cannot {what} the remote: {text.splitlines()[0]}",
+        hint="Check the storage with `cpv doctor`.",
+    )

@@ -221,7 +221,14 @@ class GitRepo:
             fh.write(message)
         try:
             self.run(
-                "tag", "-a", "--no-sign", "--cleanup=verbatim", "-F", fh.name, name, commit,
+                "tag",
+                "-a",
+                "--no-sign",
+                "--cleanup=verbatim",
+                "-F",
+                fh.name,
+                name,
+                commit,
                 what=f"creating tag {name}",
             )
         finally:

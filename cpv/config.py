@@ -58,7 +58,8 @@ def parse_model_id(text: str) -> tuple[str, str]:
     team, sep, model = text.partition("/")
     if not sep or "/" in model:
         raise InvalidNameError(
-            f"invalid model id {text!r}", hint="Name the model as TEAM/MODEL, e.g. acme/whisper-small."
+            f"invalid model id {text!r}",
+            hint="Name the model as TEAM/MODEL, e.g. acme/whisper-small.",
         )
     return validate_name(team, what="team"), validate_name(model, what="model")
 
@@ -211,7 +212,9 @@ def load_repo_config(root: Path) -> RepoConfig:
         return RepoConfig.model_validate(data)
     except (ValidationError, InvalidNameError, ValueError) as exc:
         msg = _validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
-        raise ConfigError(msg, path=path, hint=f"Fix {REPO_CONFIG_FILE} (team, model, model_path, data_path).") from exc
+        raise ConfigError(
+            msg, path=path, hint=f"Fix {REPO_CONFIG_FILE} (team, model, model_path, data_path)."
+        ) from exc
 
 
 def save_repo_config(root: Path, cfg: RepoConfig) -> Path:

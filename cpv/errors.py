@@ -77,7 +77,9 @@ class IntegrityError(CpvError):
 
 
 class LockTimeoutError(CpvError):
-    default_hint = "Another cpv command is working on this repository; wait for it, or raise CPV_LOCK_TIMEOUT."
+    default_hint = (
+        "Another cpv command is working on this repository; wait for it, or raise CPV_LOCK_TIMEOUT."
+    )
 
 
 class RemoteError(CpvError):

@@ -62,8 +62,16 @@ class _Manager:
             NothingToTagError, VersionExistsError, UsageError, LockTimeoutError.
         """
         return tag_versions(
-            self.repo, self.kinds, message=message, metrics=metrics, params=params, version=version,
-            bump=bump, force=force, dry_run=dry_run, source=source,
+            self.repo,
+            self.kinds,
+            message=message,
+            metrics=metrics,
+            params=params,
+            version=version,
+            bump=bump,
+            force=force,
+            dry_run=dry_run,
+            source=source,
         )
 
     def list(self) -> list[VersionRecord]:
@@ -86,7 +94,9 @@ class _Manager:
         kinds = (kind_arg,) if kind_arg and len(self.kinds) == 1 else self.kinds
         return restore.revert(self.repo, parsed, kinds, force=force, dry_run=dry_run)
 
-    def pull(self, version: str | None = None, *, force: bool = False, jobs: int | None = None) -> PullResult:
+    def pull(
+        self, version: str | None = None, *, force: bool = False, jobs: int | None = None
+    ) -> PullResult:
         """Fetch and materialize ``version`` (default: the branch head), hash-verified."""
         return sync.pull(self.root, version=version, kinds=self.kinds, force=force, jobs=jobs)
 

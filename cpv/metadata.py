@@ -61,7 +61,9 @@ class VersionRecord(BaseModel):
         return data
 
     def renamed(self, version: Version) -> VersionRecord:
-        return self.model_copy(update={"version": str(version), "tag": tag_name(self.kind, version)})
+        return self.model_copy(
+            update={"version": str(version), "tag": tag_name(self.kind, version)}
+        )
 
 
 def encode_tag_message(record: VersionRecord) -> str:

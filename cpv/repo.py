@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from cpv import _dvc, _git
 from cpv.config import (
@@ -18,7 +19,7 @@ from cpv.config import (
     save_repo_config,
     validate_name,
 )
-from cpv.errors import CpvError, NotARepositoryError, RepositoryExistsError
+from cpv.errors import NotARepositoryError, RepositoryExistsError
 from cpv.locking import Journal, repo_lock
 from cpv.metadata import VersionRecord, decode_tag_message
 from cpv.versions import Kind
@@ -126,9 +127,9 @@ class ModelRepo:
         return repairs
 
 
-def rollback(repo: ModelRepo, intent: dict[str, object]) -> list[str]:
+def rollback(repo: ModelRepo, intent: Mapping[str, Any]) -> list[str]:
     """Undo an unfinished change described by a journal ``intent`` (or keep it if complete)."""
-    tags = [str(t) for t in intent.get("tags", [])]  # type: ignore[attr-defined]
+    tags = [str(t) for t in intent.get("tags", [])]
     new_commit = intent.get("commit")
     if tags and new_commit and all(repo.git.tag_commit(t) == new_commit for t in tags):
         return [f"completed {intent.get('op')} of {', '.join(tags)}"]
@@ -141,10 +142,10 @@ def rollback(repo: ModelRepo, intent: dict[str, object]) -> list[str]:
     if isinstance(head, str) and repo.git.head_commit() != head:
         repo.git.reset_branch(head)
         repairs.append(f"reset branch to {head[:10]}")
-    paths = [str(p) for p in intent.get("paths", [])]  # type: ignore[attr-defined]
+    paths = [str(p) for p in intent.get("paths", [])]
     if isinstance(head, str) and paths:
         repo.git.restore_paths(head, paths)
-    for pointer in intent.get("checkout", []):  # type: ignore[attr-defined]
+    for pointer in intent.get("checkout", []):
         if (repo.root / str(pointer)).exists():
             _dvc.checkout(repo.root, str(pointer))
     repairs.append(f"rolled back an interrupted {intent.get('op')}")
@@ -240,5 +241,3 @@ def _build_layout(root: Path, cfg: RepoConfig) -> None:
     # metrics.log is append-only JSON lines: concurrent writers merge by union.
     (root / ".gitattributes").write_text(f"{METRICS_LOG} merge=union\n")
     (root / METRICS_LOG).write_text("")
-
-

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 
 from cpv import _dvc
 from cpv._faults import fault_point
@@ -47,7 +46,9 @@ def dirty_kinds(repo: ModelRepo, kinds: Sequence[Kind]) -> list[str]:
     return dirty
 
 
-def ensure_objects(repo: ModelRepo, records: Sequence[VersionRecord], *, jobs: int | None = None) -> int:
+def ensure_objects(
+    repo: ModelRepo, records: Sequence[VersionRecord], *, jobs: int | None = None
+) -> int:
     """Make every object of ``records`` present in the local cache, fetching what is missing.
 
     Raises :class:`MissingDataError` (touching no workspace file) when something cannot be had.
@@ -56,12 +57,17 @@ def ensure_objects(repo: ModelRepo, records: Sequence[VersionRecord], *, jobs: i
     for record in records:
         pointer_text = repo.git.show_file(record.commit, repo.pointer_of(record.kind))
         if pointer_text is None:
-            raise MissingDataError(f"{record.tag}: its pointer file is missing from commit {record.commit[:10]}")
+            raise MissingDataError(
+                f"{record.tag}: its pointer file is missing from commit {record.commit[:10]}"
+            )
         content = _dvc.parse_pointer(pointer_text)
         if _dvc.missing_objects(repo.root, content):
             try:
                 fetched += get_transfer().fetch(
-                    repo.root, revs=[record.commit], jobs=jobs, targets=[repo.pointer_of(record.kind)]
+                    repo.root,
+                    revs=[record.commit],
+                    jobs=jobs,
+                    targets=[repo.pointer_of(record.kind)],
                 )
             except MissingDataError:
                 pass
@@ -74,7 +80,12 @@ def ensure_objects(repo: ModelRepo, records: Sequence[VersionRecord], *, jobs: i
 
 
 def revert(
-    repo: ModelRepo, version: Version, kinds: Sequence[Kind], *, force: bool = False, dry_run: bool = False
+    repo: ModelRepo,
+    version: Version,
+    kinds: Sequence[Kind],
+    *,
+    force: bool = False,
+    dry_run: bool = False,
 ) -> RevertResult:
     """Restore ``version``'s files for ``kinds`` and record that as a new commit."""
     with repo.locked():
@@ -82,7 +93,9 @@ def revert(
         dirty = dirty_kinds(repo, kinds)
         if dirty and not force:
             raise DirtyWorkspaceError(f"uncommitted changes in {', '.join(dirty)}")
-        targets = {r.kind: repo.git.show_file(r.commit, repo.pointer_of(r.kind)) or "" for r in records}
+        targets = {
+            r.kind: repo.git.show_file(r.commit, repo.pointer_of(r.kind)) or "" for r in records
+        }
         current = {k: repo.git.show_file("HEAD", repo.pointer_of(k)) for k in kinds}
         if not dirty and all(targets[k] == current[k] for k in kinds):
             return RevertResult(records=records, already_current=True)
@@ -93,7 +106,13 @@ def revert(
 
         journal = Journal(repo.git_dir)
         pointers = [repo.pointer_of(k) for k in kinds]
-        intent = {"op": "revert", "head": repo.git.head_commit(), "paths": [*pointers, ".gitignore"], "checkout": pointers, "tags": []}
+        intent = {
+            "op": "revert",
+            "head": repo.git.head_commit(),
+            "paths": [*pointers, ".gitignore"],
+            "checkout": pointers,
+            "tags": [],
+        }
         backups: list[str] = []
         journal.begin(**intent)
         try:
@@ -104,7 +123,9 @@ def revert(
                 (repo.root / pointer).write_text(targets[record.kind])
                 _dvc.checkout(repo.root, pointer)
                 fault_point("after_revert_checkout")
-                _dvc.verify_workspace(repo.root, record.path, _dvc.parse_pointer(targets[record.kind]))
+                _dvc.verify_workspace(
+                    repo.root, record.path, _dvc.parse_pointer(targets[record.kind])
+                )
             which = " + ".join(k.value for k in kinds)
             commit = repo.git.commit_paths(pointers, f"cpv: revert {which} to {version}")
             journal.finish()
@@ -126,13 +147,17 @@ def _backup_workspace(repo: ModelRepo, kinds: Sequence[Kind]) -> list[str]:
         _dvc.add(repo.root, repo.path_of(kind))
         text = (repo.root / pointer).read_text()
         ref = f"refs/cpv/backups/{stamp}-{kind.value}"
-        repo.git.write_backup_commit({pointer: text}, f"cpv: {kind.value} content saved before revert", ref)
+        repo.git.write_backup_commit(
+            {pointer: text}, f"cpv: {kind.value} content saved before revert", ref
+        )
         repo.git.restore_paths("HEAD", [pointer, ".gitignore"])
         refs.append(ref)
     return refs
 
 
-def materialize(repo: ModelRepo, records: Sequence[VersionRecord], *, jobs: int | None = None) -> int:
+def materialize(
+    repo: ModelRepo, records: Sequence[VersionRecord], *, jobs: int | None = None
+) -> int:
     """Put ``records``' bytes in the workspace (pointers untouched), verified by hash."""
     fetched = ensure_objects(repo, records, jobs=jobs)
     for record in records:
@@ -160,8 +185,8 @@ def checkout_head(repo: ModelRepo, kinds: Sequence[Kind]) -> list[str]:
         if not (repo.root / pointer).exists():
             continue
         _dvc.checkout(repo.root, pointer)
-        _dvc.verify_workspace(repo.root, repo.path_of(kind), _dvc.parse_pointer((repo.root / pointer).read_text()))
+        _dvc.verify_workspace(
+            repo.root, repo.path_of(kind), _dvc.parse_pointer((repo.root / pointer).read_text())
+        )
         verified.append(repo.path_of(kind))
     return verified
-
-

@@ -28,7 +28,9 @@ _MAX_ATTEMPTS = 5
 def _remote(repo: ModelRepo) -> str:
     url = repo.git.remote_url(GIT_REMOTE_NAME)
     if not url:
-        raise RemoteError("this repository has no git remote 'origin'", hint="Add one: git remote add origin URL.")
+        raise RemoteError(
+            "this repository has no git remote 'origin'", hint="Add one: git remote add origin URL."
+        )
     return url
 
 
@@ -43,7 +45,12 @@ def _remote_tags(url: str) -> dict[str, str]:
 
 
 def _local_tag_objects(repo: ModelRepo) -> dict[str, str]:
-    out = repo.git.run("for-each-ref", "--format=%(refname:strip=2) %(objectname)", "refs/tags/model", "refs/tags/data")
+    out = repo.git.run(
+        "for-each-ref",
+        "--format=%(refname:strip=2) %(objectname)",
+        "refs/tags/model",
+        "refs/tags/data",
+    )
     return dict(line.split(" ", 1) for line in out.splitlines() if line)
 
 
@@ -59,28 +66,54 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
             colliding = [t for t in local if t in remote and remote[t] != local[t]]
             if colliding:
                 if dry_run:
-                    return PushResult(pushed_tags=sorted(set(local) - set(remote)), branch=branch, dry_run=True,
-                                      renamed={t: "(next free number)" for t in colliding})
+                    return PushResult(
+                        pushed_tags=sorted(set(local) - set(remote)),
+                        branch=branch,
+                        dry_run=True,
+                        renamed={t: "(next free number)" for t in colliding},
+                    )
                 renamed.update(_rename_collisions(repo, colliding, remote))
                 continue
             _integrate_remote_branch(repo, url, branch)
             new_tags = sorted(set(local) - set(remote), key=_tag_sort_key)
             records = {r.tag: r for r in repo.records()}
             if dry_run:
-                return PushResult(pushed_tags=new_tags, branch=branch, dry_run=True, renamed=renamed)
-            revs = sorted({records[t].commit for t in new_tags if t in records} | {repo.git.head_commit() or ""} - {""})
+                return PushResult(
+                    pushed_tags=new_tags, branch=branch, dry_run=True, renamed=renamed
+                )
+            revs = sorted(
+                {records[t].commit for t in new_tags if t in records}
+                | {repo.git.head_commit() or ""} - {""}
+            )
             objects = get_transfer().push(repo.root, revs=revs, jobs=jobs)
             fault_point("after_data_push")
             ok, detail = repo.git.push_atomic(
-                GIT_REMOTE_NAME, [f"refs/heads/{branch}:refs/heads/{branch}", *[f"refs/tags/{t}:refs/tags/{t}" for t in new_tags]]
+                GIT_REMOTE_NAME,
+                [
+                    f"refs/heads/{branch}:refs/heads/{branch}",
+                    *[f"refs/tags/{t}:refs/tags/{t}" for t in new_tags],
+                ],
             )
             if ok:
-                repo.git.fetch(GIT_REMOTE_NAME, f"+refs/heads/{branch}:refs/remotes/{GIT_REMOTE_NAME}/{branch}")
-                return PushResult(pushed_tags=new_tags, renamed=renamed, objects_pushed=objects, branch=branch,
-                                  up_to_date=not new_tags and objects == 0)
-            if "rejected" not in detail and "[remote rejected]" not in detail and "fetch first" not in detail:
-                raise RemoteError(f"git push to {url} failed: {detail.strip().splitlines()[-1] if detail.strip() else 'unknown error'}",
-                                  hint="Check access to the git remote (`cpv doctor`).")
+                repo.git.fetch(
+                    GIT_REMOTE_NAME, f"+refs/heads/{branch}:refs/remotes/{GIT_REMOTE_NAME}/{branch}"
+                )
+                return PushResult(
+                    pushed_tags=new_tags,
+                    renamed=renamed,
+                    objects_pushed=objects,
+                    branch=branch,
+                    up_to_date=not new_tags and objects == 0,
+                )
+            if (
+                "rejected" not in detail
+                and "[remote rejected]" not in detail
+                and "fetch first" not in detail
+            ):
+                raise RemoteError(
+                    f"git push to {url} failed: {detail.strip().splitlines()[-1] if detail.strip() else 'unknown error'}",
+                    hint="Check access to the git remote (`cpv doctor`).",
+                )
             # Someone published in between: look again.
         raise RemoteError("the remote kept changing while pushing", hint="Run `cpv push` again.")
 
@@ -91,7 +124,9 @@ def _tag_sort_key(name: str) -> tuple[str, Version]:
     return parsed[0].value, parsed[1]
 
 
-def _rename_collisions(repo: ModelRepo, colliding: Sequence[str], remote: dict[str, str]) -> dict[str, str]:
+def _rename_collisions(
+    repo: ModelRepo, colliding: Sequence[str], remote: dict[str, str]
+) -> dict[str, str]:
     """Give our unpublished colliding versions the next numbers free both locally and remotely.
 
     Model and data tags of one version (made by ``tag all``) move together to keep pairs aligned.
@@ -122,7 +157,9 @@ def _rename_collisions(repo: ModelRepo, colliding: Sequence[str], remote: dict[s
             taken.add((record.kind, new))
             renamed[record.tag] = new_record.tag
     # Now the remote's versions can be fetched without clobbering ours.
-    repo.git.fetch(GIT_REMOTE_NAME, "refs/tags/model/*:refs/tags/model/*", "refs/tags/data/*:refs/tags/data/*")
+    repo.git.fetch(
+        GIT_REMOTE_NAME, "refs/tags/model/*:refs/tags/model/*", "refs/tags/data/*:refs/tags/data/*"
+    )
     return renamed
 
 
@@ -145,17 +182,27 @@ def _integrate_remote_branch(repo: ModelRepo, url: str, branch: str) -> None:
 
 def resolve_clone_source(source: str) -> str:
     """``TEAM/MODEL`` -> the configured git remote; anything else is taken as a URL or path."""
-    if "://" not in source and ":" not in source and source.count("/") == 1 and not Path(source).exists():
+    if (
+        "://" not in source
+        and ":" not in source
+        and source.count("/") == 1
+        and not Path(source).exists()
+    ):
         team, model = parse_model_id(source)
         return load_user_config().git.remote_url(team, model)
     return source
 
 
-def clone(source: str, dest: Path | None = None, *, version: str | None = None, jobs: int | None = None) -> tuple[Path, PullResult]:
+def clone(
+    source: str, dest: Path | None = None, *, version: str | None = None, jobs: int | None = None
+) -> tuple[Path, PullResult]:
     """Clone a model repository and materialize (and verify) a version's bytes."""
     url = resolve_clone_source(source)
     if is_local_url(url) and not Path(url.removeprefix("file://")).expanduser().exists():
-        raise RemoteError(f"no repository at {url}", hint="Check the name (TEAM/MODEL) or URL; push it first from the machine that has it.")
+        raise RemoteError(
+            f"no repository at {url}",
+            hint="Check the name (TEAM/MODEL) or URL; push it first from the machine that has it.",
+        )
     name = url.rstrip("/").split("/")[-1].split(":")[-1].removesuffix(".git") or "model"
     target = (dest or Path.cwd() / name).expanduser().resolve()
     if target.exists() and any(target.iterdir()):
@@ -191,10 +238,19 @@ def pull(
                 from cpv.errors import DirtyWorkspaceError
 
                 raise DirtyWorkspaceError(f"uncommitted changes in {', '.join(dirty)}")
-            fetched = get_transfer().fetch(repo.root, revs=None, jobs=jobs,
-                                           targets=[repo.pointer_of(k) for k in kinds if (repo.root / repo.pointer_of(k)).exists()] or None)
+            fetched = get_transfer().fetch(
+                repo.root,
+                revs=None,
+                jobs=jobs,
+                targets=[
+                    repo.pointer_of(k) for k in kinds if (repo.root / repo.pointer_of(k)).exists()
+                ]
+                or None,
+            )
             verified = checkout_head(repo, kinds)
-            return PullResult(fetched_objects=fetched, verified_paths=verified, updated_branch=updated)
+            return PullResult(
+                fetched_objects=fetched, verified_paths=verified, updated_branch=updated
+            )
         kind_arg, parsed = parse_version_arg(version)
         wanted = [kind_arg] if kind_arg else list(kinds)
         records: list[VersionRecord] = []
@@ -212,7 +268,12 @@ def pull(
 
             raise DirtyWorkspaceError(f"uncommitted changes in {', '.join(dirty)}")
         fetched = materialize(repo, records, jobs=jobs)
-        return PullResult(records=records, fetched_objects=fetched, verified_paths=[r.path for r in records], updated_branch=updated)
+        return PullResult(
+            records=records,
+            fetched_objects=fetched,
+            verified_paths=[r.path for r in records],
+            updated_branch=updated,
+        )
 
 
 def _fetch_refs(repo: ModelRepo) -> bool:
@@ -225,11 +286,15 @@ def _fetch_refs(repo: ModelRepo) -> bool:
     if not refs:
         return False
     tracking = f"refs/remotes/{GIT_REMOTE_NAME}/{branch}"
-    repo.git.fetch(GIT_REMOTE_NAME, f"+refs/heads/{branch}:{tracking}", "refs/tags/model/*:refs/tags/model/*", "refs/tags/data/*:refs/tags/data/*")
+    repo.git.fetch(
+        GIT_REMOTE_NAME,
+        f"+refs/heads/{branch}:{tracking}",
+        "refs/tags/model/*:refs/tags/model/*",
+        "refs/tags/data/*:refs/tags/data/*",
+    )
     head = repo.git.head_commit()
     remote_head = refs[f"refs/heads/{branch}"]
     if head and head != remote_head and repo.git.is_ancestor(head, remote_head):
         repo.git.run("merge", "-q", "--ff-only", tracking)
         return True
     return False
-

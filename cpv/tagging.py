@@ -36,7 +36,8 @@ def validate_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float | int
                 value = float(value)  # numpy / torch scalars
             except (TypeError, ValueError):
                 raise UsageError(
-                    f"metric {key} has unsupported value {value!r}", hint="Use numbers or short strings."
+                    f"metric {key} has unsupported value {value!r}",
+                    hint="Use numbers or short strings.",
                 ) from None
         clean[key] = value
     return clean
@@ -48,7 +49,10 @@ def parse_metric_assignments(pairs: Sequence[str]) -> dict[str, float | int | st
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"invalid --metric {pair!r}", hint="Write --metric KEY=VALUE, e.g. --metric wer=0.21.")
+            raise UsageError(
+                f"invalid --metric {pair!r}",
+                hint="Write --metric KEY=VALUE, e.g. --metric wer=0.21.",
+            )
         value: float | int | str
         try:
             value = int(raw)
@@ -65,9 +69,14 @@ def load_metrics_file(path: Path) -> dict[str, float | int | str]:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise UsageError(f"metrics file not found: {path}", hint="Pass a JSON file of {name: value}.") from None
+        raise UsageError(
+            f"metrics file not found: {path}", hint="Pass a JSON file of {name: value}."
+        ) from None
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})", hint="Pass a JSON object of {name: value}.") from None
+        raise UsageError(
+            f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})",
+            hint="Pass a JSON object of {name: value}.",
+        ) from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a JSON object of {{name: value}}")
     return validate_metrics(data)
@@ -258,7 +267,9 @@ def _commit_and_tag(repo: ModelRepo, plans: list[VersionRecord]) -> list[Version
             fault_point("after_add")
         _append_metrics_log(repo.root, plans)
         kinds_text = " + ".join(r.kind.value for r in plans)
-        summary = f"cpv: {kinds_text} {plans[0].version}" + (f" — {plans[0].message}" if plans[0].message else "")
+        summary = f"cpv: {kinds_text} {plans[0].version}" + (
+            f" — {plans[0].message}" if plans[0].message else ""
+        )
         commit = repo.git.commit_paths([*pointers, ".gitignore", METRICS_LOG], summary)
         intent["commit"] = commit
         journal.begin(**intent)

@@ -21,7 +21,12 @@ class Transfer(Protocol):
     def push(self, root: Path, *, revs: list[str], jobs: int | None) -> int: ...
 
     def fetch(
-        self, root: Path, *, revs: list[str] | None, jobs: int | None, targets: list[str] | None = None
+        self,
+        root: Path,
+        *,
+        revs: list[str] | None,
+        jobs: int | None,
+        targets: list[str] | None = None,
     ) -> int: ...
 
 
@@ -58,11 +63,18 @@ class DvcTransfer:
             return _dvc.push(root, revs=revs, jobs=jobs, remote_config=remote_config)
 
     def fetch(
-        self, root: Path, *, revs: list[str] | None, jobs: int | None, targets: list[str] | None = None
+        self,
+        root: Path,
+        *,
+        revs: list[str] | None,
+        jobs: int | None,
+        targets: list[str] | None = None,
     ) -> int:
         remote_config, env = _runtime()
         with _runtime_env(env):
-            return _dvc.fetch(root, revs=revs, jobs=jobs, remote_config=remote_config, targets=targets)
+            return _dvc.fetch(
+                root, revs=revs, jobs=jobs, remote_config=remote_config, targets=targets
+            )
 
 
 def get_transfer() -> Transfer:

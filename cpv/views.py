@@ -30,14 +30,24 @@ def diff(repo: ModelRepo, a: str, b: str, *, kind: Kind | None = None) -> DiffRe
         delta = vb - va if isinstance(va, int | float) and isinstance(vb, int | float) else None
         metrics.append(DiffEntry(key=key, a=va, b=vb, delta=delta))
     fields = []
-    for key in ("size_bytes", "file_count", "content_hash", "data_version", "created_at", "author", "message"):
+    for key in (
+        "size_bytes",
+        "file_count",
+        "content_hash",
+        "data_version",
+        "created_at",
+        "author",
+        "message",
+    ):
         va, vb = getattr(ra, key), getattr(rb, key)
         delta = float(vb - va) if isinstance(va, int) and isinstance(vb, int) else None
         fields.append(DiffEntry(key=key, a=va, b=vb, delta=delta))
     return DiffResult(a=ra, b=rb, metrics=metrics, fields=fields)
 
 
-def status(repo: ModelRepo, *, kinds: Sequence[Kind] = (Kind.MODEL, Kind.DATA), remote: bool = True) -> StatusResult:
+def status(
+    repo: ModelRepo, *, kinds: Sequence[Kind] = (Kind.MODEL, Kind.DATA), remote: bool = True
+) -> StatusResult:
     records = repo.records()
     out = []
     for kind in kinds:
@@ -45,28 +55,46 @@ def status(repo: ModelRepo, *, kinds: Sequence[Kind] = (Kind.MODEL, Kind.DATA), 
         latest = mine[-1] if mine else None
         current = _dvc.hash_path(repo.root, repo.path_of(kind))
         has_files = current is not None and current.size > 0
-        holds = next((r.version for r in reversed(mine) if current and r.content_hash == current.hash), None)
+        holds = next(
+            (r.version for r in reversed(mine) if current and r.content_hash == current.hash), None
+        )
         changed = has_files and (latest is None or latest.content_hash != current.hash)  # type: ignore[union-attr]
         out.append(
-            KindStatus(kind=kind.value, path=repo.path_of(kind), latest=latest,
-                       workspace_hash=current.hash if current else None, changed=bool(changed), workspace_version=holds)
+            KindStatus(
+                kind=kind.value,
+                path=repo.path_of(kind),
+                latest=latest,
+                workspace_hash=current.hash if current else None,
+                changed=bool(changed),
+                workspace_version=holds,
+            )
         )
-    result = StatusResult(team=repo.config.team, model=repo.config.model, branch=_branch(repo), kinds=out)
+    result = StatusResult(
+        team=repo.config.team, model=repo.config.model, branch=_branch(repo), kinds=out
+    )
     url = repo.git.remote_url(GIT_REMOTE_NAME)
     result.remote = url
     if remote and url:
         try:
-            refs = _git.ls_remote(url, "refs/tags/model/*", "refs/tags/data/*", f"refs/heads/{result.branch}")
+            refs = _git.ls_remote(
+                url, "refs/tags/model/*", "refs/tags/data/*", f"refs/heads/{result.branch}"
+            )
         except CpvError:
             return result  # remote unreachable: unknown, not "everything unpushed"
-        published = {r[len("refs/tags/"):] for r in refs if r.startswith("refs/tags/") and not r.endswith("^{}")}
+        published = {
+            r[len("refs/tags/") :]
+            for r in refs
+            if r.startswith("refs/tags/") and not r.endswith("^{}")
+        }
         result.unpushed_tags = sorted(r.tag for r in records if r.tag not in published)
         remote_head = refs.get(f"refs/heads/{result.branch}")
         head = repo.git.head_commit()
         if head is None:
             result.unpushed_commits = 0
         elif remote_head and _has_object(repo, remote_head):
-            result.unpushed_commits = int(repo.git.run("rev-list", "--count", f"{remote_head}..HEAD"))
+            result.unpushed_commits = int(
+                repo.git.run("rev-list", "--count", f"{remote_head}..HEAD")
+            )
         else:
             result.unpushed_commits = int(repo.git.run("rev-list", "--count", "HEAD"))
     return result

@@ -38,7 +38,14 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(home / ".aws" / "config"))
     for key, value in TEST_ENV.items():
         monkeypatch.setenv(key, value)
-    for key in ("CPV_FAULT", "CPV_DEBUG", "AWS_PROFILE", "AWS_SESSION_TOKEN", "GIT_DIR", "GIT_WORK_TREE"):
+    for key in (
+        "CPV_FAULT",
+        "CPV_DEBUG",
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+    ):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)
     return home
@@ -61,14 +68,18 @@ def s3_server() -> Iterator[str]:
 @pytest.fixture
 def s3_endpoint(s3_server: str) -> Iterator[str]:
     yield s3_server
-    urllib.request.urlopen(urllib.request.Request(f"{s3_server}/moto-api/reset", method="POST")).read()
+    urllib.request.urlopen(
+        urllib.request.Request(f"{s3_server}/moto-api/reset", method="POST")
+    ).read()
 
 
 @pytest.fixture
 def s3_bucket(s3_endpoint: str) -> str:
     import boto3
 
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket="cpv-test")
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(
+        Bucket="cpv-test"
+    )
     return "cpv-test"
 
 
@@ -77,11 +88,19 @@ def s3_user_config(s3_endpoint: str, s3_bucket: str) -> str:
     """User config pointing storage at the moto bucket (as `cpv configure` would write it)."""
     from cpv.config import StorageSettings, UserConfig, save_user_config
 
-    save_user_config(UserConfig(storage=StorageSettings(provider="minio", bucket=s3_bucket, endpoint_url=s3_endpoint, region="us-east-1")))
+    save_user_config(
+        UserConfig(
+            storage=StorageSettings(
+                provider="minio", bucket=s3_bucket, endpoint_url=s3_endpoint, region="us-east-1"
+            )
+        )
+    )
     return s3_bucket
 
 
-def run_cpv(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run_cpv(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run the real `cpv` console entry point in a child process."""
     proc = subprocess.run(
         [sys.executable, "-m", "cpv", *args],
@@ -92,7 +111,9 @@ def run_cpv(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         timeout=120,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"cpv {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"cpv {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -104,8 +125,11 @@ def write_checkpoint(repo: Path, content: bytes, name: str = "model.bin") -> Non
 
 def repo_snapshot(repo: Path) -> dict[str, str]:
     """Everything that must stay identical when a command is rejected."""
+
     def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=repo, capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            ["git", *a], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout
 
     files = {}
     for p in sorted(repo.rglob("*")):

@@ -34,7 +34,13 @@ pass_ctx = click.make_pass_decorator(_Ctx)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-C", "directory", type=click.Path(file_okay=False), default=".", help="Run as if cpv was started in this directory.")
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False),
+    default=".",
+    help="Run as if cpv was started in this directory.",
+)
 @click.version_option(__version__, prog_name="cpv", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, directory: str) -> None:
@@ -52,12 +58,32 @@ def cli(ctx: click.Context, directory: str) -> None:
 @cli.command()
 @click.argument("model_id", metavar="TEAM/MODEL")
 @click.argument("path", required=False, type=click.Path(file_okay=False))
-@click.option("--template", default=None, help="Training scaffold to render (see `cpv templates`); 'none' for none.")
-@click.option("--storage", default=None, help="Storage root URL or path; the model goes to <storage>/<team>/<model>.")
-@click.option("--git-remote", default=None, help="Git remote URL for this model (default: from `cpv configure`).")
+@click.option(
+    "--template",
+    default=None,
+    help="Training scaffold to render (see `cpv templates`); 'none' for none.",
+)
+@click.option(
+    "--storage",
+    default=None,
+    help="Storage root URL or path; the model goes to <storage>/<team>/<model>.",
+)
+@click.option(
+    "--git-remote",
+    default=None,
+    help="Git remote URL for this model (default: from `cpv configure`).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
-def init(obj: _Ctx, model_id: str, path: str | None, template: str | None, storage: str | None, git_remote: str | None, as_json: bool) -> None:
+def init(
+    obj: _Ctx,
+    model_id: str,
+    path: str | None,
+    template: str | None,
+    storage: str | None,
+    git_remote: str | None,
+    as_json: bool,
+) -> None:
     """Create a model repository TEAM/MODEL (in ./MODEL unless PATH is given)."""
     from cpv.config import parse_model_id
     from cpv.repo import init_repository
@@ -66,7 +92,9 @@ def init(obj: _Ctx, model_id: str, path: str | None, template: str | None, stora
 
     team, model = parse_model_id(model_id)
     dest = obj.path / (path or model)
-    root = init_repository(team=team, model=model, path=dest, storage=storage, git_remote=git_remote, template=template)
+    root = init_repository(
+        team=team, model=model, path=dest, storage=storage, git_remote=git_remote, template=template
+    )
     if as_json:
         render.print_json({"path": str(root), "team": team, "model": model})
     else:
@@ -75,16 +103,50 @@ def init(obj: _Ctx, model_id: str, path: str | None, template: str | None, stora
 
 @cli.command()
 @click.argument("kind", type=KIND_CHOICE, default="model")
-@click.option("--version", "version", default=None, help="Explicit version, e.g. v1.0 (must be new and above the latest).")
-@click.option("--bump", type=click.Choice(["minor", "major"]), default="minor", show_default=True, help="Which part of the version to increase.")
+@click.option(
+    "--version",
+    "version",
+    default=None,
+    help="Explicit version, e.g. v1.0 (must be new and above the latest).",
+)
+@click.option(
+    "--bump",
+    type=click.Choice(["minor", "major"]),
+    default="minor",
+    show_default=True,
+    help="Which part of the version to increase.",
+)
 @click.option("-m", "--message", default="", help="What changed in this version.")
-@click.option("--metric", "metric_pairs", multiple=True, metavar="KEY=VALUE", help="A metric to store (repeatable).")
-@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), help="JSON file of {name: value} metrics.")
-@click.option("--force", is_flag=True, help="Tag even if unchanged, or an explicit version below the latest.")
+@click.option(
+    "--metric",
+    "metric_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A metric to store (repeatable).",
+)
+@click.option(
+    "--metrics-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON file of {name: value} metrics.",
+)
+@click.option(
+    "--force", is_flag=True, help="Tag even if unchanged, or an explicit version below the latest."
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be tagged; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
-def tag(obj: _Ctx, kind: str, version: str | None, bump: str, message: str, metric_pairs: tuple[str, ...], metrics_file: Path | None, force: bool, dry_run: bool, as_json: bool) -> None:
+def tag(
+    obj: _Ctx,
+    kind: str,
+    version: str | None,
+    bump: str,
+    message: str,
+    metric_pairs: tuple[str, ...],
+    metrics_file: Path | None,
+    force: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     """Version the model weights, the data, or both (all) under the next number."""
     from cpv.repo import ModelRepo
     from cpv.tagging import load_metrics_file, parse_metric_assignments, tag_versions
@@ -94,9 +156,24 @@ def tag(obj: _Ctx, kind: str, version: str | None, bump: str, message: str, metr
     metrics = load_metrics_file(obj.path / metrics_file) if metrics_file else {}
     metrics.update(parse_metric_assignments(metric_pairs))
     repo = ModelRepo.open(obj.path)
-    result = tag_versions(repo, _kinds(kind), message=message, metrics=metrics, version=version, bump=bump, force=force, dry_run=dry_run)
+    result = tag_versions(
+        repo,
+        _kinds(kind),
+        message=message,
+        metrics=metrics,
+        version=version,
+        bump=bump,
+        force=force,
+        dry_run=dry_run,
+    )
     if as_json:
-        render.print_json({"created": result.created, "dry_run": result.dry_run, "versions": [r.to_json_dict() for r in result.records]})
+        render.print_json(
+            {
+                "created": result.created,
+                "dry_run": result.dry_run,
+                "versions": [r.to_json_dict() for r in result.records],
+            }
+        )
     else:
         render.tag_result(result)
 
@@ -121,7 +198,12 @@ def list_(obj: _Ctx, kind: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("version")
-@click.option("--kind", type=click.Choice(["model", "data"]), default=None, help="Which kind's version (default model).")
+@click.option(
+    "--kind",
+    type=click.Choice(["model", "data"]),
+    default=None,
+    help="Which kind's version (default model).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
 @pass_ctx
 def show(obj: _Ctx, version: str, kind: str | None, as_json: bool) -> None:
@@ -141,7 +223,12 @@ def show(obj: _Ctx, version: str, kind: str | None, as_json: bool) -> None:
 @cli.command()
 @click.argument("version_a")
 @click.argument("version_b")
-@click.option("--kind", type=click.Choice(["model", "data"]), default=None, help="Which kind's versions (default model).")
+@click.option(
+    "--kind",
+    type=click.Choice(["model", "data"]),
+    default=None,
+    help="Which kind's versions (default model).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @pass_ctx
 def diff(obj: _Ctx, version_a: str, version_b: str, kind: str | None, as_json: bool) -> None:
@@ -151,7 +238,9 @@ def diff(obj: _Ctx, version_a: str, version_b: str, kind: str | None, as_json: b
 
     from . import render
 
-    result = views.diff(ModelRepo.open(obj.path), version_a, version_b, kind=Kind(kind) if kind else None)
+    result = views.diff(
+        ModelRepo.open(obj.path), version_a, version_b, kind=Kind(kind) if kind else None
+    )
     if as_json:
         render.print_json(result.model_dump(mode="json", by_alias=True))
     else:
@@ -161,8 +250,12 @@ def diff(obj: _Ctx, version_a: str, version_b: str, kind: str | None, as_json: b
 @cli.command()
 @click.argument("version")
 @click.argument("kind", type=KIND_CHOICE, default="model")
-@click.option("--dry-run", is_flag=True, help="Check that the version can be restored; change nothing.")
-@click.option("--force", is_flag=True, help="Revert over uncommitted changes (saved to the cache first).")
+@click.option(
+    "--dry-run", is_flag=True, help="Check that the version can be restored; change nothing."
+)
+@click.option(
+    "--force", is_flag=True, help="Revert over uncommitted changes (saved to the cache first)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
 def revert(obj: _Ctx, version: str, kind: str, dry_run: bool, force: bool, as_json: bool) -> None:
@@ -207,7 +300,9 @@ def push(obj: _Ctx, jobs: int | None, dry_run: bool, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Overwrite uncommitted changes in the workspace.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
-def pull(obj: _Ctx, version: str | None, kind: str, jobs: int | None, force: bool, as_json: bool) -> None:
+def pull(
+    obj: _Ctx, version: str | None, kind: str, jobs: int | None, force: bool, as_json: bool
+) -> None:
     """Fetch the latest branch (or VERSION's bytes) from the remotes, hash-verified."""
     from cpv import sync
 
@@ -223,11 +318,15 @@ def pull(obj: _Ctx, version: str | None, kind: str, jobs: int | None, force: boo
 @cli.command()
 @click.argument("source", metavar="TEAM/MODEL|GIT_URL")
 @click.argument("path", required=False, type=click.Path(file_okay=False))
-@click.option("--version", default=None, help="Materialize this version instead of the branch head.")
+@click.option(
+    "--version", default=None, help="Materialize this version instead of the branch head."
+)
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Parallel downloads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
-def clone(obj: _Ctx, source: str, path: str | None, version: str | None, jobs: int | None, as_json: bool) -> None:
+def clone(
+    obj: _Ctx, source: str, path: str | None, version: str | None, jobs: int | None, as_json: bool
+) -> None:
     """Clone a model repository and fetch its bytes (verified)."""
     from cpv import sync
 
@@ -299,7 +398,9 @@ def main(argv: list[str] | None = None) -> Any:
         render.error("aborted", "")
         sys.exit(130)
     except KeyboardInterrupt:
-        render.error("interrupted", "Run the command again; any half-done change is repaired automatically.")
+        render.error(
+            "interrupted", "Run the command again; any half-done change is repaired automatically."
+        )
         sys.exit(130)
 
 

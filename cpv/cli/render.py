@@ -40,7 +40,9 @@ def _human_size(n: int) -> str:
 
 
 def _metrics_text(metrics: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
+    return ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
+    )
 
 
 def records_table(records: list[VersionRecord]) -> None:
@@ -51,8 +53,14 @@ def records_table(records: list[VersionRecord]) -> None:
     for col in ("tag", "created", "size", "files", "metrics", "message"):
         table.add_column(col)
     for r in records:
-        table.add_row(r.tag, r.created_at.replace("+00:00", "Z"), _human_size(r.size_bytes), str(r.file_count),
-                      _metrics_text(r.metrics), r.message.splitlines()[0] if r.message else "")
+        table.add_row(
+            r.tag,
+            r.created_at.replace("+00:00", "Z"),
+            _human_size(r.size_bytes),
+            str(r.file_count),
+            _metrics_text(r.metrics),
+            r.message.splitlines()[0] if r.message else "",
+        )
     console.print(table)
 
 
@@ -60,9 +68,18 @@ def record_detail(r: VersionRecord) -> None:
     table = Table(show_header=False, show_edge=False)
     table.add_column(style="bold")
     table.add_column()
-    rows = [("tag", r.tag), ("version", r.version), ("kind", r.kind.value), ("created", r.created_at),
-            ("author", r.author), ("message", r.message), ("size", f"{_human_size(r.size_bytes)} ({r.size_bytes} bytes)"),
-            ("files", str(r.file_count)), ("hash", r.content_hash), ("commit", r.commit)]
+    rows = [
+        ("tag", r.tag),
+        ("version", r.version),
+        ("kind", r.kind.value),
+        ("created", r.created_at),
+        ("author", r.author),
+        ("message", r.message),
+        ("size", f"{_human_size(r.size_bytes)} ({r.size_bytes} bytes)"),
+        ("files", str(r.file_count)),
+        ("hash", r.content_hash),
+        ("commit", r.commit),
+    ]
     if r.kind.value == "model":
         rows.append(("data version", r.data_version or "-"))
     if r.sample_count is not None:
@@ -94,30 +111,40 @@ def revert_result(res: RevertResult) -> None:
         console.print(f"already at {', '.join(r.tag for r in res.records)}; nothing to do")
         return
     if res.dry_run:
-        console.print(f"would restore {', '.join(r.tag for r in res.records)} (all objects available)")
+        console.print(
+            f"would restore {', '.join(r.tag for r in res.records)} (all objects available)"
+        )
         return
     for ref in res.backups:
         info(f"saved your uncommitted content as {ref}")
-    console.print(f"restored {', '.join(r.tag for r in res.records)} as commit {str(res.commit)[:10]}")
+    console.print(
+        f"restored {', '.join(r.tag for r in res.records)} as commit {str(res.commit)[:10]}"
+    )
 
 
 def push_result(res: PushResult) -> None:
     for old, new in res.renamed.items():
         info(f"{old} was already published by someone else with other content: yours is now {new}")
     if res.dry_run:
-        console.print(f"would push {len(res.pushed_tags)} tag(s): {' '.join(res.pushed_tags) or '-'} and branch {res.branch}")
+        console.print(
+            f"would push {len(res.pushed_tags)} tag(s): {' '.join(res.pushed_tags) or '-'} and branch {res.branch}"
+        )
         return
     if res.up_to_date:
         console.print("everything up to date")
         return
-    console.print(f"pushed {res.objects_pushed} object(s), branch {res.branch}, tags: {' '.join(res.pushed_tags) or '-'}")
+    console.print(
+        f"pushed {res.objects_pushed} object(s), branch {res.branch}, tags: {' '.join(res.pushed_tags) or '-'}"
+    )
 
 
 def pull_result(res: PullResult) -> None:
     if res.updated_branch:
         console.print("branch updated from the remote")
     what = ", ".join(r.tag for r in res.records) or "HEAD"
-    console.print(f"{what}: {res.fetched_objects} object(s) fetched; verified {', '.join(res.verified_paths) or '-'}")
+    console.print(
+        f"{what}: {res.fetched_objects} object(s) fetched; verified {', '.join(res.verified_paths) or '-'}"
+    )
 
 
 def diff_result(res: DiffResult) -> None:
@@ -127,11 +154,19 @@ def diff_result(res: DiffResult) -> None:
     table.add_column(res.b.tag)
     table.add_column("change")
     for e in res.metrics:
-        table.add_row(f"metric {e.key}", str(e.a if e.a is not None else "-"), str(e.b if e.b is not None else "-"),
-                      f"{e.delta:+.4g}" if e.delta is not None else "")
+        table.add_row(
+            f"metric {e.key}",
+            str(e.a if e.a is not None else "-"),
+            str(e.b if e.b is not None else "-"),
+            f"{e.delta:+.4g}" if e.delta is not None else "",
+        )
     for e in res.fields:
-        table.add_row(e.key, str(e.a if e.a is not None else "-"), str(e.b if e.b is not None else "-"),
-                      f"{e.delta:+.0f}" if e.delta is not None else "")
+        table.add_row(
+            e.key,
+            str(e.a if e.a is not None else "-"),
+            str(e.b if e.b is not None else "-"),
+            f"{e.delta:+.0f}" if e.delta is not None else "",
+        )
     console.print(table)
 
 
@@ -151,4 +186,6 @@ def status_result(res: StatusResult) -> None:
     if res.unpushed_tags is None:
         console.print("  remote: unknown (unreachable or none)")
     else:
-        console.print(f"  unpushed: {len(res.unpushed_tags)} tag(s) {' '.join(res.unpushed_tags)}; {res.unpushed_commits} commit(s)")
+        console.print(
+            f"  unpushed: {len(res.unpushed_tags)} tag(s) {' '.join(res.unpushed_tags)}; {res.unpushed_commits} commit(s)"
+        )

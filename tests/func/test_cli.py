@@ -29,7 +29,11 @@ def test_end_to_end_cli_with_json(tmp_path: Path) -> None:
     run_cpv("init", "acme/whisper-small", cwd=tmp_path)
     repo = tmp_path / "whisper-small"
     write_checkpoint(repo, b"a" * 1000)
-    out = json.loads(run_cpv("-C", str(repo), "tag", "model", "-m", "lr 3e-4", "--metric", "wer=0.21", "--json").stdout)
+    out = json.loads(
+        run_cpv(
+            "-C", str(repo), "tag", "model", "-m", "lr 3e-4", "--metric", "wer=0.21", "--json"
+        ).stdout
+    )
     assert out["created"] and out["versions"][0]["tag"] == "model/v0.1"
     again = run_cpv("-C", str(repo), "tag")
     assert "unchanged, still v0.1" in again.stdout
@@ -40,7 +44,16 @@ def test_end_to_end_cli_with_json(tmp_path: Path) -> None:
     listing = json.loads(run_cpv("list", "--json", cwd=repo).stdout)
     assert [r["tag"] for r in listing] == ["model/v0.1", "model/v0.2", "data/v0.2"]
     for r in listing:
-        for key in ("kind", "version", "tag", "created_at", "size_bytes", "metrics", "message", "commit"):
+        for key in (
+            "kind",
+            "version",
+            "tag",
+            "created_at",
+            "size_bytes",
+            "metrics",
+            "message",
+            "commit",
+        ):
             assert key in r
     shown = json.loads(run_cpv("show", "v0.2", "--json", cwd=repo).stdout)
     assert shown["metrics"] == {"wer": 0.18, "bleu": 30} and shown["data_version"] == "data/v0.2"
@@ -78,7 +91,9 @@ BAD_TAG_ARGS = [
 
 
 @pytest.mark.parametrize("args", BAD_TAG_ARGS, ids=[" ".join(a) for a in BAD_TAG_ARGS])
-def test_rejected_input_is_one_line_error_and_changes_nothing(tmp_path: Path, args: list[str]) -> None:
+def test_rejected_input_is_one_line_error_and_changes_nothing(
+    tmp_path: Path, args: list[str]
+) -> None:
     run_cpv("init", "acme/whisper-small", cwd=tmp_path)
     repo = tmp_path / "whisper-small"
     write_checkpoint(repo, b"x")

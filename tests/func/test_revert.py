@@ -25,7 +25,9 @@ def test_revert_is_byte_exact_and_a_new_commit(repo: Path) -> None:
         m.tag()
     (repo / "checkpoints" / "only-in-v3.txt").write_text("x")
     m.tag()
-    head_before = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    head_before = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
     res = m.revert("v0.1")
     assert res.commit and res.commit != head_before
     assert md5(repo / "checkpoints/model.bin") == hashlib.md5(blobs[0]).hexdigest()
@@ -51,9 +53,17 @@ def test_revert_refuses_dirty_workspace_then_force_saves_it(repo: Path) -> None:
     assert (repo / "checkpoints/model.bin").read_bytes() == b"one"
     assert len(res.backups) == 1
     # The unsaved content is recoverable from the backup ref + cache.
-    pointer = subprocess.run(["git", "show", f"{res.backups[0]}:checkpoints.dvc"], cwd=repo, capture_output=True, text=True, check=True).stdout
+    pointer = subprocess.run(
+        ["git", "show", f"{res.backups[0]}:checkpoints.dvc"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     (repo / "checkpoints.dvc").write_text(pointer)
-    subprocess.run(["dvc", "checkout", "--force", "checkpoints.dvc"], cwd=repo, check=True, capture_output=True)
+    subprocess.run(
+        ["dvc", "checkout", "--force", "checkpoints.dvc"], cwd=repo, check=True, capture_output=True
+    )
     assert (repo / "checkpoints/model.bin").read_bytes() == b"precious unsaved"
 
 

@@ -25,7 +25,9 @@ def _prepare(repo: Path) -> None:
 
 
 @pytest.mark.parametrize("point", ["after_add", "after_commit", "after_first_tag"])
-def test_combined_tag_is_all_or_nothing_on_exception(repo: Path, monkeypatch: pytest.MonkeyPatch, point: str) -> None:
+def test_combined_tag_is_all_or_nothing_on_exception(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, point: str
+) -> None:
     _prepare(repo)
     before = repo_snapshot(repo)
     monkeypatch.setenv("CPV_FAULT", point)
@@ -52,7 +54,9 @@ def test_sigkill_mid_tag_is_repaired_by_next_command(repo: Path, point: str) -> 
     assert sorted(tags) == ["data/v0.1", "data/v0.2", "model/v0.1", "model/v0.2"]
 
 
-def test_second_writer_waits_then_fails_clearly(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_second_writer_waits_then_fails_clearly(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_checkpoint(repo, b"x")
     monkeypatch.setenv("CPV_LOCK_TIMEOUT", "0.5")
     with repo_lock(repo / ".git"):
@@ -71,7 +75,12 @@ def test_concurrent_processes_never_duplicate_a_version(repo: Path) -> None:
         "(p / 'checkpoints' / f'w{n}.bin').write_bytes(n.encode() * 10);"
         "print(ModelCheckpoints(p).tag(force=True).version)"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(repo), str(i)], stdout=subprocess.PIPE, text=True) for i in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(repo), str(i)], stdout=subprocess.PIPE, text=True
+        )
+        for i in range(4)
+    ]
     versions = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert sorted(versions) == ["v0.2", "v0.3", "v0.4", "v0.5"]
@@ -83,7 +92,9 @@ def test_in_place_overwrite_never_changes_an_earlier_version(repo: Path) -> None
     ckpt.write_bytes(original)
     ModelCheckpoints(repo).tag()
     inode = ckpt.stat().st_ino
-    with open(ckpt, "r+b") as fh:  # what torch.save(...) to the same path does: same inode, new bytes
+    with open(
+        ckpt, "r+b"
+    ) as fh:  # what torch.save(...) to the same path does: same inode, new bytes
         fh.write(b"\0" * 1000)
     assert ckpt.stat().st_ino == inode
     ModelCheckpoints(repo).tag()

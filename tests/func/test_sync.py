@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from cpv import ModelCheckpoints, CombinedCheckpoints
+from cpv import CombinedCheckpoints, ModelCheckpoints
 from cpv.errors import InjectedFault
 from cpv.repo import init_repository
 from cpv.sync import clone, pull, push
@@ -17,12 +17,18 @@ from tests.conftest import write_checkpoint
 
 
 def git(repo: Path | str, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def remote_tags(bare: str) -> list[str]:
-    out = subprocess.run(["git", "ls-remote", "--tags", bare], capture_output=True, text=True, check=True).stdout
-    return sorted(line.split("refs/tags/")[1] for line in out.splitlines() if not line.endswith("^{}"))
+    out = subprocess.run(
+        ["git", "ls-remote", "--tags", bare], capture_output=True, text=True, check=True
+    ).stdout
+    return sorted(
+        line.split("refs/tags/")[1] for line in out.splitlines() if not line.endswith("^{}")
+    )
 
 
 def _three_versions(repo: Path) -> dict[str, bytes]:
@@ -93,7 +99,9 @@ def test_two_writers_racing_for_one_version(repo: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.s3
-def test_s3_push_then_plain_git_and_dvc_get_every_version(tmp_path: Path, s3_user_config: str, s3_endpoint: str) -> None:
+def test_s3_push_then_plain_git_and_dvc_get_every_version(
+    tmp_path: Path, s3_user_config: str, s3_endpoint: str
+) -> None:
     repo = init_repository(team="acme", model="bert-tiny", path=tmp_path / "bert-tiny")
     dvc_config = (repo / ".dvc/config").read_text()
     assert "s3://cpv-test/acme/bert-tiny" in dvc_config and s3_endpoint in dvc_config
@@ -112,7 +120,10 @@ def test_s3_push_then_plain_git_and_dvc_get_every_version(tmp_path: Path, s3_use
     for version, blob in blobs.items():
         subprocess.run(["git", "checkout", "-q", f"model/{version}"], cwd=plain, check=True)
         subprocess.run(["dvc", "pull", "-q"], cwd=plain, check=True, capture_output=True)
-        assert hashlib.md5((plain / "checkpoints/model.bin").read_bytes()).digest() == hashlib.md5(blob).digest()
+        assert (
+            hashlib.md5((plain / "checkpoints/model.bin").read_bytes()).digest()
+            == hashlib.md5(blob).digest()
+        )
     # And with cpv on another machine.
     dest, result = clone("acme/bert-tiny", tmp_path / "clone")
     assert (dest / "data/train/rows.txt").read_text() == "a\nb\n"
@@ -120,14 +131,18 @@ def test_s3_push_then_plain_git_and_dvc_get_every_version(tmp_path: Path, s3_use
 
 
 @pytest.mark.s3
-def test_pull_detects_corrupted_remote_object(tmp_path: Path, s3_user_config: str, s3_endpoint: str) -> None:
+def test_pull_detects_corrupted_remote_object(
+    tmp_path: Path, s3_user_config: str, s3_endpoint: str
+) -> None:
     repo = init_repository(team="acme", model="m", path=tmp_path / "m")
     write_checkpoint(repo, b"genuine bytes")
     ModelCheckpoints(repo).tag()
     push(repo)
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     md5 = hashlib.md5(b"genuine bytes").hexdigest()
-    s3.put_object(Bucket="cpv-test", Key=f"acme/m/files/md5/{md5[:2]}/{md5[2:]}", Body=b"tampered bytes")
+    s3.put_object(
+        Bucket="cpv-test", Key=f"acme/m/files/md5/{md5[:2]}/{md5[2:]}", Body=b"tampered bytes"
+    )
     from cpv.errors import IntegrityError
 
     with pytest.raises(IntegrityError):

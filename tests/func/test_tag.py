@@ -12,11 +12,22 @@ from tests.conftest import write_checkpoint
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_init_layout(repo: Path) -> None:
-    for p in ("cpv.yaml", ".dvc/config", "README.md", ".gitignore", "checkpoints", "data/train", "data/validation", "data/test"):
+    for p in (
+        "cpv.yaml",
+        ".dvc/config",
+        "README.md",
+        ".gitignore",
+        "checkpoints",
+        "data/train",
+        "data/validation",
+        "data/test",
+    ):
         assert (repo / p).exists(), p
     assert "cpv init acme/whisper-small" in git(repo, "log", "--format=%s")
     assert Path(git(repo, "remote", "get-url", "origin").strip()).is_dir()  # bare repo created
@@ -33,7 +44,11 @@ def test_tag_sequence_and_numeric_order(repo: Path) -> None:
     assert m.latest().version == "v0.11"  # type: ignore[union-attr]
     rec = m.show("v0.10")
     assert rec.metrics == {"loss": 0.1} and rec.message == "run 10" and rec.tag == "model/v0.10"
-    assert rec.size_bytes == len(b"weights 10") and rec.file_count == 1 and rec.content_hash.endswith(".dir")
+    assert (
+        rec.size_bytes == len(b"weights 10")
+        and rec.file_count == 1
+        and rec.content_hash.endswith(".dir")
+    )
     assert git(repo, "cat-file", "-t", "model/v0.10").strip() == "tag"  # annotated
     assert git(repo, "rev-parse", "model/v0.10^{commit}").strip() == rec.commit
     res = m.tag(bump="major")

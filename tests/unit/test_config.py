@@ -23,7 +23,10 @@ def test_defaults_to_embedded_local(isolated_env: Path) -> None:
     assert model_storage_url("s3://bucket/", "acme", "m") == "s3://bucket/acme/m"
 
 
-@pytest.mark.parametrize("bad", ["Acme/m", "acme/with space", "acme", "acme/m/x", "-rf/m", "acme/..", "acme/x.lock", "/m"])
+@pytest.mark.parametrize(
+    "bad",
+    ["Acme/m", "acme/with space", "acme", "acme/m/x", "-rf/m", "acme/..", "acme/x.lock", "/m"],
+)
 def test_model_id_validation(bad: str) -> None:
     with pytest.raises(InvalidNameError):
         parse_model_id(bad)

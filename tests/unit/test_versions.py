@@ -20,7 +20,23 @@ def test_bumps() -> None:
     assert Version.next_after(None, "major") == Version.parse("v1.0")
 
 
-@pytest.mark.parametrize("bad", ["v1..2", "banana", "-rf", "x.lock", "a/b", "../v9", "v0.0", "v1.2.3", "v01.2", "", "v1", "v-1.0"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "v1..2",
+        "banana",
+        "-rf",
+        "x.lock",
+        "a/b",
+        "../v9",
+        "v0.0",
+        "v1.2.3",
+        "v01.2",
+        "",
+        "v1",
+        "v-1.0",
+    ],
+)
 def test_rejects_invalid_versions(bad: str) -> None:
     with pytest.raises(InvalidNameError):
         parse_version_arg(bad)
