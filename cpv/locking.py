@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,10 @@ from cpv.config import lock_timeout
 from cpv.errors import LockTimeoutError
 
 _STATE_DIR = "cpv"
+
+#: Called once with a message when a command has to wait for another writer (the CLI
+#: sets it to print to stderr; the library itself never prints).
+on_wait: Callable[[str], None] | None = None
 
 
 def state_dir(git_dir: Path) -> Path:
@@ -39,7 +43,13 @@ def repo_lock(git_dir: Path, *, timeout: float | None = None) -> Iterator[None]:
     lock = FileLock(str(directory / "lock"))
     wait = lock_timeout() if timeout is None else timeout
     try:
-        lock.acquire(timeout=wait)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if on_wait is not None:
+                owner = owner_file.read_text().strip() if owner_file.exists() else "another process"
+                on_wait(f"waiting up to {wait:g}s for {owner} to finish with this repository…")
+            lock.acquire(timeout=wait)
     except Timeout:
         owner = owner_file.read_text().strip() if owner_file.exists() else "another process"
         raise LockTimeoutError(

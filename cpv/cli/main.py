@@ -49,6 +49,11 @@ def cli(ctx: click.Context, directory: str) -> None:
     if not path.is_dir():
         raise UsageError(f"-C {directory}: no such directory")
     ctx.obj = _Ctx(path.resolve())
+    from cpv import locking
+
+    from . import render
+
+    locking.on_wait = render.info
     if sys.stderr.isatty():
         from cpv import _dvc
 

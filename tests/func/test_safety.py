@@ -100,3 +100,23 @@ def test_in_place_overwrite_never_changes_an_earlier_version(repo: Path) -> None
     ModelCheckpoints(repo).tag()
     ModelCheckpoints(repo).revert("v0.1")
     assert hashlib.md5(ckpt.read_bytes()).hexdigest() == hashlib.md5(original).hexdigest()
+
+
+def test_waiting_writer_says_so_then_proceeds(repo: Path) -> None:
+    write_checkpoint(repo, b"x")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from cpv.locking import repo_lock\n"
+            "with repo_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(3)",
+            str(repo / ".git"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    proc = run_cpv("tag", cwd=repo)
+    holder.wait(timeout=30)
+    assert "waiting up to" in proc.stderr and "cpv pid" in proc.stderr
+    assert "created model/v0.1" in proc.stdout
