@@ -1,0 +1,156 @@
+"""Wall time of a training run that versions every epoch, against the same run without cpv.
+
+    python benchmarks/bench_training_overhead.py [--epochs 8] [--repeats 3]
+
+Runs are interleaved (plain, cpv, plain, cpv, ...) in one process so that both see the
+same machine. The cpv run includes everything cpv adds: the copy of each checkpoint at
+save time, the background tagging, and the final wait for the queue to drain. A third
+variant tags synchronously (``background=False``) for contrast. Target: < 5% added time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cpv.integrations import versioning
+from cpv.repo import init_repository
+
+
+def make_model(hidden: int) -> nn.Module:
+    return nn.Sequential(
+        nn.Linear(256, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, 10),
+    )
+
+
+def _cpu_seconds() -> float:
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def train(
+    *, repo: Path | None, epochs: int, steps: int, hidden: int, background: bool
+) -> tuple[float, float]:
+    """One run: (wall seconds, CPU seconds of this process and its git children)."""
+    torch.manual_seed(0)
+    model = make_model(hidden)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = torch.randn(steps, 128, 256), torch.randint(0, 10, (steps, 128))
+    out = Path(tempfile.mkdtemp(prefix="bench-ckpt-"))
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    v = versioning(repo=repo, background=background) if repo is not None else None
+    for epoch in range(epochs):
+        for i in range(steps):
+            loss = nn.functional.cross_entropy(model(x[i]), y[i])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        torch.save(model.state_dict(), out / "model.pt")  # both runs save every epoch
+        if v is not None:
+            v.log_checkpoint(out, metrics={"loss": loss.item(), "epoch": epoch})
+    if v is not None:
+        v.close()  # the end of training waits for every version
+    return time.perf_counter() - started, _cpu_seconds() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=60, help="optimizer steps per epoch")
+    parser.add_argument("--hidden", type=int, default=1024)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="cpv-bench-"))
+    os.environ.setdefault("CPV_HOME", str(work / "cpv-home"))
+    for var, value in (("GIT_AUTHOR_NAME", "bench"), ("GIT_AUTHOR_EMAIL", "bench@example.com")):
+        os.environ.setdefault(var, value)
+        os.environ.setdefault(var.replace("AUTHOR", "COMMITTER"), value)
+    common = {"epochs": args.epochs, "steps": args.steps, "hidden": args.hidden}
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train(repo=None, **{**common, "epochs": 1}, background=True)  # warm up torch
+    warm = init_repository(team="bench", model="warmup", path=work / "warmup")
+    train(repo=warm, **{**common, "epochs": 1}, background=True)  # warm up imports (dvc, git)
+
+    names = ("without cpv", "cpv, background", "cpv, synchronous")
+    wall: dict[str, list[float]] = {n: [] for n in names}
+    cpu: dict[str, list[float]] = {n: [] for n in names}
+    for i in range(args.repeats):  # interleaved, so that load from elsewhere hits all three
+        for name in names:
+            repo = None
+            if name != "without cpv":
+                repo = init_repository(
+                    team="bench", model=f"run{i}-{name[5]}", path=work / f"run{i}-{name[5]}"
+                )
+            w, c = train(repo=repo, **common, background=name != "cpv, synchronous")
+            wall[name].append(w)
+            cpu[name].append(c)
+
+    size_mb = sum(p.numel() * 4 for p in make_model(args.hidden).parameters()) / 1e6
+    base_min, base_med = min(wall[names[0]]), statistics.median(wall[names[0]])
+    base_cpu = statistics.median(cpu[names[0]])
+    rows = {
+        name: {
+            "best_s": round(min(wall[name]), 3),
+            "median_s": round(statistics.median(wall[name]), 3),
+            "overhead_best_pct": round(100 * (min(wall[name]) / base_min - 1), 2),
+            "overhead_median_pct": round(100 * (statistics.median(wall[name]) / base_med - 1), 2),
+            "cpu_s": round(statistics.median(cpu[name]), 3),
+            "cpu_overhead_pct": round(100 * (statistics.median(cpu[name]) / base_cpu - 1), 2),
+            "runs_s": [round(t, 3) for t in wall[name]],
+        }
+        for name in names
+    }
+    summary = {
+        "epochs": args.epochs,
+        "versions_per_run": args.epochs,
+        "checkpoint_mb": round(size_mb, 2),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average": os.getloadavg(),
+        "results": rows,
+    }
+    if args.json:
+        json.dump(summary, sys.stdout, indent=2)
+        print()
+        return
+    print(
+        f"{args.epochs} epochs, a version per epoch, checkpoint {size_mb:.1f} MB, "
+        f"{os.cpu_count()} CPUs, {args.repeats} interleaved runs each:"
+    )
+    print(
+        f"  {'':<18} {'best wall':>10} {'added':>7} {'median':>8} {'added':>7} {'CPU':>7} {'added':>7}"
+    )
+    for name, r in rows.items():
+        print(
+            f"  {name:<18} {r['best_s']:9.2f}s {r['overhead_best_pct']:+6.1f}% "
+            f"{r['median_s']:7.2f}s {r['overhead_median_pct']:+6.1f}% "
+            f"{r['cpu_s']:6.2f}s {r['cpu_overhead_pct']:+6.1f}%"
+        )
+    print(
+        f"  load average during the runs: {os.getloadavg()[0]:.2f} (other work inflates wall times)"
+    )
+
+
+if __name__ == "__main__":
+    main()
