@@ -172,7 +172,14 @@ def _ask_credentials(prompter: Prompter, *, current: UserConfig) -> dict[str, An
         ("profile", "Use an AWS profile" + (f" ({', '.join(profiles)})" if profiles else ""))
     )
     choices.append(("keys", "Enter keys (stored in cpv's credentials file, mode 0600)"))
-    default = "keep" if stored else ("profile" if current.storage.profile or profiles else "keys")
+    default = next(
+        value for value, ok in (
+            ("keep", stored is not None),
+            ("env", bool(os.environ.get("AWS_ACCESS_KEY_ID"))),
+            ("profile", bool(current.storage.profile or profiles)),
+            ("keys", True),
+        ) if ok
+    )  # fmt: skip
     how = prompter.select("Credentials", choices=choices, default=default)
     if how == "profile":
         if profiles:

@@ -38,7 +38,11 @@ def test_non_interactive_verifies_and_saves(s3_endpoint: str, s3_bucket: str) ->
     assert out["saved"] is True
     assert {c["name"]: c["status"] for c in out["report"]["checks"]}["storage"] == "ok"
     cfg = load_user_config()
-    assert (cfg.storage.provider, cfg.storage.bucket, cfg.storage.endpoint_url) == ("minio", s3_bucket, s3_endpoint)
+    assert (cfg.storage.provider, cfg.storage.bucket, cfg.storage.endpoint_url) == (
+        "minio",
+        s3_bucket,
+        s3_endpoint,
+    )
     assert cfg.storage.checksum_when_required is True
     assert SECRET not in user_config_path().read_text() and SECRET not in proc.stdout + proc.stderr
     cred_file = credentials.credentials_path()
@@ -61,7 +65,9 @@ def test_wrong_bucket_is_one_clear_line_and_saves_nothing(s3_endpoint: str, s3_b
     )  # fmt: skip
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
-    assert errors == [f"Error: storage: bucket 'no-such-bucket' does not exist at {s3_endpoint}; nothing was saved"]
+    assert errors == [
+        f"Error: storage: bucket 'no-such-bucket' does not exist at {s3_endpoint}; nothing was saved"
+    ]
     assert not user_config_path().exists()
 
 
@@ -79,15 +85,31 @@ def test_dead_endpoint_fails_but_no_verify_saves(s3_bucket: str) -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--git-remote-template", "git@host:acme/{team}-{name}.git"], "unknown placeholder {name}"),
+        (
+            ["--git-remote-template", "git@host:acme/{team}-{name}.git"],
+            "unknown placeholder {name}",
+        ),
         (["--git-remote-template", "git@host:acme/{team}.git"], "no {model} placeholder"),
-        (["--git-remote-template", "https://me:tok3n@host/{team}/{model}.git"], "contains a password"),
+        (
+            ["--git-remote-template", "https://me:tok3n@host/{team}/{model}.git"],
+            "contains a password",
+        ),
         (["--provider", "gcs"], "unknown storage provider 'gcs'"),
         (["--access-key-id", "AKIAONLY"], "give both"),
     ],
 )
 def test_bad_values_are_usage_errors(extra: list[str], message: str) -> None:
-    proc = run_cpv("configure", "--non-interactive", "--provider", "aws", "--bucket", "b-1", "--no-verify", *extra, check=False)
+    proc = run_cpv(
+        "configure",
+        "--non-interactive",
+        "--provider",
+        "aws",
+        "--bucket",
+        "b-1",
+        "--no-verify",
+        *extra,
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert "tok3n" not in proc.stderr
@@ -106,7 +128,15 @@ def test_rerun_keeps_git_settings_and_profile_replaces_stored_keys(
     aws = credentials.aws_credentials_path()
     aws.parent.mkdir(parents=True, exist_ok=True)
     aws.write_text("[ml]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
-    out = json.loads(run_cpv(*base, "--profile", "ml", "--json", env={"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}).stdout)
+    out = json.loads(
+        run_cpv(
+            *base,
+            "--profile",
+            "ml",
+            "--json",
+            env={"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
+        ).stdout
+    )
     assert out["removed_stored_credentials"] is True
     assert credentials.load_stored() is None
     cfg = load_user_config()
@@ -139,7 +169,9 @@ class Scripted:
         self.answers = list(answers)
         self.asked: list[tuple[str, Any]] = []
 
-    def _next(self, message: str, default: Any, validate: Callable[[str], str | None] | None = None) -> Any:
+    def _next(
+        self, message: str, default: Any, validate: Callable[[str], str | None] | None = None
+    ) -> Any:
         self.asked.append((message, default))
         answer = self.answers.pop(0)
         if answer is None:  # "press enter": take the default
@@ -165,11 +197,28 @@ class Scripted:
         return bool(self._next(message, default))
 
 
-def test_wizard_saves_and_rerun_offers_current_values(s3_endpoint: str, s3_bucket: str, capsys: pytest.CaptureFixture[str]) -> None:
-    first = Scripted(["minio", s3_bucket, None, s3_endpoint, "keys", KEY_ID, SECRET, "", ])
+def test_wizard_saves_and_rerun_offers_current_values(
+    s3_endpoint: str, s3_bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = Scripted(
+        [
+            "minio",
+            s3_bucket,
+            None,
+            s3_endpoint,
+            "keys",
+            KEY_ID,
+            SECRET,
+            "",
+        ]
+    )
     run_wizard(first)
     cfg = load_user_config()
-    assert (cfg.storage.provider, cfg.storage.bucket, cfg.storage.region) == ("minio", s3_bucket, "us-east-1")
+    assert (cfg.storage.provider, cfg.storage.bucket, cfg.storage.region) == (
+        "minio",
+        s3_bucket,
+        "us-east-1",
+    )
     assert credentials.load_stored() is not None
     out = capsys.readouterr().out
     assert "Saved" in out and SECRET not in out
@@ -200,7 +249,9 @@ def test_wizard_failed_verification_asks_before_saving(s3_endpoint: str) -> None
     assert load_user_config().storage.bucket == "missing-bucket"
 
 
-def test_wizard_generates_an_ssh_key_for_a_hosted_remote(capsys: pytest.CaptureFixture[str]) -> None:
+def test_wizard_generates_an_ssh_key_for_a_hosted_remote(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     key = Path.home() / ".ssh" / "id_cpv"
     run_wizard(
         Scripted(["local", "git@bitbucket.org:acme/{team}-{model}.git", str(key), True]),
@@ -217,6 +268,7 @@ def test_wizard_generates_an_ssh_key_for_a_hosted_remote(capsys: pytest.CaptureF
 # --- interactive (questionary on a real prompt_toolkit pipe) ------------------------------
 
 
+@pytest.mark.timeout(60)
 def test_wizard_through_questionary_keystrokes(s3_endpoint: str, s3_bucket: str) -> None:
     from prompt_toolkit.input import create_pipe_input
     from prompt_toolkit.output import DummyOutput
@@ -231,7 +283,7 @@ def test_wizard_through_questionary_keystrokes(s3_endpoint: str, s3_bucket: str)
         backspace * len("Bad_Bucket") + s3_bucket + enter,
         enter,  # region: default us-east-1
         s3_endpoint + enter,
-        enter,  # credentials: the environment (first choice)
+        enter,  # credentials: default is the environment's AWS_* keys
         enter,  # git remote template: empty = local default
     ]
     with create_pipe_input() as pipe:
@@ -240,5 +292,9 @@ def test_wizard_through_questionary_keystrokes(s3_endpoint: str, s3_bucket: str)
             pipe.send_text(chunk)
         run_wizard(prompter)
     cfg = load_user_config()
-    assert (cfg.storage.provider, cfg.storage.bucket, cfg.storage.endpoint_url) == ("minio", s3_bucket, s3_endpoint)
+    assert (cfg.storage.provider, cfg.storage.bucket, cfg.storage.endpoint_url) == (
+        "minio",
+        s3_bucket,
+        s3_endpoint,
+    )
     assert yaml.safe_load(user_config_path().read_text())["storage"]["region"] == "us-east-1"

@@ -23,7 +23,9 @@ def no_env_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def s3_cfg(**kw: object) -> UserConfig:
-    return UserConfig(storage=StorageSettings(provider="minio", bucket="b-1", endpoint_url="http://h:1", **kw))  # type: ignore[arg-type]
+    return UserConfig(
+        storage=StorageSettings(provider="minio", bucket="b-1", endpoint_url="http://h:1", **kw)
+    )  # type: ignore[arg-type]
 
 
 def mode(path: Path) -> int:
@@ -90,7 +92,9 @@ def test_corrupt_file_error_does_not_quote_it() -> None:
     assert SECRET not in str(exc.value) and SECRET not in exc.value.hint
 
 
-def test_precedence_flag_env_stored_profile_default(no_env_keys: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_precedence_flag_env_stored_profile_default(
+    no_env_keys: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = s3_cfg(profile="team-profile")
     assert creds.resolve_credentials(cfg).source == "profile"
     assert creds.resolve_credentials(s3_cfg()).source == "default"
@@ -104,13 +108,17 @@ def test_precedence_flag_env_stored_profile_default(no_env_keys: None, monkeypat
     got = creds.resolve_credentials(cfg)
     assert (got.source, got.access_key_id) == ("env", "AKIAENV00000")
 
-    got = creds.resolve_credentials(cfg, access_key_id="AKIAFLAG0000", secret_access_key="flag-secret")
+    got = creds.resolve_credentials(
+        cfg, access_key_id="AKIAFLAG0000", secret_access_key="flag-secret"
+    )
     assert (got.source, got.access_key_id) == ("flag", "AKIAFLAG0000")
     got = creds.resolve_credentials(cfg, profile="other")
     assert (got.source, got.profile) == ("flag", "other")
 
 
-def test_aws_profile_env_counts_as_environment(no_env_keys: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_aws_profile_env_counts_as_environment(
+    no_env_keys: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     creds.store_credentials(access_key_id="AKIASTORED000", secret_access_key="stored-secret")
     monkeypatch.setenv("AWS_PROFILE", "ci")
     got = creds.resolve_credentials(s3_cfg())
@@ -157,8 +165,12 @@ def test_applied_env_restores(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_store_in_aws_profile_keeps_other_profiles() -> None:
     path = creds.aws_credentials_path()
     path.parent.mkdir(parents=True)
-    path.write_text("[other]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = other-secret\n")
-    creds.store_in_aws_profile(profile="cpv", access_key_id="AKIACPV00000", secret_access_key=SECRET)
+    path.write_text(
+        "[other]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = other-secret\n"
+    )
+    creds.store_in_aws_profile(
+        profile="cpv", access_key_id="AKIACPV00000", secret_access_key=SECRET
+    )
     text = path.read_text()
     assert "[other]" in text and "AKIAOTHER" in text and "[cpv]" in text
     assert mode(path) == 0o600
@@ -173,4 +185,7 @@ def test_checksum_setting_reaches_botocore(monkeypatch: pytest.MonkeyPatch) -> N
         session = botocore.session.Session()
         assert session.get_config_variable("request_checksum_calculation") == "when_required"
         assert session.get_config_variable("response_checksum_validation") == "when_required"
-    assert botocore.session.Session().get_config_variable("request_checksum_calculation") == "when_supported"
+    assert (
+        botocore.session.Session().get_config_variable("request_checksum_calculation")
+        == "when_supported"
+    )

@@ -21,12 +21,42 @@ def test_every_provider_name_has_a_preset() -> None:
     ("provider", "kwargs", "endpoint", "region", "checksum"),
     [
         ("aws", {"region": "eu-west-1"}, None, "eu-west-1", False),
-        ("r2", {"account_id": ACCOUNT}, f"https://{ACCOUNT}.r2.cloudflarestorage.com", "auto", True),
-        ("b2", {"region": "eu-central-003"}, "https://s3.eu-central-003.backblazeb2.com", "eu-central-003", True),
-        ("wasabi", {"region": "eu-central-1"}, "https://s3.eu-central-1.wasabisys.com", "eu-central-1", True),
+        (
+            "r2",
+            {"account_id": ACCOUNT},
+            f"https://{ACCOUNT}.r2.cloudflarestorage.com",
+            "auto",
+            True,
+        ),
+        (
+            "b2",
+            {"region": "eu-central-003"},
+            "https://s3.eu-central-003.backblazeb2.com",
+            "eu-central-003",
+            True,
+        ),
+        (
+            "wasabi",
+            {"region": "eu-central-1"},
+            "https://s3.eu-central-1.wasabisys.com",
+            "eu-central-1",
+            True,
+        ),
         ("digitalocean", {"region": "ams3"}, "https://ams3.digitaloceanspaces.com", "ams3", True),
-        ("minio", {"endpoint_url": "http://minio.local:9000/"}, "http://minio.local:9000", "us-east-1", True),
-        ("custom", {"endpoint_url": "https://s3.example.com"}, "https://s3.example.com", "us-east-1", True),
+        (
+            "minio",
+            {"endpoint_url": "http://minio.local:9000/"},
+            "http://minio.local:9000",
+            "us-east-1",
+            True,
+        ),
+        (
+            "custom",
+            {"endpoint_url": "https://s3.example.com"},
+            "https://s3.example.com",
+            "us-east-1",
+            True,
+        ),
     ],
 )
 def test_preset_endpoint_region_and_checksum(
@@ -88,7 +118,11 @@ def test_unknown_provider_lists_the_choices() -> None:
         ("aws", {"bucket": "a..b"}, "invalid bucket name"),
         ("r2", {"bucket": "b-1"}, "needs your account id"),
         ("r2", {"bucket": "b-1", "account_id": "xyz"}, "invalid Cloudflare account id"),
-        ("r2", {"bucket": "b-1", "account_id": ACCOUNT, "region": "us-east-1"}, "uses region 'auto'"),
+        (
+            "r2",
+            {"bucket": "b-1", "account_id": ACCOUNT, "region": "us-east-1"},
+            "uses region 'auto'",
+        ),
         ("digitalocean", {"bucket": "b-1", "region": "lon9"}, "unknown DigitalOcean Spaces region"),
         ("b2", {"bucket": "b-1", "region": "us-west"}, "invalid Backblaze B2 region"),
         ("minio", {"bucket": "b-1"}, "needs an endpoint URL"),
@@ -125,7 +159,9 @@ def test_local_provider_needs_nothing() -> None:
 
 
 def test_dvc_remote_options_hold_no_secret_and_no_profile() -> None:
-    st = providers.resolve_storage(provider="wasabi", bucket="b-1", region="us-east-2", profile="me")
+    st = providers.resolve_storage(
+        provider="wasabi", bucket="b-1", region="us-east-2", profile="me"
+    )
     assert providers.dvc_remote_options(st) == {
         "endpointurl": "https://s3.us-east-2.wasabisys.com",
         "region": "us-east-2",
