@@ -75,7 +75,8 @@ def validate_template(template: str) -> str:
 def _writable_ancestor(path: Path) -> Path | None:
     for candidate in (path, *path.parents):
         if candidate.exists():
-            return candidate if os.access(candidate, os.W_OK | os.X_OK) else None
+            usable = candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK)
+            return candidate if usable else None
     return None
 
 
@@ -100,7 +101,7 @@ def check(url: str) -> RemoteCheck:
             exists=False,
             message=f"{path} will be created as a bare repository"
             if anc is not None
-            else f"cannot create {path}: no write permission",
+            else f"cannot create {path}: no write permission (or a parent is not a directory)",
         )
     try:
         _git.ls_remote(url, "HEAD")
