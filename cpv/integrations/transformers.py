@@ -32,6 +32,7 @@ from typing import Any, Literal
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from cpv.errors import UsageError
+from cpv.integrations._best import BestTracker
 from cpv.integrations._rank import is_main_process
 from cpv.integrations._worker import VersionOutcome
 from cpv.integrations.plain import Versioning
@@ -102,9 +103,7 @@ class CpvCallback(TrainerCallback):
         self.outcomes: list[VersionOutcome] = []
         self.best_tag: str | None = None
         self._versioning: Versioning | None = None
-        self._metric: str | None = None
-        self._greater = False
-        self._best: float | None = None
+        self._best = BestTracker(None, greater=False)
         self._eval: dict[int, dict[str, Any]] = {}
         self._last_eval: dict[str, Any] = {}
         self._train_loss: float | None = None
@@ -121,17 +120,16 @@ class CpvCallback(TrainerCallback):
                 "strategy 'best_only' needs a metric to rank checkpoints",
                 hint="Pass metric_for_best_model= to CpvCallback or to TrainingArguments.",
             )
-        self._metric = metric
         if self.greater_is_better is not None:
-            self._greater = self.greater_is_better
+            greater = self.greater_is_better
         elif args.greater_is_better is not None and metric is not None:
-            self._greater = bool(args.greater_is_better)
+            greater = bool(args.greater_is_better)
         else:
-            self._greater = metric is not None and not metric.endswith("loss")
+            greater = metric is not None and not metric.endswith("loss")
+        self._best = BestTracker(metric, greater=greater)
         if not state.is_world_process_zero or not is_main_process():
             return
-        if metric is not None:
-            self._best = self._best_in_history(metric)
+        self._best.seed_from(self.repo)
         recorded = {name: getattr(args, name) for name in _RECORDED_ARGS if hasattr(args, name)}
         self._versioning = Versioning(
             repo=self.repo,
@@ -172,7 +170,7 @@ class CpvCallback(TrainerCallback):
             return
         step = state.global_step
         metrics = self._metrics(state, self._eval.get(step, {}))
-        is_best = self._update_best(metrics)
+        is_best = self._best.update(metrics)
         if self.strategy == "best_only" and not is_best:
             return
         checkpoint = Path(args.output_dir) / f"checkpoint-{step}"
@@ -212,21 +210,6 @@ class CpvCallback(TrainerCallback):
             metrics["train_loss"] = self._train_loss
         return metrics
 
-    def _update_best(self, metrics: dict[str, Any]) -> bool:
-        if self._metric is None:
-            return False
-        value = metrics.get(self._metric)
-        if not isinstance(value, int | float):
-            metrics["is_best"] = 0
-            return False
-        improved = self._best is None or (
-            value > self._best if self._greater else value < self._best
-        )
-        if improved:
-            self._best = float(value)
-        metrics["is_best"] = int(improved)
-        return improved
-
     def _log(
         self,
         checkpoint: Path,
@@ -239,7 +222,7 @@ class CpvCallback(TrainerCallback):
         assert self._versioning is not None
         message = f"Trainer {what}"
         if is_best:
-            message += f" (best {self._metric} so far: {metrics[self._metric]:.6g})"
+            message += f" ({self._best.describe(metrics)})"
         self._versioning.log_checkpoint(checkpoint, metrics=metrics, message=message, ignore=ignore)
 
     def _version_final_model(self, versioning: Versioning, state: TrainerState, model: Any) -> None:
@@ -253,24 +236,11 @@ class CpvCallback(TrainerCallback):
             return
         model.save_pretrained(str(target), safe_serialization=True)
         metrics = self._metrics(state, self._last_eval)
-        is_best = self._update_best(metrics)
+        is_best = self._best.update(metrics)
         message = f"Trainer end of training, step {state.global_step}"
-        if is_best and self._metric:
-            message += f" ({self._metric}: {metrics[self._metric]:.6g})"
+        if is_best:
+            message += f" ({self._best.describe(metrics)})"
         versioning.log_checkpoint(target, metrics=metrics, message=message)
-
-    def _best_in_history(self, metric: str) -> float | None:
-        """The best value of ``metric`` among the repository's existing model versions."""
-        from cpv.managers import ModelCheckpoints
-
-        values = [
-            float(r.metrics[metric])
-            for r in ModelCheckpoints(self.repo).list()
-            if isinstance(r.metrics.get(metric), int | float)
-        ]
-        if not values:
-            return None
-        return max(values) if self._greater else min(values)
 
     def _find_best_tag(self) -> str | None:
         best = None

@@ -1,0 +1,168 @@
+"""``CpvLightningCallback``: Lightning checkpoints become cpv versions.
+
+::
+
+    from cpv.integrations.lightning import CpvLightningCallback
+
+    trainer = L.Trainer(callbacks=[CpvLightningCallback(monitor="val_loss")])
+    trainer.fit(model)   # returns once every version is tagged; raises VersioningError if not
+
+The same strategies as the Hugging Face callback: ``every_save`` (each time Lightning
+saves a checkpoint, e.g. through ``ModelCheckpoint``), ``best_only`` (only saves that
+improve ``monitor``) and ``end`` (the final weights, once). A version holds
+``model.ckpt``: the checkpoint dictionary as it was at that save (serialized by cpv at
+save time, so later saves and ``save_top_k`` deletions cannot change it), with
+``trainer.callback_metrics`` as its metrics. Only the global rank 0 process versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+
+from cpv.errors import UsageError
+from cpv.integrations._best import BestTracker
+from cpv.integrations._rank import is_main_process
+from cpv.integrations._worker import VersionOutcome, clean_metrics
+from cpv.integrations.plain import Versioning
+
+STRATEGIES: tuple[str, ...] = ("every_save", "best_only", "end")
+CHECKPOINT_FILE = "model.ckpt"
+
+
+class CpvLightningCallback(pl.Callback):
+    """Versions Lightning checkpoints in the model repository at ``repo``.
+
+    Args:
+        repo: any directory inside the cpv model repository.
+        strategy: ``every_save``, ``best_only`` or ``end``.
+        monitor: the logged metric that ranks versions (e.g. ``val_loss``).
+        mode: ``min`` or ``max``; default ``min`` for a ``*loss``, else ``max``.
+        params: recorded with every version (the module's ``hparams`` are added).
+        with_data: version ``data/`` too when it changed.
+        push: push each version (in the background) and once more at the end.
+        background: False tags inside the hook (training waits).
+    """
+
+    def __init__(
+        self,
+        *,
+        repo: str | Path = ".",
+        strategy: str = "every_save",
+        monitor: str | None = None,
+        mode: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        with_data: bool = False,
+        push: bool = False,
+        background: bool = True,
+        max_pending: int = 0,
+    ) -> None:
+        if strategy not in STRATEGIES:
+            raise UsageError(
+                f"unknown versioning strategy {strategy!r}",
+                hint=f"Use one of: {', '.join(STRATEGIES)}.",
+            )
+        if strategy == "best_only" and monitor is None:
+            raise UsageError(
+                "strategy 'best_only' needs a metric to rank checkpoints",
+                hint="Pass monitor='val_loss' (or another logged metric).",
+            )
+        if mode not in (None, "min", "max"):
+            raise UsageError(f"mode must be 'min' or 'max', not {mode!r}")
+        self.repo = Path(repo)
+        self.strategy = strategy
+        greater = mode == "max" if mode else (monitor is not None and not monitor.endswith("loss"))
+        self._best = BestTracker(monitor, greater=greater)
+        self.params = dict(params or {})
+        self.with_data = with_data
+        self.push = push
+        self.background = background
+        self.max_pending = max_pending
+        self.outcomes: list[VersionOutcome] = []
+        self.best_tag: str | None = None
+        self._versioning: Versioning | None = None
+        self._last_step: int | None = None
+
+    # -- hooks --------------------------------------------------------------------------
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero or not is_main_process():
+            return
+        self._best.seed_from(self.repo)
+        hparams = {k: v for k, v in dict(pl_module.hparams).items() if _is_plain(v)}
+        self._versioning = Versioning(
+            repo=self.repo,
+            params={"max_epochs": trainer.max_epochs, **hparams, **self.params},
+            with_data=self.with_data,
+            push=self.push,
+            background=self.background,
+            max_pending=self.max_pending,
+        )
+
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        if self._versioning is None or self.strategy == "end":
+            return
+        if trainer.global_step == self._last_step:
+            return  # e.g. ModelCheckpoint's "last.ckpt": the same weights again
+        metrics = self._metrics(trainer)
+        is_best = self._best.update(metrics)
+        if self.strategy == "best_only" and not is_best:
+            return
+        self._last_step = trainer.global_step
+        self._version(checkpoint, metrics, is_best=is_best, what=f"epoch {trainer.current_epoch}")
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        versioning = self._versioning
+        if versioning is None:
+            return
+        try:
+            if self.strategy == "end":
+                metrics = self._metrics(trainer)
+                is_best = self._best.update(metrics)
+                state = {
+                    "state_dict": pl_module.state_dict(),
+                    "epoch": trainer.current_epoch,
+                    "global_step": trainer.global_step,
+                }
+                self._version(state, metrics, is_best=is_best, what="end of training")
+        finally:
+            self._versioning = None
+            self.outcomes = versioning.close()  # raises VersioningError naming what failed
+        best = [o.tag for o in self.outcomes if o.created and o.request.metrics.get("is_best") == 1]
+        self.best_tag = best[-1] if best else None
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        versioning, self._versioning = self._versioning, None
+        if versioning is not None:  # still version what was saved; the original error wins
+            versioning.__exit__(type(exception), exception, None)
+
+    # -- helpers ------------------------------------------------------------------------
+    def _metrics(self, trainer: pl.Trainer) -> dict[str, Any]:
+        metrics: dict[str, Any] = clean_metrics(trainer.callback_metrics)
+        metrics["epoch"] = trainer.current_epoch
+        metrics["step"] = trainer.global_step
+        return metrics
+
+    def _version(
+        self, checkpoint: Mapping[str, Any], metrics: dict[str, Any], *, is_best: bool, what: str
+    ) -> None:
+        assert self._versioning is not None
+        target = self._versioning.checkpoint_dir()
+        if target is None:
+            return
+        torch.save(dict(checkpoint), target / CHECKPOINT_FILE)  # the bytes of this save, now
+        message = f"Lightning {what}, step {metrics['step']}"
+        if is_best:
+            message += f" ({self._best.describe(metrics)})"
+        self._versioning.log_checkpoint(target, metrics=metrics, message=message)
+
+
+def _is_plain(value: Any) -> bool:
+    return isinstance(value, int | float | str | bool) or value is None
