@@ -90,6 +90,7 @@ class _ObjectStore:
             from cpv.providers import s3_location
 
             self.bucket, prefix = s3_location(url)
+            self.storage = cfg.storage.model_copy(update={"bucket": self.bucket})
             self.base = f"{prefix}/files/md5/" if prefix else "files/md5/"
         else:
             self.path = Path(url) / "files" / "md5"
@@ -128,7 +129,7 @@ class _ObjectStore:
                 for obj in page.get("Contents", []):
                     out[obj["Key"][len(self.base) :].replace("/", "", 1)] = int(obj["Size"])
         except Exception as exc:
-            raise storage_error(exc, self.cfg.storage, self.creds) from None
+            raise storage_error(exc, self.storage, self.creds) from None
         return out
 
     def upload(self, oid: str, source: Path) -> None:
@@ -144,7 +145,7 @@ class _ObjectStore:
         try:
             self._s3().upload_file(str(source), self.bucket, f"{self.base}{oid[:2]}/{oid[2:]}")
         except Exception as exc:
-            raise storage_error(exc, self.cfg.storage, self.creds) from None
+            raise storage_error(exc, self.storage, self.creds) from None
 
 
 def move_storage(
