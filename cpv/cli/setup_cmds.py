@@ -261,17 +261,17 @@ def _render_result(result: Any, as_json: bool) -> None:
 @click.pass_context
 def doctor(ctx: click.Context, as_json: bool, timeout: float) -> None:
     """Check config, credentials, bucket access, Git remote, SSH key and tool versions."""
-    from cpv.doctor import run_doctor
+    from cpv.doctor import SAMPLE_MODEL, SAMPLE_TEAM, run_doctor
 
-    names: dict[str, str] = {}
+    team, model = SAMPLE_TEAM, SAMPLE_MODEL  # outside a model repository
     try:
         from cpv.repo import ModelRepo
 
         repo = ModelRepo.open(_cwd(ctx))
-        names = {"team": repo.config.team, "model": repo.config.model}
+        team, model = repo.config.team, repo.config.model
     except CpvError:
-        pass  # outside a model repository: the template is resolved with sample names
-    report = run_doctor(timeout=timeout, **names)
+        pass
+    report = run_doctor(timeout=timeout, team=team, model=model)
     if as_json:
         _print_json({**report.model_dump(mode="json"), "ok": report.ok})
     else:
