@@ -229,3 +229,20 @@ def test_loose_credentials_mode_is_a_warning() -> None:
     perm = next(c for c in report.checks if c.name == "permissions")
     assert perm.status == "warn" and "mode 0640" in perm.message
     assert report.ok  # reported, not fatal
+
+
+def test_ensure_remote_creates_a_local_bare_repo_and_refuses_an_unreachable_host(
+    tmp_path: Path,
+) -> None:
+    from cpv import git_remote
+    from cpv.errors import RemoteError
+
+    settings = GitSettings(remote_template=f"{tmp_path}/remotes/{{team}}/{{model}}.git")
+    url = git_remote.ensure(settings, team="acme", model="m")
+    assert (Path(url) / "HEAD").is_file()
+    assert git_remote.check(url).exists
+
+    hosted = GitSettings(remote_template="ssh://git@127.0.0.1:9/{team}/{model}.git")
+    with pytest.raises(RemoteError, match="cannot reach git remote"):
+        git_remote.ensure(hosted, team="acme", model="m")
+    assert git_remote.is_local("file:///srv/x.git") and not git_remote.is_local("git@host:a/b.git")
