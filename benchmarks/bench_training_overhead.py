@@ -37,6 +37,10 @@ def make_model(hidden: int) -> nn.Module:
     )
 
 
+#: Seconds the training thread spent inside cpv calls during one run.
+BLOCKED = {"log": 0.0, "drain": 0.0}
+
+
 def _cpu_seconds() -> float:
     own, children = (
         resource.getrusage(resource.RUSAGE_SELF),
@@ -64,9 +68,13 @@ def train(
             opt.step()
         torch.save(model.state_dict(), out / "model.pt")  # both runs save every epoch
         if v is not None:
+            t = time.perf_counter()
             v.log_checkpoint(out, metrics={"loss": loss.item(), "epoch": epoch})
+            BLOCKED["log"] += time.perf_counter() - t
     if v is not None:
+        t = time.perf_counter()
         v.close()  # the end of training waits for every version
+        BLOCKED["drain"] += time.perf_counter() - t
     return time.perf_counter() - started, _cpu_seconds() - cpu
 
 
@@ -95,6 +103,7 @@ def main() -> None:
     names = ("without cpv", "cpv, background", "cpv, synchronous")
     wall: dict[str, list[float]] = {n: [] for n in names}
     cpu: dict[str, list[float]] = {n: [] for n in names}
+    blocked: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
     for i in range(args.repeats):  # interleaved, so that load from elsewhere hits all three
         for name in names:
             repo = None
@@ -102,9 +111,11 @@ def main() -> None:
                 repo = init_repository(
                     team="bench", model=f"run{i}-{name[5]}", path=work / f"run{i}-{name[5]}"
                 )
+            BLOCKED.update(log=0.0, drain=0.0)
             w, c = train(repo=repo, **common, background=name != "cpv, synchronous")
             wall[name].append(w)
             cpu[name].append(c)
+            blocked[name].append((BLOCKED["log"], BLOCKED["drain"], w))
 
     size_mb = sum(p.numel() * 4 for p in make_model(args.hidden).parameters()) / 1e6
     base_min, base_med = min(wall[names[0]]), statistics.median(wall[names[0]])
@@ -118,6 +129,12 @@ def main() -> None:
             "cpu_s": round(statistics.median(cpu[name]), 3),
             "cpu_overhead_pct": round(100 * (statistics.median(cpu[name]) / base_cpu - 1), 2),
             "runs_s": [round(t, 3) for t in wall[name]],
+            # what the loop itself waited: inside log_checkpoint (the copy) and the final drain
+            "loop_wait_log_s": round(statistics.median(b[0] for b in blocked[name]), 3),
+            "loop_wait_drain_s": round(statistics.median(b[1] for b in blocked[name]), 3),
+            "loop_wait_pct": round(
+                statistics.median(100 * (b[0] + b[1]) / b[2] for b in blocked[name]), 2
+            ),
         }
         for name in names
     }
@@ -146,6 +163,12 @@ def main() -> None:
             f"  {name:<18} {r['best_s']:9.2f}s {r['overhead_best_pct']:+6.1f}% "
             f"{r['median_s']:7.2f}s {r['overhead_median_pct']:+6.1f}% "
             f"{r['cpu_s']:6.2f}s {r['cpu_overhead_pct']:+6.1f}%"
+        )
+    print("  time the training loop itself waited for cpv (median per run):")
+    for name, r in list(rows.items())[1:]:
+        print(
+            f"  {name:<18} in log_checkpoint {r['loop_wait_log_s']:.3f}s, final drain "
+            f"{r['loop_wait_drain_s']:.3f}s: {r['loop_wait_pct']:.1f}% of the run"
         )
     print(
         f"  load average during the runs: {os.getloadavg()[0]:.2f} (other work inflates wall times)"
