@@ -173,7 +173,7 @@ class CpvCallback(TrainerCallback):
         is_best = self._best.update(metrics)
         if self.strategy == "best_only" and not is_best:
             return
-        checkpoint = Path(args.output_dir) / f"checkpoint-{step}"
+        checkpoint = Path(str(args.output_dir)) / f"checkpoint-{step}"
         if not checkpoint.is_dir():
             raise UsageError(
                 f"Trainer checkpoint not found at {checkpoint}",
