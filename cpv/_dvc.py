@@ -41,19 +41,42 @@ def _quiet_env() -> None:
     from dvc.ui import ui
 
     ui._enabled = False  # the library never prints; results go back to the caller
-    logging.getLogger("dvc").setLevel(logging.INFO if show_progress else logging.ERROR)
+    logging.getLogger("dvc").setLevel(logging.ERROR)
+    # DVC's transfer bars (bytes, rate, ETA) on stderr, without its git advice messages.
+    logging.getLogger("dvc.progress").setLevel(logging.INFO if show_progress else logging.ERROR)
+
+
+#: A remote name no commit defines: transfers of historical revisions use it, so every
+#: revision goes to the remote configured *now* (not the one in that commit's .dvc/config,
+#: which may be an old location the model has since moved away from).
+CURRENT = "cpv-current"
+
+
+def _current_remote(root: Path) -> dict[str, Any]:
+    with open_repo(root) as repo:
+        section = repo.config.get("remote", {}).get(REMOTE)
+        if not section:
+            raise DvcError(
+                f"no DVC remote '{REMOTE}' configured in {root / '.dvc' / 'config'}",
+                hint="Set one with `cpv remote set URL`.",
+            )
+        return dict(section)
 
 
 @contextmanager
 def open_repo(root: Path, *, remote_config: dict[str, Any] | None = None) -> Iterator[Any]:
+    """Open the DVC repo; with ``remote_config`` (credentials, in memory only) transfers go to
+    the working tree's current remote plus those settings, under the name :data:`CURRENT`."""
     _quiet_env()
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    remote = None
+    if remote_config is not None:
+        remote_config = {**_current_remote(root), **remote_config}
+        remote = CURRENT
     try:
-        repo = Repo(
-            str(root), remote=REMOTE if remote_config else None, remote_config=remote_config
-        )
+        repo = Repo(str(root), remote=remote, remote_config=remote_config)
     except DvcException as exc:
         raise DvcError(f"cannot open DVC repository at {root}: {exc}") from exc
     try:
@@ -217,15 +240,13 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def push(
-    root: Path, *, revs: list[str], jobs: int | None, remote_config: dict[str, Any] | None
-) -> int:
+def push(root: Path, *, revs: list[str], jobs: int | None, remote_config: dict[str, Any]) -> int:
     """Upload the objects of ``revs`` (and the workspace pointers) to the remote."""
     from dvc.exceptions import DvcException
 
     with open_repo(root, remote_config=remote_config) as repo:
         try:
-            return int(repo.push(revs=revs or None, jobs=jobs, remote=REMOTE) or 0)
+            return int(repo.push(revs=revs or None, jobs=jobs, remote=CURRENT) or 0)
         except DvcException as exc:
             raise _transfer_error("push to", exc) from exc
 
@@ -235,7 +256,7 @@ def fetch(
     *,
     revs: list[str] | None,
     jobs: int | None,
-    remote_config: dict[str, Any] | None,
+    remote_config: dict[str, Any],
     targets: list[str] | None = None,
 ) -> int:
     from dvc.exceptions import DvcException
@@ -244,7 +265,9 @@ def fetch(
     with open_repo(root, remote_config=remote_config) as repo, _working_dir(root):
         try:
             return int(
-                repo.fetch(targets=targets, revs=revs, jobs=jobs, remote=REMOTE, workspace=not revs)
+                repo.fetch(
+                    targets=targets, revs=revs, jobs=jobs, remote=CURRENT, workspace=not revs
+                )
                 or 0
             )
         except DvcException as exc:

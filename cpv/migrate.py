@@ -281,7 +281,7 @@ def _ensure_local(root: Path, cfg: UserConfig, old_url: str | None, commits: lis
         raise MissingDataError(
             "objects are missing from the local cache and there is no old remote"
         )
-    remote_config = remote_runtime_config(cfg, remote_url=old_url) or None
+    remote_config = remote_runtime_config(cfg, remote_url=old_url)
     with applied_env(boto_env(cfg) if old_url.startswith("s3://") else {}):
         _dvc.fetch(root, revs=commits, jobs=None, remote_config=remote_config)
 

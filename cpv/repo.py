@@ -19,7 +19,9 @@ from cpv.config import (
     save_repo_config,
     validate_name,
 )
-from cpv.errors import NotARepositoryError, RepositoryExistsError
+from cpv.errors import NotARepositoryError, RemoteError, RepositoryExistsError
+from cpv.git_remote import check as check_git_remote
+from cpv.git_remote import is_local, local_path
 from cpv.locking import Journal, repo_lock
 from cpv.metadata import VersionRecord, decode_tag_message
 from cpv.versions import Kind
@@ -41,21 +43,6 @@ cpv push                                             # data first, then git
 
 Without cpv: `git clone <this repo> && dvc pull` gets the bytes of the checked-out version.
 """
-
-
-def is_local_url(url: str) -> bool:
-    """True for paths and file:// URLs (created as bare repos when missing)."""
-    if url.startswith("file://"):
-        return True
-    if "://" in url:
-        return False
-    # scp-like syntax user@host:path (a colon before any slash) is remote.
-    head = url.split("/", 1)[0]
-    return ":" not in head
-
-
-def _local_path(url: str) -> Path:
-    return Path(url[len("file://") :] if url.startswith("file://") else url).expanduser()
 
 
 def _dvc_remote_options(storage_url: str) -> dict[str, str]:
@@ -203,13 +190,20 @@ def init_repository(
             from cpv.templating import render_template
 
             render_template(str(template), work, team=team, model=model)
-        if is_local_url(storage_url):
-            _local_path(storage_url).mkdir(parents=True, exist_ok=True)
-        if is_local_url(remote_url):
-            bare = _local_path(remote_url)
+        if is_local(storage_url):
+            local_path(storage_url).mkdir(parents=True, exist_ok=True)
+        if is_local(remote_url):
+            bare = local_path(remote_url)
             if not bare.exists():
                 _git.init_bare(bare)
                 created_bare = bare
+        else:
+            probe = check_git_remote(remote_url)
+            if not probe.exists:
+                raise RemoteError(
+                    f"git repository {remote_url} does not exist or cannot be reached: {probe.message}",
+                    hint="Create it (empty) on your Git host and check access with `cpv doctor`.",
+                )
         git.set_remote(GIT_REMOTE_NAME, remote_url)
         git.commit_all(f"cpv init {team}/{model}")
         if dest.exists():

@@ -15,8 +15,9 @@ from cpv import _git
 from cpv._faults import fault_point
 from cpv.config import GIT_REMOTE_NAME, load_user_config, parse_model_id
 from cpv.errors import RemoteError, UsageError
+from cpv.git_remote import is_local
 from cpv.metadata import VersionRecord, encode_tag_message
-from cpv.repo import ModelRepo, is_local_url
+from cpv.repo import ModelRepo
 from cpv.restore import checkout_head, dirty_kinds, find_record, materialize
 from cpv.results import PullResult, PushResult
 from cpv.transfer import get_transfer
@@ -198,7 +199,7 @@ def clone(
 ) -> tuple[Path, PullResult]:
     """Clone a model repository and materialize (and verify) a version's bytes."""
     url = resolve_clone_source(source)
-    if is_local_url(url) and not Path(url.removeprefix("file://")).expanduser().exists():
+    if is_local(url) and not Path(url.removeprefix("file://")).expanduser().exists():
         raise RemoteError(
             f"no repository at {url}",
             hint="Check the name (TEAM/MODEL) or URL; push it first from the machine that has it.",

@@ -47,6 +47,10 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "GIT_WORK_TREE",
     ):
         monkeypatch.delenv(key, raising=False)
+    # The venv's console scripts (dvc, cpv) even when pytest runs as .venv/bin/python -m pytest.
+    monkeypatch.setenv(
+        "PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    )
     monkeypatch.chdir(tmp_path)
     return home
 

@@ -275,7 +275,9 @@ def test_wizard_through_questionary_keystrokes(s3_endpoint: str, s3_bucket: str)
 
     from cpv.cli.wizard import QuestionaryPrompter
 
-    down, enter, backspace = "\x1b[B", "\r", "\x7f"
+    # "j" (questionary's vi-style down key) rather than an ESC sequence: on a loaded machine
+    # prompt_toolkit may split "\x1b[B" and read a lone Escape, and the flow would wait forever.
+    down, enter, backspace = "j", "\r", "\x7f"
     providers_order = ["local", "aws", "r2", "b2", "wasabi", "digitalocean", "minio", "custom"]
     keys = [
         down * (providers_order.index("minio") - 1) + enter,  # default is aws; move to minio

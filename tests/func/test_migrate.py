@@ -126,11 +126,6 @@ def test_move_keeps_every_versions_bytes(
     assert _dvc.remote_url(repo) == str(tmp_path / "elsewhere")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: `dvc fetch --rev <old version>` reads the old commit's .dvc/config (the old "
-    "remote); _dvc.open_repo must pass the current remote under a name no revision defines",
-)
 def test_clone_and_pull_each_version_after_the_move(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_bucket: str, s3_endpoint: str
 ) -> None:
