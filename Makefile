@@ -8,7 +8,7 @@ STAMP := $(VENV)/.cpv-installed
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,all]'
 	touch $(STAMP)
 
 install: $(STAMP)
