@@ -157,7 +157,8 @@ def _validation_message(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _atomic_write(path: Path, text: str, *, mode: int | None = None) -> None:
+def atomic_write(path: Path, text: str, *, mode: int | None = None) -> None:
+    """Write via a temp file in the same directory and rename; ``mode`` is set before any byte."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -197,7 +198,7 @@ def save_user_config(cfg: UserConfig) -> Path:
     path = user_config_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     data = cfg.model_dump(mode="json", exclude_none=True)
-    _atomic_write(path, yaml.safe_dump(data, sort_keys=False), mode=0o600)
+    atomic_write(path, yaml.safe_dump(data, sort_keys=False), mode=0o600)
     return path
 
 
@@ -220,7 +221,7 @@ def load_repo_config(root: Path) -> RepoConfig:
 def save_repo_config(root: Path, cfg: RepoConfig) -> Path:
     path = root / REPO_CONFIG_FILE
     header = "# cpv repository settings (see docs/repository-layout.md)\n"
-    _atomic_write(path, header + yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    atomic_write(path, header + yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     return path
 
 

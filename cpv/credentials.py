@@ -17,7 +17,6 @@ import configparser
 import io
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, SecretStr
 
-from cpv.config import UserConfig, cpv_home
+from cpv.config import UserConfig, atomic_write, cpv_home
 from cpv.errors import ConfigError, UsageError
 
 CREDENTIALS_FILE = "credentials"
@@ -113,19 +112,7 @@ def _secure_write(path: Path, text: str) -> None:
     if not parent.exists():
         parent.mkdir(parents=True, mode=0o700)
         os.chmod(parent, 0o700)  # mkdir's mode is masked by the umask
-    # mkstemp creates the file 0600 from the start: the secret is never readable by others.
-    fd, tmp_name = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, text, mode=0o600)
 
 
 def load_stored() -> StoredCredentials | None:

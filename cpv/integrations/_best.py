@@ -44,3 +44,19 @@ class BestTracker:
 
     def describe(self, metrics: dict[str, Any]) -> str:
         return f"best {self.metric} so far: {metrics[self.metric]:.6g}" if self.metric else ""
+
+
+#: When a callback versions: every checkpoint save, only saves that beat the best so far, or
+#: once at the end of training.
+STRATEGIES: tuple[str, ...] = ("every_save", "best_only", "end")
+
+
+def check_strategy(strategy: str) -> str:
+    if strategy not in STRATEGIES:
+        from cpv.errors import UsageError
+
+        raise UsageError(
+            f"unknown versioning strategy {strategy!r}",
+            hint=f"Use one of: {', '.join(STRATEGIES)}.",
+        )
+    return strategy

@@ -25,12 +25,11 @@ import lightning.pytorch as pl
 import torch
 
 from cpv.errors import UsageError
-from cpv.integrations._best import BestTracker
+from cpv.integrations._best import BestTracker, check_strategy
 from cpv.integrations._rank import is_main_process
 from cpv.integrations._worker import VersionOutcome, clean_metrics
 from cpv.integrations.plain import Versioning
 
-STRATEGIES: tuple[str, ...] = ("every_save", "best_only", "end")
 CHECKPOINT_FILE = "model.ckpt"
 
 
@@ -61,11 +60,7 @@ class CpvLightningCallback(pl.Callback):
         background: bool = True,
         max_pending: int = 0,
     ) -> None:
-        if strategy not in STRATEGIES:
-            raise UsageError(
-                f"unknown versioning strategy {strategy!r}",
-                hint=f"Use one of: {', '.join(STRATEGIES)}.",
-            )
+        check_strategy(strategy)
         if strategy == "best_only" and monitor is None:
             raise UsageError(
                 "strategy 'best_only' needs a metric to rank checkpoints",

@@ -154,12 +154,9 @@ class Versioning:
             print(f"cpv: ERROR: {err}\ncpv: {err.hint}", file=sys.stderr)
 
 
-def versioning(**kwargs: Any) -> Versioning:
-    """``with versioning(repo=".") as v: ... v.log_checkpoint(path, metrics=...)``.
-
-    Takes the keyword arguments of :class:`Versioning`.
-    """
-    return Versioning(**kwargs)
+#: ``with versioning(repo=".") as v: ... v.log_checkpoint(path, metrics=...)`` — the same
+#: typed, keyword-only parameters as :class:`Versioning`.
+versioning = Versioning
 
 
 def log_checkpoint(

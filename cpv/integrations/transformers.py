@@ -32,13 +32,12 @@ from typing import Any, Literal
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from cpv.errors import UsageError
-from cpv.integrations._best import BestTracker
+from cpv.integrations._best import BestTracker, check_strategy
 from cpv.integrations._rank import is_main_process
 from cpv.integrations._worker import VersionOutcome
 from cpv.integrations.plain import Versioning
 
 Strategy = Literal["every_save", "best_only", "end"]
-STRATEGIES: tuple[str, ...] = ("every_save", "best_only", "end")
 #: Training state a version does not need: it is large and only resumes a run.
 TRAINING_STATE_FILES = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*.pth")
 #: Per-evaluation timings: noise in a version's metrics.
@@ -85,11 +84,7 @@ class CpvCallback(TrainerCallback):
         include_training_state: bool = False,
         max_pending: int = 0,
     ) -> None:
-        if strategy not in STRATEGIES:
-            raise UsageError(
-                f"unknown versioning strategy {strategy!r}",
-                hint=f"Use one of: {', '.join(STRATEGIES)}.",
-            )
+        check_strategy(strategy)
         self.repo = Path(repo)
         self.strategy = strategy
         self.metric_for_best_model = metric_for_best_model
