@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +31,11 @@ class TrackedContent:
     nfiles: int
 
 
-#: Set by the CLI when a person watches a terminal: DVC's own transfer bars go to stderr.
-show_progress = False
+#: Set by the CLI when a person watches a terminal: called as
+#: ``sink(key, description, done, total, is_bytes, finished)`` while DVC hashes, caches and
+#: transfers, so the CLI can draw progress (bytes, rate, ETA). The library never draws.
+ProgressSink = Callable[[int, str, int, "int | None", bool, bool], None]
+progress_sink: ProgressSink | None = None
 
 
 def _quiet_env() -> None:
@@ -42,8 +45,75 @@ def _quiet_env() -> None:
 
     ui._enabled = False  # the library never prints; results go back to the caller
     logging.getLogger("dvc").setLevel(logging.ERROR)
-    # DVC's transfer bars (bytes, rate, ETA) on stderr, without its git advice messages.
-    logging.getLogger("dvc.progress").setLevel(logging.INFO if show_progress else logging.ERROR)
+    logging.getLogger("dvc.progress").setLevel(logging.ERROR)  # progress goes to the sink
+
+
+def _callback_class(*, hashing: bool = False) -> Any:
+    """An fsspec callback (DVC's progress protocol) that reports to :data:`progress_sink`."""
+    from fsspec.callbacks import Callback as fsspec_callback
+
+    class SinkCallback(fsspec_callback):  # type: ignore[misc]
+        #: dvc_data shows hashing progress for files at least this big (its default: 1 GiB).
+        LARGE_FILE_SIZE = 64 << 20
+
+        def __init__(self, size: int | None = None, value: int = 0, **kwargs: Any) -> None:
+            desc = kwargs.get("desc") or ""
+            self._desc = os.path.basename(str(desc).rstrip("/")) or str(desc)
+            self._bytes = bool(kwargs.get("bytes")) or hashing
+            if hashing:
+                self._desc = f"hashing {self._desc}"
+                if size is None and isinstance(desc, str) and os.path.isfile(desc):
+                    size = os.path.getsize(desc)  # dvc_data does not tell the hashing callback
+            fsspec_callback.__init__(self, size=size, value=value)
+
+        def call(self, *args: Any, **kwargs: Any) -> None:
+            if progress_sink is not None:
+                progress_sink(id(self), self._desc, int(self.value), self.size, self._bytes, False)
+
+        def branched(self, path_1: Any, path_2: Any, **kwargs: Any) -> Any:
+            desc = path_1 if isinstance(path_1, str) else path_2
+            name = os.path.basename(str(desc))
+            # Cache and remote objects are named by hash: show a short, recognisable form.
+            label = f"{self._desc} {name[:10]}" if len(name) >= 30 else f"{self._desc} {name}"
+            return SinkCallback(desc=label.strip(), bytes=True)
+
+        def close(self) -> None:
+            if progress_sink is not None:
+                progress_sink(id(self), self._desc, int(self.value), self.size, self._bytes, True)
+
+    return SinkCallback
+
+
+@contextmanager
+def _progress() -> Iterator[None]:
+    """Route DVC's progress callbacks to :data:`progress_sink` for the duration of a call."""
+    if progress_sink is None:
+        yield
+        return
+    import dvc.fs.callbacks as dvc_callbacks
+    import dvc.output as dvc_output
+    import dvc_data.hashfile.hash as dvc_hash
+    import dvc_data.index.checkout as index_checkout
+    import dvc_data.index.fetch as index_fetch
+    import dvc_data.index.push as index_push
+
+    sink_cls = _callback_class()
+    patches = [
+        (dvc_callbacks, "TqdmCallback", sink_cls),
+        (dvc_output, "TqdmCallback", sink_cls),
+        (index_push, "TqdmCallback", sink_cls),
+        (index_fetch, "TqdmCallback", sink_cls),
+        (index_checkout, "TqdmCallback", sink_cls),
+        (dvc_hash, "LargeFileHashingCallback", _callback_class(hashing=True)),
+    ]
+    saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
+    for module, name, value in patches:
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
 
 
 #: A remote name no commit defines: transfers of historical revisions use it, so every
@@ -127,7 +197,8 @@ def add(root: Path, path: str) -> TrackedContent:
 
     with open_repo(root) as repo:
         try:
-            stages = repo.add(str(root / path), relink=False)
+            with _progress():
+                stages = repo.add(str(root / path), relink=False)
         except DvcException as exc:
             raise DvcError(f"cannot add {path} to DVC: {exc}") from exc
         out = stages[0].outs[0]
@@ -147,9 +218,10 @@ def hash_path(root: Path, path: str) -> TrackedContent | None:
     if not full.exists():
         return None
     with open_repo(root) as repo:
-        _, meta, obj = build(
-            repo.cache.local, str(full), repo.fs, "md5", dry_run=True, ignore=repo.dvcignore
-        )
+        with _progress():
+            _, meta, obj = build(
+                repo.cache.local, str(full), repo.fs, "md5", dry_run=True, ignore=repo.dvcignore
+            )
         return TrackedContent(
             hash=str(obj.hash_info.value), size=int(meta.size or 0), nfiles=int(meta.nfiles or 1)
         )
@@ -196,7 +268,8 @@ def checkout(root: Path, pointer_file: str) -> None:
 
     with open_repo(root) as repo:
         try:
-            repo.checkout(targets=[str(root / pointer_file)], force=True)
+            with _progress():
+                repo.checkout(targets=[str(root / pointer_file)], force=True)
         except CheckoutError as exc:
             raise MissingDataError(
                 f"cannot check out {pointer_file}: objects missing from the cache"
@@ -246,7 +319,8 @@ def push(root: Path, *, revs: list[str], jobs: int | None, remote_config: dict[s
 
     with open_repo(root, remote_config=remote_config) as repo:
         try:
-            return int(repo.push(revs=revs or None, jobs=jobs, remote=CURRENT) or 0)
+            with _progress():
+                return int(repo.push(revs=revs or None, jobs=jobs, remote=CURRENT) or 0)
         except DvcException as exc:
             raise _transfer_error("push to", exc) from exc
 
@@ -262,7 +336,7 @@ def fetch(
     from dvc.exceptions import DvcException
 
     # DVC resolves targets of historical revisions relative to the working directory.
-    with open_repo(root, remote_config=remote_config) as repo, _working_dir(root):
+    with open_repo(root, remote_config=remote_config) as repo, _working_dir(root), _progress():
         try:
             return int(
                 repo.fetch(

@@ -54,10 +54,12 @@ def cli(ctx: click.Context, directory: str) -> None:
     from . import render
 
     locking.on_wait = render.info
-    if sys.stderr.isatty():
+    if sys.stderr.isatty() and not os.environ.get("CI"):
         from cpv import _dvc
 
-        _dvc.show_progress = True
+        view = render.TransferProgress()
+        _dvc.progress_sink = view
+        ctx.call_on_close(view.stop)
 
 
 @cli.command()

@@ -7,7 +7,17 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from cpv.metadata import VersionRecord
 from cpv.results import DiffResult, PullResult, PushResult, RevertResult, StatusResult, TagResult
@@ -189,3 +199,56 @@ def status_result(res: StatusResult) -> None:
         console.print(
             f"  unpushed: {len(res.unpushed_tags)} tag(s) {' '.join(res.unpushed_tags)}; {res.unpushed_commits} commit(s)"
         )
+
+
+class _AmountColumn(ProgressColumn):
+    """``12.3/400.0 MB  95.1 MB/s`` for byte tasks, ``3/10 files`` for file counts."""
+
+    def render(self, task: Task) -> Text:
+        total = task.total or 0
+        if task.fields.get("is_bytes"):
+            speed = f"  {task.speed / 1e6:.1f} MB/s" if task.speed else ""
+            return Text(f"{task.completed / 1e6:.1f}/{total / 1e6:.1f} MB{speed}")
+        return Text(f"{int(task.completed)}/{int(total)} files")
+
+
+class TransferProgress:
+    """Progress bars (amount, rate, ETA) for hashing, caching and transfers, on stderr.
+
+    Fed by ``cpv._dvc.progress_sink`` from DVC's worker threads; shows only work big enough
+    to watch (files of 1 MB or more, batches of more than one file).
+    """
+
+    MIN_BYTES = 1_000_000
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            _AmountColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        )
+        self._tasks: dict[int, TaskID] = {}
+        self._started = False
+
+    def __call__(
+        self, key: int, desc: str, done: int, total: int | None, is_bytes: bool, finished: bool
+    ) -> None:
+        if key not in self._tasks:
+            if finished or not total or total < (self.MIN_BYTES if is_bytes else 2):
+                return
+            if not self._started:
+                self._progress.start()
+                self._started = True
+            self._tasks[key] = self._progress.add_task(desc[-40:], total=total, is_bytes=is_bytes)
+        task = self._tasks[key]
+        self._progress.update(task, completed=done, total=total or None)
+        if finished:
+            self._progress.remove_task(task)
+            del self._tasks[key]
+
+    def stop(self) -> None:
+        if self._started:
+            self._progress.stop()

@@ -1,0 +1,51 @@
+"""Large files report byte-level progress (hashing on tag, upload on push) to the CLI's sink."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cpv import ModelCheckpoints, _dvc
+from cpv.cli.render import TransferProgress
+from cpv.repo import init_repository
+from cpv.sync import push
+from tests.conftest import write_checkpoint
+
+
+@pytest.fixture
+def events() -> Iterator[list[tuple[str, int, int | None, bool, bool]]]:
+    seen: list[tuple[str, int, int | None, bool, bool]] = []
+    _dvc.progress_sink = lambda key, desc, done, total, is_bytes, fin: seen.append(
+        (desc, done, total, is_bytes, fin)
+    )
+    yield seen
+    _dvc.progress_sink = None
+
+
+@pytest.mark.s3
+def test_tag_and_push_report_bytes(
+    tmp_path: Path, s3_user_config: str, events: list[tuple[str, int, int | None, bool, bool]]
+) -> None:
+    repo = init_repository(team="acme", model="big", path=tmp_path / "big")
+    size = 80 << 20  # above the 64 MiB threshold for hashing progress
+    write_checkpoint(repo, os.urandom(size))
+    ModelCheckpoints(repo).tag()
+    hashing = [e for e in events if e[0] == "hashing model.bin"]
+    assert hashing and hashing[-1][1:5] == (size, size, True, True)
+    events.clear()
+    push(repo)
+    uploads = [e for e in events if e[3] and e[2] == size]
+    assert uploads and uploads[-1][1] == size and uploads[-1][4]
+
+
+def test_progress_view_tracks_and_clears_tasks() -> None:
+    view = TransferProgress()
+    view(1, "small", 10, 100, True, False)  # under 1 MB: not worth a bar
+    view(2, "big", 5_000_000, 10_000_000, True, False)
+    assert list(view._tasks) == [2]
+    view(2, "big", 10_000_000, 10_000_000, True, True)
+    assert view._tasks == {}
+    view.stop()
