@@ -80,7 +80,12 @@ def ls_remote(url: str, *patterns: str) -> dict[str, str]:
 
 def _remote_error(exc: GitCommandError, url: str) -> RemoteError:
     stderr = (exc.stderr or "").strip().replace("stderr: ", "").strip("'\" \n")
-    detail = stderr.splitlines()[-1] if stderr else f"exit {exc.status}"
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    # The cause (ssh's or git's first complaint), not git's generic closing advice.
+    detail = next(
+        (line for line in lines if line.startswith(("ssh:", "fatal:", "ERROR:", "remote:"))),
+        lines[0] if lines else f"exit {exc.status}",
+    )
     return RemoteError(
         f"cannot reach git remote {url}: {detail}",
         hint="Check the URL and your access (`cpv doctor`); a hosted repository must exist first.",

@@ -200,10 +200,15 @@ def init_repository(
         else:
             probe = check_git_remote(remote_url)
             if not probe.exists:
-                raise RemoteError(
-                    f"git repository {remote_url} does not exist or cannot be reached: {probe.message}",
-                    hint="Create it (empty) on your Git host and check access with `cpv doctor`.",
+                hint = (
+                    "Create it (empty, no README) on your Git host, then run `cpv init` again."
+                    if probe.reachable
+                    else "Check the URL, your SSH key and network with `cpv doctor`."
                 )
+                message = probe.message
+                if remote_url not in message:
+                    message = f"git remote {remote_url}: {message}"
+                raise RemoteError(message, hint=hint)
         git.set_remote(GIT_REMOTE_NAME, remote_url)
         git.commit_all(f"cpv init {team}/{model}")
         if dest.exists():

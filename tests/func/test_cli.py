@@ -126,3 +126,14 @@ def test_not_a_repository_and_bad_config(tmp_path: Path) -> None:
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     proc = run_cpv("tag", "--no-such-flag", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and proc.stderr.startswith("Error: ")
+
+
+def test_init_with_unreachable_hosted_remote_creates_nothing(tmp_path: Path) -> None:
+    url = "ssh://git@127.0.0.1:1/acme/nope.git"  # port 1: nothing listens
+    proc = run_cpv("init", "acme/nope", "--git-remote", url, cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.startswith(f"Error: cannot reach git remote {url}") and "Hint:" in proc.stderr
+    )
+    assert not (tmp_path / "nope").exists()
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("home")] == []
