@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from cpv.cli import render
 from cpv.errors import CpvError, UsageError
 
 
@@ -17,67 +18,9 @@ class ChecksFailed(CpvError):
     )
 
 
-def _console() -> Any:
-    from cpv.cli import render
-
-    return render.console
-
-
-def _print_json(data: Any) -> None:
-    from cpv.cli import render
-
-    render.print_json(data)
-
-
 def _cwd(ctx: click.Context) -> Path:
     path = getattr(ctx.obj, "path", None)
     return Path(path) if path else Path.cwd()
-
-
-_MARK = {
-    "ok": "[green]ok[/]",
-    "warn": "[yellow]warn[/]",
-    "fail": "[bold red]FAIL[/]",
-    "skip": "[dim]skip[/]",
-}
-
-
-def _render_report(report: Any) -> None:
-    from rich.table import Table
-
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for col in ("check", "status", "details"):
-        table.add_column(col)
-    for c in report.checks:
-        details = c.message + (
-            f"\n[dim]→ {c.hint}[/]" if c.hint and c.status in ("fail", "warn") else ""
-        )
-        table.add_row(c.name, _MARK[c.status], details)
-    _console().print(table)
-
-
-def _render_settings(cfg: Any, *, credentials: str | None) -> None:
-    from rich.table import Table
-
-    st, git = cfg.storage, cfg.git
-    table = Table(show_header=False, box=None, pad_edge=False)
-    rows = [
-        ("provider", st.provider),
-        ("bucket", st.bucket),
-        ("region", st.region),
-        ("endpoint", st.endpoint_url),
-        ("account id", st.account_id),
-        ("aws profile", st.profile),
-        ("checksums", "when required" if st.checksum_when_required else "boto3 default"),
-        ("storage root", st.root_url()),
-        ("credentials", credentials),
-        ("git remote", git.remote_template or "local bare repos (default)"),
-        ("ssh key", git.ssh_key),
-    ]
-    for name, value in rows:
-        if value:
-            table.add_row(f"[bold]{name}[/]", str(value))
-    _console().print(table)
 
 
 def _show(as_json: bool) -> None:
@@ -85,20 +28,20 @@ def _show(as_json: bool) -> None:
 
     view = show_settings()
     if as_json:
-        _print_json(view.model_dump(mode="json"))
+        render.print_json(view.model_dump(mode="json"))
         return
     where = (
         view.config_path
         if view.config_exists
         else f"{view.config_path} (absent: embedded local default)"
     )
-    _console().print(f"Settings from {where}")
+    render.console.print(f"Settings from {where}")
     creds = view.credentials_source
     if view.stored_credentials_path:
         creds = f"{creds} (stored: {view.stored_access_key_id} / secret {view.stored_secret_access_key})"
-    _render_settings(view.config, credentials=creds)
+    render.settings_table(view.config, credentials=creds)
     for problem in view.permission_problems:
-        _console().print(f"[yellow]warning:[/] {problem}")
+        render.console.print(f"[yellow]warning:[/] {problem}")
 
 
 @click.command()
@@ -203,7 +146,7 @@ def run_wizard(
     from cpv.config import load_user_config
 
     current = load_user_config()
-    req = ask(prompter, current=current, say=lambda text: _console().print(text, markup=False))
+    req = ask(prompter, current=current, say=lambda text: render.console.print(text, markup=False))
     _apply(
         req, verify=verify, as_json=as_json, timeout=timeout,
         ask_save=lambda: prompter.confirm("Verification failed. Save these settings anyway?", default=False),
@@ -218,15 +161,15 @@ def _apply(req: Any, *, verify: bool, as_json: bool, timeout: float, ask_save: A
     except VerificationFailed as exc:
         report = exc.result.report
         if ask_save is not None and report is not None:
-            _render_report(report)
+            render.doctor_report(report)
             if ask_save():
                 result = configure(req, verify=verify, save_if_failed=True, timeout=timeout)
                 _render_result(result, as_json)
                 return
         elif as_json:
-            _print_json(exc.result.model_dump(mode="json"))
+            render.print_json(exc.result.model_dump(mode="json"))
         elif report is not None:
-            _render_report(report)
+            render.doctor_report(report)
         raise VerificationFailed(
             exc.message + "; nothing was saved", hint=exc.hint, result=exc.result
         ) from None
@@ -235,18 +178,18 @@ def _apply(req: Any, *, verify: bool, as_json: bool, timeout: float, ask_save: A
 
 def _render_result(result: Any, as_json: bool) -> None:
     if as_json:
-        _print_json(result.model_dump(mode="json"))
+        render.print_json(result.model_dump(mode="json"))
         return
     if result.report is not None:
-        _render_report(result.report)
-    con = _console()
+        render.doctor_report(result.report)
+    con = render.console
     con.print(f"Saved {result.config_path}")
     if result.credentials_path:
         con.print(f"Stored credentials in {result.credentials_path} (mode 0600)")
     if result.removed_stored_credentials:
         con.print("Removed the keys stored by cpv: the chosen profile is used instead")
     source = result.report.credentials_source if result.report else None
-    _render_settings(result.config, credentials=source)
+    render.settings_table(result.config, credentials=source)
 
 
 @click.command()
@@ -273,9 +216,9 @@ def doctor(ctx: click.Context, as_json: bool, timeout: float) -> None:
         pass
     report = run_doctor(timeout=timeout, team=team, model=model)
     if as_json:
-        _print_json({**report.model_dump(mode="json"), "ok": report.ok})
+        render.print_json({**report.model_dump(mode="json"), "ok": report.ok})
     else:
-        _render_report(report)
+        render.doctor_report(report)
     if not report.ok:
         failed = report.failures()
         raise ChecksFailed(
@@ -299,10 +242,10 @@ def remote_show(ctx: click.Context, as_json: bool) -> None:
 
     state = storage_state(_cwd(ctx))
     if as_json:
-        _print_json(state)
+        render.print_json(state)
         return
     for name, value in state.items():
-        _console().print(f"[bold]{name}[/]\t{value or '(none)'}")
+        render.console.print(f"[bold]{name}[/]\t{value or '(none)'}")
 
 
 @remote.command("set")
@@ -347,9 +290,9 @@ def remote_set(
         if bar is not None:
             bar.stop()
     if as_json:
-        _print_json(result.model_dump(mode="json"))
+        render.print_json(result.model_dump(mode="json"))
         return
-    con = _console()
+    con = render.console
     verb = "Would copy" if dry_run else "Copied"
     con.print(
         f"{verb} {result.objects_to_upload} of {result.objects_total} objects "
