@@ -122,15 +122,28 @@ def _progress() -> Iterator[None]:
 CURRENT = "cpv-current"
 
 
+def _remote_section(root: Path) -> dict[str, Any] | None:
+    """The working tree's ``remote "storage"`` settings (repo + local config), read without
+    opening a whole DVC repository."""
+    _quiet_env()
+    from dvc.config import Config, ConfigError
+
+    try:
+        config = Config(dvc_dir=str(root / ".dvc"))
+    except ConfigError as exc:
+        raise DvcError(f"{root / '.dvc' / 'config'}: {exc}") from exc
+    section = config.get("remote", {}).get(REMOTE)
+    return dict(section) if section else None
+
+
 def _current_remote(root: Path) -> dict[str, Any]:
-    with open_repo(root) as repo:
-        section = repo.config.get("remote", {}).get(REMOTE)
-        if not section:
-            raise DvcError(
-                f"no DVC remote '{REMOTE}' configured in {root / '.dvc' / 'config'}",
-                hint="Set one with `cpv remote set URL`.",
-            )
-        return dict(section)
+    section = _remote_section(root)
+    if not section:
+        raise DvcError(
+            f"no DVC remote '{REMOTE}' configured in {root / '.dvc' / 'config'}",
+            hint="Set one with `cpv remote set URL`.",
+        )
+    return section
 
 
 @contextmanager
@@ -182,9 +195,8 @@ def set_remote(root: Path, *, remote_url: str, remote_options: dict[str, str]) -
 
 
 def remote_url(root: Path) -> str | None:
-    with open_repo(root) as repo:
-        remote = repo.config.get("remote", {}).get(REMOTE)
-        return str(remote["url"]) if remote else None
+    section = _remote_section(root)
+    return str(section["url"]) if section else None
 
 
 def add(root: Path, path: str) -> TrackedContent:
