@@ -6,6 +6,7 @@ speak in versions. DVC is imported lazily so that ``cpv --help`` and ``cpv list`
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import os
@@ -154,6 +155,10 @@ def open_repo(root: Path, *, remote_config: dict[str, Any] | None = None) -> Ite
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    shared = _shared.get()
+    if remote_config is None and shared is not None and shared[0] == root:
+        yield shared[1]  # inside `session(root)`: reuse its repository, do not close it
+        return
     remote = None
     if remote_config is not None:
         remote_config = {**_current_remote(root), **remote_config}
@@ -166,6 +171,26 @@ def open_repo(root: Path, *, remote_config: dict[str, Any] | None = None) -> Ite
         yield repo
     finally:
         repo.close()
+
+
+_shared: contextvars.ContextVar[tuple[Path, Any] | None] = contextvars.ContextVar(
+    "cpv_dvc_session", default=None
+)
+
+
+@contextmanager
+def session(root: Path) -> Iterator[None]:
+    """Open the DVC repository once for several calls (one ``tag`` hashes, adds and looks up
+    lineage): each open costs tens of milliseconds, which background versioning pays per save."""
+    if _shared.get() is not None:
+        yield
+        return
+    with open_repo(root) as repo:
+        token = _shared.set((root, repo))
+        try:
+            yield
+        finally:
+            _shared.reset(token)
 
 
 def init(root: Path, *, remote_url: str, remote_options: dict[str, str]) -> None:

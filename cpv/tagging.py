@@ -154,7 +154,7 @@ def tag_versions(
     if source is not None and Kind.MODEL not in kinds:
         raise UsageError("source= applies to model checkpoints only")
 
-    with repo.locked() as repairs:
+    with repo.locked() as repairs, _dvc.session(repo.root):
         if source is not None:
             _sync_source(Path(source), repo.root / repo.path_of(Kind.MODEL))
         for kind in kinds:
