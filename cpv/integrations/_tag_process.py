@@ -49,15 +49,10 @@ class TagProcess:
         self._proc: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
 
-    def start(self) -> None:
-        """Start the child now, so its imports overlap with training instead of the first save."""
-        with self._lock:
-            self._ensure()
-
     def _ensure(self) -> subprocess.Popen[str]:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "cpv.integrations.tag_server", str(self._nice)],
+                [sys.executable, "-m", "cpv.integrations._tag_process", str(self._nice)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -150,8 +145,8 @@ def _serve(nice: int, protocol: IO[str]) -> None:
         protocol.flush()
 
 
-def main(argv: list[str]) -> None:
+if __name__ == "__main__":
     # The protocol owns the real stdout; anything a library prints goes to stderr instead.
     channel = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     sys.stdout = sys.stderr
-    _serve(int(argv[0]) if argv else 10, channel)
+    _serve(int(sys.argv[1]) if len(sys.argv) > 1 else 10, channel)

@@ -162,8 +162,6 @@ class VersionWorker:
         self._thread: threading.Thread | None = None
         #: background versions are tagged in a child process: no GIL shared with training
         self._child = TagProcess(nice=nice) if background else None
-        if self._child is not None:
-            self._child.start()  # its imports overlap with the first epoch, not the first save
         self._reported = 0
         _live_workers.add(self)
 
