@@ -13,9 +13,8 @@ Guarantees, in order of importance:
   pushed. Versions already tagged stay tagged locally; a failed push is retried by
   ``cpv push``. If a script forgets to drain, an exit hook drains and prints the failures.
 
-The worker is one thread that hands each version to a long-lived child process at a lower
-CPU priority (``nice``): tagging's Python work never holds the training process's GIL, and
-hashing and uploads yield the CPU to the training loop on a busy machine.
+The worker is one thread at a lower CPU priority (``nice``), so that hashing and
+uploads yield to the training loop on a busy machine.
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from cpv.errors import CpvError, NothingToTagError
-from cpv.integrations._tag_process import TagProcess
 
 MetricValue = float | int | str
 
@@ -160,8 +158,6 @@ class VersionWorker:
         self._unpushed: list[VersionOutcome] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        #: background versions are tagged in a child process: no GIL shared with training
-        self._child = TagProcess(nice=nice) if background else None
         self._reported = 0
         _live_workers.add(self)
 
@@ -239,8 +235,6 @@ class VersionWorker:
                 self._queue.put(_STOP)
                 self._thread.join(timeout=10)
                 self._thread = None
-            if self._child is not None:
-                self._child.close()
             _live_workers.discard(self)
 
     @property
@@ -271,50 +265,23 @@ class VersionWorker:
             finally:
                 self._queue.task_done()
 
-    def _tag(
-        self,
-        *,
-        kind: str,
-        message: str,
-        metrics: Mapping[str, MetricValue] | None = None,
-        params: Mapping[str, Any] | None = None,
-        source: Path | None = None,
-    ) -> tuple[str, bool]:
-        """Tag on this thread (``background=False``) or in the versioning process."""
-        if self._child is not None:
-            reply = self._child.call(
-                "tag",
-                repo=str(self.repo),
-                kind=kind,
-                message=message,
-                metrics=metrics,
-                params=params,
-                source=str(source) if source else None,
-            )
-            return str(reply["tag"]), bool(reply["created"])
+    def _process(self, request: VersionRequest, *, more_queued: bool) -> VersionOutcome:
         from cpv.managers import DataCheckpoints, ModelCheckpoints
 
-        manager = DataCheckpoints if kind == "data" else ModelCheckpoints
-        result = manager(self.repo).tag(
-            message=message, metrics=metrics, params=params, source=source
-        )
-        return result.tag, result.created
-
-    def _process(self, request: VersionRequest, *, more_queued: bool) -> VersionOutcome:
         outcome = VersionOutcome(request=request)
         try:
             if request.with_data:
                 with contextlib.suppress(NothingToTagError):
-                    data_tag, created = self._tag(kind="data", message=_data_message(request))
-                    if created:
-                        outcome.data_tag = data_tag
-            outcome.tag, outcome.created = self._tag(
-                kind="model",
+                    data = DataCheckpoints(self.repo).tag(message=_data_message(request))
+                    if data.created:
+                        outcome.data_tag = data.tag
+            result = ModelCheckpoints(self.repo).tag(
                 message=request.message,
                 metrics=request.metrics,
                 params=request.params,
                 source=request.source,
             )
+            outcome.tag, outcome.created = result.tag, result.created
             shutil.rmtree(request.source, ignore_errors=True)
         except Exception as exc:
             outcome.error = exc  # the staged bytes are kept: the error message names them
@@ -328,14 +295,11 @@ class VersionWorker:
 
     def _push(self) -> None:
         """Push everything tagged so far; the outcome is recorded on each version it covered."""
+        from cpv.sync import push
+
         covered, self._unpushed = self._unpushed, []
         try:
-            if self._child is not None:
-                self._child.call("push", repo=str(self.repo))
-            else:
-                from cpv.sync import push
-
-                push(path=self.repo)
+            push(path=self.repo)
         except Exception as exc:
             for outcome in covered:
                 outcome.pushed, outcome.push_error = False, exc
