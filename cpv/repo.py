@@ -185,12 +185,13 @@ def init_repository(
         cfg = RepoConfig(team=team, model=model)
         _build_layout(work, cfg)
         git = _git.GitRepo.init(work)
+        git.identity()  # no user.name/email: say how to set one, before anything else
         _dvc.init(work, remote_url=storage_url, remote_options=_dvc_remote_options(storage_url))
         if template not in (None, "none"):
             from cpv.templating import render_template
 
             render_template(str(template), work, team=team, model=model)
-        if is_local(storage_url):
+        if "://" not in storage_url or storage_url.startswith("file://"):  # a local DVC remote
             local_path(storage_url).mkdir(parents=True, exist_ok=True)
         if is_local(remote_url):
             bare = local_path(remote_url)

@@ -103,6 +103,7 @@ def test_s3_push_then_plain_git_and_dvc_get_every_version(
     tmp_path: Path, s3_user_config: str, s3_endpoint: str
 ) -> None:
     repo = init_repository(team="acme", model="bert-tiny", path=tmp_path / "bert-tiny")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bert-tiny", "home"]  # nothing else
     dvc_config = (repo / ".dvc/config").read_text()
     assert "s3://cpv-test/acme/bert-tiny" in dvc_config and s3_endpoint in dvc_config
     assert "testing" not in dvc_config  # credentials never committed
