@@ -139,7 +139,9 @@ class GitRepo:
             return self.run("symbolic-ref", "--short", "-q", "HEAD")
         except GitError as exc:
             raise GitError(
-                "HEAD is detached", hint="Check out a branch first, e.g. `git checkout main`."
+                "HEAD is detached (not on a branch): a new version would belong to no branch",
+                hint="Check out a branch first, e.g. `git checkout main`; use `cpv pull VERSION` "
+                "or `cpv revert VERSION` to work with an older version.",
             ) from exc
 
     def identity(self) -> str:

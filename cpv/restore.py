@@ -89,6 +89,7 @@ def revert(
 ) -> RevertResult:
     """Restore ``version``'s files for ``kinds`` and record that as a new commit."""
     with repo.locked():
+        repo.git.current_branch()  # refuse a detached HEAD before touching anything
         records = [find_record(repo, kind, version) for kind in kinds]
         dirty = dirty_kinds(repo, kinds)
         if dirty and not force:

@@ -155,6 +155,7 @@ def tag_versions(
         raise UsageError("source= applies to model checkpoints only")
 
     with repo.locked() as repairs, _dvc.session(repo.root):
+        repo.git.current_branch()  # a detached HEAD would leave the version on no branch
         if source is not None:
             _sync_source(Path(source), repo.root / repo.path_of(Kind.MODEL))
         for kind in kinds:

@@ -137,3 +137,18 @@ def test_init_with_unreachable_hosted_remote_creates_nothing(tmp_path: Path) -> 
     )
     assert not (tmp_path / "nope").exists()
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("home")] == []
+
+
+def test_tag_on_a_detached_head_is_refused(tmp_path: Path) -> None:
+    run_cpv("init", "acme/m", cwd=tmp_path)
+    repo = tmp_path / "m"
+    write_checkpoint(repo, b"one")
+    run_cpv("tag", cwd=repo)
+    import subprocess
+
+    subprocess.run(["git", "checkout", "-q", "model/v0.1"], cwd=repo, check=True)
+    write_checkpoint(repo, b"two")
+    before = repo_snapshot(repo)
+    proc = run_cpv("tag", cwd=repo, check=False)
+    assert proc.returncode == 1 and "HEAD is detached" in proc.stderr and "Hint:" in proc.stderr
+    assert repo_snapshot(repo) == before
