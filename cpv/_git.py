@@ -298,16 +298,28 @@ class GitRepo:
             except GitCommandError as exc:
                 return False, f"{exc.stdout or ''}\n{exc.stderr or ''}"
 
-    def merge(self, ref: str, message: str, *, favour_ours: bool) -> None:
-        args = ["merge", "-q", "--no-edit", "--no-ff", "-m", message]
-        if favour_ours:
-            args += ["-X", "ours"]
+    def merge(self, ref: str, message: str, *, ours_wins: Sequence[str] = ()) -> None:
+        """Merge ``ref``; conflicts in ``ours_wins`` paths take our side, any other conflict
+        aborts the merge (leaving the branch as it was) and raises."""
         with self._repo() as repo:
             try:
-                repo.git.execute(["git", *args, ref])
+                repo.git.execute(["git", "merge", "-q", "--no-edit", "--no-ff", "-m", message, ref])
+                return
             except GitCommandError as exc:
+                conflicted = repo.git.diff("--name-only", "--diff-filter=U").split()
+                if conflicted and set(conflicted) <= set(ours_wins):
+                    repo.git.checkout("--ours", "--", *conflicted)
+                    repo.git.add("--", *conflicted)
+                    repo.git.execute(["git", "commit", "-q", "--no-edit", "--no-verify"])
+                    return
                 try:
                     repo.git.merge("--abort")
                 except GitCommandError:
                     pass
+                if conflicted:
+                    raise GitError(
+                        f"merging {ref} conflicts in {', '.join(conflicted)}",
+                        hint=f"Someone else changed the same files: merge {ref} yourself "
+                        "(git merge), then run the command again.",
+                    ) from exc
                 raise _git_error(exc, f"merging {ref}") from exc

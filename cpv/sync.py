@@ -17,7 +17,7 @@ from cpv.config import GIT_REMOTE_NAME, load_user_config, parse_model_id
 from cpv.errors import RemoteError, UsageError
 from cpv.git_remote import is_local
 from cpv.metadata import VersionRecord, encode_tag_message
-from cpv.repo import ModelRepo
+from cpv.repo import METRICS_LOG, ModelRepo
 from cpv.restore import checkout_head, dirty_kinds, find_record, materialize
 from cpv.results import PullResult, PushResult
 from cpv.transfer import get_transfer
@@ -165,7 +165,8 @@ def _rename_collisions(
 
 
 def _integrate_remote_branch(repo: ModelRepo, url: str, branch: str) -> None:
-    """Bring in commits another writer pushed; our pointers win where both changed them."""
+    """Bring in commits another writer pushed. Where both changed a version pointer ours wins
+    (our version is about to get the newest number); any other conflict stops the push."""
     refs = _git.ls_remote(url, f"refs/heads/{branch}")
     remote_head = refs.get(f"refs/heads/{branch}")
     if not remote_head:
@@ -178,7 +179,12 @@ def _integrate_remote_branch(repo: ModelRepo, url: str, branch: str) -> None:
     if head and repo.git.is_ancestor(head, remote_head):
         repo.git.run("merge", "-q", "--ff-only", tracking)
         return
-    repo.git.merge(tracking, f"cpv: merge {GIT_REMOTE_NAME}/{branch}", favour_ours=True)
+    pointers = [repo.pointer_of(kind) for kind in Kind]
+    repo.git.merge(
+        tracking,
+        f"cpv: merge {GIT_REMOTE_NAME}/{branch}",
+        ours_wins=[*pointers, ".gitignore", METRICS_LOG],
+    )
 
 
 def resolve_clone_source(source: str) -> str:

@@ -149,3 +149,29 @@ def test_pull_detects_corrupted_remote_object(
     with pytest.raises(IntegrityError):
         clone("acme/m", tmp_path / "victim")
     assert not (tmp_path / "victim").exists()
+
+
+def test_conflicting_code_changes_stop_the_push_and_change_nothing(
+    repo: Path, tmp_path: Path
+) -> None:
+    from cpv.errors import GitError
+
+    write_checkpoint(repo, b"base")
+    ModelCheckpoints(repo).tag()
+    push(repo)
+    other, _ = clone("acme/whisper-small", tmp_path / "other")
+    for where, text in ((repo, "lr = 1e-3\n"), (other, "lr = 3e-4\n")):
+        (where / "train.py").write_text(text)
+        git(where, "add", "train.py")
+        git(where, "commit", "-qm", f"train.py {text.strip()}")
+    push(repo)
+    write_checkpoint(other, b"B")
+    ModelCheckpoints(other).tag()
+    head = git(other, "rev-parse", "HEAD")
+    with pytest.raises(GitError, match="conflicts in train.py"):
+        push(other)
+    assert git(other, "rev-parse", "HEAD") == head  # merge aborted, nothing lost
+    assert git(other, "status", "--porcelain") == ""
+    assert (other / "train.py").read_text() == "lr = 3e-4\n"
+    bare = git(repo, "remote", "get-url", "origin").strip()
+    assert remote_tags(bare) == ["model/v0.1"]  # B's version was not published half-way
