@@ -88,6 +88,8 @@ class StatusResult(BaseModel):
     unpushed_tags: list[str] | None = None
     unpushed_commits: int | None = None
     remote: str | None = None
+    #: an interrupted change (e.g. "tag") that the next writing command will roll back
+    interrupted: str | None = None
 
 
 class DiffEntry(BaseModel):

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from cpv import _dvc, _git
 from cpv.config import GIT_REMOTE_NAME
 from cpv.errors import CpvError, VersionNotFoundError
+from cpv.locking import Journal
 from cpv.metadata import VersionRecord
 from cpv.repo import ModelRepo
 from cpv.results import DiffEntry, DiffResult, KindStatus, StatusResult
@@ -50,10 +51,12 @@ def status(
 ) -> StatusResult:
     records = repo.records()
     out = []
+    with _dvc.session(repo.root):
+        currents = {kind: _dvc.hash_path(repo.root, repo.path_of(kind)) for kind in kinds}
     for kind in kinds:
         mine = [r for r in records if r.kind is kind]
         latest = mine[-1] if mine else None
-        current = _dvc.hash_path(repo.root, repo.path_of(kind))
+        current = currents[kind]
         has_files = current is not None and current.size > 0
         holds = next(
             (r.version for r in reversed(mine) if current and r.content_hash == current.hash), None
@@ -69,8 +72,13 @@ def status(
                 workspace_version=holds,
             )
         )
+    pending = Journal(repo.git_dir).pending()
     result = StatusResult(
-        team=repo.config.team, model=repo.config.model, branch=_branch(repo), kinds=out
+        interrupted=str(pending.get("op")) if pending else None,
+        team=repo.config.team,
+        model=repo.config.model,
+        branch=_branch(repo),
+        kinds=out,
     )
     url = repo.git.remote_url(GIT_REMOTE_NAME)
     result.remote = url

@@ -182,6 +182,11 @@ def diff_result(res: DiffResult) -> None:
 
 def status_result(res: StatusResult) -> None:
     console.print(f"[bold]{res.team}/{res.model}[/] on branch {res.branch}")
+    if res.interrupted:
+        console.print(
+            f"  [yellow]an interrupted {res.interrupted} is pending: the next cpv command that "
+            "writes (tag, revert, push, pull) rolls it back[/]"
+        )
     for k in res.kinds:
         latest = k.latest.version if k.latest else "none"
         if k.changed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -46,6 +47,8 @@ def test_sigkill_mid_tag_is_repaired_by_next_command(repo: Path, point: str) -> 
     proc = run_cpv("tag", "all", cwd=repo, env={"CPV_FAULT": f"kill:{point}"}, check=False)
     assert proc.returncode == -9
     assert (repo / ".git/cpv/txn.json").exists()
+    status = json.loads(run_cpv("status", "--no-remote", "--json", cwd=repo).stdout)
+    assert status["interrupted"] == "tag"
     out = run_cpv("tag", "all", "--dry-run", cwd=repo)  # any locked command repairs first
     assert "repaired" in out.stderr
     assert repo_snapshot(repo) == before
