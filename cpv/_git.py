@@ -23,6 +23,7 @@ from cpv.errors import GitError, RemoteError
 @dataclass(frozen=True)
 class TagRef:
     name: str  # without refs/tags/
+    obj: str  # the tag object itself (differs between two tags of one name made apart)
     commit: str  # the commit the tag points to (peeled)
     contents: str  # the annotated tag's message ("" for lightweight tags)
 
@@ -263,7 +264,7 @@ class GitRepo:
             if len(parts) < 4:
                 continue
             name, obj, peeled, contents = parts[0], parts[1], parts[2], parts[3]
-            tags.append(TagRef(name=name, commit=peeled or obj, contents=contents))
+            tags.append(TagRef(name=name, obj=obj, commit=peeled or obj, contents=contents))
         return tags
 
     # --- remotes -----------------------------------------------------------------

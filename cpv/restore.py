@@ -46,6 +46,14 @@ def dirty_kinds(repo: ModelRepo, kinds: Sequence[Kind]) -> list[str]:
     return dirty
 
 
+def refuse_unsaved_work(repo: ModelRepo, kinds: Sequence[Kind], *, force: bool) -> list[str]:
+    """The unsaved work in ``kinds`` (see :func:`dirty_kinds`); raises unless ``force``."""
+    dirty = dirty_kinds(repo, kinds)
+    if dirty and not force:
+        raise DirtyWorkspaceError(f"uncommitted changes in {', '.join(dirty)}")
+    return dirty
+
+
 def ensure_objects(
     repo: ModelRepo, records: Sequence[VersionRecord], *, jobs: int | None = None
 ) -> int:
@@ -91,19 +99,16 @@ def revert(
     with repo.locked():
         repo.git.current_branch()  # refuse a detached HEAD before touching anything
         records = [find_record(repo, kind, version) for kind in kinds]
-        dirty = dirty_kinds(repo, kinds)
-        if dirty and not force:
-            raise DirtyWorkspaceError(f"uncommitted changes in {', '.join(dirty)}")
+        dirty = refuse_unsaved_work(repo, kinds, force=force)
         targets = {
             r.kind: repo.git.show_file(r.commit, repo.pointer_of(r.kind)) or "" for r in records
         }
         current = {k: repo.git.show_file("HEAD", repo.pointer_of(k)) for k in kinds}
         if not dirty and all(targets[k] == current[k] for k in kinds):
             return RevertResult(records=records, already_current=True)
-        if dry_run:
-            ensure_objects(repo, records)
-            return RevertResult(records=records, dry_run=True)
         ensure_objects(repo, records)  # before any file is touched
+        if dry_run:
+            return RevertResult(records=records, dry_run=True)
 
         journal = Journal(repo.git_dir)
         pointers = [repo.pointer_of(k) for k in kinds]

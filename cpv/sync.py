@@ -18,7 +18,7 @@ from cpv.errors import RemoteError, UsageError
 from cpv.git_remote import is_local
 from cpv.metadata import VersionRecord, encode_tag_message
 from cpv.repo import METRICS_LOG, ModelRepo
-from cpv.restore import checkout_head, dirty_kinds, find_record, materialize
+from cpv.restore import checkout_head, find_record, materialize, refuse_unsaved_work
 from cpv.results import PullResult, PushResult
 from cpv.transfer import get_transfer
 from cpv.versions import Kind, Version, parse_tag_name, parse_version_arg, tag_name
@@ -46,13 +46,8 @@ def _remote_tags(url: str) -> dict[str, str]:
 
 
 def _local_tag_objects(repo: ModelRepo) -> dict[str, str]:
-    out = repo.git.run(
-        "for-each-ref",
-        "--format=%(refname:strip=2) %(objectname)",
-        "refs/tags/model",
-        "refs/tags/data",
-    )
-    return dict(line.split(" ", 1) for line in out.splitlines() if line)
+    """cpv tag name -> tag object sha, locally."""
+    return {t.name: t.obj for t in repo.git.list_tags("model", "data")}
 
 
 def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = False) -> PushResult:
@@ -164,24 +159,39 @@ def _rename_collisions(
     return renamed
 
 
+def _fetch_branch(repo: ModelRepo, url: str, branch: str, *refspecs: str) -> str | None:
+    """Fetch the remote's ``branch`` into its tracking ref (plus ``refspecs``); its head sha,
+    or None when the remote has no such branch yet."""
+    remote_head = _git.ls_remote(url, f"refs/heads/{branch}").get(f"refs/heads/{branch}")
+    if remote_head:
+        repo.git.fetch(GIT_REMOTE_NAME, f"+refs/heads/{branch}:{_tracking(branch)}", *refspecs)
+    return remote_head
+
+
+def _tracking(branch: str) -> str:
+    return f"refs/remotes/{GIT_REMOTE_NAME}/{branch}"
+
+
+def _fast_forward(repo: ModelRepo, remote_head: str, branch: str) -> bool:
+    head = repo.git.head_commit()
+    if head and head != remote_head and repo.git.is_ancestor(head, remote_head):
+        repo.git.run("merge", "-q", "--ff-only", _tracking(branch))
+        return True
+    return False
+
+
 def _integrate_remote_branch(repo: ModelRepo, url: str, branch: str) -> None:
     """Bring in commits another writer pushed. Where both changed a version pointer ours wins
     (our version is about to get the newest number); any other conflict stops the push."""
-    refs = _git.ls_remote(url, f"refs/heads/{branch}")
-    remote_head = refs.get(f"refs/heads/{branch}")
-    if not remote_head:
-        return
-    tracking = f"refs/remotes/{GIT_REMOTE_NAME}/{branch}"
-    repo.git.fetch(GIT_REMOTE_NAME, f"+refs/heads/{branch}:{tracking}")
+    remote_head = _fetch_branch(repo, url, branch)
     head = repo.git.head_commit()
-    if head and repo.git.is_ancestor(remote_head, head):
+    if not remote_head or (head and repo.git.is_ancestor(remote_head, head)):
         return
-    if head and repo.git.is_ancestor(head, remote_head):
-        repo.git.run("merge", "-q", "--ff-only", tracking)
+    if _fast_forward(repo, remote_head, branch):
         return
     pointers = [repo.pointer_of(kind) for kind in Kind]
     repo.git.merge(
-        tracking,
+        _tracking(branch),
         f"cpv: merge {GIT_REMOTE_NAME}/{branch}",
         ours_wins=[*pointers, ".gitignore", METRICS_LOG],
     )
@@ -240,11 +250,7 @@ def pull(
     with repo.locked():
         updated = _fetch_refs(repo)
         if version is None:
-            dirty = dirty_kinds(repo, kinds)
-            if dirty and not force:
-                from cpv.errors import DirtyWorkspaceError
-
-                raise DirtyWorkspaceError(f"uncommitted changes in {', '.join(dirty)}")
+            refuse_unsaved_work(repo, kinds, force=force)
             fetched = get_transfer().fetch(
                 repo.root,
                 revs=None,
@@ -269,11 +275,7 @@ def pull(
                     raise
         if not records:
             find_record(repo, wanted[0], parsed)
-        dirty = dirty_kinds(repo, [r.kind for r in records])
-        if dirty and not force:
-            from cpv.errors import DirtyWorkspaceError
-
-            raise DirtyWorkspaceError(f"uncommitted changes in {', '.join(dirty)}")
+        refuse_unsaved_work(repo, [r.kind for r in records], force=force)
         fetched = materialize(repo, records, jobs=jobs)
         return PullResult(
             records=records,
@@ -289,19 +291,11 @@ def _fetch_refs(repo: ModelRepo) -> bool:
     if not url:
         return False
     branch = repo.git.current_branch()
-    refs = _git.ls_remote(url, f"refs/heads/{branch}")
-    if not refs:
-        return False
-    tracking = f"refs/remotes/{GIT_REMOTE_NAME}/{branch}"
-    repo.git.fetch(
-        GIT_REMOTE_NAME,
-        f"+refs/heads/{branch}:{tracking}",
+    remote_head = _fetch_branch(
+        repo,
+        url,
+        branch,
         "refs/tags/model/*:refs/tags/model/*",
         "refs/tags/data/*:refs/tags/data/*",
     )
-    head = repo.git.head_commit()
-    remote_head = refs[f"refs/heads/{branch}"]
-    if head and head != remote_head and repo.git.is_ancestor(head, remote_head):
-        repo.git.run("merge", "-q", "--ff-only", tracking)
-        return True
-    return False
+    return bool(remote_head) and _fast_forward(repo, str(remote_head), branch)
