@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import math
 import os
 import queue
 import shutil
@@ -94,6 +95,8 @@ def clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, MetricValue]:
                 value = value.item()  # 0-d tensors and numpy scalars
         if isinstance(value, bool):
             value = int(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            value = str(value)  # a diverged run (loss=nan) is still versioned, its metric as text
         if not isinstance(value, int | float | str):
             value = str(value)
         out[str(key)] = value

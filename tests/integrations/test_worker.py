@@ -191,3 +191,12 @@ def test_clean_metrics_unwraps_scalars() -> None:
         "d": "x",
         "e": "[1]",
     }
+
+
+def test_metrics_of_a_diverged_run_are_kept_as_text(integ_repo: Path, tmp_path: Path) -> None:
+    ckpt = tmp_path / "model.bin"
+    ckpt.write_bytes(b"w")
+    outcome = log_checkpoint(ckpt, repo=integ_repo, metrics={"loss": float("nan"), "acc": 0.5})
+    assert outcome is not None and outcome.tag == "model/v0.1"
+    (record,) = ModelCheckpoints(integ_repo).list()
+    assert record.metrics == {"loss": "nan", "acc": 0.5}
