@@ -32,11 +32,21 @@ class TrackedContent:
     nfiles: int
 
 
-#: Set by the CLI when a person watches a terminal: called as
-#: ``sink(key, description, done, total, is_bytes, finished)`` while DVC hashes, caches and
-#: transfers, so the CLI can draw progress (bytes, rate, ETA). The library never draws.
+#: Called as ``sink(key, description, done, total, is_bytes, finished)`` while DVC hashes,
+#: caches and transfers. Progress goes to the active :class:`cpv.progress.Progress` (the one
+#: passed to the manager running this call); :data:`progress_sink` is the older module-wide
+#: hook, still honoured when set. The library never draws.
 ProgressSink = Callable[[int, str, int, "int | None", bool, bool], None]
 progress_sink: ProgressSink | None = None
+
+
+def _sink() -> ProgressSink | None:
+    if progress_sink is not None:
+        return progress_sink
+    from cpv.progress import active
+
+    progress = active()
+    return progress.transfer if progress is not None else None
 
 
 def _quiet_env() -> None:
@@ -49,8 +59,8 @@ def _quiet_env() -> None:
     logging.getLogger("dvc.progress").setLevel(logging.ERROR)  # progress goes to the sink
 
 
-def _callback_class(*, hashing: bool = False) -> Any:
-    """An fsspec callback (DVC's progress protocol) that reports to :data:`progress_sink`."""
+def _callback_class(sink: ProgressSink, *, hashing: bool = False) -> Any:
+    """An fsspec callback (DVC's progress protocol) that reports to ``sink``."""
     from fsspec.callbacks import Callback as fsspec_callback
 
     class SinkCallback(fsspec_callback):  # type: ignore[misc]
@@ -68,8 +78,7 @@ def _callback_class(*, hashing: bool = False) -> Any:
             fsspec_callback.__init__(self, size=size, value=value)
 
         def call(self, *args: Any, **kwargs: Any) -> None:
-            if progress_sink is not None:
-                progress_sink(id(self), self._desc, int(self.value), self.size, self._bytes, False)
+            sink(id(self), self._desc, int(self.value), self.size, self._bytes, False)
 
         def branched(self, path_1: Any, path_2: Any, **kwargs: Any) -> Any:
             desc = path_1 if isinstance(path_1, str) else path_2
@@ -79,16 +88,17 @@ def _callback_class(*, hashing: bool = False) -> Any:
             return SinkCallback(desc=label.strip(), bytes=True)
 
         def close(self) -> None:
-            if progress_sink is not None:
-                progress_sink(id(self), self._desc, int(self.value), self.size, self._bytes, True)
+            sink(id(self), self._desc, int(self.value), self.size, self._bytes, True)
 
     return SinkCallback
 
 
 @contextmanager
 def _progress() -> Iterator[None]:
-    """Route DVC's progress callbacks to :data:`progress_sink` for the duration of a call."""
-    if progress_sink is None:
+    """Route DVC's progress callbacks to the active sink (read here, in the calling thread:
+    DVC's worker threads do not see its context) for the duration of a call."""
+    sink = _sink()
+    if sink is None:
         yield
         return
     import dvc.fs.callbacks as dvc_callbacks
@@ -98,14 +108,14 @@ def _progress() -> Iterator[None]:
     import dvc_data.index.fetch as index_fetch
     import dvc_data.index.push as index_push
 
-    sink_cls = _callback_class()
+    sink_cls = _callback_class(sink)
     patches = [
         (dvc_callbacks, "TqdmCallback", sink_cls),
         (dvc_output, "TqdmCallback", sink_cls),
         (index_push, "TqdmCallback", sink_cls),
         (index_fetch, "TqdmCallback", sink_cls),
         (index_checkout, "TqdmCallback", sink_cls),
-        (dvc_hash, "LargeFileHashingCallback", _callback_class(hashing=True)),
+        (dvc_hash, "LargeFileHashingCallback", _callback_class(sink, hashing=True)),
     ]
     saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
     for module, name, value in patches:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,12 +22,9 @@ from filelock import FileLock, Timeout
 
 from cpv.config import lock_timeout
 from cpv.errors import LockTimeoutError
+from cpv.progress import current as current_progress
 
 _STATE_DIR = "cpv"
-
-#: Called once with a message when a command has to wait for another writer (the CLI
-#: sets it to print to stderr; the library itself never prints).
-on_wait: Callable[[str], None] | None = None
 
 
 def state_dir(git_dir: Path) -> Path:
@@ -46,9 +43,11 @@ def repo_lock(git_dir: Path, *, timeout: float | None = None) -> Iterator[None]:
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            if on_wait is not None:
-                owner = owner_file.read_text().strip() if owner_file.exists() else "another process"
-                on_wait(f"waiting up to {wait:g}s for {owner} to finish with this repository…")
+            # Said once, to the active progress receiver (the CLI prints it to stderr).
+            owner = owner_file.read_text().strip() if owner_file.exists() else "another process"
+            current_progress().waiting(
+                f"waiting up to {wait:g}s for {owner} to finish with this repository…"
+            )
             lock.acquire(timeout=wait)
     except Timeout:
         owner = owner_file.read_text().strip() if owner_file.exists() else "another process"
