@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,10 @@ from cpv.errors import LockTimeoutError
 from cpv.progress import current as current_progress
 
 _STATE_DIR = "cpv"
+
+#: The older module-wide hook for the "waiting for another writer" message, still honoured
+#: when set. Prefer a :class:`cpv.progress.Progress` passed to the manager: its ``waiting``.
+on_wait: Callable[[str], None] | None = None
 
 
 def state_dir(git_dir: Path) -> Path:
@@ -44,10 +48,9 @@ def repo_lock(git_dir: Path, *, timeout: float | None = None) -> Iterator[None]:
             lock.acquire(timeout=0)
         except Timeout:
             # Said once, to the active progress receiver (the CLI prints it to stderr).
+            say = on_wait or current_progress().waiting
             owner = owner_file.read_text().strip() if owner_file.exists() else "another process"
-            current_progress().waiting(
-                f"waiting up to {wait:g}s for {owner} to finish with this repository…"
-            )
+            say(f"waiting up to {wait:g}s for {owner} to finish with this repository…")
             lock.acquire(timeout=wait)
     except Timeout:
         owner = owner_file.read_text().strip() if owner_file.exists() else "another process"
