@@ -211,9 +211,16 @@ def resolve_clone_source(source: str) -> str:
 
 
 def clone(
-    source: str, dest: Path | None = None, *, version: str | None = None, jobs: int | None = None
+    source: str,
+    dest: Path | None = None,
+    *,
+    version: str | None = None,
+    kinds: Sequence[Kind] = (Kind.MODEL, Kind.DATA),
+    jobs: int | None = None,
 ) -> tuple[Path, PullResult]:
-    """Clone a model repository and materialize (and verify) a version's bytes."""
+    """Clone a model repository and materialize (and verify) ``kinds`` of a version's bytes."""
+    if version is not None:
+        parse_version_arg(version, within=kinds, action="clone")  # refuse before cloning
     url = resolve_clone_source(source)
     if is_local(url) and not Path(url.removeprefix("file://")).expanduser().exists():
         raise RemoteError(
@@ -227,7 +234,7 @@ def clone(
     _git.clone(url, target)
     try:
         repo = ModelRepo.open(target)
-        result = pull(target, version=version, jobs=jobs)
+        result = pull(target, version=version, kinds=kinds, jobs=jobs)
     except BaseException:
         import shutil
 
@@ -245,11 +252,19 @@ def pull(
     force: bool = False,
 ) -> PullResult:
     """Fetch git refs and bytes. No version: update the branch and its workspace. A version:
-    put that version's bytes in the workspace (pointers untouched), hash-verified."""
+    put that version's bytes in the workspace (pointers untouched), hash-verified.
+
+    ``version`` is read by :func:`~cpv.versions.parse_version_arg`: ``model/v0.3`` pulls the
+    model's bytes alone, and is refused when ``kinds`` leaves the model out."""
+    wanted = list(kinds)
+    parsed: Version | None = None
+    if version is not None:
+        kind_arg, parsed = parse_version_arg(version, within=kinds, action="pull")
+        wanted = [kind_arg] if kind_arg else wanted
     repo = ModelRepo.open(path)
     with repo.locked():
         updated = _fetch_refs(repo)
-        if version is None:
+        if parsed is None:
             refuse_unsaved_work(repo, kinds, force=force)
             fetched = get_transfer().fetch(
                 repo.root,
@@ -264,14 +279,12 @@ def pull(
             return PullResult(
                 fetched_objects=fetched, verified_paths=verified, updated_branch=updated
             )
-        kind_arg, parsed = parse_version_arg(version)
-        wanted = [kind_arg] if kind_arg else list(kinds)
         records: list[VersionRecord] = []
         for kind in wanted:
             try:
                 records.append(find_record(repo, kind, parsed))
             except LookupError:
-                if kind_arg or len(wanted) == 1:
+                if len(wanted) == 1:
                     raise
         if not records:
             find_record(repo, wanted[0], parsed)

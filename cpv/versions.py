@@ -7,12 +7,13 @@ Tags are ``model/vX.Y`` and ``data/vX.Y``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from enum import Enum
 from functools import total_ordering
 
 import semver
 
-from cpv.errors import InvalidNameError
+from cpv.errors import InvalidNameError, UsageError
 
 _VERSION_RE = re.compile(r"^v?(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$")
 
@@ -106,8 +107,30 @@ def parse_tag_name(name: str) -> tuple[Kind, Version] | None:
         return None
 
 
-def parse_version_arg(text: str) -> tuple[Kind | None, Version]:
-    """A version named on the command line: ``v0.3``, ``model/v0.3`` or ``data/v0.3``."""
+#: The manager of each kind, named in the hint when a version of the wrong kind is given.
+MANAGER_OF = {"model": "ModelCheckpoints", "data": "DataCheckpoints"}
+
+
+def parse_version_arg(
+    text: str, *, within: Sequence[Kind] | None = None, action: str = ""
+) -> tuple[Kind | None, Version]:
+    """The one reading of a version someone named: ``v0.3``, ``model/v0.3`` or ``data/v0.3``.
+
+    A bare version leaves the kind to the caller (None); ``model/v0.3`` means the model's
+    version alone, also where both kinds are at hand.
+
+    Args:
+        text: what the user wrote.
+        within: the kinds the caller acts on; a version of another kind is refused.
+        action: the operation (``"revert"``, ``"pull"``…), named in the refusal's hint.
+
+    Returns:
+        The kind the text names (None for a bare version) and the version.
+
+    Raises:
+        InvalidNameError: the text is not a version.
+        UsageError: the text names a kind outside ``within``.
+    """
     kind: Kind | None = None
     body = text
     if "/" in text:
@@ -122,4 +145,27 @@ def parse_version_arg(text: str) -> tuple[Kind | None, Version]:
         raise InvalidNameError(
             f"invalid version {text!r}", hint="Versions start with 'v', e.g. v0.3."
         )
-    return kind, Version.parse(body)
+    version = Version.parse(body)
+    if kind is not None and within is not None and kind not in within:
+        raise _wrong_kind(text, kind, within, action)
+    return kind, version
+
+
+def _wrong_kind(text: str, kind: Kind, within: Sequence[Kind], action: str) -> UsageError:
+    manager = MANAGER_OF[kind.value]
+    if action == "clone":
+        python, cli = (
+            f"{manager}.clone(SOURCE, version={text!r})",
+            f"cpv clone SOURCE --version {text}",
+        )
+    elif action == "diff":
+        python, cli = f"{manager}(path).diff(A, B)", f"cpv diff with two {kind.value} versions"
+    elif action:
+        python, cli = f"{manager}(path).{action}({text!r})", f"cpv {action} {text}"
+    else:
+        python, cli = f"{manager}(path)", f"cpv with {kind.value} as KIND"
+    mine = " and ".join(k.value for k in within)
+    return UsageError(
+        f"{text} is a {kind.value} version; this acts on {mine} versions only",
+        hint=f"Use {python} in Python, or `{cli}`.",
+    )
