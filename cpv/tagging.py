@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -110,28 +109,6 @@ def _has_files(path: Path) -> bool:
     return path.is_dir() and any(p.is_file() for p in path.rglob("*"))
 
 
-def _sync_source(source: Path, dest: Path) -> None:
-    """Make ``dest`` hold exactly the files of ``source`` (copies; never links)."""
-    if not source.is_dir():
-        raise UsageError(f"source {source} is not a directory")
-    if dest.resolve() == source.resolve():
-        return
-    wanted = {p.relative_to(source) for p in source.rglob("*") if p.is_file()}
-    if dest.exists():
-        for p in sorted(dest.rglob("*"), reverse=True):
-            rel = p.relative_to(dest)
-            if p.is_file() and rel not in wanted:
-                p.unlink()
-            elif p.is_dir() and not any(p.iterdir()):
-                p.rmdir()
-    for rel in wanted:
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.cpv-tmp")
-        shutil.copyfile(source / rel, tmp)
-        tmp.replace(target)  # a new inode: readers of the old file are never disturbed
-
-
 def tag_versions(
     repo: ModelRepo,
     kinds: Sequence[Kind],
@@ -145,19 +122,33 @@ def tag_versions(
     dry_run: bool = False,
     source: Path | None = None,
 ) -> TagResult:
-    """Version ``kinds`` (one, or model+data under one number) — all of it or none of it."""
+    """Version ``kinds`` (one, or model+data under one number) — all of it or none of it.
+
+    With ``source`` (a file or folder; model only) the version holds that content, taken
+    without touching the workspace (see :mod:`cpv.snapshots`).
+    """
     if bump not in ("minor", "major"):
         raise UsageError(f"invalid bump {bump!r}", hint="Use --bump minor or --bump major.")
     explicit = Version.parse(version) if version is not None else None
     clean_metrics = validate_metrics(metrics)
     clean_params = json.loads(json.dumps(dict(params or {}), default=str))
-    if source is not None and Kind.MODEL not in kinds:
-        raise UsageError("source= applies to model checkpoints only")
+    if source is not None:
+        if tuple(kinds) != (Kind.MODEL,):
+            raise UsageError("source= applies to model checkpoints only")
+        from cpv.snapshots import tag_from_source
+
+        return tag_from_source(
+            repo,
+            Path(source),
+            message=message,
+            metrics=clean_metrics,
+            params=clean_params,
+            force=force,
+            dry_run=dry_run,
+        )
 
     with repo.locked() as repairs, _dvc.session(repo.root):
         repo.git.current_branch()  # a detached HEAD would leave the version on no branch
-        if source is not None:
-            _sync_source(Path(source), repo.root / repo.path_of(Kind.MODEL))
         for kind in kinds:
             if not _has_files(repo.root / repo.path_of(kind)):
                 raise NothingToTagError(
@@ -172,26 +163,9 @@ def tag_versions(
         if not force and not any(changed.values()):
             return TagResult(records=[latest[k] for k in kinds], created=False, repaired=repairs)  # type: ignore[misc]
 
-        existing = {(r.kind, r.parsed_version) for r in all_records}
-        top = max((latest[k].parsed_version for k in kinds if latest[k] is not None), default=None)  # type: ignore[union-attr]
-        if explicit is not None:
-            for kind in kinds:
-                if (kind, explicit) in existing:
-                    raise VersionExistsError(
-                        f"{tag_name(kind, explicit)} already exists",
-                        hint="Pick another --version, or omit it to take the next one.",
-                    )
-            if top is not None and explicit <= top and not force:
-                raise UsageError(
-                    f"{explicit} is not above the latest version {top}",
-                    hint="Versions only go up; pass --force to tag an older number anyway.",
-                )
-            new_version = explicit
-        else:
-            new_version = Version.next_after(top, bump)
-            while any((k, new_version) in existing for k in kinds):
-                new_version = new_version.bump("minor")
-
+        new_version = choose_version(
+            all_records, kinds, latest, explicit=explicit, bump=bump, force=force
+        )
         author = repo.git.identity()
         created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         data_version = _data_lineage(repo, kinds, all_records, new_version)
@@ -221,7 +195,38 @@ def tag_versions(
             plans.append(record)
         if dry_run:
             return TagResult(records=plans, created=True, dry_run=True, repaired=repairs)
-        return TagResult(records=_commit_and_tag(repo, plans), created=True, repaired=repairs)
+        return TagResult(records=commit_and_tag(repo, plans), created=True, repaired=repairs)
+
+
+def choose_version(
+    all_records: list[VersionRecord],
+    kinds: Sequence[Kind],
+    latest: Mapping[Kind, VersionRecord | None],
+    *,
+    explicit: Version | None,
+    bump: str,
+    force: bool,
+) -> Version:
+    """The number the next version of ``kinds`` takes (one number for all of them)."""
+    existing = {(r.kind, r.parsed_version) for r in all_records}
+    top = max((r.parsed_version for r in latest.values() if r is not None), default=None)
+    if explicit is None:
+        new_version = Version.next_after(top, bump)
+        while any((k, new_version) in existing for k in kinds):
+            new_version = new_version.bump("minor")
+        return new_version
+    for kind in kinds:
+        if (kind, explicit) in existing:
+            raise VersionExistsError(
+                f"{tag_name(kind, explicit)} already exists",
+                hint="Pick another --version, or omit it to take the next one.",
+            )
+    if top is not None and explicit <= top and not force:
+        raise UsageError(
+            f"{explicit} is not above the latest version {top}",
+            hint="Versions only go up; pass --force to tag an older number anyway.",
+        )
+    return explicit
 
 
 def _latest(records: list[VersionRecord], kind: Kind) -> VersionRecord | None:
@@ -246,7 +251,26 @@ def _data_lineage(
     return None
 
 
-def _commit_and_tag(repo: ModelRepo, plans: list[VersionRecord]) -> list[VersionRecord]:
+def _dvc_add(repo: ModelRepo, plans: list[VersionRecord]) -> None:
+    """Hash the workspace paths again as DVC adds them (the recorded hash is what was cached)."""
+    for record in plans:
+        content = _dvc.add(repo.root, record.path)
+        record.content_hash, record.size_bytes, record.file_count = (
+            content.hash,
+            content.size,
+            content.nfiles,
+        )
+        fault_point("after_add")
+
+
+def commit_and_tag(
+    repo: ModelRepo,
+    plans: list[VersionRecord],
+    *,
+    store: Callable[[ModelRepo, list[VersionRecord]], None] = _dvc_add,
+) -> list[VersionRecord]:
+    """Under the repository lock: ``store`` the content and write the pointers, then commit
+    the pointers with the metrics log and tag the commit; on any failure, roll back."""
     journal = Journal(repo.git_dir)
     pointers = [repo.pointer_of(r.kind) for r in plans]
     head = repo.git.head_commit()
@@ -258,14 +282,7 @@ def _commit_and_tag(repo: ModelRepo, plans: list[VersionRecord]) -> list[Version
     }
     journal.begin(**intent)
     try:
-        for record in plans:
-            content = _dvc.add(repo.root, record.path)
-            record.content_hash, record.size_bytes, record.file_count = (
-                content.hash,
-                content.size,
-                content.nfiles,
-            )
-            fault_point("after_add")
+        store(repo, plans)
         _append_metrics_log(repo.root, plans)
         kinds_text = " + ".join(r.kind.value for r in plans)
         summary = f"cpv: {kinds_text} {plans[0].version}" + (

@@ -12,14 +12,20 @@ global rank 0 process versions. Nothing here imports torch or transformers.
 
 from __future__ import annotations
 
+from cpv.integrations._outcomes import (
+    VersioningError,
+    VersioningReport,
+    VersionOutcome,
+    clean_metrics,
+)
 from cpv.integrations._rank import global_rank, is_main_process
-from cpv.integrations._worker import VersioningError, VersionOutcome, clean_metrics
 from cpv.integrations.plain import Versioning, log_checkpoint, versioning
 
 __all__ = [
     "Versioning",
     "VersionOutcome",
     "VersioningError",
+    "VersioningReport",
     "clean_metrics",
     "global_rank",
     "is_main_process",

@@ -1,117 +1,51 @@
-"""The background worker that tags (and pushes) versions while training goes on.
+"""The background worker that versions (and pushes) saves while training goes on.
 
 Guarantees, in order of importance:
 
 * **Each version carries the bytes of its own save.** :meth:`VersionWorker.snapshot`
-  copies the checkpoint into a private staging directory *at save time*, on the
-  training thread; the worker later tags that copy (``tag(source=...)``), never
-  whatever the training script has written to the same path since.
-* **No save is dropped.** Requests go through an unbounded FIFO queue (or a bounded
-  one that makes the trainer wait, with ``max_pending``): never "skip if busy".
-* **Failures are loud.** :meth:`VersionWorker.drain` waits for the queue to empty and
-  raises :class:`VersioningError` naming every version that could not be tagged or
-  pushed. Versions already tagged stay tagged locally; a failed push is retried by
-  ``cpv push``. If a script forgets to drain, an exit hook drains and prints the failures.
+  copies the save into a private folder inside ``.git`` *at save time*, on the training
+  thread (the kernel's copy, no Python buffers). The worker versions that copy
+  (:func:`cpv.snapshots.tag_snapshot`): it hashes it, moves its files into the DVC cache
+  and commits the pointer. It never reads, writes or hashes the folder the loop saves into.
+* **Every save is accounted for**: versioned, unchanged (with the version it matches) or
+  failed with its reason (see :class:`VersioningReport`). No save is dropped: when the
+  queue's bound (count or bytes) is reached, the loop waits, and says so in the log.
+* **Nothing in the worker crashes or hangs the loop.** The thread records every error
+  on the save it belongs to; :meth:`VersionWorker.drain` raises them once, at the end.
 
-The worker is one thread at a lower CPU priority (``nice``), so that hashing and
-uploads yield to the training loop on a busy machine.
+The worker is one thread at a lower CPU priority (``nice``), so that hashing and git
+yield to the training loop on a busy machine.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import math
+import logging
 import os
 import queue
 import shutil
-import sys
-import tempfile
 import threading
-import uuid
+import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cpv import objects
 from cpv.errors import CpvError, NothingToTagError
+from cpv.integrations._outcomes import (
+    VersioningError,
+    VersionOutcome,
+    VersionRequest,
+    failure_error,
+)
 
-MetricValue = float | int | str
+log = logging.getLogger("cpv")
 
-
-class VersioningError(CpvError):
-    """Versions queued during training could not all be tagged or pushed."""
-
-    def __init__(self, message: str, *, outcomes: list[VersionOutcome], hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.outcomes = outcomes
-
-    @property
-    def failures(self) -> list[VersionOutcome]:
-        return [o for o in self.outcomes if not o.ok]
-
-
-@dataclass(frozen=True)
-class VersionRequest:
-    """One save to version: the staged copy of its bytes and what to record with it."""
-
-    source: Path
-    message: str = ""
-    metrics: dict[str, MetricValue] = field(default_factory=dict)
-    params: dict[str, Any] | None = None
-    #: also version ``data/`` first, when its content changed since its latest version
-    with_data: bool = False
-    label: str = ""
-
-
-@dataclass
-class VersionOutcome:
-    """What became of one request."""
-
-    request: VersionRequest
-    tag: str | None = None
-    created: bool = False
-    data_tag: str | None = None
-    error: BaseException | None = None
-    #: None: no push asked for; True/False: the push that covered this version succeeded
-    pushed: bool | None = None
-    push_error: BaseException | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.pushed is not False
-
-
-def clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, MetricValue]:
-    """Metrics as the version metadata accepts them: numbers (tensors unwrapped) or text."""
-    out: dict[str, MetricValue] = {}
-    for key, value in (metrics or {}).items():
-        if value is None:
-            continue
-        if hasattr(value, "item") and callable(value.item):
-            with contextlib.suppress(TypeError, ValueError, RuntimeError):
-                value = value.item()  # 0-d tensors and numpy scalars
-        if isinstance(value, bool):
-            value = int(value)
-        if isinstance(value, float) and not math.isfinite(value):
-            value = str(value)  # a diverged run (loss=nan) is still versioned, its metric as text
-        if not isinstance(value, int | float | str):
-            value = str(value)
-        out[str(key)] = value
-    return out
-
-
-def _staging_root(repo: Path) -> Path:
-    """Inside ``.git`` when possible: same filesystem as the checkout, never tracked."""
-    for parent in (repo, *repo.parents):
-        git_dir = parent / ".git"
-        if git_dir.is_dir():
-            return git_dir / "cpv-staging"
-        if git_dir.exists():
-            break
-    return Path(tempfile.gettempdir()) / "cpv-staging"
+#: Free space left on the disk after a snapshot; below it the loop waits, then the save fails.
+DISK_RESERVE = 64 << 20
 
 
 def _lower_priority(increment: int) -> None:
@@ -123,19 +57,27 @@ def _lower_priority(increment: int) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, current + increment))
 
 
+def tree_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
 _STOP = object()
 _live_workers: weakref.WeakSet[VersionWorker] = weakref.WeakSet()
 
 
 class VersionWorker:
-    """Tags queued saves of one model repository in order, on one background thread.
+    """Versions queued saves of one model repository in order, on one background thread.
 
     Args:
         repo: any directory inside the model repository.
         push: push after tagging (coalesced: one push covers every version tagged
             while the queue was busy) and once more when draining.
-        background: False tags on the calling thread, raising at once.
-        max_pending: bound the queue; a full queue makes :meth:`submit` wait.
+        background: False versions on the calling thread, raising at once.
+        max_pending: bound on queued saves (0: none); a full queue makes the loop wait.
+        max_pending_bytes: bound on the bytes of queued snapshots (None: a quarter of the
+            disk's free space when the worker starts); one save is always admitted.
         nice: how much to lower the worker thread's CPU priority.
     """
 
@@ -146,50 +88,97 @@ class VersionWorker:
         push: bool = False,
         background: bool = True,
         max_pending: int = 0,
+        max_pending_bytes: int | None = None,
         nice: int = 10,
     ) -> None:
         from cpv.repo import ModelRepo
 
-        # Fail at the start of training, not at its end, when this is no model repository.
-        self.repo = ModelRepo.open(repo).root
+        # Fail at the start of training, not at its end, when this is no model repository;
+        # the repository is opened once for the whole run.
+        self._repo = ModelRepo.open(repo)
+        self.repo = self._repo.root
+        self.model_path = self._repo.config.model_path
         self.push = push
         self.background = background
-        self.staging_root = _staging_root(self.repo)
+        self.staging_root = self._repo.git_dir / "cpv-staging"
+        self.staging_root.mkdir(parents=True, exist_ok=True)
+        if max_pending_bytes is None:
+            max_pending_bytes = shutil.disk_usage(self.staging_root).free // 4
+        self.max_pending = max(0, max_pending)
+        self.max_pending_bytes = max_pending_bytes
         self._nice = nice
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(0, max_pending))
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._room = threading.Condition()
+        self._queued_bytes = 0
+        self._queued_count = 0
         self._outcomes: list[VersionOutcome] = []
         self._unpushed: list[VersionOutcome] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._reported = 0
+        self._known: dict[tuple[str, int, int, int], str] = {}  # data files already hashed
         _live_workers.add(self)
 
     # -- training thread -------------------------------------------------------------
+    def new_staging_dir(self) -> Path:
+        """An empty directory the worker owns: save straight into it to skip the copy."""
+        from cpv.snapshots import staging_dir
+
+        return staging_dir(self._repo)
+
     def snapshot(self, path: str | Path, *, ignore: Iterable[str] = ()) -> Path:
-        """Copy ``path`` (a file or a directory) to a fresh staging directory, now."""
+        """Copy ``path`` (a file or a directory) to a fresh staging directory, now.
+
+        Waits (and logs why) while the queue is at its bound or the disk lacks room.
+
+        Raises:
+            CpvError: ``path`` does not exist; UsageError: a symlink leaves it;
+            DiskFullError: no room even with the queue empty.
+        """
         path = Path(path)
         if not path.exists():
             raise CpvError(
                 f"no checkpoint at {path}", hint="Save the checkpoint before logging it."
             )
+        size = tree_size(path)
+        self._wait_for_room(size)
         staged = self.new_staging_dir()
         try:
-            if path.is_dir():
-                patterns = shutil.ignore_patterns(*ignore) if ignore else None
-                shutil.copytree(path, staged, ignore=patterns, dirs_exist_ok=True)
-            else:
-                shutil.copy2(path, staged / path.name)
+            objects.snapshot(path, staged, ignore=ignore)
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
             raise
         return staged
 
-    def new_staging_dir(self) -> Path:
-        """An empty directory the worker owns: save straight into it to skip the copy."""
-        self.staging_root.mkdir(parents=True, exist_ok=True)
-        staged = self.staging_root / uuid.uuid4().hex
-        staged.mkdir()
-        return staged
+    def _full(self, size: int, *, disk: bool) -> bool:
+        return bool(self._queued_count) and (
+            bool(self.max_pending and self._queued_count >= self.max_pending)
+            or self._queued_bytes + size > self.max_pending_bytes
+            or (disk and shutil.disk_usage(self.staging_root).free < size + DISK_RESERVE)
+        )
+
+    def _wait_for_room(self, size: int, *, disk: bool = True) -> None:
+        """Block while the queue is full (by count or bytes) or the disk cannot take ``size``."""
+        said = False
+        with self._room:
+            while self._full(size, disk=disk):
+                if not said:
+                    log.warning(
+                        "cpv: versioning is %d save(s) (%.0f MB) behind; the loop waits for "
+                        "room before snapshotting the next save (%.0f MB)",
+                        self._queued_count,
+                        self._queued_bytes / 1e6,
+                        size / 1e6,
+                    )
+                    said = True
+                self._ensure_thread()  # a dead thread would make this wait forever
+                self._room.wait(timeout=1.0)
+        free = shutil.disk_usage(self.staging_root).free
+        if disk and free < size + DISK_RESERVE:
+            raise objects.DiskFullError(
+                f"not enough disk space to snapshot a {size / 1e6:.0f} MB checkpoint "
+                f"({free / 1e6:.0f} MB free at {self.staging_root})"
+            )
 
     def submit(self, request: VersionRequest) -> Future[VersionOutcome]:
         """Queue a version (its ``source`` now belongs to the worker)."""
@@ -199,23 +188,42 @@ class VersionWorker:
             with self._lock:
                 self._reported = len(self._outcomes)
             if not outcome.ok:
-                raise _failure_error([outcome], [outcome])
+                raise failure_error([outcome], [outcome])
             future.set_result(outcome)
             return future
+        self._wait_for_room(request.size, disk=False)
+        with self._room:
+            self._queued_count += 1
+            self._queued_bytes += request.size
         self._ensure_thread()
         self._queue.put((request, future))
         return future
 
+    def record_failure(self, request: VersionRequest, error: BaseException) -> VersionOutcome:
+        """Account for a save that could not even be snapshotted (reported at the end)."""
+        outcome = VersionOutcome(request=request, error=error)
+        with self._lock:
+            self._outcomes.append(outcome)
+            if not self.background:
+                self._reported = len(self._outcomes)
+        if not self.background:
+            raise failure_error([outcome], [outcome])
+        log.error("cpv: %s could not be versioned: %s", request.label or "a save", error)
+        return outcome
+
     def drain(self, *, raise_on_failure: bool = True) -> list[VersionOutcome]:
         """Wait until every queued version is tagged (and pushed), then report.
 
-        Returns every outcome since the worker started, in queue order.
+        Returns every outcome since the worker started, in save order.
 
         Raises:
-            VersioningError: some version could not be tagged or pushed.
+            VersioningError: some save could not be versioned or pushed.
         """
         if self._thread is not None:
-            self._queue.join()
+            while self._queue.unfinished_tasks:
+                self._ensure_thread()
+                with self._room:
+                    self._room.wait(timeout=0.5)
         with self._lock:
             # Versions whose push was deferred get one now; those whose push already
             # failed are reported rather than retried (`cpv push` retries them).
@@ -226,7 +234,7 @@ class VersionWorker:
             self._reported = len(outcomes)
         failures = [o for o in fresh if not o.ok]
         if failures and raise_on_failure:
-            raise _failure_error(outcomes, failures)
+            raise failure_error(outcomes, failures)
         return outcomes
 
     def close(self) -> list[VersionOutcome]:
@@ -239,6 +247,18 @@ class VersionWorker:
                 self._thread.join(timeout=10)
                 self._thread = None
             _live_workers.discard(self)
+
+    def checkout_latest(self) -> None:
+        """Put the newest version's files into the model path (call once the loop is done)."""
+        from cpv.versions import Kind
+
+        with contextlib.suppress(CpvError, OSError):  # a report, never a new failure
+            latest = self._repo.latest(Kind.MODEL)
+            if latest is None or not any(o.tag == latest.tag for o in self._outcomes):
+                return  # this run made no version: leave the workspace alone
+            with self._repo.locked():
+                cache = objects.cache_dir(self.repo)
+                objects.checkout_tree(cache, latest.content_hash, self.repo / self.model_path)
 
     @property
     def pending(self) -> int:
@@ -264,30 +284,43 @@ class VersionWorker:
                     outcome = VersionOutcome(request=request, error=exc)
                     with self._lock:
                         self._outcomes.append(outcome)
+                with self._room:
+                    self._queued_count -= 1
+                    self._queued_bytes -= request.size
                 future.set_result(outcome)
             finally:
                 self._queue.task_done()
+                with self._room:
+                    self._room.notify_all()
 
     def _process(self, request: VersionRequest, *, more_queued: bool) -> VersionOutcome:
-        from cpv.managers import DataCheckpoints, ModelCheckpoints
+        from cpv.managers import DataCheckpoints
+        from cpv.snapshots import tag_snapshot
 
         outcome = VersionOutcome(request=request)
+        started = time.perf_counter()
         try:
             if request.with_data:
                 with contextlib.suppress(NothingToTagError):
                     data = DataCheckpoints(self.repo).tag(message=_data_message(request))
                     if data.created:
                         outcome.data_tag = data.tag
-            result = ModelCheckpoints(self.repo).tag(
+            result = tag_snapshot(
+                self._repo,
+                request.source,
                 message=request.message,
                 metrics=request.metrics,
                 params=request.params,
-                source=request.source,
+                known=self._known,
             )
             outcome.tag, outcome.created = result.tag, result.created
             shutil.rmtree(request.source, ignore_errors=True)
         except Exception as exc:
-            outcome.error = exc  # the staged bytes are kept: the error message names them
+            outcome.error = exc  # what was not moved into the cache stays in the snapshot
+            if not any(p.is_file() for p in request.source.rglob("*")):
+                shutil.rmtree(request.source, ignore_errors=True)
+            log.error("cpv: %s could not be versioned: %s", request.label or "a save", exc)
+        log.debug("cpv: %s took %.3f s", outcome.describe(), time.perf_counter() - started)
         with self._lock:
             self._outcomes.append(outcome)
             if self.push and outcome.error is None:
@@ -304,6 +337,7 @@ class VersionWorker:
         try:
             push(path=self.repo)
         except Exception as exc:
+            log.error("cpv: push failed (versions stay tagged locally): %s", exc)
             for outcome in covered:
                 outcome.pushed, outcome.push_error = False, exc
             # a later push retries everything: keep these versions in the next push's report
@@ -317,37 +351,14 @@ def _data_message(_request: VersionRequest) -> str:
     return "data changed: versioned by the training run"
 
 
-def _failure_error(
-    outcomes: list[VersionOutcome], failures: list[VersionOutcome]
-) -> VersioningError:
-    untagged = [o for o in failures if o.error is not None]
-    unpushed = [o for o in failures if o.error is None]
-    parts = []
-    if untagged:
-        first = untagged[0]
-        parts.append(
-            f"{len(untagged)} checkpoint(s) could not be versioned "
-            f"({first.request.label or 'first'}: {first.error}; its bytes are kept in {first.request.source})"
-        )
-    if unpushed:
-        tags = ", ".join(o.tag or "?" for o in unpushed)
-        parts.append(f"tagged locally but not pushed: {tags} ({unpushed[-1].push_error})")
-    tagged = sum(1 for o in outcomes if o.error is None and o.created)
-    hint = (
-        f"{tagged} version(s) are tagged locally and intact (`cpv list`). "
-        "Run `cpv push` when the remote is reachable (`cpv doctor` checks it)."
-    )
-    return VersioningError("; ".join(parts), outcomes=outcomes, hint=hint)
-
-
-def _drain_at_exit(report: Callable[[str], None] = lambda s: print(s, file=sys.stderr)) -> None:
+def _drain_at_exit() -> None:
     for worker in list(_live_workers):
         try:
             worker.drain()
         except VersioningError as exc:
-            report(f"cpv: ERROR: {exc}\ncpv: {exc.hint}")
+            log.error("cpv: %s\ncpv: %s", exc, exc.hint)
         except Exception as exc:  # pragma: no cover - last-resort report at interpreter exit
-            report(f"cpv: ERROR while versioning at exit: {exc}")
+            log.error("cpv: versioning at exit failed: %s", exc)
 
 
 atexit.register(_drain_at_exit)

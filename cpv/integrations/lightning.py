@@ -26,8 +26,8 @@ import torch
 
 from cpv.errors import UsageError
 from cpv.integrations._best import BestTracker, check_strategy
+from cpv.integrations._outcomes import VersionOutcome, clean_metrics
 from cpv.integrations._rank import is_main_process
-from cpv.integrations._worker import VersionOutcome, clean_metrics
 from cpv.integrations.plain import Versioning
 
 CHECKPOINT_FILE = "model.ckpt"

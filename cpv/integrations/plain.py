@@ -21,26 +21,33 @@ ranks every call here does nothing and returns ``None``.
 
 from __future__ import annotations
 
+import logging
 import shutil
-import sys
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from cpv.integrations._rank import is_main_process
-from cpv.integrations._worker import (
+from cpv.errors import CpvError
+from cpv.integrations._outcomes import (
     VersioningError,
+    VersioningReport,
     VersionOutcome,
     VersionRequest,
-    VersionWorker,
     clean_metrics,
 )
+from cpv.integrations._rank import is_main_process
+from cpv.integrations._worker import VersionWorker, tree_size
+
+log = logging.getLogger("cpv")
 
 
 class Versioning:
     """Versions the checkpoints of one training run, in the background.
+
+    Which process versions is decided at each save, not here: a ``Versioning`` made
+    before ``torch.distributed.init_process_group`` still versions on rank 0 only.
 
     Args:
         repo: any directory inside the model repository.
@@ -48,7 +55,9 @@ class Versioning:
         with_data: before each model version, version ``data/`` when it changed.
         push: push each version (coalesced) and once more at the end.
         background: False tags on the calling thread (simplest, slowest).
-        max_pending: bound the queue; the loop then waits rather than drops a save.
+        max_pending: bound the queue by saves; the loop then waits rather than drops one.
+        max_pending_bytes: bound the queue by snapshot bytes (default: a quarter of the
+            free disk space).
     """
 
     def __init__(
@@ -60,26 +69,45 @@ class Versioning:
         push: bool = False,
         background: bool = True,
         max_pending: int = 0,
+        max_pending_bytes: int | None = None,
     ) -> None:
         self.params = dict(params) if params else None
         self.with_data = with_data
-        self.enabled = is_main_process()
-        self._worker = (
-            VersionWorker(repo=repo, push=push, background=background, max_pending=max_pending)
-            if self.enabled
-            else None
-        )
+        self._options: dict[str, Any] = {
+            "repo": repo,
+            "push": push,
+            "background": background,
+            "max_pending": max_pending,
+            "max_pending_bytes": max_pending_bytes,
+        }
+        self._worker: VersionWorker | None = None
+        if is_main_process():  # fail at the start of training when this is no repository
+            self._worker = VersionWorker(**self._options)
         self._staged: set[Path] = set()
         self._count = 0
+        self._saved_in_workspace = False  # a logged path lies inside the model path
+
+    @property
+    def enabled(self) -> bool:
+        """True on the process that versions (global rank 0), asked now."""
+        return is_main_process()
+
+    def _active_worker(self) -> VersionWorker | None:
+        if not is_main_process():
+            return None
+        if self._worker is None:
+            self._worker = VersionWorker(**self._options)
+        return self._worker
 
     def checkpoint_dir(self) -> Path | None:
         """A fresh directory to save a checkpoint straight into; logging it costs no copy.
 
         ``None`` on ranks other than 0 (save nothing there).
         """
-        if self._worker is None:
+        worker = self._active_worker()
+        if worker is None:
             return None
-        staged = self._worker.new_staging_dir()
+        staged = worker.new_staging_dir()
         self._staged.add(staged)
         return staged
 
@@ -95,41 +123,74 @@ class Versioning:
         """Queue a version of the checkpoint at ``path`` (a file or a directory).
 
         The bytes are copied before this returns (unless ``path`` came from
-        :meth:`checkpoint_dir`), so the loop may overwrite ``path`` at once.
+        :meth:`checkpoint_dir`), so the loop may overwrite ``path`` at once. The version
+        holds the file, or the folder's files, at the root of the model path.
         ``ignore``: glob patterns of files to leave out (e.g. ``optimizer.pt``).
+        Returns ``None`` on ranks other than 0.
+
+        Raises:
+            CpvError: nothing is saved at ``path``. Any other failure (a full disk, a
+                symlink out of the checkpoint) is recorded on this save and raised by
+                :meth:`close`, so that training goes on.
         """
-        if self._worker is None:
+        worker = self._active_worker()
+        if worker is None:
             return None
         path = Path(path).resolve()
-        if path in self._staged:
-            self._staged.discard(path)
-            source = path
-        else:
-            source = self._worker.snapshot(path, ignore=ignore)
+        model_dir = worker.repo / worker.model_path
+        if path == model_dir or model_dir in path.parents:
+            self._saved_in_workspace = True
         self._count += 1
         merged = {**(self.params or {}), **(params or {})} or None
         request = VersionRequest(
-            source=source,
+            source=path,
             message=message,
             metrics=clean_metrics(metrics),
             params=merged,
             with_data=self.with_data,
-            label=f"checkpoint {self._count}",
+            label=f"save {self._count}",
         )
-        return self._worker.submit(request)
+        if path in self._staged:
+            self._staged.discard(path)
+            request = _with(request, size=tree_size(path))
+        else:
+            try:
+                staged = worker.snapshot(path, ignore=ignore)
+            except (CpvError, OSError) as exc:
+                if not path.exists():
+                    raise  # nothing was saved there: the caller's mistake, said at once
+                return _done(worker.record_failure(request, exc))
+            request = _with(request, source=staged, size=tree_size(staged))
+        return worker.submit(request)
 
     def wait(self) -> list[VersionOutcome]:
         """Wait for every queued version; raises :class:`VersioningError` on failure."""
         return self._worker.drain() if self._worker is not None else []
 
     def close(self) -> list[VersionOutcome]:
-        """Wait, stop the worker and raise on failure."""
+        """Wait, stop the worker, log the report of every save, and raise on failure."""
         if self._worker is None:
             return []
         for leftover in self._staged:
             shutil.rmtree(leftover, ignore_errors=True)
         self._staged.clear()
-        return self._worker.close()
+        try:
+            outcomes = self._worker.close()
+        except VersioningError as err:
+            log.warning("cpv: %s", err.report)
+            raise
+        finally:
+            if not self._saved_in_workspace:
+                # The loop saved elsewhere: the model path shows the newest version, as
+                # `cpv pull` would. Where the loop saves into it, it keeps the loop's files.
+                self._worker.checkout_latest()
+        if outcomes:
+            log.info("cpv: %s", VersioningReport(tuple(outcomes)))
+        return outcomes
+
+    def report(self) -> VersioningReport:
+        """Every save so far: versioned, unchanged (and the version it matches), or failed."""
+        return VersioningReport(tuple(self.outcomes))
 
     @property
     def outcomes(self) -> list[VersionOutcome]:
@@ -151,7 +212,19 @@ class Versioning:
         try:
             self.close()
         except VersioningError as err:
-            print(f"cpv: ERROR: {err}\ncpv: {err.hint}", file=sys.stderr)
+            log.error("cpv: %s\ncpv: %s", err, err.hint)
+
+
+def _with(request: VersionRequest, **changes: Any) -> VersionRequest:
+    from dataclasses import replace
+
+    return replace(request, **changes)
+
+
+def _done(outcome: VersionOutcome) -> Future[VersionOutcome]:
+    future: Future[VersionOutcome] = Future()
+    future.set_result(outcome)
+    return future
 
 
 #: ``with versioning(repo=".") as v: ... v.log_checkpoint(path, metrics=...)`` — the same

@@ -33,8 +33,8 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 
 from cpv.errors import UsageError
 from cpv.integrations._best import BestTracker, check_strategy
+from cpv.integrations._outcomes import VersionOutcome
 from cpv.integrations._rank import is_main_process
-from cpv.integrations._worker import VersionOutcome
 from cpv.integrations.plain import Versioning
 
 Strategy = Literal["every_save", "best_only", "end"]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from cpv.integrations import VersioningError, log_checkpoint, versioning
-from cpv.integrations._worker import VersionRequest, VersionWorker, clean_metrics
+from cpv.integrations._outcomes import VersionRequest, clean_metrics
+from cpv.integrations._worker import VersionWorker
 from cpv.managers import DataCheckpoints, ModelCheckpoints
 from cpv.repo import ModelRepo
 
@@ -104,7 +105,11 @@ def test_a_failed_version_is_reported_at_the_end_and_earlier_ones_stay(
     assert "injected fault" in str(err)
     assert "1 version(s) are tagged locally" in err.hint
     (failed,) = err.failures
-    assert (failed.request.source / "model.bin").read_bytes() == b"second"  # kept for recovery
+    assert failed.status == "failed"
+    # the bytes were moved into the cache before the fault: kept there, under their hash
+    cached = integ_repo / ".dvc" / "cache" / "files" / "md5" / md5(b"second")[:2]
+    assert (cached / md5(b"second")[2:]).read_bytes() == b"second"
+    assert not failed.request.source.exists()  # no empty snapshot folder left behind
     assert [r.message for r in ModelCheckpoints(integ_repo).list()] == ["ok"]
 
 

@@ -1,0 +1,155 @@
+"""What became of each save: requests, outcomes, the end-of-training report, the error."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cpv.errors import CpvError
+
+MetricValue = float | int | str
+
+
+@dataclass(frozen=True)
+class VersionRequest:
+    """One save to version: the private snapshot of its bytes and what to record with it."""
+
+    source: Path
+    message: str = ""
+    metrics: dict[str, MetricValue] = field(default_factory=dict)
+    params: dict[str, Any] | None = None
+    #: also version ``data/`` first, when its content changed since its latest version
+    with_data: bool = False
+    label: str = ""
+    #: bytes the snapshot holds (counted against the queue's bound until it is versioned)
+    size: int = 0
+
+
+@dataclass
+class VersionOutcome:
+    """What became of one save: ``status`` is "versioned", "unchanged" or "failed"."""
+
+    request: VersionRequest
+    #: the new version's tag, or (unchanged) the tag of the version with the same bytes
+    tag: str | None = None
+    created: bool = False
+    data_tag: str | None = None
+    error: BaseException | None = None
+    #: None: no push asked for; True/False: the push that covered this version succeeded
+    pushed: bool | None = None
+    push_error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.pushed is not False
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "failed"
+        return "versioned" if self.created else "unchanged"
+
+    def describe(self) -> str:
+        label = self.request.label or "checkpoint"
+        if self.error is not None:
+            return f"{label}: failed ({self.error})"
+        if not self.created:
+            return f"{label}: unchanged, same bytes as {self.tag}"
+        pushed = {None: "", True: ", pushed", False: ", NOT pushed"}[self.pushed]
+        return f"{label}: {self.tag}{pushed}"
+
+
+@dataclass(frozen=True)
+class VersioningReport:
+    """Every save of a run, accounted for."""
+
+    outcomes: tuple[VersionOutcome, ...]
+
+    @property
+    def versioned(self) -> list[VersionOutcome]:
+        return [o for o in self.outcomes if o.status == "versioned"]
+
+    @property
+    def unchanged(self) -> list[VersionOutcome]:
+        return [o for o in self.outcomes if o.status == "unchanged"]
+
+    @property
+    def failed(self) -> list[VersionOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def unpushed(self) -> list[VersionOutcome]:
+        return [o for o in self.outcomes if o.pushed is False]
+
+    def __str__(self) -> str:
+        tags = [o.tag for o in self.versioned if o.tag]
+        span = f" ({tags[0]} … {tags[-1]})" if len(tags) > 1 else (f" ({tags[0]})" if tags else "")
+        text = (
+            f"{len(self.outcomes)} save(s): {len(self.versioned)} versioned{span}, "
+            f"{len(self.unchanged)} unchanged, {len(self.failed)} failed"
+        )
+        if self.unpushed:
+            text += f", {len(self.unpushed)} not pushed"
+        details = [o.describe() for o in self.outcomes if o.status != "versioned" or not o.ok]
+        return "\n".join([text, *(f"  {line}" for line in details)])
+
+
+class VersioningError(CpvError):
+    """Saves made during training could not all be versioned or pushed."""
+
+    def __init__(self, message: str, *, outcomes: list[VersionOutcome], hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.outcomes = outcomes
+        self.report = VersioningReport(tuple(outcomes))
+
+    @property
+    def failures(self) -> list[VersionOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+def failure_error(
+    outcomes: list[VersionOutcome], failures: list[VersionOutcome]
+) -> VersioningError:
+    untagged = [o for o in failures if o.error is not None]
+    unpushed = [o for o in failures if o.error is None]
+    parts = []
+    if untagged:
+        first = untagged[0]
+        kept = first.request.source
+        where = f"; its bytes are kept in {kept}" if kept.exists() and any(kept.iterdir()) else ""
+        parts.append(
+            f"{len(untagged)} checkpoint(s) could not be versioned "
+            f"({first.request.label or 'first'}: {first.error}{where})"
+        )
+    if unpushed:
+        tags = ", ".join(o.tag or "?" for o in unpushed)
+        parts.append(f"tagged locally but not pushed: {tags} ({unpushed[-1].push_error})")
+    tagged = sum(1 for o in outcomes if o.error is None and o.created)
+    hint = (
+        f"{tagged} version(s) are tagged locally and intact (`cpv list`). "
+        "Run `cpv push` when the remote is reachable (`cpv doctor` checks it)."
+    )
+    return VersioningError("; ".join(parts), outcomes=outcomes, hint=hint)
+
+
+def clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, MetricValue]:
+    """Metrics as the version metadata accepts them: numbers (tensors unwrapped) or text."""
+    out: dict[str, MetricValue] = {}
+    for key, value in (metrics or {}).items():
+        if value is None:
+            continue
+        if hasattr(value, "item") and callable(value.item):
+            with contextlib.suppress(TypeError, ValueError, RuntimeError):
+                value = value.item()  # 0-d tensors and numpy scalars
+        if isinstance(value, bool):
+            value = int(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            value = str(value)  # a diverged run (loss=nan) is still versioned, its metric as text
+        if not isinstance(value, int | float | str):
+            value = str(value)
+        out[str(key)] = value
+    return out

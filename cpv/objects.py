@@ -1,0 +1,253 @@
+"""DVC's content-addressed layout, read and written without importing DVC.
+
+A version of a folder is a *tree*: each file's md5, and a ``.dir`` manifest (the JSON list
+DVC writes, sorted by path) whose own md5 names the version. Objects live in the local
+cache at ``.dvc/cache/files/md5/<2 hex>/<30 hex>``; the pointer file ``<path>.dvc`` records
+the manifest's hash. Everything written here is byte-for-byte what ``dvc add`` writes, so
+plain ``dvc pull``/``dvc checkout`` read it (``tests/unit/test_objects.py`` checks this
+against DVC itself).
+
+Background versioning uses this to version a private snapshot of a save: it hashes the
+snapshot once and *moves* its files into the cache (no second copy, no DVC import, no
+repository open), and never reads or writes the folder the training loop saves into.
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cpv.errors import CpvError, UsageError
+
+_CHUNK = 1 << 20
+_CACHE_MODE = 0o444
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    relpath: str  # posix, relative to the tree's root
+    md5: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Tree:
+    """The content of one folder, as DVC records it."""
+
+    entries: tuple[FileEntry, ...]
+
+    @property
+    def manifest(self) -> bytes:
+        listing = [{"md5": e.md5, "relpath": e.relpath} for e in self.entries]
+        return json.dumps(listing, sort_keys=True).encode("utf-8")
+
+    @property
+    def hash(self) -> str:
+        return hashlib.md5(self.manifest, usedforsecurity=False).hexdigest() + ".dir"
+
+    @property
+    def size(self) -> int:
+        return sum(e.size for e in self.entries)
+
+    @property
+    def nfiles(self) -> int:
+        return len(self.entries)
+
+
+class DiskFullError(CpvError, OSError):
+    default_hint = "Free disk space (the checkpoint and the DVC cache share one disk)."
+
+
+def file_md5(path: Path) -> tuple[str, int]:
+    """(md5, size) of one file, read once."""
+    digest = hashlib.md5(usedforsecurity=False)
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _files(root: Path) -> Iterator[tuple[str, Path]]:
+    """(posix relpath, path) of every file under ``root``, in a stable order."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = Path(dirpath) / name
+            yield full.relative_to(root).as_posix(), full
+
+
+def hash_tree(root: Path, *, known: dict[tuple[str, int, int, int], str] | None = None) -> Tree:
+    """The tree of ``root`` (a folder), each file read once.
+
+    ``known`` maps (relpath, size, mtime_ns, inode) to an md5 already computed: files whose
+    stat has not changed are not read again (how DVC's state database saves rehashing).
+    """
+    entries = []
+    for rel, full in _files(root):
+        st = full.stat()
+        key = (rel, st.st_size, st.st_mtime_ns, st.st_ino)
+        md5 = known.get(key) if known is not None else None
+        if md5 is None:
+            md5, _ = file_md5(full)
+            if known is not None:
+                known[key] = md5
+        entries.append(FileEntry(rel, md5, st.st_size))
+    return Tree(tuple(sorted(entries, key=lambda e: e.relpath)))
+
+
+def _inside(target: Path, root: Path) -> bool:
+    return target == root or root in target.parents
+
+
+def snapshot(source: Path, dest: Path, *, ignore: Iterable[str] = ()) -> int:
+    """Copy ``source`` (a file, or a folder's files) into the empty folder ``dest``; returns bytes.
+
+    A symlink is copied as the bytes it points to only when its target stays inside
+    ``source``: a link out of the checkpoint (to a credentials file, say) is refused,
+    never followed. Copies use the kernel's copy (``sendfile``), without Python buffers.
+
+    Raises:
+        UsageError: a symlink leaves the checkpoint folder.
+        DiskFullError: the disk filled up (nothing is left behind in ``dest``'s files).
+    """
+    patterns = tuple(ignore)
+    total = 0
+    try:
+        if source.is_file():
+            shutil.copyfile(source, dest / source.name)
+            return (dest / source.name).stat().st_size
+        real_root = source.resolve()
+        for rel, full in _files(source):
+            if any(fnmatch.fnmatch(part, p) for part in rel.split("/") for p in patterns):
+                continue
+            if full.is_symlink() and not _inside(full.resolve(), real_root):
+                raise UsageError(
+                    f"{full} is a symlink to {os.readlink(full)}, outside the checkpoint",
+                    hint="Save real files into the checkpoint folder; cpv never follows "
+                    "links out of it.",
+                )
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(full, target)
+            total += target.stat().st_size
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(f"disk full while snapshotting {source} into {dest}") from exc
+        raise
+    return total
+
+
+def cache_dir(repo_root: Path) -> Path:
+    """The local DVC cache: ``.dvc/cache`` unless ``[cache] dir`` in ``.dvc/config`` or
+    ``.dvc/config.local`` moves it (a relative ``dir`` is relative to ``.dvc/``, as in DVC)."""
+    found = repo_root / ".dvc" / "cache"
+    for name in ("config", "config.local"):  # the local file wins, as in DVC
+        config = repo_root / ".dvc" / name
+        if not config.exists():
+            continue
+        section = ""
+        for line in config.read_text().splitlines():
+            stripped = line.strip()
+            if stripped.startswith("["):
+                section = stripped.strip("[]'\" ").lower()
+            elif section == "cache" and stripped.partition("=")[0].strip() == "dir":
+                found = (repo_root / ".dvc" / stripped.partition("=")[2].strip()).resolve()
+    return found
+
+
+def object_path(cache: Path, md5: str) -> Path:
+    return cache / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def _place(cache: Path, md5: str, *, move_from: Path | None, data: bytes | None) -> None:
+    dest = object_path(cache, md5)
+    if dest.exists():
+        if move_from is not None:
+            move_from.unlink(missing_ok=True)
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        if move_from is not None:
+            try:
+                os.replace(move_from, tmp)  # same filesystem: a rename, not a copy
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                shutil.copyfile(move_from, tmp)  # a cache on another disk
+                move_from.unlink()
+        else:
+            tmp.write_bytes(data or b"")
+        os.chmod(tmp, _CACHE_MODE)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(f"disk full while writing {dest}") from exc
+        raise
+
+
+def store_snapshot(cache: Path, snapshot_root: Path, tree: Tree) -> None:
+    """Move the snapshot's files into the cache under their hashes, then the manifest.
+
+    The snapshot is private to cpv and was hashed from these very files, so a rename
+    keeps each object's bytes equal to its name. Objects already cached are left alone.
+    """
+    for entry in tree.entries:
+        _place(cache, entry.md5, move_from=snapshot_root / entry.relpath, data=None)
+    _place(cache, tree.hash, move_from=None, data=tree.manifest)
+
+
+def pointer_text(path: str, tree: Tree) -> str:
+    """``<path>.dvc`` as ``dvc add`` writes it for a folder."""
+    return (
+        "outs:\n"
+        f"- md5: {tree.hash}\n"
+        f"  size: {tree.size}\n"
+        f"  nfiles: {tree.nfiles}\n"
+        "  hash: md5\n"
+        f"  path: {Path(path).name}\n"
+    )
+
+
+def load_tree(cache: Path, dir_hash: str) -> Tree:
+    """The tree a ``.dir`` manifest in the cache describes (sizes from the cached objects)."""
+    listing = json.loads(object_path(cache, dir_hash).read_bytes())
+    entries = []
+    for item in listing:
+        size = object_path(cache, item["md5"]).stat().st_size
+        entries.append(FileEntry(item["relpath"], item["md5"], size))
+    return Tree(tuple(entries))
+
+
+def checkout_tree(cache: Path, dir_hash: str, dest: Path) -> None:
+    """Make ``dest`` hold exactly the version ``dir_hash``: copies (never links) of the
+    cached objects, each written under a temporary name and renamed into place."""
+    tree = load_tree(cache, dir_hash)
+    wanted = {e.relpath for e in tree.entries}
+    if dest.exists():
+        for rel, full in list(_files(dest)):
+            if rel not in wanted:
+                full.unlink()
+    for entry in tree.entries:
+        target = dest / entry.relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            shutil.copyfile(object_path(cache, entry.md5), tmp)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    for dirpath, _dirs, _files_ in sorted(os.walk(dest), reverse=True):
+        if Path(dirpath) != dest and not any(Path(dirpath).iterdir()):
+            Path(dirpath).rmdir()
