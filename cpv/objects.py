@@ -248,6 +248,6 @@ def checkout_tree(cache: Path, dir_hash: str, dest: Path) -> None:
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
-    for dirpath, _dirs, _files_ in sorted(os.walk(dest), reverse=True):
+    for dirpath, _dirs, _names in sorted(os.walk(dest), reverse=True):
         if Path(dirpath) != dest and not any(Path(dirpath).iterdir()):
             Path(dirpath).rmdir()
