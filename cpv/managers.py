@@ -2,35 +2,163 @@
 
 ```python
 from cpv import ModelCheckpoints
-result = ModelCheckpoints(".").tag(metrics={"wer": 0.21}, message="lr 3e-4")
+models = ModelCheckpoints(".")
+result = models.tag(metrics={"wer": 0.21}, message="lr 3e-4")
 print(result.tag, result.version, result.size_mb)
+models.push()
 ```
+
+The ``cpv`` commands call these same methods: what a command does, the manager does.
+
+A manager acts on its kind(s) only. A version may be named bare (``v0.3``: this manager's
+kind(s)) or with its kind (``model/v0.3``: that kind alone). :class:`ModelCheckpoints`
+refuses ``data/v0.3`` (and :class:`DataCheckpoints` ``model/v0.3``) with a
+:class:`~cpv.errors.UsageError` naming the right manager; :class:`CombinedCheckpoints`
+takes either and acts on the named kind alone (``revert("model/v0.3")`` leaves the data).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import builtins
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
-from cpv import restore, sync, views
+from cpv import migrate, restore, sync, views
+from cpv.errors import UsageError
 from cpv.metadata import VersionRecord
-from cpv.repo import ModelRepo
-from cpv.results import DiffResult, PullResult, RevertResult, StatusResult, TagResult
+from cpv.progress import Progress, reporting
+from cpv.repo import ModelRepo, init_repository
+from cpv.results import (
+    DiffResult,
+    InitResult,
+    MoveResult,
+    PullResult,
+    PushResult,
+    RevertResult,
+    StatusResult,
+    StorageState,
+    TagResult,
+)
 from cpv.tagging import tag_versions
-from cpv.versions import Kind, parse_version_arg
+from cpv.versions import Kind, Version, parse_version_arg
+
+P = ParamSpec("P")
+R = TypeVar("R")
+M = TypeVar("M", bound="CheckpointManager")
 
 
-class _Manager:
+def _reporting(method: Callable[Concatenate[M, P], R]) -> Callable[Concatenate[M, P], R]:
+    """Run ``method`` with the manager's progress receiver active."""
+
+    @functools.wraps(method)
+    def wrapper(self: M, *args: P.args, **kwargs: P.kwargs) -> R:
+        with reporting(self.progress):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+class CheckpointManager:
+    """The versions of one model repository, for one kind or both (see the subclasses)."""
+
     kinds: ClassVar[tuple[Kind, ...]]
 
-    def __init__(self, path: str | Path = ".") -> None:
+    def __init__(self, path: str | Path = ".", *, progress: Progress | None = None) -> None:
+        """Open the model repository at ``path`` (or above it).
+
+        Args:
+            path: the repository root or any directory inside it.
+            progress: receives transfer, hashing and lock-wait progress (default: nothing).
+
+        Raises:
+            NotARepositoryError: ``path`` is not inside a cpv model repository.
+            ConfigError: its ``cpv.yaml`` is invalid.
+        """
         self.repo = ModelRepo.open(path)
+        self.progress = progress
 
     @property
     def root(self) -> Path:
         return self.repo.root
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.root)!r})"
+
+    # --- creating and copying repositories ---------------------------------------------
+    @classmethod
+    def init(
+        cls: type[M],
+        *,
+        team: str,
+        model: str,
+        path: Path | None = None,
+        storage: str | None = None,
+        git_remote: str | None = None,
+        template: str | None = None,
+    ) -> tuple[M, InitResult]:
+        """Create a model repository ``team/model`` and open it.
+
+        Args:
+            team: the team name (lowercase letters, digits, ``-``, ``_``).
+            model: the model name (same form).
+            path: where to create it (default: ``./<model>``); must be absent or empty.
+            storage: storage root URL or path; the model's bytes go to ``<storage>/<team>/<model>``
+                (default: the configured storage, else ``$CPV_HOME/storage``).
+            git_remote: the git remote URL (default: from ``cpv configure``, else a local bare
+                repository under ``$CPV_HOME/git``).
+            template: a training scaffold to render (see ``cpv templates``); ``"none"`` for none.
+
+        Returns:
+            The manager of the new repository, and what was created.
+
+        Raises:
+            InvalidNameError, RepositoryExistsError, UsageError (unknown template),
+            RemoteError (the hosted git remote is missing or unreachable), GitError.
+        """
+        root = init_repository(
+            team=team,
+            model=model,
+            path=path,
+            storage=storage,
+            git_remote=git_remote,
+            template=template,
+        )
+        return cls(root), InitResult(path=str(root), team=team, model=model)
+
+    @classmethod
+    def clone(
+        cls: type[M],
+        source: str,
+        dest: Path | None = None,
+        *,
+        version: str | None = None,
+        jobs: int | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[M, PullResult]:
+        """Clone a model repository and fetch this manager's kind(s) of bytes, hash-verified.
+
+        Args:
+            source: ``TEAM/MODEL`` (through the configured git remote template), a URL or a path.
+            dest: the directory to clone into (default: ``./<model>``); must be absent or empty.
+            version: materialize this version instead of the branch head.
+            jobs: parallel downloads.
+            progress: receives download progress; kept by the returned manager.
+
+        Returns:
+            The manager of the clone, and what was fetched.
+
+        Raises:
+            UsageError: ``dest`` is not empty, or ``version`` is of another kind.
+            RemoteError, MissingDataError, IntegrityError, VersionNotFoundError.
+        """
+        with reporting(progress):
+            root, result = sync.clone(source, dest, version=version, kinds=cls.kinds, jobs=jobs)
+        return cls(root, progress=progress), result
+
+    # --- making versions ----------------------------------------------------------------
+    @_reporting
     def tag(
         self,
         *,
@@ -58,6 +186,9 @@ class _Manager:
             dry_run: compute and return the records without writing anything.
             source: (model only) a directory whose content becomes the checkpoint directory first.
 
+        Returns:
+            The records made (or the unchanged latest ones).
+
         Raises:
             NothingToTagError, VersionExistsError, UsageError, LockTimeoutError.
         """
@@ -74,49 +205,201 @@ class _Manager:
             source=source,
         )
 
-    def list(self) -> list[VersionRecord]:
-        """Every version of this manager's kind(s), oldest first."""
-        return [r for r in self.repo.records() if r.kind in self.kinds]
-
-    def latest(self) -> VersionRecord | None:
-        records = self.repo.records(self.kinds[0])
-        return records[-1] if records else None
-
-    def show(self, version: str) -> VersionRecord:
-        return views.show(self.repo, version, kind=self.kinds[0])
-
-    def diff(self, a: str, b: str) -> DiffResult:
-        return views.diff(self.repo, a, b, kind=self.kinds[0])
-
+    @_reporting
     def revert(self, version: str, *, force: bool = False, dry_run: bool = False) -> RevertResult:
-        """Restore ``version``'s files into the workspace as a new commit; history stays."""
-        kind_arg, parsed = parse_version_arg(version)
-        kinds = (kind_arg,) if kind_arg and len(self.kinds) == 1 else self.kinds
+        """Restore ``version``'s files into the workspace as a new commit; history stays.
+
+        Args:
+            version: ``v0.3`` (this manager's kinds) or ``model/v0.3`` (that kind alone).
+            force: revert over unsaved work (saved to the cache and a backup ref first).
+            dry_run: check that the version can be restored; change nothing.
+
+        Returns:
+            The records restored, the new commit (None when already current or a dry run).
+
+        Raises:
+            UsageError: ``version`` is of a kind this manager does not act on.
+            VersionNotFoundError, DirtyWorkspaceError, MissingDataError, IntegrityError,
+            LockTimeoutError.
+        """
+        kinds, parsed = self._resolve(version, "revert")
         return restore.revert(self.repo, parsed, kinds, force=force, dry_run=dry_run)
 
+    # --- exchanging with the remotes ------------------------------------------------------
+    @_reporting
+    def push(self, *, jobs: int | None = None, dry_run: bool = False) -> PushResult:
+        """Upload the bytes, then push the branch and every unpublished version tag atomically.
+
+        A commit cannot be published in part, so this publishes the versions of both kinds
+        whichever manager calls it. A version number another writer published first with
+        other content is renamed to the next free number (see ``result.renamed``).
+
+        Args:
+            jobs: parallel uploads.
+            dry_run: report what would be pushed; change nothing.
+
+        Returns:
+            The tags published, the renames, and how many objects were uploaded.
+
+        Raises:
+            RemoteError: no git remote, or the push was refused or kept racing.
+            StorageError, MissingDataError, DvcError: the bytes could not be uploaded
+            (then no tag is published). LockTimeoutError, GitError.
+        """
+        return sync.push(self.root, jobs=jobs, dry_run=dry_run)
+
+    @_reporting
     def pull(
         self, version: str | None = None, *, force: bool = False, jobs: int | None = None
     ) -> PullResult:
-        """Fetch and materialize ``version`` (default: the branch head), hash-verified."""
+        """Fetch and materialize ``version`` (default: the branch head), hash-verified.
+
+        Args:
+            version: a version whose bytes to put in the workspace (pointers untouched);
+                ``v0.3`` for this manager's kinds, ``model/v0.3`` for that kind alone.
+            force: overwrite unsaved work in the workspace.
+            jobs: parallel downloads.
+
+        Returns:
+            The records materialized, the objects fetched, whether the branch moved.
+
+        Raises:
+            UsageError: ``version`` is of a kind this manager does not act on.
+            DirtyWorkspaceError, VersionNotFoundError, MissingDataError, IntegrityError,
+            RemoteError, LockTimeoutError.
+        """
         return sync.pull(self.root, version=version, kinds=self.kinds, force=force, jobs=jobs)
 
-    def status(self) -> StatusResult:
-        return views.status(self.repo, kinds=self.kinds)
+    @_reporting
+    def move_storage(
+        self, new_url: str | None = None, *, all_versions: bool = True, dry_run: bool = False
+    ) -> MoveResult:
+        """Move the repository's storage (weights and data alike) to ``new_url``.
+
+        Objects are copied and verified before ``.dvc/config`` is switched and committed; a
+        failure leaves the model where it was. Publish the change with :meth:`push`.
+
+        Args:
+            new_url: an ``s3://`` URL or a local path (default: the configured storage).
+            all_versions: copy every tagged version's objects (the default, as for
+                ``cpv remote set``: old versions stay readable once the old storage is gone);
+                False copies only the current commit's.
+            dry_run: report what would be copied; change nothing.
+
+        Returns:
+            Each version's objects, how many were uploaded, the commit made.
+
+        Raises:
+            UsageError, MissingDataError, StorageError, LockTimeoutError.
+        """
+        return migrate.move_storage(
+            self.root, new_url=new_url, all_versions=all_versions, dry_run=dry_run
+        )
+
+    def storage(self) -> StorageState:
+        """Where the bytes (DVC remote) and the history (git remote) of this model live."""
+        return migrate.storage_state(self.root)
+
+    # --- reading --------------------------------------------------------------------------
+    @_reporting
+    def status(self, *, remote: bool = True) -> StatusResult:
+        """What changed in the workspace since the latest versions of this manager's kind(s).
+
+        Args:
+            remote: also ask the git remote which tags and commits it lacks (left None when
+                it cannot be reached).
+
+        Returns:
+            Per kind: the latest version, the workspace hash and whether it changed; the
+            unpushed tags and commits; an interrupted change awaiting repair.
+
+        Raises:
+            DvcError: the DVC repository cannot be opened.
+        """
+        return views.status(self.repo, kinds=self.kinds, remote=remote)
+
+    def show(self, version: str) -> VersionRecord:
+        """One version's record.
+
+        Args:
+            version: ``v0.3`` (for :class:`CombinedCheckpoints`: the model's) or ``data/v0.3``.
+
+        Raises:
+            UsageError: ``version`` is of a kind this manager does not act on.
+            VersionNotFoundError: there is no such version.
+        """
+        kinds, parsed = self._resolve(version, "show")
+        return restore.find_record(self.repo, kinds[0], parsed)
+
+    def diff(self, a: str, b: str) -> DiffResult:
+        """Compare two versions' metrics, sizes and metadata (each named as in :meth:`show`)."""
+        kinds_a, parsed_a = self._resolve(a, "diff")
+        kinds_b, parsed_b = self._resolve(b, "diff")
+        return views.diff(
+            restore.find_record(self.repo, kinds_a[0], parsed_a),
+            restore.find_record(self.repo, kinds_b[0], parsed_b),
+        )
+
+    def latest(self) -> VersionRecord | None:
+        """The newest version of this manager's first kind (the model, for combined)."""
+        return self.repo.latest(self.kinds[0])
+
+    def list(self) -> builtins.list[VersionRecord]:
+        """Every version of this manager's kind(s), oldest first (model before data)."""
+        if len(self.kinds) == 1:
+            return self.repo.records(self.kinds[0])
+        return [r for r in self.repo.records() if r.kind in self.kinds]
+
+    def _resolve(self, version: str, action: str) -> tuple[tuple[Kind, ...], Version]:
+        kind, parsed = parse_version_arg(version, within=self.kinds, action=action)
+        return ((kind,) if kind else self.kinds), parsed
 
 
-class ModelCheckpoints(_Manager):
+class ModelCheckpoints(CheckpointManager):
     """Versions of the model weights (``checkpoints/``), tagged ``model/vX.Y``."""
 
     kinds = (Kind.MODEL,)
 
 
-class DataCheckpoints(_Manager):
+class DataCheckpoints(CheckpointManager):
     """Versions of the training data (``data/``), tagged ``data/vX.Y``."""
 
     kinds = (Kind.DATA,)
 
 
-class CombinedCheckpoints(_Manager):
-    """Weights and data under one version number, both tags or neither."""
+class CombinedCheckpoints(CheckpointManager):
+    """Weights and data under one version number, both tags or neither.
+
+    A bare version (``v0.3``) means both kinds where an action takes both (``revert``,
+    ``pull``) and the model's record where it reads one (``show``, ``diff``); ``model/v0.3``
+    or ``data/v0.3`` means that kind alone.
+    """
 
     kinds = (Kind.MODEL, Kind.DATA)
+
+
+_BY_KIND: dict[tuple[Kind, ...], type[CheckpointManager]] = {
+    m.kinds: m for m in (ModelCheckpoints, DataCheckpoints, CombinedCheckpoints)
+}
+
+
+def manager_for(
+    kinds: str | Kind | Sequence[Kind], path: str | Path = ".", *, progress: Progress | None = None
+) -> CheckpointManager:
+    """The manager acting on ``kinds``: ``"model"``, ``"data"``, ``"all"`` or Kind values.
+
+    Raises:
+        UsageError: ``kinds`` names no kind, or an unknown one.
+        NotARepositoryError: ``path`` is not inside a model repository.
+    """
+    if isinstance(kinds, str):  # a Kind is a str too
+        names = ["model", "data"] if kinds == "all" else [kinds]
+        if any(n not in ("model", "data") for n in names):
+            raise UsageError(f"unknown kind {kinds!r}", hint="Use model, data or all.")
+        wanted = {Kind(n) for n in names}
+    else:
+        wanted = set(kinds)
+    key = tuple(k for k in (Kind.MODEL, Kind.DATA) if k in wanted)
+    if key not in _BY_KIND:
+        raise UsageError("no kind given", hint="Use model, data or all.")
+    return _BY_KIND[key](path, progress=progress)

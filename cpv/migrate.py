@@ -17,34 +17,21 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, cast
 
 from cpv import _dvc, _git
-from cpv.config import UserConfig, load_user_config, model_storage_url
+from cpv.config import GIT_REMOTE_NAME, UserConfig, load_user_config, model_storage_url
 from cpv.credentials import applied_env, boto_env, remote_runtime_config
 from cpv.errors import MissingDataError, StorageError, UsageError
+from cpv.progress import Progress
+from cpv.progress import current as current_progress
+from cpv.results import MoveResult, StorageState, VersionObjects
 
-ProgressFn = Callable[[int, int, str], None]
+if TYPE_CHECKING:
+    from cpv.repo import ModelRepo
 
-
-class VersionObjects(BaseModel):
-    tag: str
-    commit: str
-    objects: list[str]
-    missing_on_remote: list[str] = []
-
-
-class MoveResult(BaseModel):
-    old_url: str | None
-    new_url: str
-    dry_run: bool
-    versions: list[VersionObjects]
-    objects_total: int
-    objects_to_upload: int
-    verified: bool = False
-    commit: str | None = None
+#: ``fn(done, total, label)``: the step callback of :class:`cpv.progress.Progress` alone.
+StepFn = Callable[[int, int, str], None]
 
 
 def _cache_path(root: Path, oid: str) -> Path:
@@ -154,14 +141,26 @@ def move_storage(
     new_url: str | None = None,
     dry_run: bool = False,
     all_versions: bool = True,
-    jobs: int | None = None,
-    progress: ProgressFn | None = None,
+    progress: Progress | StepFn | None = None,
     cfg: UserConfig | None = None,
 ) -> MoveResult:
-    """Point the model at ``new_url`` (default: the configured storage) and push every version there.
+    """Point the model at ``new_url`` (default: the configured storage) with its history.
+
+    Args:
+        root: the model repository (or a directory inside it).
+        new_url: the new storage: an ``s3://`` URL or a local path.
+        dry_run: compute what would be copied; change nothing.
+        all_versions: copy the objects of every tagged version (the default: old versions
+            stay readable once the old storage is gone); False copies only the current commit's.
+        progress: receives a step per version copied (default: the active
+            :class:`~cpv.progress.Progress`); a bare ``fn(done, total, label)`` is accepted too.
+        cfg: the user configuration (default: loaded from ``$CPV_HOME``).
+
+    Returns:
+        The objects of each version, how many were uploaded, and the commit switching the remote.
 
     Raises:
-        UsageError: not a model repository, or the new URL equals the current one.
+        UsageError: not a model repository, no commits yet, or the new URL equals the current one.
         MissingDataError: a version's objects are in neither the local cache nor the old remote.
         StorageError: the new remote is unreachable, or objects are missing there after the push.
     """
@@ -169,57 +168,91 @@ def move_storage(
 
     cfg = cfg or load_user_config()
     repo = ModelRepo.open(root)
-    root = repo.root
     url = new_url or model_storage_url(cfg.storage.root_url(), repo.config.team, repo.config.model)
     if not url.startswith("s3://"):
         url = str(Path(url).expanduser().resolve())
-    old_url = _dvc.remote_url(root)
+    old_url = _dvc.remote_url(repo.root)
     if old_url == url:
         raise UsageError(f"the model already uses {url}", hint="`cpv push` uploads new versions.")
-
     with repo.locked():
-        tags = repo.git.list_tags("model", "data") if all_versions else []
-        head = repo.git.head_commit()
-        if not tags and head is None:
-            raise UsageError("the repository has no commits yet")
-        refs = [(t.name, t.commit) for t in tags] or [("HEAD", head or "")]
-        _ensure_local(root, cfg, old_url, [c for _, c in refs])
-        versions = [
-            VersionObjects(tag=name, commit=commit, objects=version_objects(root, commit))
-            for name, commit in refs
-        ]
+        versions = _versions_to_move(repo, cfg, old_url, all_versions=all_versions)
         store = _ObjectStore(cfg, url)
-        with applied_env(boto_env(cfg) if url.startswith("s3://") else {}):
-            present = store.sizes()
-            for v in versions:
-                v.missing_on_remote = [o for o in v.objects if o not in present]
-            needed = {oid for v in versions for oid in v.objects}
-            result = MoveResult(
-                old_url=old_url,
-                new_url=url,
-                dry_run=dry_run,
-                versions=versions,
-                objects_total=len(needed),
-                objects_to_upload=len(needed - set(present)),
-            )
-            if dry_run:
-                return result
-            _upload_all(root, store, versions, present, progress=progress)
-            arrived = store.sizes()
-        _verify(root, url, old_url, versions, arrived)
-        result.verified = True
-        from cpv.providers import dvc_remote_options
-
-        options = dvc_remote_options(cfg.storage) if url.startswith("s3://") else {}
-        dvc_config = root / ".dvc" / "config"
-        saved = dvc_config.read_bytes()
-        try:
-            _dvc.set_remote(root, remote_url=url, remote_options=options)
-            result.commit = repo.git.commit_paths([".dvc/config"], f"cpv: move storage to {url}")
-        except BaseException:
-            dvc_config.write_bytes(saved)
-            raise
+        result = _copy(repo.root, store, old_url, versions, dry_run=dry_run, step=_step(progress))
+        if not dry_run:
+            result.commit = _switch_remote(repo, cfg, url)
         return result
+
+
+def _step(progress: Progress | StepFn | None) -> StepFn:
+    if progress is None:
+        return current_progress().step
+    if hasattr(progress, "step"):
+        return cast(Progress, progress).step
+    return cast(StepFn, progress)  # a bare step function, as older callers pass
+
+
+def _versions_to_move(
+    repo: ModelRepo, cfg: UserConfig, old_url: str | None, *, all_versions: bool
+) -> list[VersionObjects]:
+    """Every tagged version (or only HEAD), its objects made present in the local cache."""
+    tags = repo.git.list_tags("model", "data") if all_versions else []
+    head = repo.git.head_commit()
+    if not tags and head is None:
+        raise UsageError("the repository has no commits yet")
+    refs = [(t.name, t.commit) for t in tags] or [("HEAD", head or "")]
+    _ensure_local(repo.root, cfg, old_url, [c for _, c in refs])
+    return [
+        VersionObjects(tag=name, commit=commit, objects=version_objects(repo.root, commit))
+        for name, commit in refs
+    ]
+
+
+def _copy(
+    root: Path,
+    store: _ObjectStore,
+    old_url: str | None,
+    versions: list[VersionObjects],
+    *,
+    dry_run: bool,
+    step: StepFn,
+) -> MoveResult:
+    """Upload what the new store lacks, then check every object arrived (unless ``dry_run``)."""
+    url = store.url
+    with applied_env(boto_env(store.cfg) if url.startswith("s3://") else {}):
+        present = store.sizes()
+        for v in versions:
+            v.missing_on_remote = [o for o in v.objects if o not in present]
+        needed = {oid for v in versions for oid in v.objects}
+        result = MoveResult(
+            old_url=old_url,
+            new_url=url,
+            dry_run=dry_run,
+            versions=versions,
+            objects_total=len(needed),
+            objects_to_upload=len(needed - set(present)),
+        )
+        if dry_run:
+            return result
+        _upload_all(root, store, versions, present, step=step)
+        arrived = store.sizes()
+    _verify(root, url, old_url, versions, arrived)
+    result.verified = True
+    return result
+
+
+def _switch_remote(repo: ModelRepo, cfg: UserConfig, url: str) -> str:
+    """Point ``.dvc/config`` at ``url`` and commit it; the file is restored if that fails."""
+    from cpv.providers import dvc_remote_options
+
+    options = dvc_remote_options(cfg.storage) if url.startswith("s3://") else {}
+    dvc_config = repo.root / ".dvc" / "config"
+    saved = dvc_config.read_bytes()
+    try:
+        _dvc.set_remote(repo.root, remote_url=url, remote_options=options)
+        return repo.git.commit_paths([".dvc/config"], f"cpv: move storage to {url}")
+    except BaseException:
+        dvc_config.write_bytes(saved)
+        raise
 
 
 def _upload_all(
@@ -228,18 +261,16 @@ def _upload_all(
     versions: list[VersionObjects],
     present: dict[str, int],
     *,
-    progress: ProgressFn | None,
+    step: StepFn,
 ) -> None:
     done = set(present)
     for i, v in enumerate(versions):
-        if progress:
-            progress(i, len(versions), v.tag)
+        step(i, len(versions), v.tag)
         for oid in v.missing_on_remote:
             if oid not in done:
                 store.upload(oid, _cache_path(root, oid))
                 done.add(oid)
-    if progress:
-        progress(len(versions), len(versions), "")
+    step(len(versions), len(versions), "")
 
 
 def _verify(
@@ -286,13 +317,13 @@ def _ensure_local(root: Path, cfg: UserConfig, old_url: str | None, commits: lis
         _dvc.fetch(root, revs=commits, jobs=None, remote_config=remote_config)
 
 
-def storage_state(root: Path) -> dict[str, str | None]:
+def storage_state(root: Path) -> StorageState:
     """The model's current DVC remote and git remote, for ``cpv remote show``."""
     from cpv.repo import ModelRepo
 
     repo = ModelRepo.open(root)
-    return {
-        "root": str(repo.root),
-        "storage": _dvc.remote_url(repo.root),
-        "git": repo.git.remote_url("origin"),
-    }
+    return StorageState(
+        root=str(repo.root),
+        storage=_dvc.remote_url(repo.root),
+        git=repo.git.remote_url(GIT_REMOTE_NAME),
+    )

@@ -10,6 +10,14 @@ from pydantic import BaseModel, Field
 from cpv.metadata import VersionRecord
 
 
+class InitResult(BaseModel):
+    """What ``init`` made: the new repository's root and its identity."""
+
+    path: str
+    team: str
+    model: str
+
+
 class TagResult(BaseModel):
     """What ``tag`` did: the records it made, or the unchanged latest ones."""
 
@@ -48,6 +56,8 @@ class TagResult(BaseModel):
 
 
 class RevertResult(BaseModel):
+    """What ``revert`` restored, and the commit recording it."""
+
     records: list[VersionRecord]
     commit: str | None = None
     already_current: bool = False
@@ -56,6 +66,8 @@ class RevertResult(BaseModel):
 
 
 class PullResult(BaseModel):
+    """What ``pull`` (or ``clone``) fetched and verified in the workspace."""
+
     records: list[VersionRecord] = Field(default_factory=list)
     fetched_objects: int = 0
     verified_paths: list[str] = Field(default_factory=list)
@@ -63,6 +75,8 @@ class PullResult(BaseModel):
 
 
 class PushResult(BaseModel):
+    """What ``push`` published: new version tags, renamed collisions, uploaded objects."""
+
     pushed_tags: list[str] = Field(default_factory=list)
     renamed: dict[str, str] = Field(default_factory=dict)
     objects_pushed: int = 0
@@ -81,6 +95,8 @@ class KindStatus(BaseModel):
 
 
 class StatusResult(BaseModel):
+    """The workspace against the latest versions, and what is not pushed yet."""
+
     team: str
     model: str
     branch: str
@@ -100,7 +116,39 @@ class DiffEntry(BaseModel):
 
 
 class DiffResult(BaseModel):
+    """Two versions side by side: metrics, then sizes and metadata."""
+
     a: VersionRecord
     b: VersionRecord
     metrics: list[DiffEntry]
     fields: list[DiffEntry]
+
+
+class VersionObjects(BaseModel):
+    """The storage objects one version (or the current commit, ``HEAD``) needs."""
+
+    tag: str
+    commit: str
+    objects: list[str]
+    missing_on_remote: list[str] = Field(default_factory=list)
+
+
+class MoveResult(BaseModel):
+    """What ``move_storage`` copied (or would copy) and where the model's storage is now."""
+
+    old_url: str | None
+    new_url: str
+    dry_run: bool
+    versions: list[VersionObjects]
+    objects_total: int
+    objects_to_upload: int
+    verified: bool = False
+    commit: str | None = None
+
+
+class StorageState(BaseModel):
+    """Where a model's bytes and history live (``cpv remote show``)."""
+
+    root: str
+    storage: str | None
+    git: str | None

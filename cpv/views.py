@@ -1,4 +1,8 @@
-"""Read-only views: one version, two versions side by side, and the workspace status."""
+"""Read-only views: two versions side by side, and the workspace status.
+
+A version is looked up with :func:`cpv.restore.find_record`; the managers turn what the user
+named (``v0.3``, ``model/v0.3``) into a kind and a version first.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,17 @@ from collections.abc import Sequence
 
 from cpv import _dvc, _git
 from cpv.config import GIT_REMOTE_NAME
-from cpv.errors import CpvError, VersionNotFoundError
+from cpv.errors import CpvError
 from cpv.locking import Journal
 from cpv.metadata import VersionRecord
 from cpv.repo import ModelRepo
 from cpv.results import DiffEntry, DiffResult, KindStatus, StatusResult
-from cpv.versions import Kind, parse_version_arg, tag_name
+from cpv.versions import Kind
 
 
-def show(repo: ModelRepo, version: str, *, kind: Kind | None = None) -> VersionRecord:
-    kind_arg, parsed = parse_version_arg(version)
-    kind = kind_arg or kind or Kind.MODEL
-    for record in repo.records(kind):
-        if record.parsed_version == parsed:
-            return record
-    raise VersionNotFoundError(f"{tag_name(kind, parsed)} does not exist")
-
-
-def diff(repo: ModelRepo, a: str, b: str, *, kind: Kind | None = None) -> DiffResult:
-    ra, rb = show(repo, a, kind=kind), show(repo, b, kind=kind)
+def diff(ra: VersionRecord, rb: VersionRecord) -> DiffResult:
+    """Two versions side by side: every metric (with the change when both are numbers), then
+    sizes and metadata."""
     metrics = []
     for key in sorted(set(ra.metrics) | set(rb.metrics)):
         va, vb = ra.metrics.get(key), rb.metrics.get(key)
@@ -49,10 +45,12 @@ def diff(repo: ModelRepo, a: str, b: str, *, kind: Kind | None = None) -> DiffRe
 def status(
     repo: ModelRepo, *, kinds: Sequence[Kind] = (Kind.MODEL, Kind.DATA), remote: bool = True
 ) -> StatusResult:
+    """The workspace of ``kinds`` against their latest versions; with ``remote``, what the git
+    remote does not have yet (left unknown, None, when it cannot be reached)."""
     records = repo.records()
-    out = []
     with _dvc.session(repo.root):
         currents = {kind: _dvc.hash_path(repo.root, repo.path_of(kind)) for kind in kinds}
+    out = []
     for kind in kinds:
         mine = [r for r in records if r.kind is kind]
         latest = mine[-1] if mine else None
@@ -80,32 +78,33 @@ def status(
         branch=_branch(repo),
         kinds=out,
     )
-    url = repo.git.remote_url(GIT_REMOTE_NAME)
-    result.remote = url
-    if remote and url:
-        try:
-            refs = _git.ls_remote(
-                url, "refs/tags/model/*", "refs/tags/data/*", f"refs/heads/{result.branch}"
-            )
-        except CpvError:
-            return result  # remote unreachable: unknown, not "everything unpushed"
-        published = {
-            r[len("refs/tags/") :]
-            for r in refs
-            if r.startswith("refs/tags/") and not r.endswith("^{}")
-        }
-        result.unpushed_tags = sorted(r.tag for r in records if r.tag not in published)
-        remote_head = refs.get(f"refs/heads/{result.branch}")
-        head = repo.git.head_commit()
-        if head is None:
-            result.unpushed_commits = 0
-        elif remote_head and _has_object(repo, remote_head):
-            result.unpushed_commits = int(
-                repo.git.run("rev-list", "--count", f"{remote_head}..HEAD")
-            )
-        else:
-            result.unpushed_commits = int(repo.git.run("rev-list", "--count", "HEAD"))
+    result.remote = repo.git.remote_url(GIT_REMOTE_NAME)
+    if remote and result.remote:
+        _unpublished(repo, result, records)
     return result
+
+
+def _unpublished(repo: ModelRepo, result: StatusResult, records: Sequence[VersionRecord]) -> None:
+    """Fill in the tags and commits the git remote lacks; unknown when it cannot be reached."""
+    assert result.remote is not None
+    try:
+        refs = _git.ls_remote(
+            result.remote, "refs/tags/model/*", "refs/tags/data/*", f"refs/heads/{result.branch}"
+        )
+    except CpvError:
+        return  # remote unreachable: unknown, not "everything unpushed"
+    published = {
+        r[len("refs/tags/") :] for r in refs if r.startswith("refs/tags/") and not r.endswith("^{}")
+    }
+    result.unpushed_tags = sorted(r.tag for r in records if r.tag not in published)
+    remote_head = refs.get(f"refs/heads/{result.branch}")
+    head = repo.git.head_commit()
+    if head is None:
+        result.unpushed_commits = 0
+    elif remote_head and _has_object(repo, remote_head):
+        result.unpushed_commits = int(repo.git.run("rev-list", "--count", f"{remote_head}..HEAD"))
+    else:
+        result.unpushed_commits = int(repo.git.run("rev-list", "--count", "HEAD"))
 
 
 def _has_object(repo: ModelRepo, sha: str) -> bool:

@@ -1,5 +1,11 @@
 """``cpv`` commands. Each parses its arguments, calls the library and renders the result.
 
+The library is the one the Python API offers: the managers of :mod:`cpv.managers`
+(``ModelCheckpoints`` and its siblings), picked by kind with
+:func:`~cpv.managers.manager_for`. Commands live in modules named after their family:
+``versions_cmds`` (tag, list, show, diff, revert), ``sync_cmds`` (push, pull, clone),
+``repo_cmds`` (init, status), ``setup_cmds`` (configure, doctor, remote), ``template_cmds``.
+
 Exit codes (mapped here, in one place): 0 ok, 1 a :class:`CpvError`, 2 usage errors,
 130 interrupted. Tracebacks only with ``CPV_DEBUG=1``.
 """
@@ -10,27 +16,76 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cpv import __version__
 from cpv.errors import CpvError, UsageError
-from cpv.versions import Kind
 
-KIND_CHOICE = click.Choice(["model", "data", "all"])
-
-
-def _kinds(kind: str) -> tuple[Kind, ...]:
-    return (Kind.MODEL, Kind.DATA) if kind == "all" else (Kind(kind),)
+if TYPE_CHECKING:
+    from cpv.managers import CheckpointManager
 
 
-class _Ctx:
-    def __init__(self, path: Path) -> None:
+class TerminalProgress:
+    """:class:`cpv.progress.Progress` for a person: bars on a terminal's stderr for transfers
+    and storage moves (``bars``), and a line on stderr when waiting for another writer."""
+
+    def __init__(self, *, bars: bool) -> None:
+        from . import render
+
+        self._render = render
+        self._transfers = render.TransferProgress() if bars else None
+        self._bars = bars
+        self._steps: Any = None
+        self._step_task: Any = None
+
+    def transfer(
+        self,
+        key: int,
+        description: str,
+        done: int,
+        total: int | None,
+        is_bytes: bool,
+        finished: bool,
+    ) -> None:
+        if self._transfers is not None:
+            self._transfers(key, description, done, total, is_bytes, finished)
+
+    def step(self, done: int, total: int, label: str) -> None:
+        if not self._bars:
+            return
+        if self._steps is None:
+            from rich.progress import Progress as Bars
+
+            self._steps = Bars(console=self._render.err_console, transient=True)
+            self._step_task = self._steps.add_task("copying versions", total=None)
+            self._steps.start()
+        description = f"copying {label}" if label else "verifying"
+        self._steps.update(self._step_task, completed=done, total=total, description=description)
+
+    def waiting(self, message: str) -> None:
+        self._render.info(message)
+
+    def stop(self) -> None:
+        if self._transfers is not None:
+            self._transfers.stop()
+        if self._steps is not None:
+            self._steps.stop()
+
+
+class CliContext:
+    """What every command receives (``click.pass_obj``): the directory and the progress view."""
+
+    def __init__(self, path: Path, progress: TerminalProgress) -> None:
         self.path = path
+        self.progress = progress
 
+    def manager(self, kinds: str) -> CheckpointManager:
+        """The manager for ``kinds`` (``model``, ``data`` or ``all``) of the repository here."""
+        from cpv.managers import manager_for
 
-pass_ctx = click.make_pass_decorator(_Ctx)
+        return manager_for(kinds, self.path, progress=self.progress)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,321 +103,9 @@ def cli(ctx: click.Context, directory: str) -> None:
     path = Path(directory).expanduser()
     if not path.is_dir():
         raise UsageError(f"-C {directory}: no such directory")
-    ctx.obj = _Ctx(path.resolve())
-    from cpv import locking
-
-    from . import render
-
-    locking.on_wait = render.info
-    if sys.stderr.isatty() and not os.environ.get("CI"):
-        from cpv import _dvc
-
-        view = render.TransferProgress()
-        _dvc.progress_sink = view
-        ctx.call_on_close(view.stop)
-
-
-@cli.command()
-@click.argument("model_id", metavar="TEAM/MODEL")
-@click.argument("path", required=False, type=click.Path(file_okay=False))
-@click.option(
-    "--template",
-    default=None,
-    help="Training scaffold to render (see `cpv templates`); 'none' for none.",
-)
-@click.option(
-    "--storage",
-    default=None,
-    help="Storage root URL or path; the model goes to <storage>/<team>/<model>.",
-)
-@click.option(
-    "--git-remote",
-    default=None,
-    help="Git remote URL for this model (default: from `cpv configure`).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@pass_ctx
-def init(
-    obj: _Ctx,
-    model_id: str,
-    path: str | None,
-    template: str | None,
-    storage: str | None,
-    git_remote: str | None,
-    as_json: bool,
-) -> None:
-    """Create a model repository TEAM/MODEL (in ./MODEL unless PATH is given)."""
-    from cpv.config import parse_model_id
-    from cpv.repo import init_repository
-
-    from . import render
-
-    team, model = parse_model_id(model_id)
-    dest = obj.path / (path or model)
-    root = init_repository(
-        team=team, model=model, path=dest, storage=storage, git_remote=git_remote, template=template
-    )
-    if as_json:
-        render.print_json({"path": str(root), "team": team, "model": model})
-    else:
-        render.console.print(f"created {team}/{model} in {root}")
-
-
-@cli.command()
-@click.argument("kind", type=KIND_CHOICE, default="model")
-@click.option(
-    "--version",
-    "version",
-    default=None,
-    help="Explicit version, e.g. v1.0 (must be new and above the latest).",
-)
-@click.option(
-    "--bump",
-    type=click.Choice(["minor", "major"]),
-    default="minor",
-    show_default=True,
-    help="Which part of the version to increase.",
-)
-@click.option("-m", "--message", default="", help="What changed in this version.")
-@click.option(
-    "--metric",
-    "metric_pairs",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="A metric to store (repeatable).",
-)
-@click.option(
-    "--metrics-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="JSON file of {name: value} metrics.",
-)
-@click.option(
-    "--force", is_flag=True, help="Tag even if unchanged, or an explicit version below the latest."
-)
-@click.option("--dry-run", is_flag=True, help="Show what would be tagged; change nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@pass_ctx
-def tag(
-    obj: _Ctx,
-    kind: str,
-    version: str | None,
-    bump: str,
-    message: str,
-    metric_pairs: tuple[str, ...],
-    metrics_file: Path | None,
-    force: bool,
-    dry_run: bool,
-    as_json: bool,
-) -> None:
-    """Version the model weights, the data, or both (all) under the next number."""
-    from cpv.repo import ModelRepo
-    from cpv.tagging import load_metrics_file, parse_metric_assignments, tag_versions
-
-    from . import render
-
-    metrics = load_metrics_file(obj.path / metrics_file) if metrics_file else {}
-    metrics.update(parse_metric_assignments(metric_pairs))
-    repo = ModelRepo.open(obj.path)
-    result = tag_versions(
-        repo,
-        _kinds(kind),
-        message=message,
-        metrics=metrics,
-        version=version,
-        bump=bump,
-        force=force,
-        dry_run=dry_run,
-    )
-    if as_json:
-        render.print_json(
-            {
-                "created": result.created,
-                "dry_run": result.dry_run,
-                "versions": [r.to_json_dict() for r in result.records],
-            }
-        )
-    else:
-        render.tag_result(result)
-
-
-@cli.command(name="list")
-@click.argument("kind", type=KIND_CHOICE, default="all")
-@click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
-@pass_ctx
-def list_(obj: _Ctx, kind: str, as_json: bool) -> None:
-    """List versions (oldest first)."""
-    from cpv.repo import ModelRepo
-
-    from . import render
-
-    repo = ModelRepo.open(obj.path)
-    records = repo.records(None if kind == "all" else Kind(kind))
-    if as_json:
-        render.print_json([r.to_json_dict() for r in records])
-    else:
-        render.records_table(records)
-
-
-@cli.command()
-@click.argument("version")
-@click.option(
-    "--kind",
-    type=click.Choice(["model", "data"]),
-    default=None,
-    help="Which kind's version (default model).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
-@pass_ctx
-def show(obj: _Ctx, version: str, kind: str | None, as_json: bool) -> None:
-    """Show one version's metadata (VERSION: v0.3, model/v0.3 or data/v0.3)."""
-    from cpv import views
-    from cpv.repo import ModelRepo
-
-    from . import render
-
-    record = views.show(ModelRepo.open(obj.path), version, kind=Kind(kind) if kind else None)
-    if as_json:
-        render.print_json(record.to_json_dict())
-    else:
-        render.record_detail(record)
-
-
-@cli.command()
-@click.argument("version_a")
-@click.argument("version_b")
-@click.option(
-    "--kind",
-    type=click.Choice(["model", "data"]),
-    default=None,
-    help="Which kind's versions (default model).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
-@pass_ctx
-def diff(obj: _Ctx, version_a: str, version_b: str, kind: str | None, as_json: bool) -> None:
-    """Compare two versions' metrics, sizes and metadata."""
-    from cpv import views
-    from cpv.repo import ModelRepo
-
-    from . import render
-
-    result = views.diff(
-        ModelRepo.open(obj.path), version_a, version_b, kind=Kind(kind) if kind else None
-    )
-    if as_json:
-        render.print_json(result.model_dump(mode="json", by_alias=True))
-    else:
-        render.diff_result(result)
-
-
-@cli.command()
-@click.argument("version")
-@click.argument("kind", type=KIND_CHOICE, default="model")
-@click.option(
-    "--dry-run", is_flag=True, help="Check that the version can be restored; change nothing."
-)
-@click.option(
-    "--force", is_flag=True, help="Revert over uncommitted changes (saved to the cache first)."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@pass_ctx
-def revert(obj: _Ctx, version: str, kind: str, dry_run: bool, force: bool, as_json: bool) -> None:
-    """Restore VERSION's files into the workspace as a new commit (history and tags stay)."""
-    from cpv import restore
-    from cpv.repo import ModelRepo
-    from cpv.versions import parse_version_arg
-
-    from . import render
-
-    kind_arg, parsed = parse_version_arg(version)
-    kinds = (kind_arg,) if kind_arg else _kinds(kind)
-    result = restore.revert(ModelRepo.open(obj.path), parsed, kinds, force=force, dry_run=dry_run)
-    if as_json:
-        render.print_json(result.model_dump(mode="json", by_alias=True))
-    else:
-        render.revert_result(result)
-
-
-@cli.command()
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Parallel uploads.")
-@click.option("--dry-run", is_flag=True, help="Show what would be pushed; change nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@pass_ctx
-def push(obj: _Ctx, jobs: int | None, dry_run: bool, as_json: bool) -> None:
-    """Upload data, then push the branch and new version tags atomically."""
-    from cpv import sync
-
-    from . import render
-
-    result = sync.push(obj.path, jobs=jobs, dry_run=dry_run)
-    if as_json:
-        render.print_json(result.model_dump(mode="json"))
-    else:
-        render.push_result(result)
-
-
-@cli.command()
-@click.argument("version", required=False)
-@click.argument("kind", type=KIND_CHOICE, default="all")
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Parallel downloads.")
-@click.option("--force", is_flag=True, help="Overwrite uncommitted changes in the workspace.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@pass_ctx
-def pull(
-    obj: _Ctx, version: str | None, kind: str, jobs: int | None, force: bool, as_json: bool
-) -> None:
-    """Fetch the latest branch (or VERSION's bytes) from the remotes, hash-verified."""
-    from cpv import sync
-
-    from . import render
-
-    result = sync.pull(obj.path, version=version, kinds=_kinds(kind), jobs=jobs, force=force)
-    if as_json:
-        render.print_json(result.model_dump(mode="json", by_alias=True))
-    else:
-        render.pull_result(result)
-
-
-@cli.command()
-@click.argument("source", metavar="TEAM/MODEL|GIT_URL")
-@click.argument("path", required=False, type=click.Path(file_okay=False))
-@click.option(
-    "--version", default=None, help="Materialize this version instead of the branch head."
-)
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Parallel downloads.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@pass_ctx
-def clone(
-    obj: _Ctx, source: str, path: str | None, version: str | None, jobs: int | None, as_json: bool
-) -> None:
-    """Clone a model repository and fetch its bytes (verified)."""
-    from cpv import sync
-
-    from . import render
-
-    root, result = sync.clone(source, obj.path / path if path else None, version=version, jobs=jobs)
-    if as_json:
-        render.print_json({"path": str(root), **result.model_dump(mode="json", by_alias=True)})
-    else:
-        render.console.print(f"cloned into {root}")
-        render.pull_result(result)
-
-
-@cli.command()
-@click.option("--no-remote", is_flag=True, help="Do not contact the git remote.")
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-@pass_ctx
-def status(obj: _Ctx, no_remote: bool, as_json: bool) -> None:
-    """What changed since the latest versions, and what is not pushed yet."""
-    from cpv import views
-    from cpv.repo import ModelRepo
-
-    from . import render
-
-    result = views.status(ModelRepo.open(obj.path), remote=not no_remote)
-    if as_json:
-        render.print_json(result.model_dump(mode="json", by_alias=True))
-    else:
-        render.status_result(result)
+    progress = TerminalProgress(bars=sys.stderr.isatty() and not os.environ.get("CI"))
+    ctx.obj = CliContext(path.resolve(), progress)
+    ctx.call_on_close(progress.stop)
 
 
 def _register_optional(name: str) -> None:
@@ -379,8 +122,16 @@ def _register_optional(name: str) -> None:
     register(cli)
 
 
-for _name in ("setup_cmds", "template_cmds"):
-    _register_optional(_name)
+def _register() -> None:
+    from cpv.cli import repo_cmds, sync_cmds, versions_cmds
+
+    for module in (repo_cmds, versions_cmds, sync_cmds):
+        module.register(cli)
+    for name in ("setup_cmds", "template_cmds"):
+        _register_optional(name)
+
+
+_register()
 
 
 def main(argv: list[str] | None = None) -> Any:

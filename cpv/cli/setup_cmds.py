@@ -233,14 +233,19 @@ def remote() -> None:
     """Show or move the model's storage remote."""
 
 
+def _manager(ctx: click.Context) -> Any:
+    """The combined manager of the repository here, with the CLI's progress view."""
+    from cpv.managers import CombinedCheckpoints
+
+    return CombinedCheckpoints(_cwd(ctx), progress=getattr(ctx.obj, "progress", None))
+
+
 @remote.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def remote_show(ctx: click.Context, as_json: bool) -> None:
     """Print the model's DVC storage remote and Git remote."""
-    from cpv.migrate import storage_state
-
-    state = storage_state(_cwd(ctx))
+    state = _manager(ctx).storage().model_dump(mode="json")
     if as_json:
         render.print_json(state)
         return
@@ -251,9 +256,10 @@ def remote_show(ctx: click.Context, as_json: bool) -> None:
 @remote.command("set")
 @click.argument("url", required=False)
 @click.option(
-    "--all-versions",
-    is_flag=True,
-    help="Copy the objects of every tagged version (default: the current commit only).",
+    "--all-versions/--current-only",
+    default=True,
+    help="Copy the objects of every tagged version (the default), or only the current commit's "
+    "(older versions then stay readable only while the old storage exists).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be copied; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -262,33 +268,7 @@ def remote_set(
     ctx: click.Context, url: str | None, all_versions: bool, dry_run: bool, as_json: bool
 ) -> None:
     """Move the model's storage to URL (default: the configured storage), copying and verifying its objects."""
-    from cpv.migrate import move_storage
-
-    progress = None
-    bar: Any = None
-    if not as_json and sys.stderr.isatty():
-        from rich.console import Console
-        from rich.progress import Progress
-
-        bar = Progress(console=Console(stderr=True), transient=True)
-        task = bar.add_task("copying versions", total=None)
-
-        def progress(done: int, total: int, tag: str) -> None:
-            bar.update(
-                task,
-                completed=done,
-                total=total,
-                description=f"copying {tag}" if tag else "verifying",
-            )
-
-        bar.start()
-    try:
-        result = move_storage(
-            _cwd(ctx), new_url=url, dry_run=dry_run, all_versions=all_versions, progress=progress
-        )
-    finally:
-        if bar is not None:
-            bar.stop()
+    result = _manager(ctx).move_storage(url, all_versions=all_versions, dry_run=dry_run)
     if as_json:
         render.print_json(result.model_dump(mode="json"))
         return
