@@ -15,6 +15,10 @@ _EXPORTS = {
     "ModelCheckpoints": "cpv.managers",
     "DataCheckpoints": "cpv.managers",
     "CombinedCheckpoints": "cpv.managers",
+    "CheckpointManager": "cpv.managers",
+    "manager_for": "cpv.managers",
+    "Progress": "cpv.progress",
+    "NoProgress": "cpv.progress",
     "init_repository": "cpv.repo",
     "ModelRepo": "cpv.repo",
     "clone": "cpv.sync",
@@ -22,6 +26,13 @@ _EXPORTS = {
     "VersionRecord": "cpv.metadata",
     "TagResult": "cpv.results",
     "RevertResult": "cpv.results",
+    "PushResult": "cpv.results",
+    "PullResult": "cpv.results",
+    "StatusResult": "cpv.results",
+    "DiffResult": "cpv.results",
+    "MoveResult": "cpv.results",
+    "InitResult": "cpv.results",
+    "StorageState": "cpv.results",
     "Version": "cpv.versions",
     "Kind": "cpv.versions",
     "CpvError": "cpv.errors",
@@ -29,27 +40,55 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from cpv.errors import CpvError
-    from cpv.managers import CombinedCheckpoints, DataCheckpoints, ModelCheckpoints
+    from cpv.managers import (
+        CheckpointManager,
+        CombinedCheckpoints,
+        DataCheckpoints,
+        ModelCheckpoints,
+        manager_for,
+    )
     from cpv.metadata import VersionRecord
+    from cpv.progress import NoProgress, Progress
     from cpv.repo import ModelRepo, init_repository
-    from cpv.results import RevertResult, TagResult
+    from cpv.results import (
+        DiffResult,
+        InitResult,
+        MoveResult,
+        PullResult,
+        PushResult,
+        RevertResult,
+        StatusResult,
+        StorageState,
+        TagResult,
+    )
     from cpv.sync import clone, push
     from cpv.versions import Kind, Version
 
 __all__ = [
+    "CheckpointManager",
     "CombinedCheckpoints",
     "CpvError",
     "DataCheckpoints",
+    "DiffResult",
+    "InitResult",
     "Kind",
     "ModelCheckpoints",
     "ModelRepo",
+    "MoveResult",
+    "NoProgress",
+    "Progress",
+    "PullResult",
+    "PushResult",
     "RevertResult",
+    "StatusResult",
+    "StorageState",
     "TagResult",
     "Version",
     "VersionRecord",
     "__version__",
     "clone",
     "init_repository",
+    "manager_for",
     "push",
 ]
 
