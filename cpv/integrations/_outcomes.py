@@ -27,6 +27,8 @@ class VersionRequest:
     label: str = ""
     #: bytes the snapshot holds (counted against the queue's bound until it is versioned)
     size: int = 0
+    #: the save's number in its run (reports list saves in this order)
+    index: int = 0
 
 
 @dataclass

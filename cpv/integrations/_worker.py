@@ -115,7 +115,7 @@ class VersionWorker:
         self._unpushed: list[VersionOutcome] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._reported = 0
+        self._reported: set[int] = set()  # id() of outcomes already raised or returned
         self._known: dict[tuple[str, int, int, int], str] = {}  # data files already hashed
         _live_workers.add(self)
 
@@ -186,7 +186,7 @@ class VersionWorker:
         if not self.background:
             outcome = self._process(request, more_queued=False)
             with self._lock:
-                self._reported = len(self._outcomes)
+                self._reported.add(id(outcome))
             if not outcome.ok:
                 raise failure_error([outcome], [outcome])
             future.set_result(outcome)
@@ -205,7 +205,7 @@ class VersionWorker:
         with self._lock:
             self._outcomes.append(outcome)
             if not self.background:
-                self._reported = len(self._outcomes)
+                self._reported.add(id(outcome))
         if not self.background:
             raise failure_error([outcome], [outcome])
         log.error("cpv: %s could not be versioned: %s", request.label or "a save", error)
@@ -229,9 +229,9 @@ class VersionWorker:
             # failed are reported rather than retried (`cpv push` retries them).
             if self.push and any(o.pushed is None for o in self._unpushed):
                 self._push()
-            outcomes = list(self._outcomes)
-            fresh = outcomes[self._reported :]
-            self._reported = len(outcomes)
+            outcomes = sorted(self._outcomes, key=lambda o: o.request.index)
+            fresh = [o for o in outcomes if id(o) not in self._reported]
+            self._reported.update(id(o) for o in outcomes)
         failures = [o for o in fresh if not o.ok]
         if failures and raise_on_failure:
             raise failure_error(outcomes, failures)

@@ -149,6 +149,7 @@ class Versioning:
             params=merged,
             with_data=self.with_data,
             label=f"save {self._count}",
+            index=self._count,
         )
         if path in self._staged:
             self._staged.discard(path)

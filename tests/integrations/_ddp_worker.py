@@ -1,7 +1,9 @@
 """One process of a two-process gloo run (started by test_distributed.py).
 
 The rank is given to torch.distributed only, not through RANK: cpv must ask
-torch.distributed which process it is.
+torch.distributed which process it is. With ``before`` as the last argument, the
+``versioning()`` object is made before ``init_process_group`` (as under ``mp.spawn``,
+where a script builds it at the top): the rank must still be decided at each save.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def main() -> None:
         Path(sys.argv[5]),
     )
     os.environ.pop("RANK", None)
+    early = sys.argv[6] == "before" if len(sys.argv) > 6 else False
+    v = versioning(repo=repo) if early else None
     dist.init_process_group(
         "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
     )
@@ -36,7 +40,7 @@ def main() -> None:
     ckpt = out / f"rank{rank}" / "model.pt"
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     queued = 0
-    with versioning(repo=repo) as v:
+    with v if v is not None else versioning(repo=repo) as v:
         for epoch in range(2):
             x = torch.randn(16, 4) + rank
             loss = ddp(x).pow(2).mean()

@@ -25,13 +25,26 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_two_gloo_processes_make_one_version_per_save(integ_repo: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("created", ["after", "before"])
+def test_two_gloo_processes_make_one_version_per_save(
+    integ_repo: Path, tmp_path: Path, created: str
+) -> None:
+    """``versioning()`` made after or before ``init_process_group``: rank 0 alone versions."""
     port = str(_free_port())
     script = Path(__file__).with_name("_ddp_worker.py")
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     procs = [
         subprocess.Popen(
-            [sys.executable, str(script), str(rank), "2", port, str(integ_repo), str(tmp_path)],
+            [
+                sys.executable,
+                str(script),
+                str(rank),
+                "2",
+                port,
+                str(integ_repo),
+                str(tmp_path),
+                created,
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
