@@ -18,7 +18,14 @@ from typing import Any
 
 import yaml
 
-from cpv.errors import DvcError, IntegrityError, MissingDataError
+from cpv.errors import (
+    CpvError,
+    DvcError,
+    IntegrityError,
+    MissingDataError,
+    StorageError,
+    os_error,
+)
 
 REMOTE = "storage"
 
@@ -49,18 +56,90 @@ def _sink() -> ProgressSink | None:
     return progress.transfer if progress is not None else None
 
 
+#: DVC's loggers. Nothing they say reaches the terminal or the host program's handlers.
+_LOGGERS = ("dvc", "dvc_data", "dvc_objects", "dvc_s3")
+#: DVC's and dvc_data's tqdm bars draw unless these loggers are above INFO.
+_BAR_LOGGERS = ("dvc.progress", "dvc_data.callbacks")
+
+
+class _FailureLog(logging.Handler):
+    """Keeps the exceptions DVC only logs (a transfer it counts as failed) for
+    :func:`_transfer_error` to say why; every other record is dropped."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.sinks: list[list[BaseException]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        for sink in self.sinks:
+            if exc is not None and len(sink) < 20:
+                sink.append(exc)
+
+
+_failure_log = _FailureLog()
+
+
+class _NoStatus:
+    """Stands in for DVC's rich spinners (``ui.status``: "Checking graph")."""
+
+    def __enter__(self) -> _NoStatus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _discard(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
 def _quiet_env() -> None:
     # No telemetry or update checks: cpv must not reach the network beyond the remote.
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
     from dvc.ui import ui
 
-    ui._enabled = False  # the library never prints; results go back to the caller
-    logging.getLogger("dvc").setLevel(logging.ERROR)
-    logging.getLogger("dvc.progress").setLevel(logging.ERROR)  # progress goes to the sink
+    if getattr(ui, "write", None) is _discard:
+        return
+    # The library never prints; results go back to the caller. ``ui.error_write`` and
+    # ``ui.warn`` write even when the ui is disabled, so its writers are replaced.
+    ui._enabled = False
+    ui.write = _discard
+    ui.rich_print = _discard
+    ui.status = lambda *args, **kwargs: _NoStatus()
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.ERROR)
+        logger.propagate = False
+        # `import dvc` gives these loggers console handlers (dvc.logger.setup): replace them.
+        logger.handlers[:] = [_failure_log]
+    for name in _BAR_LOGGERS:  # progress goes to the sink, never to tqdm
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-def _callback_class(sink: ProgressSink, *, hashing: bool = False) -> Any:
-    """An fsspec callback (DVC's progress protocol) that reports to ``sink``."""
+@contextmanager
+def _failures() -> Iterator[list[BaseException]]:
+    """Collect the exceptions DVC logs instead of raising, for the duration of a call."""
+    sink: list[BaseException] = []
+    _failure_log.sinks.append(sink)
+    if len(_failure_log.sinks) == 1:  # the per-file failures are logged at DEBUG
+        for name in _LOGGERS:
+            logging.getLogger(name).setLevel(logging.DEBUG)
+    try:
+        yield sink
+    finally:
+        _failure_log.sinks.remove(sink)
+        if not _failure_log.sinks:
+            for name in _LOGGERS:
+                logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _callback_class(sink: ProgressSink, *, hashing: bool = False, opened: list[Any]) -> Any:
+    """An fsspec callback (DVC's progress protocol) that reports to ``sink``; each one made
+    is added to ``opened`` so that none is left showing when the call ends."""
     from fsspec.callbacks import Callback as fsspec_callback
 
     class SinkCallback(fsspec_callback):  # type: ignore[misc]
@@ -76,6 +155,8 @@ def _callback_class(sink: ProgressSink, *, hashing: bool = False) -> Any:
                 if size is None and isinstance(desc, str) and os.path.isfile(desc):
                     size = os.path.getsize(desc)  # dvc_data does not tell the hashing callback
             fsspec_callback.__init__(self, size=size, value=value)
+            self._closed = False
+            opened.append(self)
 
         def call(self, *args: Any, **kwargs: Any) -> None:
             sink(id(self), self._desc, int(self.value), self.size, self._bytes, False)
@@ -88,7 +169,9 @@ def _callback_class(sink: ProgressSink, *, hashing: bool = False) -> Any:
             return SinkCallback(desc=label.strip(), bytes=True)
 
         def close(self) -> None:
-            sink(id(self), self._desc, int(self.value), self.size, self._bytes, True)
+            if not self._closed:
+                self._closed = True
+                sink(id(self), self._desc, int(self.value), self.size, self._bytes, True)
 
     return SinkCallback
 
@@ -108,14 +191,15 @@ def _progress() -> Iterator[None]:
     import dvc_data.index.fetch as index_fetch
     import dvc_data.index.push as index_push
 
-    sink_cls = _callback_class(sink)
+    opened: list[Any] = []
+    sink_cls = _callback_class(sink, opened=opened)
     patches = [
         (dvc_callbacks, "TqdmCallback", sink_cls),
         (dvc_output, "TqdmCallback", sink_cls),
         (index_push, "TqdmCallback", sink_cls),
         (index_fetch, "TqdmCallback", sink_cls),
         (index_checkout, "TqdmCallback", sink_cls),
-        (dvc_hash, "LargeFileHashingCallback", _callback_class(sink, hashing=True)),
+        (dvc_hash, "LargeFileHashingCallback", _callback_class(sink, hashing=True, opened=opened)),
     ]
     saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
     for module, name, value in patches:
@@ -125,6 +209,8 @@ def _progress() -> Iterator[None]:
     finally:
         for module, name, value in saved:
             setattr(module, name, value)
+        for callback in opened:  # DVC leaves some open: no stale "0/1 files" line remains
+            callback.close()
 
 
 #: A remote name no commit defines: transfers of historical revisions use it, so every
@@ -246,8 +332,8 @@ def add(root: Path, path: str) -> TrackedContent:
         try:
             with _progress():
                 stages = repo.add(str(root / path), relink=False)
-        except DvcException as exc:
-            raise DvcError(f"cannot add {path} to DVC: {exc}") from exc
+        except (DvcException, OSError) as exc:
+            raise _local_error(exc) or DvcError(f"cannot add {path} to DVC: {exc}") from exc
         out = stages[0].outs[0]
         meta = out.meta
         return TrackedContent(
@@ -318,11 +404,11 @@ def checkout(root: Path, pointer_file: str) -> None:
             with _progress():
                 repo.checkout(targets=[str(root / pointer_file)], force=True)
         except CheckoutError as exc:
-            raise MissingDataError(
+            raise _local_error(exc) or MissingDataError(
                 f"cannot check out {pointer_file}: objects missing from the cache"
             ) from exc
-        except DvcException as exc:
-            raise DvcError(f"cannot check out {pointer_file}: {exc}") from exc
+        except (DvcException, OSError) as exc:
+            raise _local_error(exc) or DvcError(f"cannot check out {pointer_file}: {exc}") from exc
 
 
 def verify_workspace(root: Path, path: str, content: TrackedContent) -> None:
@@ -361,15 +447,22 @@ def file_md5(path: Path) -> str:
 
 
 def push(root: Path, *, revs: list[str], jobs: int | None, remote_config: dict[str, Any]) -> int:
-    """Upload the objects of ``revs`` (and the workspace pointers) to the remote."""
-    from dvc.exceptions import DvcException
+    """Upload the objects of ``revs`` (and the workspace pointers) to the remote.
 
-    with open_repo(root, remote_config=remote_config) as repo:
+    Raises:
+        StorageError: the storage refused or failed (a subclass says why: bad keys, missing
+            bucket or profile, unreachable endpoint, no permission).
+        MissingDataError: objects are missing from the local cache.
+    """
+    with open_repo(root, remote_config=remote_config) as repo, _failures() as failures:
         try:
             with _progress():
                 return int(repo.push(revs=revs or None, jobs=jobs, remote=CURRENT) or 0)
-        except DvcException as exc:
-            raise _transfer_error("push to", exc) from exc
+        except Exception as exc:
+            error = _transfer_error("push to", exc, failures, root, remote_config)
+            if error is None:
+                raise
+            raise error from exc
 
 
 def fetch(
@@ -380,10 +473,13 @@ def fetch(
     remote_config: dict[str, Any],
     targets: list[str] | None = None,
 ) -> int:
-    from dvc.exceptions import DvcException
-
     # DVC resolves targets of historical revisions relative to the working directory.
-    with open_repo(root, remote_config=remote_config) as repo, _working_dir(root), _progress():
+    with (
+        open_repo(root, remote_config=remote_config) as repo,
+        _working_dir(root),
+        _progress(),
+        _failures() as failures,
+    ):
         try:
             return int(
                 repo.fetch(
@@ -391,8 +487,11 @@ def fetch(
                 )
                 or 0
             )
-        except DvcException as exc:
-            raise _transfer_error("fetch from", exc) from exc
+        except Exception as exc:
+            error = _transfer_error("fetch from", exc, failures, root, remote_config)
+            if error is None:
+                raise
+            raise error from exc
 
 
 @contextmanager
@@ -405,11 +504,64 @@ def _working_dir(path: Path) -> Iterator[None]:
         os.chdir(old)
 
 
-def _transfer_error(what: str, exc: Exception) -> MissingDataError | DvcError:
-    text = str(exc)
-    if "missing" in text.lower() or "failed to" in text.lower():
-        return MissingDataError(f"cannot {what} the remote: {text.splitlines()[0]}")
-    return DvcError(
-        f"cannot {what} the remote: {text.splitlines()[0]}",
-        hint="Check the storage with `cpv doctor`.",
-    )
+def _os_cause(exc: BaseException) -> OSError | None:
+    """The first OSError in ``exc``'s ``__cause__``/``__context__`` chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OSError) and current.errno is not None:
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _local_error(exc: BaseException) -> CpvError | None:
+    """A full disk or an unwritable path anywhere in ``exc``'s chain, as a cpv error."""
+    if isinstance(exc, CpvError):
+        return exc
+    cause = _os_cause(exc)
+    return os_error(cause) if cause is not None else None
+
+
+def _transfer_error(
+    what: str,
+    exc: Exception,
+    failures: list[BaseException],
+    root: Path,
+    remote_config: dict[str, Any],
+) -> CpvError | None:
+    """The cpv error for a failed transfer, None for one cpv does not know (a bug).
+
+    By type, never by wording: the storage's own failure when DVC raised or only logged
+    one (bad keys, missing bucket or profile, unreachable endpoint), a full or read-only
+    disk, then DVC's exception type.
+    """
+    from dvc.exceptions import DvcException, FileTransferError
+
+    if isinstance(exc, CpvError):
+        return None
+    remote = {**(_remote_section(root) or {}), **remote_config}
+    url = str(remote.get("url") or "the remote")
+    for candidate in (exc, *failures):
+        if url.startswith("s3://"):
+            from cpv import _s3
+
+            storage_error = _s3.remote_error(candidate, remote)
+            if storage_error is not None:
+                return storage_error
+        local_error = _local_error(candidate)
+        if local_error is not None:
+            return local_error
+    if isinstance(exc, FileTransferError):
+        return MissingDataError(
+            f"cannot {what} {url}: {exc.amount} object(s) missing"
+            + (" from the local cache" if what == "push to" else " there, or unreadable")
+        )
+    if isinstance(exc, (DvcException, OSError)):
+        first = str(exc).strip().splitlines()
+        return StorageError(
+            f"cannot {what} {url}: {first[0] if first else type(exc).__name__}",
+            hint="Check the storage with `cpv doctor`.",
+        )
+    return None

@@ -13,11 +13,21 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import git
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
-from cpv.errors import GitError, RemoteError
+from cpv.errors import (
+    GitError,
+    HookRejectedError,
+    HostKeyError,
+    PushRejectedError,
+    RemoteAccessDeniedError,
+    RemoteError,
+    RemoteNotFoundError,
+    RemoteUnreachableError,
+)
 
 
 @dataclass(frozen=True)
@@ -79,17 +89,122 @@ def ls_remote(url: str, *patterns: str) -> dict[str, str]:
     return refs
 
 
-def _remote_error(exc: GitCommandError, url: str) -> RemoteError:
+# git has no machine-readable errors: these are the words of git's and ssh's own messages.
+_HOST_KEY = ("host key verification failed", "remote host identification has changed")
+_DENIED = (
+    "permission denied",
+    "authentication failed",
+    "could not read username",
+    "access denied",
+    "403 forbidden",
+)
+_NOT_FOUND = (
+    "does not appear to be a git repository",
+    "repository not found",
+    "not found",
+    "does not exist",
+    "could not be found",
+)
+_UNREACHABLE = (
+    "could not resolve",
+    "connection refused",
+    "connection timed out",
+    "operation timed out",
+    "network is unreachable",
+    "no route to host",
+    "connection reset",
+    "failed to connect",
+)
+
+
+def _stderr_lines(exc: GitCommandError) -> list[str]:
     stderr = (exc.stderr or "").strip().replace("stderr: ", "").strip("'\" \n")
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return [line.strip() for line in stderr.splitlines() if line.strip()]
+
+
+def _host(url: str) -> str | None:
+    parsed = urlparse(url)
+    if parsed.hostname:
+        return parsed.hostname
+    head = url.split(":", 1)[0]
+    return head.rsplit("@", 1)[-1] if ":" in url and "/" not in head else None
+
+
+def _remote_error(exc: GitCommandError, url: str) -> RemoteError:
+    """The typed error for a git command that failed to talk to the remote ``url``."""
+    lines = _stderr_lines(exc)
     # The cause (ssh's or git's first complaint), not git's generic closing advice.
     detail = next(
         (line for line in lines if line.startswith(("ssh:", "fatal:", "ERROR:", "remote:"))),
         lines[0] if lines else f"exit {exc.status}",
     )
+    text = "\n".join(lines).lower()
+    message = f"cannot reach git remote {url}: {detail}"
+    if any(marker in text for marker in _HOST_KEY):
+        host = _host(url)
+        return HostKeyError(
+            f"the SSH host key of {host or url} is unknown or has changed", url=url, host=host
+        )
+    if any(marker in text for marker in _DENIED):
+        return RemoteAccessDeniedError(message, url=url)
+    if any(marker in text for marker in _UNREACHABLE):
+        return RemoteUnreachableError(message, url=url)
+    if any(marker in text for marker in _NOT_FOUND):
+        return RemoteNotFoundError(f"git repository {url} does not exist", url=url)
     return RemoteError(
-        f"cannot reach git remote {url}: {detail}",
+        message,
+        url=url,
         hint="Check the URL and your access (`cpv doctor`); a hosted repository must exist first.",
+    )
+
+
+#: ``[rejected]`` / ``[remote rejected]`` reasons meaning "the remote moved meanwhile".
+_RACE_REASONS = (
+    "fetch first",
+    "non-fast-forward",
+    "already exists",
+    "stale info",
+    "atomic push failed",
+    "atomic transaction failed",
+    "incorrect old value",
+    "failed to update ref",
+    "failed to lock",
+    "cannot lock ref",
+)
+
+
+def _push_error(exc: GitCommandError, url: str) -> RemoteError:
+    """Read ``git push --porcelain``'s per-ref status lines (``!\tsrc:dst\t[rejected] (why)``)."""
+    rejected: list[tuple[str, str]] = []
+    for line in str(exc.stdout or "").splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[0] == "!":
+            rejected.append((parts[1].split(":")[-1], parts[2]))
+    if not rejected:
+        return _remote_error(exc, url)
+    refs = [ref for ref, _ in rejected]
+    if any("hook declined" in status for _, status in rejected):
+        hook = [
+            line.removeprefix("remote:").strip()
+            for line in _stderr_lines(exc)
+            if line.startswith("remote:") and line.removeprefix("remote:").strip()
+        ]
+        said = f": {hook[0]}" if hook else ""
+        return HookRejectedError(
+            f"the git remote {url} refused the push{said}",
+            url=url,
+            refs=refs,
+            hook_output="\n".join(hook),
+        )
+    if all(any(r in status for r in _RACE_REASONS) for _, status in rejected):
+        return PushRejectedError(
+            f"the git remote {url} changed while pushing {', '.join(refs)}", url=url, refs=refs
+        )
+    ref, status = next((r, s) for r, s in rejected if not any(x in s for x in _RACE_REASONS))
+    return RemoteError(
+        f"the git remote {url} refused {ref}: {status.strip()}",
+        url=url,
+        hint="Check your rights on the Git host (`cpv doctor`).",
     )
 
 
@@ -282,22 +397,31 @@ class GitRepo:
             return None
 
     def fetch(self, remote: str, *refspecs: str) -> None:
-        try:
-            self.run("fetch", "-q", "--no-tags", remote, *refspecs, env=network_env())
-        except GitError as exc:
-            raise RemoteError(str(exc), hint="Check the git remote with `cpv doctor`.") from exc
+        with self._repo() as repo:
+            try:
+                repo.git.execute(
+                    ["git", "fetch", "-q", "--no-tags", remote, *refspecs],
+                    env={**os.environ, **network_env()},
+                )
+            except GitCommandError as exc:
+                raise _remote_error(exc, self.remote_url(remote) or remote) from exc
 
-    def push_atomic(self, remote: str, refspecs: Sequence[str]) -> tuple[bool, str]:
-        """``git push --atomic``; returns (ok, stderr). Never forces."""
+    def push_atomic(self, remote: str, refspecs: Sequence[str]) -> None:
+        """``git push --atomic``: all refs or none. Never forces.
+
+        Raises:
+            PushRejectedError: the remote moved meanwhile (fetch, integrate, try again).
+            HookRejectedError: a server-side hook refused the push (its text attached).
+            RemoteError: the remote is missing, unreachable or refused us.
+        """
         with self._repo() as repo:
             try:
                 repo.git.execute(
                     ["git", "push", "--atomic", "--porcelain", remote, *refspecs],
                     env={**os.environ, **network_env()},
                 )
-                return True, ""
             except GitCommandError as exc:
-                return False, f"{exc.stdout or ''}\n{exc.stderr or ''}"
+                raise _push_error(exc, self.remote_url(remote) or remote) from exc
 
     def merge(self, ref: str, message: str, *, ours_wins: Sequence[str] = ()) -> None:
         """Merge ``ref``; conflicts in ``ours_wins`` paths take our side, any other conflict

@@ -181,12 +181,9 @@ def delete_stored() -> bool:
 
 def profile_exists(profile: str) -> bool:
     """Whether an AWS profile of that name is defined in the shared credentials or config file."""
-    import botocore.session
+    from cpv._s3 import profile_exists as exists
 
-    try:
-        return profile in botocore.session.Session().available_profiles
-    except Exception:
-        return False
+    return exists(profile)
 
 
 def resolve_credentials(

@@ -97,9 +97,9 @@ def check_credentials(
                 hint="Add it to ~/.aws/credentials (`aws configure --profile NAME`) or re-run `cpv configure`.",
             ), None
     if creds.source == "default":
-        import botocore.session
+        from cpv._s3 import has_default_credentials
 
-        if botocore.session.Session().get_credentials() is None:
+        if not has_default_credentials():
             return Check(
                 name="credentials",
                 status="fail",

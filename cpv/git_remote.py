@@ -11,15 +11,9 @@ from pydantic import BaseModel
 
 from cpv import _git
 from cpv.config import GitSettings
-from cpv.errors import RemoteError, UsageError
+from cpv.errors import RemoteError, RemoteNotFoundError, UsageError
 
 _SCP_RE = re.compile(r"^(?:[^@/:]+@)?[^/:]+:(?!//)")
-_NOT_FOUND = (
-    "not found",
-    "does not exist",
-    "could not be found",
-    "does not appear to be a git repository",
-)
 _PLACEHOLDER_RE = re.compile(r"{([^{}]*)}")
 
 
@@ -105,16 +99,15 @@ def check(url: str) -> RemoteCheck:
         )
     try:
         _git.ls_remote(url, "HEAD")
+    except RemoteNotFoundError:
+        return RemoteCheck(
+            url=url,
+            local=False,
+            reachable=True,
+            exists=False,
+            message="host reached; the repository does not exist yet",
+        )
     except RemoteError as exc:
-        text = str(exc).lower()
-        if any(marker in text for marker in _NOT_FOUND):
-            return RemoteCheck(
-                url=url,
-                local=False,
-                reachable=True,
-                exists=False,
-                message="host reached; the repository does not exist yet",
-            )
         return RemoteCheck(url=url, local=False, reachable=False, exists=False, message=str(exc))
     return RemoteCheck(
         url=url, local=False, reachable=True, exists=True, message="repository reachable"
@@ -125,23 +118,25 @@ def ensure(settings: GitSettings, *, team: str, model: str) -> str:
     """The model's remote URL, creating a local bare repository when it is missing.
 
     Raises:
-        RemoteError: a hosted repository that does not exist or cannot be reached.
+        RemoteNotFoundError: the hosted repository does not exist.
+        RemoteError: the host cannot be reached or refuses us (a subclass says why).
     """
     url = settings.remote_url(team, model)
-    result = check(url)
-    if result.local:
+    if is_local(url):
+        result = check(url)
         if not result.reachable:
-            raise RemoteError(result.message, hint="Fix the git remote template (`cpv configure`).")
+            raise RemoteError(
+                result.message, url=url, hint="Fix the git remote template (`cpv configure`)."
+            )
         if not result.exists:
             _git.init_bare(local_path(url))
         return url
-    if not result.exists:
-        if result.reachable:
-            raise RemoteError(
-                f"git repository {url} does not exist",
-                hint="Create it on your Git host (empty, no README), then run the command again.",
-            )
-        raise RemoteError(
-            result.message, hint="Check the URL, your SSH key and network (`cpv doctor`)."
-        )
+    try:
+        _git.ls_remote(url, "HEAD")
+    except RemoteNotFoundError as exc:
+        raise RemoteNotFoundError(
+            f"git repository {url} does not exist",
+            url=url,
+            hint="Create it on your Git host (empty, no README), then run the command again.",
+        ) from exc
     return url

@@ -84,8 +84,8 @@ class _ObjectStore:
 
     def _s3(self) -> Any:
         if self._client is None:
+            from cpv._s3 import s3_client
             from cpv.credentials import resolve_credentials
-            from cpv.storage_check import s3_client
 
             self.creds = resolve_credentials(self.cfg)
             self._client = s3_client(self.cfg.storage, self.creds)
@@ -103,7 +103,7 @@ class _ObjectStore:
                 for f in d.iterdir()
                 if not f.name.startswith(".")
             }
-        from cpv.storage_check import storage_error
+        from cpv._s3 import storage_error
 
         out: dict[str, int] = {}
         try:
@@ -116,7 +116,7 @@ class _ObjectStore:
                 for obj in page.get("Contents", []):
                     out[obj["Key"][len(self.base) :].replace("/", "", 1)] = int(obj["Size"])
         except Exception as exc:
-            raise storage_error(exc, self.storage, self.creds) from None
+            raise storage_error(exc, self.storage, self.creds, self._client) from None
         return out
 
     def upload(self, oid: str, source: Path) -> None:
@@ -127,12 +127,12 @@ class _ObjectStore:
             shutil.copyfile(source, tmp)
             os.replace(tmp, dest)
             return
-        from cpv.storage_check import storage_error
+        from cpv._s3 import storage_error
 
         try:
             self._s3().upload_file(str(source), self.bucket, f"{self.base}{oid[:2]}/{oid[2:]}")
         except Exception as exc:
-            raise storage_error(exc, self.storage, self.creds) from None
+            raise storage_error(exc, self.storage, self.creds, self._client) from None
 
 
 def move_storage(

@@ -14,7 +14,7 @@ from pathlib import Path
 from cpv import _git
 from cpv._faults import fault_point
 from cpv.config import GIT_REMOTE_NAME, load_user_config, parse_model_id
-from cpv.errors import RemoteError, UsageError
+from cpv.errors import PushRejectedError, RemoteError, UsageError
 from cpv.git_remote import is_local
 from cpv.metadata import VersionRecord, encode_tag_message
 from cpv.repo import METRICS_LOG, ModelRepo
@@ -83,35 +83,29 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
             )
             objects = get_transfer().push(repo.root, revs=revs, jobs=jobs)
             fault_point("after_data_push")
-            ok, detail = repo.git.push_atomic(
-                GIT_REMOTE_NAME,
-                [
-                    f"refs/heads/{branch}:refs/heads/{branch}",
-                    *[f"refs/tags/{t}:refs/tags/{t}" for t in new_tags],
-                ],
+            try:
+                repo.git.push_atomic(
+                    GIT_REMOTE_NAME,
+                    [
+                        f"refs/heads/{branch}:refs/heads/{branch}",
+                        *[f"refs/tags/{t}:refs/tags/{t}" for t in new_tags],
+                    ],
+                )
+            except PushRejectedError:
+                continue  # someone published in between: look again
+            repo.git.fetch(
+                GIT_REMOTE_NAME, f"+refs/heads/{branch}:refs/remotes/{GIT_REMOTE_NAME}/{branch}"
             )
-            if ok:
-                repo.git.fetch(
-                    GIT_REMOTE_NAME, f"+refs/heads/{branch}:refs/remotes/{GIT_REMOTE_NAME}/{branch}"
-                )
-                return PushResult(
-                    pushed_tags=new_tags,
-                    renamed=renamed,
-                    objects_pushed=objects,
-                    branch=branch,
-                    up_to_date=not new_tags and objects == 0,
-                )
-            if (
-                "rejected" not in detail
-                and "[remote rejected]" not in detail
-                and "fetch first" not in detail
-            ):
-                raise RemoteError(
-                    f"git push to {url} failed: {detail.strip().splitlines()[-1] if detail.strip() else 'unknown error'}",
-                    hint="Check access to the git remote (`cpv doctor`).",
-                )
-            # Someone published in between: look again.
-        raise RemoteError("the remote kept changing while pushing", hint="Run `cpv push` again.")
+            return PushResult(
+                pushed_tags=new_tags,
+                renamed=renamed,
+                objects_pushed=objects,
+                branch=branch,
+                up_to_date=not new_tags and objects == 0,
+            )
+        raise PushRejectedError(
+            "the remote kept changing while pushing", url=url, hint="Run `cpv push` again."
+        )
 
 
 def _tag_sort_key(name: str) -> tuple[str, Version]:

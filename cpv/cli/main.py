@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cpv import __version__
-from cpv.errors import CpvError, UsageError
+from cpv.errors import EXIT_ERROR, EXIT_INTERRUPTED, CpvError, UsageError, os_error
 
 if TYPE_CHECKING:
     from cpv.managers import CheckpointManager
@@ -135,16 +135,14 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> Any:
+    """Run ``cpv``. Every failure ends as one ``Error:`` line and one ``Hint:`` line on stderr
+    with the exit code of :mod:`cpv.errors` (0 ok, 1 failed or unexpected, 2 usage, 130
+    interrupted); a closed pipe ends quietly. ``CPV_DEBUG=1`` shows the traceback instead."""
     debug = os.environ.get("CPV_DEBUG") == "1"
     from . import render
 
     try:
         return cli.main(args=argv, prog_name="cpv", standalone_mode=False)
-    except CpvError as exc:
-        if debug:
-            raise
-        render.error(exc.message, exc.hint)
-        sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -152,14 +150,29 @@ def main(argv: list[str] | None = None) -> Any:
             raise
         render.error(exc.format_message(), "Run `cpv --help` or `cpv COMMAND --help` for usage.")
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        render.error("aborted", "")
-        sys.exit(130)
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         render.error(
             "interrupted", "Run the command again; any half-done change is repaired automatically."
         )
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (`cpv list | head -1`): nothing more to say to anyone.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_ERROR)
+    except Exception as exc:
+        if debug:
+            raise
+        known = exc if isinstance(exc, CpvError) else None
+        if isinstance(exc, OSError):
+            known = os_error(exc)  # a full disk or an unwritable path, wherever it was hit
+        if known is None:
+            render.error(
+                f"unexpected {type(exc).__name__}: {exc}",
+                "Rerun with CPV_DEBUG=1 to see the traceback, and report it.",
+            )
+            sys.exit(EXIT_ERROR)
+        render.error(known.message, known.hint)
+        sys.exit(known.exit_code)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -30,10 +31,16 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def _one_line(text: str) -> str:
+    return escape(" ".join(line.strip() for line in str(text).splitlines() if line.strip()))
+
+
 def error(message: str, hint: str) -> None:
-    err_console.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False)
+    """One ``Error:`` line and, when there is advice, one ``Hint:`` line, on stderr. The
+    text is printed as is (``[remote rejected]`` is not markup)."""
+    err_console.print(f"[bold red]Error:[/] {_one_line(message)}", markup=True, highlight=False)
     if hint:
-        err_console.print(f"[dim]Hint:[/] {hint}")
+        err_console.print(f"[dim]Hint:[/] {_one_line(hint)}", markup=True, highlight=False)
 
 
 def info(text: str) -> None:

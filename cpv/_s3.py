@@ -1,0 +1,280 @@
+"""The only module that imports boto3 and botocore.
+
+It makes S3 clients for the configured storage, answers questions about AWS profiles, and
+translates botocore failures (also when DVC, s3fs or aiobotocore raised them deeper down)
+into :mod:`cpv.errors` types by exception type and error code — never by message text.
+Messages are cpv's own: botocore's may quote request details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from cpv.errors import (
+    BucketNotFoundError,
+    ProfileNotFoundError,
+    StorageAccessDeniedError,
+    StorageCredentialsError,
+    StorageError,
+    StorageUnreachableError,
+)
+
+if TYPE_CHECKING:
+    from cpv.config import StorageSettings
+    from cpv.credentials import ResolvedCredentials
+
+#: Error codes meaning "these keys are not valid here" (as opposed to "valid, but not allowed").
+BAD_KEYS = frozenset(
+    {
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "InvalidToken",
+        "ExpiredToken",
+        "AuthorizationHeaderMalformed",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+    }
+)
+_DENIED = frozenset({"AccessDenied", "403", "Forbidden", "AllAccessDisabled"})
+_NO_BUCKET = frozenset({"NoSuchBucket"})
+
+
+def s3_client(
+    storage: StorageSettings, creds: ResolvedCredentials, *, timeout: float = 10.0
+) -> Any:
+    """A boto3 S3 client for ``storage`` with ``creds``; checksum mode from the preset.
+
+    Raises:
+        ProfileNotFoundError: ``creds`` name an AWS profile that is not defined.
+    """
+    return _client(
+        creds.boto_kwargs(),
+        endpoint=storage.endpoint_url or None,
+        region=storage.region or None,
+        path_style=storage.provider in ("minio", "custom"),
+        checksum_when_required=storage.checksum_when_required,
+        timeout=timeout,
+    )
+
+
+def _client(
+    session_kwargs: dict[str, str],
+    *,
+    endpoint: str | None,
+    region: str | None,
+    path_style: bool,
+    checksum_when_required: bool = False,
+    timeout: float = 10.0,
+) -> Any:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ProfileNotFound
+
+    options: dict[str, Any] = {
+        "connect_timeout": timeout,
+        "read_timeout": timeout,
+        "retries": {"max_attempts": 2, "mode": "standard"},
+        "s3": {"addressing_style": "path" if path_style else "auto"},
+    }
+    if checksum_when_required:
+        options["request_checksum_calculation"] = "when_required"
+        options["response_checksum_validation"] = "when_required"
+    try:
+        session = boto3.session.Session(**session_kwargs)
+    except ProfileNotFound as exc:
+        raise _profile_error(exc) from None
+    return session.client("s3", endpoint_url=endpoint, region_name=region, config=Config(**options))
+
+
+def describe_endpoint(storage: StorageSettings) -> str:
+    return storage.endpoint_url or f"AWS S3 ({storage.region or 'default region'})"
+
+
+# --- profiles and the default chain -------------------------------------------------------
+def available_profiles() -> list[str]:
+    """AWS profiles defined in the shared credentials and config files."""
+    import botocore.session
+
+    try:
+        return sorted(botocore.session.Session().available_profiles)
+    except Exception:  # a broken ~/.aws/config lists nothing rather than failing
+        return []
+
+
+def profile_exists(profile: str) -> bool:
+    return profile in available_profiles()
+
+
+def has_default_credentials() -> bool:
+    """Whether boto3's default chain (env, files, instance role …) finds any credentials."""
+    import botocore.session
+
+    try:
+        return botocore.session.Session().get_credentials() is not None
+    except Exception:
+        return False
+
+
+def profile_region(profile: str | None = None) -> str | None:
+    """The region configured for ``profile`` (or the default one), None when there is none."""
+    import botocore.session
+
+    try:
+        region = botocore.session.Session(profile=profile).get_config_variable("region")
+    except Exception:  # a broken ~/.aws/config must not stop configuration
+        return None
+    return str(region) if region else None
+
+
+# --- translating failures ----------------------------------------------------------------
+def botocore_cause(exc: BaseException) -> BaseException | None:
+    """The first botocore exception in ``exc``'s ``__cause__``/``__context__`` chain."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, (BotoCoreError, ClientError)):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _profile_error(exc: BaseException) -> ProfileNotFoundError:
+    profile = getattr(exc, "kwargs", {}).get("profile")
+    return ProfileNotFoundError(f"AWS profile {profile!r} is not defined", profile=profile)
+
+
+def translate(
+    exc: BaseException,
+    *,
+    bucket: str | None,
+    endpoint: str,
+    source: str | None = None,
+    diagnose: Callable[[], None] | None = None,
+) -> StorageError | None:
+    """The cpv error for a botocore failure anywhere in ``exc``'s chain, None when there is none.
+
+    ``source`` says where the credentials came from. A HEAD request refused with a bare
+    403 says nothing about why; ``diagnose`` (a call that lists the bucket) is then made
+    once to learn the provider's error code (bad key, bad secret, or no permission).
+    """
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        ProfileNotFound,
+        ReadTimeoutError,
+    )
+
+    cause = botocore_cause(exc)
+    if cause is None:
+        return None
+    where = {"bucket": bucket, "endpoint": endpoint}
+    keys = f"the credentials from {source}" if source else "the credentials"
+    if isinstance(cause, ProfileNotFound):
+        return _profile_error(cause)
+    if isinstance(cause, (NoCredentialsError, PartialCredentialsError)):
+        return StorageCredentialsError(
+            "no storage credentials found",
+            **where,
+            source=source,
+            hint="Run `cpv configure` to store keys or pick an AWS profile, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.",
+        )
+    if isinstance(
+        cause,
+        (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError),
+    ):
+        return StorageUnreachableError(f"cannot reach the storage endpoint {endpoint}", **where)
+    if not isinstance(cause, ClientError):
+        return StorageError(
+            f"storage request failed at {endpoint}: {type(cause).__name__}", **where
+        )
+    code = str(cause.response.get("Error", {}).get("Code", ""))
+    status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in _NO_BUCKET or (cause.operation_name == "HeadBucket" and status == 404):
+        return BucketNotFoundError(f"bucket {bucket!r} does not exist at {endpoint}", **where)
+    if code in BAD_KEYS:
+        return StorageCredentialsError(
+            f"the storage rejected {keys} ({code})", **where, code=code, source=source
+        )
+    if code in _DENIED or status == 403:
+        if diagnose is not None and code in ("403", "Forbidden", ""):
+            try:
+                diagnose()
+            except Exception as probe_exc:
+                found = (
+                    probe_exc
+                    if isinstance(probe_exc, StorageError)
+                    else translate(probe_exc, bucket=bucket, endpoint=endpoint, source=source)
+                )
+                if found is not None and not isinstance(found, StorageAccessDeniedError):
+                    return found
+        return StorageAccessDeniedError(f"access denied to bucket {bucket!r} with {keys}", **where)
+    return StorageError(f"storage request failed at {endpoint}: {code or status}", **where)
+
+
+def storage_error(
+    exc: BaseException, storage: StorageSettings, creds: ResolvedCredentials, client: Any = None
+) -> StorageError:
+    """A one-line, secret-free error for a failed S3 call on the configured storage."""
+    diagnose = None
+    if client is not None and storage.bucket:
+        bucket = storage.bucket
+
+        def diagnose() -> None:
+            client.list_objects_v2(Bucket=bucket, MaxKeys=1)
+
+    found = translate(
+        exc,
+        bucket=storage.bucket,
+        endpoint=describe_endpoint(storage),
+        source=creds.detail,
+        diagnose=diagnose,
+    )
+    if found is not None:
+        return found
+    return StorageError(
+        f"storage request failed at {describe_endpoint(storage)}: {type(exc).__name__}",
+        bucket=storage.bucket,
+        endpoint=describe_endpoint(storage),
+    )
+
+
+def remote_error(exc: BaseException, remote: dict[str, Any]) -> StorageError | None:
+    """Translate a failure of DVC's S3 remote ``remote`` (its settings, with the runtime
+    credentials), None when no botocore error is in ``exc``'s chain."""
+    url = str(remote.get("url", ""))
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    endpoint = str(
+        remote.get("endpointurl") or f"AWS S3 ({remote.get('region') or 'default region'})"
+    )
+    if remote.get("profile"):
+        source = f"AWS profile {remote['profile']!r}"
+    elif remote.get("access_key_id"):
+        key = str(remote["access_key_id"])
+        source = f"access key ****{key[-4:]}" if len(key) >= 12 else "the configured access key"
+    else:
+        source = None
+
+    def diagnose() -> None:
+        kwargs = {
+            "aws_access_key_id": remote.get("access_key_id"),
+            "aws_secret_access_key": remote.get("secret_access_key"),
+            "aws_session_token": remote.get("session_token"),
+            "profile_name": remote.get("profile"),
+        }
+        client = _client(
+            {k: str(v) for k, v in kwargs.items() if v},
+            endpoint=remote.get("endpointurl"),
+            region=remote.get("region"),
+            path_style=bool(remote.get("endpointurl")),
+        )
+        client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+
+    return translate(exc, bucket=bucket, endpoint=endpoint, source=source, diagnose=diagnose)
