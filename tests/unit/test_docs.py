@@ -361,3 +361,25 @@ def test_no_section_documents_a_member_that_is_gone() -> None:
         key for key in api_sections() if key.rpartition(".")[0] in owners and key not in API_TARGETS
     )
     assert not stale, f"docs/python-api.md documents members that do not exist: {stale}"
+
+
+TEST_ONLY_ERRORS = {"InjectedFault"}  # raised by fault injection in tests, never for users
+
+
+def test_every_error_class_is_in_the_errors_table() -> None:
+    section = next((s for s in sections(API_DOC) if s.level == 2 and s.title == "Errors"), None)
+    assert section is not None, "docs/python-api.md has no '## Errors' section"
+    named = set(_CODE_SPAN.findall(section.text))
+    classes = {
+        name
+        for name, value in vars(cpv.errors).items()
+        if inspect.isclass(value) and issubclass(value, cpv.errors.CpvError)
+    }
+    missing = sorted(classes - named - TEST_ONLY_ERRORS - {"CpvError"})
+    assert not missing, f"docs/python-api.md, '## Errors' does not list: {missing}"
+    unknown = sorted(
+        n
+        for n in named
+        if _EXCEPTION_NAME.match(n) and n not in classes and not hasattr(builtins, n)
+    )
+    assert not unknown, f"docs/python-api.md, '## Errors' lists errors that do not exist: {unknown}"
