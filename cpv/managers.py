@@ -20,15 +20,15 @@ takes either and acts on the named kind alone (``revert("model/v0.3")`` leaves t
 from __future__ import annotations
 
 import builtins
-import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from cpv import migrate, restore, sync, views
 from cpv.errors import UsageError
 from cpv.metadata import VersionRecord
 from cpv.progress import Progress, reporting
+from cpv.progress import reports_progress as _reporting
 from cpv.repo import ModelRepo, init_repository
 from cpv.results import (
     DiffResult,
@@ -44,20 +44,7 @@ from cpv.results import (
 from cpv.tagging import tag_versions
 from cpv.versions import Kind, Version, parse_version_arg
 
-P = ParamSpec("P")
-R = TypeVar("R")
 M = TypeVar("M", bound="CheckpointManager")
-
-
-def _reporting(method: Callable[Concatenate[M, P], R]) -> Callable[Concatenate[M, P], R]:
-    """Run ``method`` with the manager's progress receiver active."""
-
-    @functools.wraps(method)
-    def wrapper(self: M, *args: P.args, **kwargs: P.kwargs) -> R:
-        with reporting(self.progress):
-            return method(self, *args, **kwargs)
-
-    return wrapper
 
 
 class CheckpointManager:
@@ -86,7 +73,6 @@ class CheckpointManager:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.root)!r})"
 
-    # --- creating and copying repositories ---------------------------------------------
     @classmethod
     def init(
         cls: type[M],
@@ -97,6 +83,7 @@ class CheckpointManager:
         storage: str | None = None,
         git_remote: str | None = None,
         template: str | None = None,
+        progress: Progress | None = None,
     ) -> tuple[M, InitResult]:
         """Create a model repository ``team/model`` and open it.
 
@@ -109,6 +96,7 @@ class CheckpointManager:
             git_remote: the git remote URL (default: from ``cpv configure``, else a local bare
                 repository under ``$CPV_HOME/git``).
             template: a training scaffold to render (see ``cpv templates``); ``"none"`` for none.
+            progress: kept by the returned manager (see :meth:`__init__`).
 
         Returns:
             The manager of the new repository, and what was created.
@@ -125,7 +113,7 @@ class CheckpointManager:
             git_remote=git_remote,
             template=template,
         )
-        return cls(root), InitResult(path=str(root), team=team, model=model)
+        return cls(root, progress=progress), InitResult(path=str(root), team=team, model=model)
 
     @classmethod
     def clone(
@@ -157,7 +145,6 @@ class CheckpointManager:
             root, result = sync.clone(source, dest, version=version, kinds=cls.kinds, jobs=jobs)
         return cls(root, progress=progress), result
 
-    # --- making versions ----------------------------------------------------------------
     @_reporting
     def tag(
         self,
@@ -225,7 +212,6 @@ class CheckpointManager:
         kinds, parsed = self._resolve(version, "revert")
         return restore.revert(self.repo, parsed, kinds, force=force, dry_run=dry_run)
 
-    # --- exchanging with the remotes ------------------------------------------------------
     @_reporting
     def push(self, *, jobs: int | None = None, dry_run: bool = False) -> PushResult:
         """Upload the bytes, then push the branch and every unpublished version tag atomically.
@@ -300,7 +286,6 @@ class CheckpointManager:
         """Where the bytes (DVC remote) and the history (git remote) of this model live."""
         return migrate.storage_state(self.root)
 
-    # --- reading --------------------------------------------------------------------------
     @_reporting
     def status(self, *, remote: bool = True) -> StatusResult:
         """What changed in the workspace since the latest versions of this manager's kind(s).

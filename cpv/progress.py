@@ -23,9 +23,14 @@ active. The library itself never draws: the CLI passes a terminal view, the defa
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TypeVar("S")
 
 
 class Progress(Protocol):
@@ -107,3 +112,14 @@ def reporting(progress: Progress | None) -> Iterator[None]:
         yield
     finally:
         _active.reset(token)
+
+
+def reports_progress(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
+    """Decorate a method to run with ``self.progress`` (a :class:`Progress` or None) active."""
+
+    @functools.wraps(method)
+    def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
+        with reporting(getattr(self, "progress", None)):
+            return method(self, *args, **kwargs)
+
+    return wrapper

@@ -163,17 +163,7 @@ def init_repository(
             f"{dest} already exists and is not empty",
             hint="Choose another PATH, or remove the directory first.",
         )
-    if template not in (None, "none"):
-        from cpv.templating import list_templates
-
-        names = [t.name for t in list_templates()]
-        if template not in names:
-            from cpv.errors import UsageError
-
-            raise UsageError(
-                f"unknown template {template!r}",
-                hint=f"Available: {', '.join(names) or 'none'} (see `cpv templates`).",
-            )
+    _check_template(template)
     user = load_user_config()
     storage_url = model_storage_url(storage or user.storage.root_url(), team, model)
     remote_url = git_remote or user.git.remote_url(team, model)
@@ -193,23 +183,7 @@ def init_repository(
             render_template(str(template), work, team=team, model=model)
         if "://" not in storage_url or storage_url.startswith("file://"):  # a local DVC remote
             local_path(storage_url).mkdir(parents=True, exist_ok=True)
-        if is_local(remote_url):
-            bare = local_path(remote_url)
-            if not bare.exists():
-                _git.init_bare(bare)
-                created_bare = bare
-        else:
-            probe = check_git_remote(remote_url)
-            if not probe.exists:
-                hint = (
-                    "Create it (empty, no README) on your Git host, then run `cpv init` again."
-                    if probe.reachable
-                    else "Check the URL, your SSH key and network with `cpv doctor`."
-                )
-                message = probe.message
-                if remote_url not in message:
-                    message = f"git remote {remote_url}: {message}"
-                raise RemoteError(message, hint=hint)
+        created_bare = _prepare_git_remote(remote_url)
         git.set_remote(GIT_REMOTE_NAME, remote_url)
         git.commit_all(f"cpv init {team}/{model}")
         if dest.exists():
@@ -221,6 +195,44 @@ def init_repository(
             shutil.rmtree(created_bare, ignore_errors=True)
         raise
     return dest
+
+
+def _check_template(template: str | None) -> None:
+    if template in (None, "none"):
+        return
+    from cpv.templating import list_templates
+
+    names = [t.name for t in list_templates()]
+    if template not in names:
+        from cpv.errors import UsageError
+
+        raise UsageError(
+            f"unknown template {template!r}",
+            hint=f"Available: {', '.join(names) or 'none'} (see `cpv templates`).",
+        )
+
+
+def _prepare_git_remote(remote_url: str) -> Path | None:
+    """Create a local bare remote when missing (returned, to be removed if init fails); a
+    hosted one must exist already and be reachable."""
+    if is_local(remote_url):
+        bare = local_path(remote_url)
+        if bare.exists():
+            return None
+        _git.init_bare(bare)
+        return bare
+    probe = check_git_remote(remote_url)
+    if not probe.exists:
+        hint = (
+            "Create it (empty, no README) on your Git host, then run `cpv init` again."
+            if probe.reachable
+            else "Check the URL, your SSH key and network with `cpv doctor`."
+        )
+        message = probe.message
+        if remote_url not in message:
+            message = f"git remote {remote_url}: {message}"
+        raise RemoteError(message, hint=hint)
+    return None
 
 
 def _build_layout(root: Path, cfg: RepoConfig) -> None:

@@ -53,6 +53,7 @@ def init(
         storage=storage,
         git_remote=git_remote,
         template=template,
+        progress=obj.progress,
     )
     if as_json:
         render.print_json(result.model_dump(mode="json"))
