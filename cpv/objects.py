@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,33 +110,45 @@ def _inside(target: Path, root: Path) -> bool:
     return target == root or root in target.parents
 
 
-def snapshot(source: Path, dest: Path, *, ignore: Iterable[str] = ()) -> int:
-    """Copy ``source`` (a file, or a folder's files) into the empty folder ``dest``; returns bytes.
+def _checkpoint_files(source: Path, ignore: Iterable[str]) -> Iterator[tuple[str, Path]]:
+    """(relpath, path) of the files a checkpoint at ``source`` is made of.
 
-    A symlink is copied as the bytes it points to only when its target stays inside
+    A symlink counts (as the bytes it points to) only when its target stays inside
     ``source``: a link out of the checkpoint (to a credentials file, say) is refused,
-    never followed. Copies use the kernel's copy (``sendfile``), without Python buffers.
+    never followed.
 
     Raises:
         UsageError: a symlink leaves the checkpoint folder.
-        DiskFullError: the disk filled up (nothing is left behind in ``dest``'s files).
     """
+    if source.is_file():
+        yield source.name, source
+        return
     patterns = tuple(ignore)
+    real_root = source.resolve()
+    for rel, full in _files(source):
+        if any(fnmatch.fnmatch(part, p) for part in rel.split("/") for p in patterns):
+            continue
+        if full.is_symlink() and not _inside(full.resolve(), real_root):
+            raise UsageError(
+                f"{full} is a symlink to {os.readlink(full)}, outside the checkpoint",
+                hint="Save real files into the checkpoint folder; cpv never follows "
+                "links out of it.",
+            )
+        yield rel, full
+
+
+def snapshot(source: Path, dest: Path, *, ignore: Iterable[str] = ()) -> int:
+    """Copy ``source`` (a file, or a folder's files) into the empty folder ``dest``; returns bytes.
+
+    Copies use the kernel's copy (``sendfile``), without Python buffers.
+
+    Raises:
+        UsageError: a symlink leaves the checkpoint folder.
+        DiskFullError: the disk filled up.
+    """
     total = 0
     try:
-        if source.is_file():
-            shutil.copyfile(source, dest / source.name)
-            return (dest / source.name).stat().st_size
-        real_root = source.resolve()
-        for rel, full in _files(source):
-            if any(fnmatch.fnmatch(part, p) for part in rel.split("/") for p in patterns):
-                continue
-            if full.is_symlink() and not _inside(full.resolve(), real_root):
-                raise UsageError(
-                    f"{full} is a symlink to {os.readlink(full)}, outside the checkpoint",
-                    hint="Save real files into the checkpoint folder; cpv never follows "
-                    "links out of it.",
-                )
+        for rel, full in _checkpoint_files(source, ignore):
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(full, target)
@@ -145,6 +158,91 @@ def snapshot(source: Path, dest: Path, *, ignore: Iterable[str] = ()) -> int:
             raise DiskFullError(f"disk full while snapshotting {source} into {dest}") from exc
         raise
     return total
+
+
+class Snapshot(ABC):
+    """The private bytes of one save, waiting to be versioned: in a folder or in memory."""
+
+    @abstractmethod
+    def tree(self) -> Tree:
+        """The save's content: each file hashed once."""
+
+    @abstractmethod
+    def store(self, cache: Path, tree: Tree) -> None:
+        """Put every object of ``tree`` into ``cache``, then its manifest."""
+
+    @abstractmethod
+    def discard(self) -> None:
+        """Free what the snapshot holds (after it is stored, or when it is not needed)."""
+
+    @property
+    @abstractmethod
+    def size(self) -> int:
+        """Bytes the snapshot holds."""
+
+
+class FolderSnapshot(Snapshot):
+    """A private folder (in ``.git/cpv-staging``): its files are moved into the cache."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def tree(self) -> Tree:
+        return hash_tree(self.root)
+
+    def store(self, cache: Path, tree: Tree) -> None:
+        store_snapshot(cache, self.root, tree)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    @property
+    def size(self) -> int:
+        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+
+    def holds_files(self) -> bool:
+        return self.root.exists() and any(p.is_file() for p in self.root.rglob("*"))
+
+
+class MemorySnapshot(Snapshot):
+    """The save's bytes read into memory (one read from the page cache, no disk write on
+    the training thread); the worker hashes them there and writes each object once."""
+
+    def __init__(self, files: list[tuple[str, bytes]]) -> None:
+        self.files = files
+        self._size = sum(len(data) for _, data in files)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @classmethod
+    def read(cls, source: Path, *, ignore: Iterable[str] = ()) -> MemorySnapshot:
+        return cls([(rel, full.read_bytes()) for rel, full in _checkpoint_files(source, ignore)])
+
+    def tree(self) -> Tree:
+        entries = [
+            FileEntry(rel, hashlib.md5(data, usedforsecurity=False).hexdigest(), len(data))
+            for rel, data in self.files
+        ]
+        return Tree(tuple(sorted(entries, key=lambda e: e.relpath)))
+
+    def store(self, cache: Path, tree: Tree) -> None:
+        data = dict(self.files)
+        for entry in tree.entries:
+            _place(cache, entry.md5, move_from=None, data=data[entry.relpath])
+        _place(cache, tree.hash, move_from=None, data=tree.manifest)
+        self.files = []  # in the cache now: free the memory at once
+
+    def discard(self) -> None:
+        self.files = []
+
+    def keep_in(self, folder: Path) -> None:
+        """Write the bytes into ``folder`` (to keep a save whose version failed)."""
+        for rel, data in self.files:
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_bytes(data)
+        self.discard()
 
 
 def cache_dir(repo_root: Path) -> Path:

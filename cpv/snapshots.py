@@ -59,7 +59,7 @@ def tag_from_source(
         objects.snapshot(source, staged)
         return tag_snapshot(
             repo,
-            staged,
+            objects.FolderSnapshot(staged),
             message=message,
             metrics=metrics,
             params=params,
@@ -72,7 +72,7 @@ def tag_from_source(
 
 def tag_snapshot(
     repo: ModelRepo,
-    staged: Path,
+    snap: objects.Snapshot,
     *,
     message: str,
     metrics: Mapping[str, Any],
@@ -81,16 +81,16 @@ def tag_snapshot(
     dry_run: bool = False,
     known: StatCache | None = None,
 ) -> TagResult:
-    """Version the private folder ``staged`` (its files are moved into the cache).
+    """Version the private snapshot ``snap`` (its bytes go into the cache; then it is empty).
 
     ``metrics`` and ``params`` must already be clean (see ``tagging.validate_metrics``).
     ``known`` lets a long-lived caller skip rehashing unchanged data files for lineage.
 
     Raises:
-        NothingToTagError: ``staged`` holds no file.
+        NothingToTagError: the snapshot holds no file.
         DiskFullError: the cache's disk is full.
     """
-    tree = objects.hash_tree(staged)  # outside the lock: the snapshot is ours alone
+    tree = snap.tree()  # outside the lock: the snapshot is ours alone
     if not tree.entries:
         raise NothingToTagError(
             "nothing to tag: the checkpoint has no files", hint="Save the checkpoint first."
@@ -123,7 +123,7 @@ def tag_snapshot(
             return TagResult(records=[record], created=True, dry_run=True, repaired=repairs)
 
         def store(repo: ModelRepo, plans: list[VersionRecord]) -> None:
-            objects.store_snapshot(objects.cache_dir(repo.root), staged, tree)
+            snap.store(objects.cache_dir(repo.root), tree)
             pointer = repo.root / repo.pointer_of(Kind.MODEL)
             pointer.write_text(objects.pointer_text(repo.path_of(Kind.MODEL), tree))
             fault_point("after_add")

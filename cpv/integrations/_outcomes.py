@@ -29,6 +29,8 @@ class VersionRequest:
     size: int = 0
     #: the save's number in its run (reports list saves in this order)
     index: int = 0
+    #: the private bytes (a cpv.objects.Snapshot); None: ``source`` is a staging folder
+    snapshot: Any = None
 
 
 @dataclass
@@ -44,6 +46,8 @@ class VersionOutcome:
     #: None: no push asked for; True/False: the push that covered this version succeeded
     pushed: bool | None = None
     push_error: BaseException | None = None
+    #: where the bytes of a save that could not be versioned are kept, if anywhere
+    kept: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -121,8 +125,7 @@ def failure_error(
     parts = []
     if untagged:
         first = untagged[0]
-        kept = first.request.source
-        where = f"; its bytes are kept in {kept}" if kept.exists() and any(kept.iterdir()) else ""
+        where = f"; its bytes are kept in {first.kept}" if first.kept else ""
         parts.append(
             f"{len(untagged)} checkpoint(s) could not be versioned "
             f"({first.request.label or 'first'}: {first.error}{where})"

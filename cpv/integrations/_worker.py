@@ -57,6 +57,14 @@ def _lower_priority(increment: int) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, current + increment))
 
 
+def default_snapshot_memory() -> int:
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 256 << 20
+    return min(2 << 30, ram // 8)
+
+
 def tree_size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
@@ -78,6 +86,9 @@ class VersionWorker:
         max_pending: bound on queued saves (0: none); a full queue makes the loop wait.
         max_pending_bytes: bound on the bytes of queued snapshots (None: a quarter of the
             disk's free space when the worker starts); one save is always admitted.
+        snapshot_memory: bytes of queued snapshots that may be held in memory (None: an
+            eighth of the RAM, at most 2 GiB; 0: always copy to disk). A save that does
+            not fit is copied to a private folder on disk instead.
         nice: how much to lower the worker thread's CPU priority.
     """
 
@@ -89,6 +100,7 @@ class VersionWorker:
         background: bool = True,
         max_pending: int = 0,
         max_pending_bytes: int | None = None,
+        snapshot_memory: int | None = None,
         nice: int = 10,
     ) -> None:
         from cpv.repo import ModelRepo
@@ -106,6 +118,10 @@ class VersionWorker:
             max_pending_bytes = shutil.disk_usage(self.staging_root).free // 4
         self.max_pending = max(0, max_pending)
         self.max_pending_bytes = max_pending_bytes
+        self.snapshot_memory = (
+            default_snapshot_memory() if snapshot_memory is None else snapshot_memory
+        )
+        self._queued_memory = 0
         self._nice = nice
         self._queue: queue.Queue[Any] = queue.Queue()
         self._room = threading.Condition()
@@ -126,9 +142,11 @@ class VersionWorker:
 
         return staging_dir(self._repo)
 
-    def snapshot(self, path: str | Path, *, ignore: Iterable[str] = ()) -> Path:
-        """Copy ``path`` (a file or a directory) to a fresh staging directory, now.
+    def snapshot(self, path: str | Path, *, ignore: Iterable[str] = ()) -> objects.Snapshot:
+        """Take the bytes of ``path`` (a file or a directory) now, privately.
 
+        In memory when the queue's memory budget allows (one read from the page cache,
+        no disk write on the training thread), else copied to a fresh staging folder.
         Waits (and logs why) while the queue is at its bound or the disk lacks room.
 
         Raises:
@@ -142,13 +160,29 @@ class VersionWorker:
             )
         size = tree_size(path)
         self._wait_for_room(size)
+        with self._room:
+            in_memory = self._queued_memory + size <= self.snapshot_memory
+            if in_memory:
+                self._queued_memory += size
+        if in_memory:
+            try:
+                snap = objects.MemorySnapshot.read(path, ignore=ignore)
+            except BaseException as exc:
+                with self._room:
+                    self._queued_memory -= size
+                if not isinstance(exc, MemoryError):
+                    raise  # out of memory: fall back to a copy on disk
+            else:
+                with self._room:
+                    self._queued_memory += snap.size - size
+                return snap
         staged = self.new_staging_dir()
         try:
             objects.snapshot(path, staged, ignore=ignore)
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
             raise
-        return staged
+        return objects.FolderSnapshot(staged)
 
     def _full(self, size: int, *, disk: bool) -> bool:
         return bool(self._queued_count) and (
@@ -287,6 +321,8 @@ class VersionWorker:
                 with self._room:
                     self._queued_count -= 1
                     self._queued_bytes -= request.size
+                    if isinstance(request.snapshot, objects.MemorySnapshot):
+                        self._queued_memory -= request.snapshot.size
                 future.set_result(outcome)
             finally:
                 self._queue.task_done()
@@ -299,6 +335,7 @@ class VersionWorker:
 
         outcome = VersionOutcome(request=request)
         started = time.perf_counter()
+        snap = request.snapshot or objects.FolderSnapshot(request.source)
         try:
             if request.with_data:
                 with contextlib.suppress(NothingToTagError):
@@ -307,19 +344,19 @@ class VersionWorker:
                         outcome.data_tag = data.tag
             result = tag_snapshot(
                 self._repo,
-                request.source,
+                snap,
                 message=request.message,
                 metrics=request.metrics,
                 params=request.params,
                 known=self._known,
             )
             outcome.tag, outcome.created = result.tag, result.created
-            shutil.rmtree(request.source, ignore_errors=True)
         except Exception as exc:
-            outcome.error = exc  # what was not moved into the cache stays in the snapshot
-            if not any(p.is_file() for p in request.source.rglob("*")):
-                shutil.rmtree(request.source, ignore_errors=True)
+            outcome.error = exc
+            outcome.kept = self._keep(snap)
             log.error("cpv: %s could not be versioned: %s", request.label or "a save", exc)
+        finally:
+            snap.discard()
         log.debug("cpv: %s took %.3f s", outcome.describe(), time.perf_counter() - started)
         with self._lock:
             self._outcomes.append(outcome)
@@ -328,6 +365,21 @@ class VersionWorker:
                 if not more_queued:
                     self._push()
         return outcome
+
+    def _keep(self, snap: objects.Snapshot) -> Path | None:
+        """Keep the bytes of a save that failed before they reached the cache."""
+        if isinstance(snap, objects.FolderSnapshot):
+            if snap.holds_files():
+                kept = snap.root
+                snap.root = self.new_staging_dir()  # discard() now removes an empty folder
+                return kept
+            return None
+        if isinstance(snap, objects.MemorySnapshot) and snap.files:
+            with contextlib.suppress(OSError):
+                folder = self.new_staging_dir()
+                snap.keep_in(folder)
+                return folder
+        return None
 
     def _push(self) -> None:
         """Push everything tagged so far; the outcome is recorded on each version it covered."""

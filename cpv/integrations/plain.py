@@ -58,6 +58,8 @@ class Versioning:
         max_pending: bound the queue by saves; the loop then waits rather than drops one.
         max_pending_bytes: bound the queue by snapshot bytes (default: a quarter of the
             free disk space).
+        snapshot_memory: bytes of queued snapshots held in memory rather than copied to
+            disk (default: an eighth of the RAM, at most 2 GiB; 0: always on disk).
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class Versioning:
         background: bool = True,
         max_pending: int = 0,
         max_pending_bytes: int | None = None,
+        snapshot_memory: int | None = None,
     ) -> None:
         self.params = dict(params) if params else None
         self.with_data = with_data
@@ -79,6 +82,7 @@ class Versioning:
             "background": background,
             "max_pending": max_pending,
             "max_pending_bytes": max_pending_bytes,
+            "snapshot_memory": snapshot_memory,
         }
         self._worker: VersionWorker | None = None
         if is_main_process():  # fail at the start of training when this is no repository
@@ -156,12 +160,12 @@ class Versioning:
             request = _with(request, size=tree_size(path))
         else:
             try:
-                staged = worker.snapshot(path, ignore=ignore)
+                snap = worker.snapshot(path, ignore=ignore)
             except (CpvError, OSError) as exc:
                 if not path.exists():
                     raise  # nothing was saved there: the caller's mistake, said at once
                 return _done(worker.record_failure(request, exc))
-            request = _with(request, source=staged, size=tree_size(staged))
+            request = _with(request, snapshot=snap, size=snap.size)
         return worker.submit(request)
 
     def wait(self) -> list[VersionOutcome]:

@@ -63,7 +63,7 @@ def _clone_and_check(repo: Path, tmp_path: Path, expected: dict[str, dict[str, s
 
 @pytest.mark.parametrize(
     "layout",
-    ["folder", "subfolder", "varying-sizes"],
+    ["folder", "subfolder", "varying-sizes", "disk-snapshots"],
 )
 def test_twenty_rapid_saves_into_checkpoints_each_keep_their_bytes(
     integ_repo: Path, tmp_path: Path, layout: str
@@ -75,7 +75,9 @@ def test_twenty_rapid_saves_into_checkpoints_each_keep_their_bytes(
     if layout == "varying-sizes":
         sizes = [s if i % 3 else 1000 + i for i, s in enumerate(sizes)]
     saved: list[bytes] = []
-    with versioning(repo=integ_repo, push=False) as v:
+    # disk-snapshots: every save copied to a staging folder (as when it exceeds the memory budget)
+    memory = 0 if layout == "disk-snapshots" else None
+    with versioning(repo=integ_repo, push=False, snapshot_memory=memory) as v:
         for i, size in enumerate(sizes):
             data = _payload(i, size)
             _write_in_place(target, data)
@@ -149,6 +151,26 @@ def test_saves_outside_the_repository_leave_the_newest_version_in_checkpoints(
     latest = ModelCheckpoints(integ_repo).latest()
     assert latest is not None and latest.version == "v0.3"
     assert dvc_file_md5s(integ_repo, latest.content_hash) == {"weights.bin": md5(_payload(2, 5000))}
+
+
+def test_bytes_of_a_save_that_fails_before_the_cache_are_kept(
+    integ_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshots, "tag_snapshot", _raise_lock_timeout)
+    out = tmp_path / "out"
+    _write_in_place(out / "model.pt", b"precious")
+    v = versioning(repo=integ_repo)
+    v.log_checkpoint(out)
+    with pytest.raises(VersioningError, match="its bytes are kept in") as info:
+        v.close()
+    (failed,) = info.value.failures
+    assert failed.kept is not None and (failed.kept / "model.pt").read_bytes() == b"precious"
+
+
+def _raise_lock_timeout(*args, **kwargs):  # type: ignore[no-untyped-def]
+    from cpv.errors import LockTimeoutError
+
+    raise LockTimeoutError("another cpv command held the lock")
 
 
 def test_a_worker_failure_surfaces_at_the_end_and_training_goes_on(
