@@ -3,9 +3,9 @@
 Each scenario runs twice on two fresh repositories, one through the `cpv` entry point
 (``main(argv)``, in this process; one test runs the real console script in a child) and one
 through the Python API, each with its own ``$CPV_HOME`` (so each has its own local default
-git remote and storage). The outcomes are compared: tags,
-records, results, workspace bytes, exit codes against raised errors. Then one test per
-drift the two routes used to have.
+git remote and storage). The outcomes are compared: tags, records,
+results, workspace bytes, exit codes against raised errors. Then one test per drift the two
+routes used to have, and one for progress.
 """
 
 from __future__ import annotations
@@ -16,34 +16,35 @@ import io
 import json
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from cpv import CombinedCheckpoints, DataCheckpoints, ModelCheckpoints, manager_for
 from cpv.cli.main import main
-from cpv.errors import CpvError, RemoteError, UsageError
+from cpv.errors import CpvError, LockTimeoutError, RemoteError, UsageError
+from cpv.locking import repo_lock
 from cpv.results import PushResult
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
 
 VOLATILE = {"created_at"}  # differs between any two runs; everything else must match
+HISTORY = ["data/v0.2", "model/v0.1", "model/v0.2", "model/v0.3"]  # what _history() makes
 
 
-@dataclass
+def dump(result: BaseModel) -> Any:
+    """A result as the CLI prints it with --json."""
+    return result.model_dump(mode="json", by_alias=True)
+
+
 class Side:
     """One door's world: its base directory, its ``$CPV_HOME`` and its repository."""
 
-    base: Path
-
-    @property
-    def home(self) -> Path:
-        return self.base / "cpv-home"
-
-    @property
-    def repo(self) -> Path:
-        return self.base / "door"
+    def __init__(self, base: Path) -> None:
+        self.base, self.home, self.repo = base, base / "cpv-home", base / "door"
+        base.mkdir()
 
 
 @dataclass
@@ -78,10 +79,13 @@ class Doors:
     def json(self, *args: str, at: Path | None = None) -> Any:
         return json.loads(self.run(*args, "--json", at=at).stdout)
 
-    def both(self, setup: Callable[[Path], None]) -> None:
-        """The same workspace change on both sides."""
-        setup(self.cli.repo)
-        setup(self.api.repo)
+    def write(self, weights: str | None = None, rows: str | None = None) -> None:
+        """The same workspace change on both sides: new weights, new training rows."""
+        for repo in (self.cli.repo, self.api.repo):
+            if weights is not None:
+                write_checkpoint(repo, weights.encode() * 500)
+            if rows is not None:
+                (repo / "data/train/rows.jsonl").write_text(rows)
 
 
 def normalized(value: Any, side: Side) -> Any:
@@ -103,15 +107,13 @@ def normalized(value: Any, side: Side) -> Any:
     return value
 
 
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout  # fmt: skip
+
+
 def state(side: Side) -> dict[str, Any]:
     """What a command leaves behind: tags, records, workspace bytes, git state."""
     repo = side.repo
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-        ).stdout
-
     files = {
         str(p.relative_to(repo)): hashlib.md5(p.read_bytes()).hexdigest()
         for top in ("checkpoints", "data")
@@ -120,16 +122,11 @@ def state(side: Side) -> dict[str, Any]:
     }
     records = [r.to_json_dict() for r in CombinedCheckpoints(repo).list()]
     return normalized(
-        {
-            "tags": git("tag", "-l").split(),
-            "records": records,
-            "files": files,
-            "status": git("status", "--porcelain"),
-            "subject": git("log", "-1", "--format=%s"),
-            "commits": git("rev-list", "--count", "HEAD"),
-        },
+        {"tags": git(repo, "tag", "-l").split(), "records": records, "files": files,
+         "status": git(repo, "status", "--porcelain"), "subject": git(repo, "log", "-1", "--format=%s"),
+         "commits": git(repo, "rev-list", "--count", "HEAD")},
         side,
-    )
+    )  # fmt: skip
 
 
 def same_state(doors: Doors) -> None:
@@ -152,50 +149,32 @@ def same_error(proc: subprocess.CompletedProcess[str], exc: CpvError, doors: Doo
 def doors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Doors:
     """Two repositories acme/door made by `cpv init` and by ``CombinedCheckpoints.init``."""
     cli, api = Side(tmp_path / "cli"), Side(tmp_path / "api")
-    for side in (cli, api):
-        side.base.mkdir()
     monkeypatch.setenv("CPV_HOME", str(api.home))  # the API side runs in this process
     result = Doors(cli, api, monkeypatch)
     cli_out = result.json("init", "acme/door")
     manager, api_out = CombinedCheckpoints.init(team="acme", model="door", path=api.repo)
     assert manager.root == api.repo
-    same(cli_out, api_out.model_dump(mode="json", by_alias=True), result)
+    same(cli_out, dump(api_out), result)
     same_state(result)
     return result
 
 
-def _weights(text: str) -> Callable[[Path], None]:
-    return lambda repo: write_checkpoint(repo, text.encode() * 500)
-
-
-def _data(text: str) -> Callable[[Path], None]:
-    return lambda repo: (repo / "data/train/rows.jsonl").write_text(text)
-
-
 def _tag_model_both(doors: Doors, weights: str, message: str, wer: float) -> None:
-    doors.both(_weights(weights))
+    doors.write(weights)
     cli_out = doors.json("tag", "model", "-m", message, "--metric", f"wer={wer}")
     res = ModelCheckpoints(doors.api.repo).tag(message=message, metrics={"wer": wer})
-    api_out = {
-        "created": res.created,
-        "dry_run": res.dry_run,
-        "versions": [r.to_json_dict() for r in res.records],
-    }
+    api_out = {"created": res.created, "dry_run": res.dry_run, "versions": [r.to_json_dict() for r in res.records]}  # fmt: skip
     same(cli_out, api_out, doors)
 
 
 def _history(doors: Doors) -> None:
     """model/v0.1; model/v0.2 + data/v0.2 (tag all); model/v0.3 — on both sides."""
     _tag_model_both(doors, "one ", "first", 0.3)
-    doors.both(_weights("two "))
-    doors.both(_data('{"x": 1}\n'))
+    doors.write("two ", '{"x": 1}\n')
     cli_out = doors.json("tag", "all", "-m", "new data")
     res = CombinedCheckpoints(doors.api.repo).tag(message="new data")
     same(cli_out["versions"], [r.to_json_dict() for r in res.records], doors)
     _tag_model_both(doors, "three ", "third", 0.2)
-
-
-# --- the same scenario through both doors ---------------------------------------------------
 
 
 def test_tag_model(doors: Doors) -> None:
@@ -215,34 +194,28 @@ def test_tag_model(doors: Doors) -> None:
 def test_tag_all(doors: Doors) -> None:
     _history(doors)
     same_state(doors)
-    assert state(doors.api)["tags"] == ["data/v0.2", "model/v0.1", "model/v0.2", "model/v0.3"]
+    assert state(doors.api)["tags"] == HISTORY
 
 
 def test_list_show_and_diff(doors: Doors) -> None:
     _history(doors)
-    for kind, manager in (("all", CombinedCheckpoints), ("model", ModelCheckpoints)):
+    for kind, manager in (("all", CombinedCheckpoints), ("model", ModelCheckpoints), ("data", DataCheckpoints)):  # fmt: skip
         api_list = [r.to_json_dict() for r in manager(doors.api.repo).list()]
         same(doors.json("list", kind), api_list, doors)
-    same(
-        doors.json("list", "data"),
-        [r.to_json_dict() for r in DataCheckpoints(doors.api.repo).list()],
-        doors,
-    )
     for version, manager in (("v0.2", ModelCheckpoints), ("data/v0.2", DataCheckpoints)):
         api_record = manager(doors.api.repo).show(version).to_json_dict()
         same(doors.json("show", version), api_record, doors)
     diff = ModelCheckpoints(doors.api.repo).diff("v0.1", "v0.3")
-    same(doors.json("diff", "v0.1", "v0.3"), diff.model_dump(mode="json", by_alias=True), doors)
+    same(doors.json("diff", "v0.1", "v0.3"), dump(diff), doors)
 
 
 def test_revert_model(doors: Doors) -> None:
     _history(doors)
     cli_out = doors.json("revert", "v0.1", "model")
-    api_out = ModelCheckpoints(doors.api.repo).revert("v0.1").model_dump(mode="json", by_alias=True)
+    api_out = dump(ModelCheckpoints(doors.api.repo).revert("v0.1"))
     same(cli_out, api_out, doors)
-    assert api_out["commit"] and (doors.api.repo / "checkpoints/model.bin").read_bytes() == (
-        b"one " * 500
-    )
+    assert api_out["commit"]
+    assert (doors.api.repo / "checkpoints/model.bin").read_bytes() == b"one " * 500
     same_state(doors)
 
 
@@ -262,27 +235,23 @@ def test_push_to_the_local_default_remote(doors: Doors) -> None:
     cli_out = doors.json("push")
     api_res = ModelCheckpoints(doors.api.repo).push()
     assert isinstance(api_res, PushResult)
-    assert api_res.pushed_tags == ["data/v0.2", "model/v0.1", "model/v0.2", "model/v0.3"]
-    same(cli_out, api_res.model_dump(mode="json", by_alias=True), doors)
-    same(
-        doors.json("push"),
-        ModelCheckpoints(doors.api.repo).push().model_dump(mode="json", by_alias=True),
-        doors,
-    )
+    assert api_res.pushed_tags == HISTORY
+    same(cli_out, dump(api_res), doors)
+    same(doors.json("push"), dump(ModelCheckpoints(doors.api.repo).push()), doors)
     same_state(doors)
 
 
 def test_status(doors: Doors) -> None:
     _history(doors)
-    doors.both(_weights("unsaved "))
+    doors.write("unsaved ")
     for args, remote in ((["status"], True), (["status", "--no-remote"], False)):
         api_out = CombinedCheckpoints(doors.api.repo).status(remote=remote)
-        same(doors.json(*args), api_out.model_dump(mode="json", by_alias=True), doors)
+        same(doors.json(*args), dump(api_out), doors)
     doors.run("push")
     CombinedCheckpoints(doors.api.repo).push()
     api_out = CombinedCheckpoints(doors.api.repo).status()
     assert api_out.unpushed_tags == [] and api_out.kinds[0].changed
-    same(doors.json("status"), api_out.model_dump(mode="json", by_alias=True), doors)
+    same(doors.json("status"), dump(api_out), doors)
 
 
 def test_pull_and_clone(doors: Doors) -> None:
@@ -295,7 +264,7 @@ def test_pull_and_clone(doors: Doors) -> None:
         (None, "all", CombinedCheckpoints),
     ):
         cli_out = doors.json("pull", *([version, kind] if version else []))
-        api_out = manager(doors.api.repo).pull(version).model_dump(mode="json", by_alias=True)
+        api_out = dump(manager(doors.api.repo).pull(version))
         same(cli_out, api_out, doors)
         same_state(doors)
     cli_clone = doors.json(
@@ -304,11 +273,7 @@ def test_pull_and_clone(doors: Doors) -> None:
     copy, api_clone = CombinedCheckpoints.clone(
         "acme/door", doors.api.base / "copy", version="model/v0.1"
     )
-    same(
-        cli_clone,
-        {"path": str(copy.root), **api_clone.model_dump(mode="json", by_alias=True)},
-        doors,
-    )
+    same(cli_clone, {"path": str(copy.root), **dump(api_clone)}, doors)
     assert (copy.root / "checkpoints/model.bin").read_bytes() == b"one " * 500
 
 
@@ -330,9 +295,6 @@ def test_errors_are_the_same_through_both_doors(doors: Doors) -> None:
     same_state(doors)
 
 
-# --- the drifts, one test each ---------------------------------------------------------------
-
-
 def test_model_manager_refuses_data_versions_everywhere(doors: Doors) -> None:
     _history(doors)
     repo = doors.api.repo
@@ -350,34 +312,26 @@ def test_model_manager_refuses_data_versions_everywhere(doors: Doors) -> None:
 
 def test_combined_revert_of_a_model_version_reverts_the_model_only(doors: Doors) -> None:
     _history(doors)
-    doors.both(_data('{"x": 2}\n'))
+    doors.write(rows='{"x": 2}\n')
     doors.run("tag", "data", "-m", "data v4")
     manager_for("data", doors.api.repo).tag(message="data v4")
     cli_out = doors.json("revert", "model/v0.1", "all")
     res = CombinedCheckpoints(doors.api.repo).revert("model/v0.1")
-    same(cli_out, res.model_dump(mode="json", by_alias=True), doors)
+    same(cli_out, dump(res), doors)
     assert [r.tag for r in res.records] == ["model/v0.1"]
     assert (doors.api.repo / "checkpoints/model.bin").read_bytes() == b"one " * 500
     assert (doors.api.repo / "data/train/rows.jsonl").read_text() == '{"x": 2}\n'  # untouched
     same_state(doors)
-    # a bare version still means both kinds
-    assert [r.tag for r in CombinedCheckpoints(doors.api.repo).revert("v0.2").records] == [
-        "model/v0.2",
-        "data/v0.2",
-    ]
+    both = CombinedCheckpoints(doors.api.repo).revert("v0.2")  # a bare version: both kinds
+    assert [r.tag for r in both.records] == ["model/v0.2", "data/v0.2"]
 
 
 def test_move_storage_and_remote_set_move_the_same_versions_by_default(doors: Doors) -> None:
     _history(doors)
     cli_out = doors.json("remote", "set", str(doors.cli.base / "moved"))
     api_res = CombinedCheckpoints(doors.api.repo).move_storage(str(doors.api.base / "moved"))
-    same(cli_out, api_res.model_dump(mode="json", by_alias=True), doors)
-    assert [v.tag for v in api_res.versions] == [
-        "data/v0.2",
-        "model/v0.1",
-        "model/v0.2",
-        "model/v0.3",
-    ]
+    same(cli_out, dump(api_res), doors)
+    assert [v.tag for v in api_res.versions] == HISTORY
     assert api_res.verified and api_res.commit
     same_state(doors)
     # the opt-out is the same on both sides as well
@@ -387,7 +341,7 @@ def test_move_storage_and_remote_set_move_the_same_versions_by_default(doors: Do
     api_only = CombinedCheckpoints(doors.api.repo).move_storage(
         str(doors.api.base / "again"), all_versions=False, dry_run=True
     )
-    same(cli_only, api_only.model_dump(mode="json", by_alias=True), doors)
+    same(cli_only, dump(api_only), doors)
     assert [v.tag for v in api_only.versions] == ["HEAD"]
 
 
@@ -396,31 +350,22 @@ def test_model_manager_pushes_with_a_typed_result_and_typed_errors(doors: Doors)
     res = ModelCheckpoints(doors.api.repo).push(dry_run=True)
     assert isinstance(res, PushResult) and res.dry_run and res.pushed_tags == ["model/v0.1"]
     for side in (doors.cli, doors.api):
-        subprocess.run(["git", "remote", "remove", "origin"], cwd=side.repo, check=True)
+        git(side.repo, "remote", "remove", "origin")
     proc = doors.run("push", check=False)
     with pytest.raises(RemoteError) as info:
         ModelCheckpoints(doors.api.repo).push()
     same_error(proc, info.value, doors)
 
 
-# --- progress: one receiver, passed to the manager ----------------------------------------------
-
-
+@dataclass
 class Recorder:
-    def __init__(self) -> None:
-        self.transfers: list[tuple[str, bool]] = []
-        self.steps: list[tuple[int, int, str]] = []
-        self.waits: list[str] = []
+    """A :class:`cpv.progress.Progress` that keeps what it is told."""
 
-    def transfer(
-        self,
-        key: int,
-        description: str,
-        done: int,
-        total: int | None,
-        is_bytes: bool,
-        finished: bool,
-    ) -> None:
+    transfers: list[tuple[str, bool]] = field(default_factory=list)
+    steps: list[tuple[int, int, str]] = field(default_factory=list)
+    waits: list[str] = field(default_factory=list)
+
+    def transfer(self, key: int, description: str, done: int, total: int | None, is_bytes: bool, finished: bool) -> None:  # fmt: skip
         self.transfers.append((description, finished))
 
     def step(self, done: int, total: int, label: str) -> None:
@@ -439,16 +384,8 @@ def test_progress_goes_to_the_receiver_given_to_the_manager(
     manager.push()
     assert any(finished for _, finished in seen.transfers)
     manager.move_storage(str(doors.api.base / "moved"))
-    assert seen.steps[-1] == (4, 4, "") and [s[2] for s in seen.steps[:-1]] == [
-        "data/v0.2",
-        "model/v0.1",
-        "model/v0.2",
-        "model/v0.3",
-    ]
+    assert seen.steps[-1] == (4, 4, "") and [s[2] for s in seen.steps[:-1]] == HISTORY
     monkeypatch.setenv("CPV_LOCK_TIMEOUT", "0.2")
-    from cpv.errors import LockTimeoutError
-    from cpv.locking import repo_lock
-
     with repo_lock(doors.api.repo / ".git"), pytest.raises(LockTimeoutError):
         manager.revert("v0.1")
     assert len(seen.waits) == 1 and "waiting up to 0.2s" in seen.waits[0]
