@@ -117,6 +117,13 @@ _UNREACHABLE = (
 )
 
 
+_GENERIC = (
+    "could not read from remote repository",
+    "please make sure you have the correct access rights",
+    "and the repository exists",
+)
+
+
 def _stderr_lines(exc: GitCommandError) -> list[str]:
     stderr = (exc.stderr or "").strip().replace("stderr: ", "").strip("'\" \n")
     return [line.strip() for line in stderr.splitlines() if line.strip()]
@@ -135,7 +142,7 @@ def _remote_error(exc: GitCommandError, url: str) -> RemoteError:
     lines = _stderr_lines(exc)
     # The cause (ssh's or git's first complaint), not git's generic closing advice.
     detail = next(
-        (line for line in lines if line.startswith(("ssh:", "fatal:", "ERROR:", "remote:"))),
+        (line for line in lines if not any(g in line.lower() for g in _GENERIC)),
         lines[0] if lines else f"exit {exc.status}",
     )
     text = "\n".join(lines).lower()
