@@ -383,11 +383,11 @@ class VersionWorker:
 
     def _push(self) -> None:
         """Push everything tagged so far; the outcome is recorded on each version it covered."""
-        from cpv.sync import push
+        from cpv.managers import ModelCheckpoints
 
         covered, self._unpushed = self._unpushed, []
         try:
-            push(path=self.repo)
+            result = ModelCheckpoints(self.repo).push()
         except Exception as exc:
             log.error("cpv: push failed (versions stay tagged locally): %s", exc)
             for outcome in covered:
@@ -397,6 +397,9 @@ class VersionWorker:
             return
         for outcome in covered:
             outcome.pushed, outcome.push_error = True, None
+            # another writer published this number first: ours now has the next free one
+            if outcome.tag in result.renamed:
+                outcome.tag = result.renamed[outcome.tag]
 
 
 def _data_message(_request: VersionRequest) -> str:
