@@ -12,7 +12,6 @@ from cpv.locking import Journal
 from cpv.metadata import VersionRecord
 from cpv.repo import ModelRepo, rollback
 from cpv.results import RevertResult
-from cpv.transfer import get_transfer
 from cpv.versions import Kind, Version, tag_name
 
 
@@ -61,6 +60,8 @@ def ensure_objects(
 
     Raises :class:`MissingDataError` (touching no workspace file) when something cannot be had.
     """
+    from cpv.transfer import get_transfer  # credentials: only when something may be fetched
+
     fetched = 0
     for record in records:
         pointer_text = repo.git.show_file(record.commit, repo.pointer_of(record.kind))
