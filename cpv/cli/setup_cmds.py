@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cpv.cli import render
 from cpv.errors import CpvError, UsageError
+
+if TYPE_CHECKING:
+    from cpv.managers import CheckpointManager
 
 
 class ChecksFailed(CpvError):
@@ -233,7 +236,7 @@ def remote() -> None:
     """Show or move the model's storage remote."""
 
 
-def _manager(ctx: click.Context) -> Any:
+def _manager(ctx: click.Context) -> CheckpointManager:
     """The combined manager of the repository here, with the CLI's progress view."""
     from cpv.managers import CombinedCheckpoints
 
