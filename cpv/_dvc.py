@@ -1,4 +1,5 @@
-"""The only module that imports dvc and dvc_data.
+"""The only module that imports dvc and dvc_data (with :mod:`cpv._dvc_output`, which keeps
+DVC's output off the terminal and translates its failures).
 
 It speaks in tracked paths, pointer files and content hashes; the managers above it
 speak in versions. DVC is imported lazily so that ``cpv --help`` and ``cpv list`` stay fast.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
-import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,14 +18,8 @@ from typing import Any
 
 import yaml
 
-from cpv.errors import (
-    CpvError,
-    DvcError,
-    IntegrityError,
-    MissingDataError,
-    StorageError,
-    os_error,
-)
+from cpv import _dvc_output
+from cpv.errors import DvcError, IntegrityError, MissingDataError
 
 REMOTE = "storage"
 
@@ -56,85 +50,10 @@ def _sink() -> ProgressSink | None:
     return progress.transfer if progress is not None else None
 
 
-#: DVC's loggers. Nothing they say reaches the terminal or the host program's handlers.
-_LOGGERS = ("dvc", "dvc_data", "dvc_objects", "dvc_s3")
-#: DVC's and dvc_data's tqdm bars draw unless these loggers are above INFO.
-_BAR_LOGGERS = ("dvc.progress", "dvc_data.callbacks")
-
-
-class _FailureLog(logging.Handler):
-    """Keeps the exceptions DVC only logs (a transfer it counts as failed) for
-    :func:`_transfer_error` to say why; every other record is dropped."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.sinks: list[list[BaseException]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        exc = record.exc_info[1] if record.exc_info else None
-        for sink in self.sinks:
-            if exc is not None and len(sink) < 20:
-                sink.append(exc)
-
-
-_failure_log = _FailureLog()
-
-
-class _NoStatus:
-    """Stands in for DVC's rich spinners (``ui.status``: "Checking graph")."""
-
-    def __enter__(self) -> _NoStatus:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def _discard(*args: Any, **kwargs: Any) -> None:
-    return None
-
-
 def _quiet_env() -> None:
     # No telemetry or update checks: cpv must not reach the network beyond the remote.
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
-    from dvc.ui import ui
-
-    if getattr(ui, "write", None) is _discard:
-        return
-    # The library never prints; results go back to the caller. ``ui.error_write`` and
-    # ``ui.warn`` write even when the ui is disabled, so its writers are replaced.
-    ui._enabled = False
-    ui.write = _discard
-    ui.rich_print = _discard
-    ui.status = lambda *args, **kwargs: _NoStatus()
-    for name in _LOGGERS:
-        logger = logging.getLogger(name)
-        logger.setLevel(logging.ERROR)
-        logger.propagate = False
-        # `import dvc` gives these loggers console handlers (dvc.logger.setup): replace them.
-        logger.handlers[:] = [_failure_log]
-    for name in _BAR_LOGGERS:  # progress goes to the sink, never to tqdm
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-@contextmanager
-def _failures() -> Iterator[list[BaseException]]:
-    """Collect the exceptions DVC logs instead of raising, for the duration of a call."""
-    sink: list[BaseException] = []
-    _failure_log.sinks.append(sink)
-    if len(_failure_log.sinks) == 1:  # the per-file failures are logged at DEBUG
-        for name in _LOGGERS:
-            logging.getLogger(name).setLevel(logging.DEBUG)
-    try:
-        yield sink
-    finally:
-        _failure_log.sinks.remove(sink)
-        if not _failure_log.sinks:
-            for name in _LOGGERS:
-                logging.getLogger(name).setLevel(logging.ERROR)
+    _dvc_output.silence()
 
 
 def _callback_class(sink: ProgressSink, *, hashing: bool = False, opened: list[Any]) -> Any:
@@ -333,7 +252,9 @@ def add(root: Path, path: str) -> TrackedContent:
             with _progress():
                 stages = repo.add(str(root / path), relink=False)
         except (DvcException, OSError) as exc:
-            raise _local_error(exc) or DvcError(f"cannot add {path} to DVC: {exc}") from exc
+            raise _dvc_output.local_error(exc) or DvcError(
+                f"cannot add {path} to DVC: {exc}"
+            ) from exc
         out = stages[0].outs[0]
         meta = out.meta
         return TrackedContent(
@@ -404,11 +325,13 @@ def checkout(root: Path, pointer_file: str) -> None:
             with _progress():
                 repo.checkout(targets=[str(root / pointer_file)], force=True)
         except CheckoutError as exc:
-            raise _local_error(exc) or MissingDataError(
+            raise _dvc_output.local_error(exc) or MissingDataError(
                 f"cannot check out {pointer_file}: objects missing from the cache"
             ) from exc
         except (DvcException, OSError) as exc:
-            raise _local_error(exc) or DvcError(f"cannot check out {pointer_file}: {exc}") from exc
+            raise _dvc_output.local_error(exc) or DvcError(
+                f"cannot check out {pointer_file}: {exc}"
+            ) from exc
 
 
 def verify_workspace(root: Path, path: str, content: TrackedContent) -> None:
@@ -454,12 +377,13 @@ def push(root: Path, *, revs: list[str], jobs: int | None, remote_config: dict[s
             bucket or profile, unreachable endpoint, no permission).
         MissingDataError: objects are missing from the local cache.
     """
-    with open_repo(root, remote_config=remote_config) as repo, _failures() as failures:
+    with open_repo(root, remote_config=remote_config) as repo, _dvc_output.failures() as failures:
         try:
             with _progress():
                 return int(repo.push(revs=revs or None, jobs=jobs, remote=CURRENT) or 0)
         except Exception as exc:
-            error = _transfer_error("push to", exc, failures, root, remote_config)
+            remote = {**(_remote_section(root) or {}), **remote_config}
+            error = _dvc_output.transfer_error("push to", exc, failures, remote)
             if error is None:
                 raise
             raise error from exc
@@ -478,7 +402,7 @@ def fetch(
         open_repo(root, remote_config=remote_config) as repo,
         _working_dir(root),
         _progress(),
-        _failures() as failures,
+        _dvc_output.failures() as failures,
     ):
         try:
             return int(
@@ -488,7 +412,8 @@ def fetch(
                 or 0
             )
         except Exception as exc:
-            error = _transfer_error("fetch from", exc, failures, root, remote_config)
+            remote = {**(_remote_section(root) or {}), **remote_config}
+            error = _dvc_output.transfer_error("fetch from", exc, failures, remote)
             if error is None:
                 raise
             raise error from exc
@@ -502,66 +427,3 @@ def _working_dir(path: Path) -> Iterator[None]:
         yield
     finally:
         os.chdir(old)
-
-
-def _os_cause(exc: BaseException) -> OSError | None:
-    """The first OSError in ``exc``'s ``__cause__``/``__context__`` chain."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, OSError) and current.errno is not None:
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
-
-
-def _local_error(exc: BaseException) -> CpvError | None:
-    """A full disk or an unwritable path anywhere in ``exc``'s chain, as a cpv error."""
-    if isinstance(exc, CpvError):
-        return exc
-    cause = _os_cause(exc)
-    return os_error(cause) if cause is not None else None
-
-
-def _transfer_error(
-    what: str,
-    exc: Exception,
-    failures: list[BaseException],
-    root: Path,
-    remote_config: dict[str, Any],
-) -> CpvError | None:
-    """The cpv error for a failed transfer, None for one cpv does not know (a bug).
-
-    By type, never by wording: the storage's own failure when DVC raised or only logged
-    one (bad keys, missing bucket or profile, unreachable endpoint), a full or read-only
-    disk, then DVC's exception type.
-    """
-    from dvc.exceptions import DvcException, FileTransferError
-
-    if isinstance(exc, CpvError):
-        return None
-    remote = {**(_remote_section(root) or {}), **remote_config}
-    url = str(remote.get("url") or "the remote")
-    for candidate in (exc, *failures):
-        if url.startswith("s3://"):
-            from cpv import _s3
-
-            storage_error = _s3.remote_error(candidate, remote)
-            if storage_error is not None:
-                return storage_error
-        local_error = _local_error(candidate)
-        if local_error is not None:
-            return local_error
-    if isinstance(exc, FileTransferError):
-        return MissingDataError(
-            f"cannot {what} {url}: {exc.amount} object(s) missing"
-            + (" from the local cache" if what == "push to" else " there, or unreadable")
-        )
-    if isinstance(exc, (DvcException, OSError)):
-        first = str(exc).strip().splitlines()
-        return StorageError(
-            f"cannot {what} {url}: {first[0] if first else type(exc).__name__}",
-            hint="Check the storage with `cpv doctor`.",
-        )
-    return None

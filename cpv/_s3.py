@@ -176,7 +176,6 @@ def translate(
     if cause is None:
         return None
     where = {"bucket": bucket, "endpoint": endpoint}
-    keys = f"the credentials from {source}" if source else "the credentials"
     if isinstance(cause, ProfileNotFound):
         return _profile_error(cause)
     if isinstance(cause, (NoCredentialsError, PartialCredentialsError)):
@@ -195,6 +194,20 @@ def translate(
         return StorageError(
             f"storage request failed at {endpoint}: {type(cause).__name__}", **where
         )
+    return _client_error(cause, bucket=bucket, endpoint=endpoint, source=source, diagnose=diagnose)
+
+
+def _client_error(
+    cause: Any,
+    *,
+    bucket: str | None,
+    endpoint: str,
+    source: str | None,
+    diagnose: Callable[[], None] | None,
+) -> StorageError:
+    """A refusal the service answered with an error code (``botocore.ClientError``)."""
+    where = {"bucket": bucket, "endpoint": endpoint}
+    keys = f"the credentials from {source}" if source else "the credentials"
     code = str(cause.response.get("Error", {}).get("Code", ""))
     status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     if code in _NO_BUCKET or (cause.operation_name == "HeadBucket" and status == 404):
@@ -203,20 +216,20 @@ def translate(
         return StorageCredentialsError(
             f"the storage rejected {keys} ({code})", **where, code=code, source=source
         )
-    if code in _DENIED or status == 403:
-        if diagnose is not None and code in ("403", "Forbidden", ""):
-            try:
-                diagnose()
-            except Exception as probe_exc:
-                found = (
-                    probe_exc
-                    if isinstance(probe_exc, StorageError)
-                    else translate(probe_exc, bucket=bucket, endpoint=endpoint, source=source)
-                )
-                if found is not None and not isinstance(found, StorageAccessDeniedError):
-                    return found
-        return StorageAccessDeniedError(f"access denied to bucket {bucket!r} with {keys}", **where)
-    return StorageError(f"storage request failed at {endpoint}: {code or status}", **where)
+    if code not in _DENIED and status != 403:
+        return StorageError(f"storage request failed at {endpoint}: {code or status}", **where)
+    if diagnose is not None and code in ("403", "Forbidden", ""):
+        try:
+            diagnose()
+        except Exception as probe_exc:
+            found = (
+                probe_exc
+                if isinstance(probe_exc, StorageError)
+                else translate(probe_exc, bucket=bucket, endpoint=endpoint, source=source)
+            )
+            if found is not None and not isinstance(found, StorageAccessDeniedError):
+                return found
+    return StorageAccessDeniedError(f"access denied to bucket {bucket!r} with {keys}", **where)
 
 
 def storage_error(

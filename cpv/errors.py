@@ -35,7 +35,11 @@ EXIT_INTERRUPTED = 130
 
 
 class CpvError(Exception):
-    """Base class of every error cpv raises on purpose."""
+    """Base class of every error cpv raises on purpose.
+
+    ``CpvError(message, *, hint=None, **data)``: ``data`` sets the fields a subclass
+    declares (``path``, ``url``, ``bucket`` …, each with a class-level default).
+    """
 
     exit_code = EXIT_ERROR
     default_hint = ""
@@ -44,13 +48,23 @@ class CpvError(Exception):
         # OSError-derived subclasses refuse keyword arguments in ``__new__``.
         return super().__new__(cls, *args[:1])
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, **data: Any) -> None:
         super().__init__(message)
         self.message = message
-        self.hint = hint if hint is not None else self.default_hint
+        for name, value in data.items():
+            if name.startswith("_") or name in _RESERVED or not hasattr(type(self), name):
+                raise TypeError(f"{type(self).__name__} has no field {name!r}")
+            setattr(self, name, list(value) if isinstance(value, tuple) else value)
+        self.hint = hint if hint is not None else self._default_hint()
+
+    def _default_hint(self) -> str:
+        return self.default_hint
 
     def __str__(self) -> str:
         return self.message
+
+
+_RESERVED = frozenset({"message", "hint", "exit_code", "default_hint", "args"})
 
 
 # --- usage and configuration ---------------------------------------------------------
@@ -72,23 +86,21 @@ class Cancelled(CpvError):
 
 
 class ConfigError(CpvError):
-    """A configuration file is missing, unreadable or invalid."""
+    """A configuration file is missing, unreadable or invalid (``path``: which)."""
+
+    path: Path | None = None
 
     def __init__(self, message: str, *, path: Path | None = None, hint: str | None = None) -> None:
-        self.path = path
         if path is not None and str(path) not in message:
             message = f"{path}: {message}"
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, path=path)
 
 
 class VerificationFailed(CpvError):
     """New settings did not pass verification; nothing was saved (``result`` says why)."""
 
     default_hint = "Fix the value named above and run `cpv configure` again, or pass --no-verify."
-
-    def __init__(self, message: str, *, result: Any, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.result = result
+    result: Any = None
 
 
 class ChecksFailed(CpvError):
@@ -100,92 +112,57 @@ class ChecksFailed(CpvError):
 
 
 class SshKeyError(CpvError):
-    """The SSH key is missing, unreadable, too open, or could not be generated."""
+    """The SSH key at ``path`` is missing, unreadable, too open, or could not be generated."""
 
-    def __init__(self, message: str, *, path: Path | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.path = path
+    path: Path | None = None
 
 
 # --- repositories and versions ---------------------------------------------------------
 class NotARepositoryError(CpvError):
     default_hint = "Run the command inside a model repository, pass -C PATH, or create one with `cpv init TEAM/MODEL`."
-
-    def __init__(self, message: str, *, path: Path | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.path = path
+    path: Path | None = None
 
 
 class RepositoryExistsError(CpvError, FileExistsError):
-    def __init__(self, message: str, *, path: Path | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.path = self.filename = path
+    path: Path | None = None
 
 
 class VersionNotFoundError(CpvError, LookupError):
     default_hint = "List the versions with `cpv list`."
-
-    def __init__(self, message: str, *, tag: str | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.tag = tag
+    tag: str | None = None
 
 
 class VersionExistsError(CpvError):
-    def __init__(self, message: str, *, tag: str | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.tag = tag
+    tag: str | None = None
 
 
 class NothingToTagError(CpvError):
-    def __init__(self, message: str, *, paths: Sequence[str] = (), hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.paths = list(paths)
+    paths: Sequence[str] = ()
 
 
 class DirtyWorkspaceError(CpvError):
     default_hint = "Commit or tag your changes first, or pass --force (the current content is saved to the cache first)."
-
-    def __init__(self, message: str, *, paths: Sequence[str] = (), hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.paths = list(paths)
+    paths: Sequence[str] = ()
 
 
 class MissingDataError(CpvError, FileNotFoundError):
     """Objects of a version are in neither the cache nor the remote (``objects``: their ids)."""
 
     default_hint = "Push the data from the machine that made the version (`cpv push`), or check the remote with `cpv doctor`."
-
-    def __init__(
-        self, message: str, *, objects: Sequence[str] = (), hint: str | None = None
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.objects = list(objects)
+    objects: Sequence[str] = ()
 
 
 class IntegrityError(CpvError):
     default_hint = "The bytes do not match their recorded hash. Run `cpv pull` again; if it persists, the remote copy is damaged."
-
-    def __init__(self, message: str, *, paths: Sequence[str] = (), hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.paths = list(paths)
+    paths: Sequence[str] = ()
 
 
 class LockTimeoutError(CpvError, TimeoutError):
     default_hint = (
         "Another cpv command is working on this repository; wait for it, or raise CPV_LOCK_TIMEOUT."
     )
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: Path | None = None,
-        timeout: float | None = None,
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.path = path
-        self.timeout = timeout
+    path: Path | None = None
+    timeout: float | None = None
 
 
 # --- local files -----------------------------------------------------------------------
@@ -193,11 +170,11 @@ class DiskFullError(CpvError, OSError):
     """No space left on the device holding ``path`` (``errno`` is ENOSPC)."""
 
     default_hint = "Free some space (or move CPV_HOME / the repository to a larger disk), then run the command again."
+    path: Path | str | None = None
 
-    def __init__(self, message: str, *, path: Path | str | None = None, hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.path = self.filename = path
-        self.errno = errno.ENOSPC
+    def __init__(self, message: str, *, hint: str | None = None, **data: Any) -> None:
+        super().__init__(message, hint=hint, **data)
+        self.errno, self.filename = errno.ENOSPC, self.path
 
 
 class PathNotWritableError(CpvError, PermissionError):
@@ -207,18 +184,11 @@ class PathNotWritableError(CpvError, PermissionError):
     default_hint = (
         "Choose a writable location (for cpv's own files set CPV_HOME), or fix the permissions."
     )
+    path: Path | str | None = None
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: Path | str | None = None,
-        os_errno: int | None = None,
-        hint: str | None = None,
-    ):
-        super().__init__(message, hint=hint)
-        self.path = self.filename = path
-        self.errno = os_errno
+    def __init__(self, message: str, *, hint: str | None = None, **data: Any) -> None:
+        super().__init__(message, hint=hint, **data)
+        self.filename = self.path
 
 
 _NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR}
@@ -244,7 +214,7 @@ def os_error(exc: OSError, *, hint: str | None = None) -> CpvError | None:
                 hint = f"Set CPV_HOME to a writable directory (it is {home})."
         verb = "write" if exc.errno in (errno.EROFS, errno.ENOTDIR) else "access"
         return PathNotWritableError(
-            f"cannot {verb}{where}: {reason.lower()}", path=path, os_errno=exc.errno, hint=hint
+            f"cannot {verb}{where}: {reason.lower()}", path=path, errno=exc.errno, hint=hint
         )
     return None
 
@@ -254,10 +224,7 @@ class RemoteError(CpvError):
     """A git remote failed (``url``: the remote)."""
 
     default_hint = "Check the git remote with `cpv doctor`."
-
-    def __init__(self, message: str, *, url: str | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.url = url
+    url: str | None = None
 
 
 class RemoteNotFoundError(RemoteError, LookupError):
@@ -283,22 +250,11 @@ class RemoteAccessDeniedError(RemoteError, PermissionError):
 class HostKeyError(RemoteAccessDeniedError):
     """The SSH host key of ``host`` is unknown or changed; cpv never accepts one silently."""
 
-    default_hint = "Verify the host's key, then add it: ssh-keyscan HOST >> ~/.ssh/known_hosts."
+    host: str | None = None
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        url: str | None = None,
-        host: str | None = None,
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(message, url=url, hint=hint)
-        self.host = host
-        if host and hint is None:
-            self.hint = (
-                f"Verify the host's key, then add it: ssh-keyscan {host} >> ~/.ssh/known_hosts."
-            )
+    def _default_hint(self) -> str:
+        host = self.host or "HOST"
+        return f"Verify the host's key, then add it: ssh-keyscan {host} >> ~/.ssh/known_hosts."
 
 
 class PushRejectedError(RemoteError):
@@ -306,36 +262,15 @@ class PushRejectedError(RemoteError):
     updated concurrently): fetching and trying again can succeed. ``refs``: the refused refs."""
 
     default_hint = "Someone pushed at the same time: run `cpv push` again."
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        url: str | None = None,
-        refs: Sequence[str] = (),
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(message, url=url, hint=hint)
-        self.refs = list(refs)
+    refs: Sequence[str] = ()
 
 
 class HookRejectedError(RemoteError):
     """A server-side hook refused the push; ``hook_output`` is the hook's own text."""
 
     default_hint = "The Git host's rules refused the push (see its message); ask its admin or fix what it names."
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        url: str | None = None,
-        refs: Sequence[str] = (),
-        hook_output: str = "",
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(message, url=url, hint=hint)
-        self.refs = list(refs)
-        self.hook_output = hook_output
+    refs: Sequence[str] = ()
+    hook_output: str = ""
 
 
 # --- storage (S3-compatible or local DVC remote) --------------------------------------------
@@ -343,18 +278,8 @@ class StorageError(CpvError):
     """The storage failed (``bucket``, ``endpoint``: where, when known)."""
 
     default_hint = "Check the storage with `cpv doctor`."
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        bucket: str | None = None,
-        endpoint: str | None = None,
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.bucket = bucket
-        self.endpoint = endpoint
+    bucket: str | None = None
+    endpoint: str | None = None
 
 
 class BucketNotFoundError(StorageError, LookupError):
@@ -374,33 +299,20 @@ class StorageCredentialsError(StorageError, PermissionError):
     ``source``: where the credentials came from)."""
 
     default_hint = "Check the access key id and secret (`cpv configure` stores new ones; `cpv doctor` shows which are in use)."
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        bucket: str | None = None,
-        endpoint: str | None = None,
-        code: str | None = None,
-        source: str | None = None,
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(message, bucket=bucket, endpoint=endpoint, hint=hint)
-        self.code = code
-        self.source = source
+    code: str | None = None
+    source: str | None = None
 
 
 class ProfileNotFoundError(StorageError, LookupError):
-    """The AWS profile named in the settings or ``AWS_PROFILE`` is not defined."""
+    """The AWS ``profile`` named in the settings or ``AWS_PROFILE`` is not defined."""
 
-    def __init__(self, message: str, *, profile: str | None = None, hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.profile = profile
-        if hint is None:
-            self.hint = (
-                f"Define it (`aws configure --profile {profile or 'NAME'}`), "
-                "or pick other credentials with `cpv configure`."
-            )
+    profile: str | None = None
+
+    def _default_hint(self) -> str:
+        return (
+            f"Define it (`aws configure --profile {self.profile or 'NAME'}`), "
+            "or pick other credentials with `cpv configure`."
+        )
 
 
 class StorageUnreachableError(StorageError, ConnectionError):
