@@ -82,12 +82,14 @@ class Journal:
         if not self.path.exists():
             return None
         try:
-            data: dict[str, Any] = json.loads(self.path.read_text())
-            return data
-        except (OSError, json.JSONDecodeError):
-            # A torn write of the journal itself means nothing after it happened yet.
+            data = json.loads(self.path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            data = None
+        if not isinstance(data, dict):
+            # A torn (or foreign) write of the journal itself: nothing after it happened yet.
             self.path.unlink(missing_ok=True)
             return None
+        return data
 
     def finish(self) -> None:
         self.path.unlink(missing_ok=True)

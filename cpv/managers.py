@@ -180,11 +180,9 @@ class CheckpointManager:
         Raises:
             NothingToTagError, VersionExistsError, UsageError, LockTimeoutError.
         """
-        from cpv.tagging import tag_versions
+        from cpv.tagging import TagRequest, tag_versions
 
-        return tag_versions(
-            self.repo,
-            self.kinds,
+        request = TagRequest.build(
             message=message,
             metrics=metrics,
             params=params,
@@ -192,8 +190,8 @@ class CheckpointManager:
             bump=bump,
             force=force,
             dry_run=dry_run,
-            source=source,
         )
+        return tag_versions(self.repo, self.kinds, request, source=source)
 
     @_reporting
     def revert(self, version: str, *, force: bool = False, dry_run: bool = False) -> RevertResult:

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from cpv import objects
 from cpv._faults import fault_point
@@ -23,7 +21,14 @@ from cpv.errors import NothingToTagError
 from cpv.metadata import VersionRecord
 from cpv.repo import ModelRepo
 from cpv.results import TagResult
-from cpv.tagging import _data_lineage, _has_files, _latest, choose_version, commit_and_tag
+from cpv.tagging import (
+    TagRequest,
+    _data_lineage,
+    _has_files,
+    _latest,
+    choose_version,
+    commit_and_tag,
+)
 from cpv.versions import Kind, tag_name
 
 #: (relpath, size, mtime_ns, inode) -> md5 of files already hashed (see objects.hash_tree)
@@ -39,16 +44,7 @@ def staging_dir(repo: ModelRepo) -> Path:
     return staged
 
 
-def tag_from_source(
-    repo: ModelRepo,
-    source: Path,
-    *,
-    message: str,
-    metrics: Mapping[str, Any],
-    params: Mapping[str, Any],
-    force: bool = False,
-    dry_run: bool = False,
-) -> TagResult:
+def tag_from_source(repo: ModelRepo, source: Path, request: TagRequest) -> TagResult:
     """Version the file or folder ``source`` as the model, leaving ``source`` untouched."""
     staged = staging_dir(repo)
     try:
@@ -57,15 +53,7 @@ def tag_from_source(
                 f"nothing to tag: {source} does not exist", hint="Save the checkpoint first."
             )
         objects.snapshot(source, staged)
-        return tag_snapshot(
-            repo,
-            objects.FolderSnapshot(staged),
-            message=message,
-            metrics=metrics,
-            params=params,
-            force=force,
-            dry_run=dry_run,
-        )
+        return tag_snapshot(repo, objects.FolderSnapshot(staged), request)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
 
@@ -73,17 +61,12 @@ def tag_from_source(
 def tag_snapshot(
     repo: ModelRepo,
     snap: objects.Snapshot,
+    request: TagRequest,
     *,
-    message: str,
-    metrics: Mapping[str, Any],
-    params: Mapping[str, Any] | None,
-    force: bool = False,
-    dry_run: bool = False,
     known: StatCache | None = None,
 ) -> TagResult:
     """Version the private snapshot ``snap`` (its bytes go into the cache; then it is empty).
 
-    ``metrics`` and ``params`` must already be clean (see ``tagging.validate_metrics``).
     ``known`` lets a long-lived caller skip rehashing unchanged data files for lineage.
 
     Raises:
@@ -99,10 +82,15 @@ def tag_snapshot(
         repo.git.current_branch()  # a detached HEAD would leave the version on no branch
         records = repo.records()
         latest = _latest(records, Kind.MODEL)
-        if not force and latest is not None and latest.content_hash == tree.hash:
+        if not request.force and latest is not None and latest.content_hash == tree.hash:
             return TagResult(records=[latest], created=False, repaired=repairs)
         version = choose_version(
-            records, (Kind.MODEL,), {Kind.MODEL: latest}, explicit=None, bump="minor", force=force
+            records,
+            (Kind.MODEL,),
+            {Kind.MODEL: latest},
+            explicit=request.version,
+            bump=request.bump,
+            force=request.force,
         )
         record = VersionRecord(
             kind=Kind.MODEL,
@@ -110,16 +98,16 @@ def tag_snapshot(
             tag=tag_name(Kind.MODEL, version),
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             author=repo.git.identity(),
-            message=message,
+            message=request.message,
             size_bytes=tree.size,
             file_count=tree.nfiles,
             content_hash=tree.hash,
-            metrics=dict(metrics),
-            params=dict(params or {}),
+            metrics=dict(request.metrics),
+            params=dict(request.params),
             path=repo.path_of(Kind.MODEL),
             data_version=data_lineage(repo, records, known),
         )
-        if dry_run:
+        if request.dry_run:
             return TagResult(records=[record], created=True, dry_run=True, repaired=repairs)
 
         def store(repo: ModelRepo, plans: list[VersionRecord]) -> None:

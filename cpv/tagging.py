@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,16 +29,16 @@ def validate_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float | int
             raise UsageError(f"invalid metric name {key!r}", hint="Use names like wer or val/loss.")
         if isinstance(value, bool):
             value = int(value)
-        if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"metric {key} is {value}", hint="Metrics must be finite numbers.")
         if not isinstance(value, int | float | str):
             try:
-                value = float(value)  # numpy / torch scalars
-            except (TypeError, ValueError):
+                value = float(value)  # numpy / torch / Decimal scalars
+            except (TypeError, ValueError, ArithmeticError):
                 raise UsageError(
                     f"metric {key} has unsupported value {value!r}",
                     hint="Use numbers or short strings.",
                 ) from None
+        if isinstance(value, float) and not math.isfinite(value):  # after conversion
+            raise UsageError(f"metric {key} is {value}", hint="Metrics must be finite numbers.")
         clean[key] = value
     return clean
 
@@ -66,10 +67,15 @@ def parse_metric_assignments(pairs: Sequence[str]) -> dict[str, float | int | st
 
 def load_metrics_file(path: Path) -> dict[str, float | int | str]:
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(
             f"metrics file not found: {path}", hint="Pass a JSON file of {name: value}."
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:  # a directory, unreadable, not UTF-8 text
+        raise UsageError(
+            f"cannot read metrics file {path}: {exc.strerror if isinstance(exc, OSError) else 'not UTF-8 text'}",
+            hint="Pass a readable UTF-8 JSON file of {name: value}.",
         ) from None
     except json.JSONDecodeError as exc:
         raise UsageError(
@@ -109,17 +115,54 @@ def _has_files(path: Path) -> bool:
     return path.is_dir() and any(p.is_file() for p in path.rglob("*"))
 
 
+@dataclass(frozen=True)
+class TagRequest:
+    """What to record with a new version, validated (see :meth:`build`)."""
+
+    message: str = ""
+    metrics: dict[str, float | int | str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    version: Version | None = None  # an explicit number, else the next one
+    bump: str = "minor"
+    force: bool = False
+    dry_run: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        message: str = "",
+        metrics: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        version: str | None = None,
+        bump: str = "minor",
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> TagRequest:
+        """Validate what a caller asked for.
+
+        Raises:
+            UsageError: an unknown bump, an invalid version, a metric that is not a finite
+                number or short text.
+        """
+        if bump not in ("minor", "major"):
+            raise UsageError(f"invalid bump {bump!r}", hint="Use --bump minor or --bump major.")
+        return cls(
+            message=message,
+            metrics=validate_metrics(metrics),
+            params=json.loads(json.dumps(dict(params or {}), default=str)),
+            version=Version.parse(version) if version is not None else None,
+            bump=bump,
+            force=force,
+            dry_run=dry_run,
+        )
+
+
 def tag_versions(
     repo: ModelRepo,
     kinds: Sequence[Kind],
+    request: TagRequest,
     *,
-    message: str = "",
-    metrics: Mapping[str, Any] | None = None,
-    params: Mapping[str, Any] | None = None,
-    version: str | None = None,
-    bump: str = "minor",
-    force: bool = False,
-    dry_run: bool = False,
     source: Path | None = None,
 ) -> TagResult:
     """Version ``kinds`` (one, or model+data under one number) — all of it or none of it.
@@ -127,25 +170,15 @@ def tag_versions(
     With ``source`` (a file or folder; model only) the version holds that content, taken
     without touching the workspace (see :mod:`cpv.snapshots`).
     """
-    if bump not in ("minor", "major"):
-        raise UsageError(f"invalid bump {bump!r}", hint="Use --bump minor or --bump major.")
-    explicit = Version.parse(version) if version is not None else None
-    clean_metrics = validate_metrics(metrics)
-    clean_params = json.loads(json.dumps(dict(params or {}), default=str))
     if source is not None:
         if tuple(kinds) != (Kind.MODEL,):
             raise UsageError("source= applies to model checkpoints only")
         from cpv.snapshots import tag_from_source
 
-        return tag_from_source(
-            repo,
-            Path(source),
-            message=message,
-            metrics=clean_metrics,
-            params=clean_params,
-            force=force,
-            dry_run=dry_run,
-        )
+        return tag_from_source(repo, Path(source), request)
+    explicit, bump, force = request.version, request.bump, request.force
+    message, clean_metrics, clean_params = request.message, request.metrics, request.params
+    dry_run = request.dry_run
 
     with repo.locked() as repairs, _dvc.session(repo.root):
         repo.git.current_branch()  # a detached HEAD would leave the version on no branch

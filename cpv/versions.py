@@ -15,6 +15,8 @@ import semver
 
 from cpv.errors import InvalidNameError, UsageError
 
+#: The largest major or minor part (six digits, as ``_VERSION_RE`` reads them).
+MAX_PART = 999_999
 _VERSION_RE = re.compile(r"^v?(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$")
 
 
@@ -37,6 +39,11 @@ class Version:
             raise InvalidNameError(
                 f"invalid version v{major}.{minor}",
                 hint="Versions look like v0.1, v0.2, v1.0; v0.0 does not exist.",
+            )
+        if major > MAX_PART or minor > MAX_PART:  # its tag name could not be read back
+            raise InvalidNameError(
+                f"version v{major}.{minor} is past the last one cpv can name",
+                hint=f"Each part of a version is at most {MAX_PART}; bump the other part.",
             )
         self._sv = semver.Version(major, minor, 0)
 
@@ -72,6 +79,10 @@ class Version:
 
     @staticmethod
     def next_after(latest: Version | None, part: str = "minor") -> Version:
+        if part not in ("minor", "major"):
+            raise InvalidNameError(
+                f"invalid bump {part!r}", hint="Use --bump minor or --bump major."
+            )
         if latest is None:
             return Version(1, 0) if part == "major" else Version.first()
         return latest.bump(part)

@@ -332,6 +332,7 @@ class VersionWorker:
     def _process(self, request: VersionRequest, *, more_queued: bool) -> VersionOutcome:
         from cpv.managers import DataCheckpoints
         from cpv.snapshots import tag_snapshot
+        from cpv.tagging import TagRequest
 
         outcome = VersionOutcome(request=request)
         started = time.perf_counter()
@@ -342,14 +343,10 @@ class VersionWorker:
                     data = DataCheckpoints(self.repo).tag(message=_data_message(request))
                     if data.created:
                         outcome.data_tag = data.tag
-            result = tag_snapshot(
-                self._repo,
-                snap,
-                message=request.message,
-                metrics=request.metrics,
-                params=request.params,
-                known=self._known,
+            asked = TagRequest.build(
+                message=request.message, metrics=request.metrics, params=request.params
             )
+            result = tag_snapshot(self._repo, snap, asked, known=self._known)
             outcome.tag, outcome.created = result.tag, result.created
         except Exception as exc:
             outcome.error = exc

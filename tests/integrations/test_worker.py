@@ -206,3 +206,22 @@ def test_metrics_of_a_diverged_run_are_kept_as_text(integ_repo: Path, tmp_path: 
     assert outcome is not None and outcome.tag == "model/v0.1"
     (record,) = ModelCheckpoints(integ_repo).list()
     assert record.metrics == {"loss": "nan", "acc": 0.5}
+
+
+def test_tag_from_a_source_honours_version_and_bump_and_leaves_the_workspace(
+    integ_repo: Path, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "w.bin").write_bytes(b"one")
+    (integ_repo / "checkpoints" / "mine.bin").write_bytes(b"the user's file")
+    manager = ModelCheckpoints(integ_repo)
+    assert manager.tag(source=src, version="v2.0").tag == "model/v2.0"
+    (src / "w.bin").write_bytes(b"two")
+    assert manager.tag(source=src, bump="major").tag == "model/v3.0"
+    (src / "w.bin").write_bytes(b"three")
+    assert manager.tag(source=src, dry_run=True).records[0].version == "v3.1"
+    assert [r.version for r in manager.list()] == ["v2.0", "v3.0"]
+    assert (src / "w.bin").read_bytes() == b"three"  # the source is copied, never moved
+    # the workspace folder is not the source: it is left as the user had it
+    assert [p.name for p in (integ_repo / "checkpoints").iterdir()] == ["mine.bin"]
