@@ -13,8 +13,8 @@ Guarantees, in order of importance:
 * **Nothing in the worker crashes or hangs the loop.** The thread records every error
   on the save it belongs to; :meth:`VersionWorker.drain` raises them once, at the end.
 
-The worker is one thread at a lower CPU priority (``nice``), so that hashing and git
-yield to the training loop on a busy machine.
+The worker is one thread at the lowest CPU priority (``SCHED_IDLE`` on Linux, else
+``nice``), so that hashing and git run on cores training leaves idle.
 """
 
 from __future__ import annotations
@@ -49,12 +49,23 @@ DISK_RESERVE = 64 << 20
 
 
 def _lower_priority(increment: int) -> None:
-    if increment <= 0 or not hasattr(os, "setpriority"):
+    """Make the calling thread (and the git processes it starts) yield to training.
+
+    On Linux the thread goes to ``SCHED_IDLE``: it runs only on a core nothing else wants,
+    so it never preempts one of torch's threads (a preempted thread stalls the whole
+    parallel op). Elsewhere it is ``nice``-d by ``increment``.
+    """
+    if increment <= 0:
         return
-    with contextlib.suppress(OSError):  # threads have their own nice value on Linux only
-        tid = threading.get_native_id()
-        current = os.getpriority(os.PRIO_PROCESS, tid)
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + increment))
+    tid = threading.get_native_id()
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+            return
+    if hasattr(os, "setpriority"):
+        with contextlib.suppress(OSError):  # threads have their own nice value on Linux only
+            current = os.getpriority(os.PRIO_PROCESS, tid)
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, current + increment))
 
 
 def default_snapshot_memory() -> int:
