@@ -110,9 +110,12 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     steps = args.steps
-    if not steps:  # calibrate: steps that make one epoch last --epoch-seconds
-        wall, _ = train(repo=None, epochs=1, steps=20, hidden=args.hidden, background=True)
-        wall, _ = train(repo=None, epochs=1, steps=20, hidden=args.hidden, background=True)
+    if not steps:  # calibrate (after a warm-up): steps that make an epoch last --epoch-seconds
+        train(repo=None, epochs=1, steps=20, hidden=args.hidden, background=True)
+        wall = min(
+            train(repo=None, epochs=1, steps=20, hidden=args.hidden, background=True)[0]
+            for _ in range(3)
+        )
         steps = max(1, round(20 * args.epoch_seconds / wall))
     common = {
         "epochs": args.epochs,
