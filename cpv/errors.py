@@ -328,5 +328,20 @@ class DvcError(CpvError):
     pass
 
 
+# --- training integrations -------------------------------------------------------------
+class VersioningError(CpvError):
+    """Saves made during training could not all be versioned or pushed.
+
+    ``outcomes``: every save's ``VersionOutcome``; ``report``: their ``VersioningReport``.
+    """
+
+    outcomes: list[Any] = []  # noqa: RUF012 - a class-level default, replaced per instance
+    report: Any = None
+
+    @property
+    def failures(self) -> list[Any]:
+        return [o for o in self.outcomes if not o.ok]
+
+
 class InjectedFault(CpvError):
     """Raised by the fault-injection points used in tests (see ``cpv._faults``)."""

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cpv.errors import CpvError, UsageError
+from cpv.errors import DiskFullError, UsageError
 
 _CHUNK = 1 << 20
 _CACHE_MODE = 0o444
@@ -61,10 +61,6 @@ class Tree:
     @property
     def nfiles(self) -> int:
         return len(self.entries)
-
-
-class DiskFullError(CpvError, OSError):
-    default_hint = "Free disk space (the checkpoint and the DVC cache share one disk)."
 
 
 def file_md5(path: Path) -> tuple[str, int]:
@@ -155,7 +151,9 @@ def snapshot(source: Path, dest: Path, *, ignore: Iterable[str] = ()) -> int:
             total += target.stat().st_size
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
-            raise DiskFullError(f"disk full while snapshotting {source} into {dest}") from exc
+            raise DiskFullError(
+                f"disk full while snapshotting {source} into {dest}", path=dest
+            ) from exc
         raise
     return total
 
@@ -291,7 +289,7 @@ def _place(cache: Path, md5: str, *, move_from: Path | None, data: bytes | None)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if exc.errno == errno.ENOSPC:
-            raise DiskFullError(f"disk full while writing {dest}") from exc
+            raise DiskFullError(f"disk full while writing {dest}", path=dest) from exc
         raise
 
 

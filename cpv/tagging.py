@@ -176,10 +176,6 @@ def tag_versions(
         from cpv.snapshots import tag_from_source
 
         return tag_from_source(repo, Path(source), request)
-    explicit, bump, force = request.version, request.bump, request.force
-    message, clean_metrics, clean_params = request.message, request.metrics, request.params
-    dry_run = request.dry_run
-
     with repo.locked() as repairs, _dvc.session(repo.root):
         repo.git.current_branch()  # a detached HEAD would leave the version on no branch
         for kind in kinds:
@@ -193,42 +189,59 @@ def tag_versions(
         latest = {k: _latest(all_records, k) for k in kinds}
         current = {k: _dvc.hash_path(repo.root, repo.path_of(k)) for k in kinds}
         changed = {k: latest[k] is None or latest[k].content_hash != current[k].hash for k in kinds}  # type: ignore[union-attr]
-        if not force and not any(changed.values()):
+        if not request.force and not any(changed.values()):
             return TagResult(records=[latest[k] for k in kinds], created=False, repaired=repairs)  # type: ignore[misc]
-
         new_version = choose_version(
-            all_records, kinds, latest, explicit=explicit, bump=bump, force=force
+            all_records,
+            kinds,
+            latest,
+            explicit=request.version,
+            bump=request.bump,
+            force=request.force,
         )
-        author = repo.git.identity()
-        created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        data_version = _data_lineage(repo, kinds, all_records, new_version)
-        plans = []
-        for kind in kinds:
-            content = current[kind]
-            assert content is not None
-            record = VersionRecord(
-                kind=kind,
-                version=str(new_version),
-                tag=tag_name(kind, new_version),
-                created_at=created_at,
-                author=author,
-                message=message,
-                size_bytes=content.size,
-                file_count=content.nfiles,
-                content_hash=content.hash,
-                metrics=clean_metrics,
-                params=clean_params,
-                path=repo.path_of(kind),
-                data_version=data_version if kind is Kind.MODEL else None,
-            )
-            if kind is Kind.DATA:
-                samples = count_samples(repo.root / repo.path_of(kind), repo.config.data_splits)
-                record.samples = samples or None
-                record.sample_count = sum(samples.values()) if samples else None
-            plans.append(record)
-        if dry_run:
+        plans = _plan_records(repo, kinds, request, all_records, current, new_version)
+        if request.dry_run:
             return TagResult(records=plans, created=True, dry_run=True, repaired=repairs)
         return TagResult(records=commit_and_tag(repo, plans), created=True, repaired=repairs)
+
+
+def _plan_records(
+    repo: ModelRepo,
+    kinds: Sequence[Kind],
+    request: TagRequest,
+    all_records: list[VersionRecord],
+    current: Mapping[Kind, Any],
+    new_version: Version,
+) -> list[VersionRecord]:
+    """The records of the new version, one per kind (hashes as measured before adding)."""
+    author = repo.git.identity()
+    created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    data_version = _data_lineage(repo, kinds, all_records, new_version)
+    plans = []
+    for kind in kinds:
+        content = current[kind]
+        assert content is not None
+        record = VersionRecord(
+            kind=kind,
+            version=str(new_version),
+            tag=tag_name(kind, new_version),
+            created_at=created_at,
+            author=author,
+            message=request.message,
+            size_bytes=content.size,
+            file_count=content.nfiles,
+            content_hash=content.hash,
+            metrics=request.metrics,
+            params=request.params,
+            path=repo.path_of(kind),
+            data_version=data_version if kind is Kind.MODEL else None,
+        )
+        if kind is Kind.DATA:
+            samples = count_samples(repo.root / repo.path_of(kind), repo.config.data_splits)
+            record.samples = samples or None
+            record.sample_count = sum(samples.values()) if samples else None
+        plans.append(record)
+    return plans
 
 
 def choose_version(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cpv.errors import CpvError
+from cpv.errors import VersioningError
 
 MetricValue = float | int | str
 
@@ -104,19 +104,6 @@ class VersioningReport:
         return "\n".join([text, *(f"  {line}" for line in details)])
 
 
-class VersioningError(CpvError):
-    """Saves made during training could not all be versioned or pushed."""
-
-    def __init__(self, message: str, *, outcomes: list[VersionOutcome], hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.outcomes = outcomes
-        self.report = VersioningReport(tuple(outcomes))
-
-    @property
-    def failures(self) -> list[VersionOutcome]:
-        return [o for o in self.outcomes if not o.ok]
-
-
 def failure_error(
     outcomes: list[VersionOutcome], failures: list[VersionOutcome]
 ) -> VersioningError:
@@ -138,7 +125,9 @@ def failure_error(
         f"{tagged} version(s) are tagged locally and intact (`cpv list`). "
         "Run `cpv push` when the remote is reachable (`cpv doctor` checks it)."
     )
-    return VersioningError("; ".join(parts), outcomes=outcomes, hint=hint)
+    return VersioningError(
+        "; ".join(parts), outcomes=outcomes, report=VersioningReport(tuple(outcomes)), hint=hint
+    )
 
 
 def clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, MetricValue]:

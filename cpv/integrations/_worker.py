@@ -24,7 +24,6 @@ import contextlib
 import logging
 import os
 import queue
-import shutil
 import threading
 import time
 import weakref
@@ -35,6 +34,7 @@ from typing import Any
 
 from cpv import objects
 from cpv.errors import CpvError, NothingToTagError
+from cpv.integrations._budget import SnapshotBudget
 from cpv.integrations._outcomes import (
     VersioningError,
     VersionOutcome,
@@ -43,9 +43,6 @@ from cpv.integrations._outcomes import (
 )
 
 log = logging.getLogger("cpv")
-
-#: Free space left on the disk after a snapshot; below it the loop waits, then the save fails.
-DISK_RESERVE = 64 << 20
 
 
 def _lower_priority(increment: int) -> None:
@@ -66,20 +63,6 @@ def _lower_priority(increment: int) -> None:
         with contextlib.suppress(OSError):  # threads have their own nice value on Linux only
             current = os.getpriority(os.PRIO_PROCESS, tid)
             os.setpriority(os.PRIO_PROCESS, tid, min(19, current + increment))
-
-
-def default_snapshot_memory() -> int:
-    try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 256 << 20
-    return min(2 << 30, ram // 8)
-
-
-def tree_size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 _STOP = object()
@@ -125,19 +108,16 @@ class VersionWorker:
         self.background = background
         self.staging_root = self._repo.git_dir / "cpv-staging"
         self.staging_root.mkdir(parents=True, exist_ok=True)
-        if max_pending_bytes is None:
-            max_pending_bytes = shutil.disk_usage(self.staging_root).free // 4
-        self.max_pending = max(0, max_pending)
-        self.max_pending_bytes = max_pending_bytes
-        self.snapshot_memory = (
-            default_snapshot_memory() if snapshot_memory is None else snapshot_memory
+        self.budget = SnapshotBudget(
+            self.staging_root,
+            max_pending=max_pending,
+            max_pending_bytes=max_pending_bytes,
+            snapshot_memory=snapshot_memory,
+            keep_alive=self._ensure_thread,
         )
-        self._queued_memory = 0
+        self._room = self.budget.room
         self._nice = nice
         self._queue: queue.Queue[Any] = queue.Queue()
-        self._room = threading.Condition()
-        self._queued_bytes = 0
-        self._queued_count = 0
         self._outcomes: list[VersionOutcome] = []
         self._unpushed: list[VersionOutcome] = []
         self._lock = threading.Lock()
@@ -154,76 +134,9 @@ class VersionWorker:
         return staging_dir(self._repo)
 
     def snapshot(self, path: str | Path, *, ignore: Iterable[str] = ()) -> objects.Snapshot:
-        """Take the bytes of ``path`` (a file or a directory) now, privately.
-
-        In memory when the queue's memory budget allows (one read from the page cache,
-        no disk write on the training thread), else copied to a fresh staging folder.
-        Waits (and logs why) while the queue is at its bound or the disk lacks room.
-
-        Raises:
-            CpvError: ``path`` does not exist; UsageError: a symlink leaves it;
-            DiskFullError: no room even with the queue empty.
-        """
-        path = Path(path)
-        if not path.exists():
-            raise CpvError(
-                f"no checkpoint at {path}", hint="Save the checkpoint before logging it."
-            )
-        size = tree_size(path)
-        self._wait_for_room(size)
-        with self._room:
-            in_memory = self._queued_memory + size <= self.snapshot_memory
-            if in_memory:
-                self._queued_memory += size
-        if in_memory:
-            try:
-                snap = objects.MemorySnapshot.read(path, ignore=ignore)
-            except BaseException as exc:
-                with self._room:
-                    self._queued_memory -= size
-                if not isinstance(exc, MemoryError):
-                    raise  # out of memory: fall back to a copy on disk
-            else:
-                with self._room:
-                    self._queued_memory += snap.size - size
-                return snap
-        staged = self.new_staging_dir()
-        try:
-            objects.snapshot(path, staged, ignore=ignore)
-        except BaseException:
-            shutil.rmtree(staged, ignore_errors=True)
-            raise
-        return objects.FolderSnapshot(staged)
-
-    def _full(self, size: int, *, disk: bool) -> bool:
-        return bool(self._queued_count) and (
-            bool(self.max_pending and self._queued_count >= self.max_pending)
-            or self._queued_bytes + size > self.max_pending_bytes
-            or (disk and shutil.disk_usage(self.staging_root).free < size + DISK_RESERVE)
-        )
-
-    def _wait_for_room(self, size: int, *, disk: bool = True) -> None:
-        """Block while the queue is full (by count or bytes) or the disk cannot take ``size``."""
-        said = False
-        with self._room:
-            while self._full(size, disk=disk):
-                if not said:
-                    log.warning(
-                        "cpv: versioning is %d save(s) (%.0f MB) behind; the loop waits for "
-                        "room before snapshotting the next save (%.0f MB)",
-                        self._queued_count,
-                        self._queued_bytes / 1e6,
-                        size / 1e6,
-                    )
-                    said = True
-                self._ensure_thread()  # a dead thread would make this wait forever
-                self._room.wait(timeout=1.0)
-        free = shutil.disk_usage(self.staging_root).free
-        if disk and free < size + DISK_RESERVE:
-            raise objects.DiskFullError(
-                f"not enough disk space to snapshot a {size / 1e6:.0f} MB checkpoint "
-                f"({free / 1e6:.0f} MB free at {self.staging_root})"
-            )
+        """Take the bytes of ``path`` (a file or a directory) now, privately (see
+        :meth:`SnapshotBudget.take`: it may wait for room, and says so)."""
+        return self.budget.take(Path(path), ignore=ignore, new_folder=self.new_staging_dir)
 
     def submit(self, request: VersionRequest) -> Future[VersionOutcome]:
         """Queue a version (its ``source`` now belongs to the worker)."""
@@ -236,10 +149,8 @@ class VersionWorker:
                 raise failure_error([outcome], [outcome])
             future.set_result(outcome)
             return future
-        self._wait_for_room(request.size, disk=False)
-        with self._room:
-            self._queued_count += 1
-            self._queued_bytes += request.size
+        self.budget.wait_for_room(request.size, disk=False)
+        self.budget.added(request.size)
         self._ensure_thread()
         self._queue.put((request, future))
         return future
@@ -329,11 +240,7 @@ class VersionWorker:
                     outcome = VersionOutcome(request=request, error=exc)
                     with self._lock:
                         self._outcomes.append(outcome)
-                with self._room:
-                    self._queued_count -= 1
-                    self._queued_bytes -= request.size
-                    if isinstance(request.snapshot, objects.MemorySnapshot):
-                        self._queued_memory -= request.snapshot.size
+                self.budget.removed(request.size, request.snapshot)
                 future.set_result(outcome)
             finally:
                 self._queue.task_done()

@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from cpv.errors import CpvError
+from cpv.integrations._budget import tree_size
 from cpv.integrations._outcomes import (
     VersioningError,
     VersioningReport,
@@ -38,7 +39,7 @@ from cpv.integrations._outcomes import (
     clean_metrics,
 )
 from cpv.integrations._rank import is_main_process
-from cpv.integrations._worker import VersionWorker, tree_size
+from cpv.integrations._worker import VersionWorker
 
 log = logging.getLogger("cpv")
 
