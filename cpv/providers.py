@@ -196,6 +196,24 @@ def _check_region(p: Preset, region: str) -> str:
     return region
 
 
+def _check_account_id(p: Preset, account_id: str | None) -> str | None:
+    """The normalised account id a preset needs (Cloudflare R2), else None."""
+    if not p.needs_account_id:
+        return None
+    if not account_id:
+        raise UsageError(
+            f"{p.title} needs your account id",
+            hint="Pass --account-id (32 hex characters, shown in the Cloudflare dashboard under R2).",
+        )
+    account_id = account_id.strip().lower()
+    if not _R2_ACCOUNT_RE.match(account_id):
+        raise UsageError(
+            f"invalid Cloudflare account id {account_id!r}",
+            hint="The account id is 32 hexadecimal characters.",
+        )
+    return account_id
+
+
 def resolve_storage(
     *,
     provider: str,
@@ -217,21 +235,7 @@ def resolve_storage(
         raise UsageError(f"{p.title} needs a bucket", hint="Pass --bucket NAME.")
     validate_bucket(bucket)
 
-    if p.needs_account_id:
-        if not account_id:
-            raise UsageError(
-                f"{p.title} needs your account id",
-                hint="Pass --account-id (32 hex characters, shown in the Cloudflare dashboard under R2).",
-            )
-        account_id = account_id.strip().lower()
-        if not _R2_ACCOUNT_RE.match(account_id):
-            raise UsageError(
-                f"invalid Cloudflare account id {account_id!r}",
-                hint="The account id is 32 hexadecimal characters.",
-            )
-    else:
-        account_id = None
-
+    account_id = _check_account_id(p, account_id)
     if p.fixed_region:
         if region and region != p.fixed_region:
             raise UsageError(f"{p.title} uses region {p.fixed_region!r}, not {region!r}")

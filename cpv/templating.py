@@ -126,6 +126,27 @@ def _merge_lines(existing: str, addition: str) -> str:
     return head + sep + "\n".join(new) + "\n"
 
 
+def _refuse_conflicts(
+    name: str, dest: Path, rendered: dict[Path, str | bytes], *, overwrite: bool
+) -> None:
+    """Raise when a file would be replaced with other content (and ``overwrite`` is off)."""
+    conflicts = []
+    for target, content in rendered.items():
+        if overwrite or not target.exists():
+            continue
+        if target.relative_to(dest).as_posix() in _MERGED_FILES | _REPLACED_FILES:
+            continue
+        current = target.read_bytes()
+        wanted = content.encode("utf-8") if isinstance(content, str) else content
+        if current != wanted:
+            conflicts.append(str(target.relative_to(dest)))
+    if conflicts:
+        raise UsageError(
+            f"template {name!r} would overwrite: {', '.join(conflicts)}",
+            hint="Render it into an empty directory, or move those files away first.",
+        )
+
+
 def render_template(
     name: str, dest: Path, *, team: str, model: str, overwrite: bool = False
 ) -> list[Path]:
@@ -168,22 +189,7 @@ def render_template(
         else:
             rendered[target] = source.read_bytes()
 
-    conflicts = []
-    for target, content in rendered.items():
-        if overwrite or not target.exists():
-            continue
-        if target.relative_to(dest).as_posix() in _MERGED_FILES | _REPLACED_FILES:
-            continue
-        current = target.read_bytes()
-        wanted = content.encode("utf-8") if isinstance(content, str) else content
-        if current != wanted:
-            conflicts.append(str(target.relative_to(dest)))
-    if conflicts:
-        raise UsageError(
-            f"template {info.name!r} would overwrite: {', '.join(conflicts)}",
-            hint="Render it into an empty directory, or move those files away first.",
-        )
-
+    _refuse_conflicts(info.name, dest, rendered, overwrite=overwrite)
     for target, content in rendered.items():
         target.parent.mkdir(parents=True, exist_ok=True)
         merged = target.relative_to(dest).as_posix() in _MERGED_FILES
