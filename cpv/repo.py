@@ -57,6 +57,7 @@ class ModelRepo:
     """An opened model repository: its root, its ``cpv.yaml`` and its git adapter."""
 
     def __init__(self, root: Path, config: RepoConfig) -> None:
+        self.foreign_tags: list[str] = []
         self.root = root
         self.config = config
         self.git = _git.GitRepo(root)
@@ -86,11 +87,17 @@ class ModelRepo:
         """Every version (one git call), numerically by version, model before data."""
         prefixes = [kind.value] if kind else [Kind.MODEL.value, Kind.DATA.value]
         records = []
+        foreign = []
         for ref in self.git.list_tags(*prefixes):
             record = decode_tag_message(ref.contents, commit=ref.commit)
             if record is not None and record.tag == ref.name:
                 records.append(record)
+            else:
+                foreign.append(ref.name)
         records.sort(key=lambda r: (r.parsed_version, r.kind is not Kind.MODEL))
+        #: tags under model/ and data/ that cpv did not make (no metadata): never touched,
+        #: and their names are never given to a new version
+        self.foreign_tags = foreign
         return records
 
     def latest(self, kind: Kind) -> VersionRecord | None:
@@ -122,7 +129,9 @@ def rollback(repo: ModelRepo, intent: Mapping[str, Any]) -> list[str]:
         return [f"completed {intent.get('op')} of {', '.join(tags)}"]
     repairs = []
     for tag in tags:
-        if repo.git.tag_commit(tag) is not None:
+        # Only a tag on the commit this change made is ours: a tag of that name made by
+        # someone else (by hand, another tool) points elsewhere and is never deleted.
+        if new_commit and repo.git.tag_commit(tag) == new_commit:
             repo.git.delete_tag(tag)
             repairs.append(f"removed half-made tag {tag}")
     head = intent.get("head")

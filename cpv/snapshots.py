@@ -91,6 +91,7 @@ def tag_snapshot(
             explicit=request.version,
             bump=request.bump,
             force=request.force,
+            foreign=repo.foreign_tags,
         )
         record = VersionRecord(
             kind=Kind.MODEL,

@@ -17,7 +17,7 @@ from cpv.locking import Journal
 from cpv.metadata import VersionRecord, encode_tag_message
 from cpv.repo import METRICS_LOG, ModelRepo, rollback
 from cpv.results import TagResult
-from cpv.versions import Kind, Version, tag_name
+from cpv.versions import Kind, Version, parse_tag_name, tag_name
 
 _TEXT_ROWS = {".jsonl": 0, ".ndjson": 0, ".txt": 0, ".csv": 1, ".tsv": 1}
 
@@ -198,6 +198,7 @@ def tag_versions(
             explicit=request.version,
             bump=request.bump,
             force=request.force,
+            foreign=repo.foreign_tags,
         )
         plans = _plan_records(repo, kinds, request, all_records, current, new_version)
         if request.dry_run:
@@ -252,9 +253,15 @@ def choose_version(
     explicit: Version | None,
     bump: str,
     force: bool,
+    foreign: Sequence[str] = (),
 ) -> Version:
-    """The number the next version of ``kinds`` takes (one number for all of them)."""
+    """The number the next version of ``kinds`` takes (one number for all of them).
+
+    ``foreign``: tag names under ``model/``/``data/`` that cpv did not make; their numbers
+    are skipped (an explicit one is refused), never taken over.
+    """
     existing = {(r.kind, r.parsed_version) for r in all_records}
+    existing |= {parsed for name in foreign if (parsed := parse_tag_name(name)) is not None}
     top = max((r.parsed_version for r in latest.values() if r is not None), default=None)
     if explicit is None:
         new_version = Version.next_after(top, bump)
@@ -266,6 +273,7 @@ def choose_version(
             raise VersionExistsError(
                 f"{tag_name(kind, explicit)} already exists",
                 hint="Pick another --version, or omit it to take the next one.",
+                tag=tag_name(kind, explicit),
             )
     if top is not None and explicit <= top and not force:
         raise UsageError(

@@ -1,0 +1,58 @@
+"""cpv touches only the tags it made: a hand-made tag under model/ is skipped, never deleted."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cpv.errors import CpvError, VersionExistsError
+from cpv.managers import CombinedCheckpoints, ModelCheckpoints
+
+
+def _git_cli(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_a_hand_made_tag_is_skipped_and_kept(repo: Path) -> None:
+    (repo / "checkpoints" / "w.bin").write_bytes(b"one")
+    ModelCheckpoints(repo).tag()
+    _git_cli(repo, "tag", "-a", "-m", "by hand", "model/v0.2")
+    hand_made = _git_cli(repo, "rev-parse", "model/v0.2")
+    (repo / "checkpoints" / "w.bin").write_bytes(b"two")
+
+    result = ModelCheckpoints(repo).tag()
+
+    assert result.tag == "model/v0.3"  # the next number nobody holds
+    assert _git_cli(repo, "rev-parse", "model/v0.2") == hand_made
+    assert [r.version for r in ModelCheckpoints(repo).list()] == ["v0.1", "v0.3"]
+    with pytest.raises(VersionExistsError, match="model/v0.2 already exists"):
+        ModelCheckpoints(repo).tag(version="v0.2", force=True)
+    assert _git_cli(repo, "rev-parse", "model/v0.2") == hand_made
+
+
+def test_a_rollback_never_deletes_a_tag_it_did_not_make(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone tags data/v0.1 by hand while a combined version is being made: cpv's
+    create fails, the rollback removes cpv's own model/v0.1 and leaves theirs alone."""
+    from cpv import _git
+
+    (repo / "checkpoints" / "w.bin").write_bytes(b"w")
+    (repo / "data" / "train" / "rows.csv").write_text("x\n1\n")
+    real = _git.GitRepo.create_tag
+
+    def racing_create_tag(self: _git.GitRepo, name: str, message: str, commit: str) -> None:
+        if name.startswith("data/"):
+            _git_cli(repo, "tag", "-a", "-m", "by hand", name, "HEAD~1")
+        real(self, name, message, commit)
+
+    monkeypatch.setattr(_git.GitRepo, "create_tag", racing_create_tag)
+    with pytest.raises(CpvError, match="data/v0.1"):
+        CombinedCheckpoints(repo).tag()
+    assert _git_cli(repo, "tag", "--list", "model/*") == ""  # ours, rolled back
+    assert _git_cli(repo, "cat-file", "-p", "data/v0.1").endswith("by hand")  # theirs, kept
+    assert _git_cli(repo, "log", "--format=%s", "-1").startswith("cpv init")  # branch reset
