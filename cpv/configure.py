@@ -25,7 +25,7 @@ from cpv.credentials import (
     store_in_aws_profile,
 )
 from cpv.doctor import DoctorReport, run_doctor
-from cpv.errors import CpvError, UsageError
+from cpv.errors import UsageError, VerificationFailed
 
 
 class ConfigureRequest(BaseModel):
@@ -53,16 +53,6 @@ class ConfigureResult(BaseModel):
     credentials_path: str | None = None
     removed_stored_credentials: bool = False
     report: DoctorReport | None = None
-
-
-class VerificationFailed(CpvError):
-    """The new settings did not pass verification; nothing was saved."""
-
-    default_hint = "Fix the value named above and run `cpv configure` again, or pass --no-verify."
-
-    def __init__(self, message: str, *, result: ConfigureResult, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.result = result
 
 
 class SettingsView(BaseModel):

@@ -186,6 +186,27 @@ def profile_exists(profile: str) -> bool:
     return exists(profile)
 
 
+def _env_credentials() -> ResolvedCredentials | None:
+    """Keys (and a session token) or a profile named by the standard AWS variables."""
+    env_key, env_secret = (
+        os.environ.get("AWS_ACCESS_KEY_ID"),
+        os.environ.get("AWS_SECRET_ACCESS_KEY"),
+    )
+    if env_key and env_secret:
+        token = os.environ.get("AWS_SESSION_TOKEN")
+        return ResolvedCredentials(
+            source="env",
+            detail="AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+            access_key_id=env_key,
+            secret_access_key=SecretStr(env_secret),
+            session_token=SecretStr(token) if token else None,
+        )
+    if os.environ.get("AWS_PROFILE"):
+        name = os.environ["AWS_PROFILE"]
+        return ResolvedCredentials(source="env", detail=f"AWS_PROFILE={name}", profile=name)
+    return None
+
+
 def resolve_credentials(
     cfg: UserConfig,
     *,
@@ -214,22 +235,9 @@ def resolve_credentials(
         return ResolvedCredentials(
             source="flag", detail=f"AWS profile {profile!r}", profile=profile
         )
-    env_key, env_secret = (
-        os.environ.get("AWS_ACCESS_KEY_ID"),
-        os.environ.get("AWS_SECRET_ACCESS_KEY"),
-    )
-    if env_key and env_secret:
-        token = os.environ.get("AWS_SESSION_TOKEN")
-        return ResolvedCredentials(
-            source="env",
-            detail="AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
-            access_key_id=env_key,
-            secret_access_key=SecretStr(env_secret),
-            session_token=SecretStr(token) if token else None,
-        )
-    if os.environ.get("AWS_PROFILE"):
-        name = os.environ["AWS_PROFILE"]
-        return ResolvedCredentials(source="env", detail=f"AWS_PROFILE={name}", profile=name)
+    from_env = _env_credentials()
+    if from_env is not None:
+        return from_env
     stored = load_stored()
     if stored is not None:
         return ResolvedCredentials(

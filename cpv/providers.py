@@ -169,14 +169,9 @@ def aws_default_region(profile: str | None = None) -> str:
     for var in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         if os.environ.get(var):
             return os.environ[var]
-    try:
-        import botocore.session
+    from cpv._s3 import profile_region
 
-        session = botocore.session.Session(profile=profile)
-        region = session.get_config_variable("region")
-    except Exception:  # a broken ~/.aws/config must not stop configuration
-        region = None
-    return str(region) if region else AWS_FALLBACK_REGION
+    return profile_region(profile) or AWS_FALLBACK_REGION
 
 
 def _check_region(p: Preset, region: str) -> str:

@@ -29,7 +29,7 @@ from cpv.tagging import (
     choose_version,
     commit_and_tag,
 )
-from cpv.versions import Kind, tag_name
+from cpv.versions import Kind, Version, tag_name
 
 #: (relpath, size, mtime_ns, inode) -> md5 of files already hashed (see objects.hash_tree)
 StatCache = dict[tuple[str, int, int, int], str]
@@ -93,21 +93,7 @@ def tag_snapshot(
             force=request.force,
             foreign=repo.foreign_tags,
         )
-        record = VersionRecord(
-            kind=Kind.MODEL,
-            version=str(version),
-            tag=tag_name(Kind.MODEL, version),
-            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            author=repo.git.identity(),
-            message=request.message,
-            size_bytes=tree.size,
-            file_count=tree.nfiles,
-            content_hash=tree.hash,
-            metrics=dict(request.metrics),
-            params=dict(request.params),
-            path=repo.path_of(Kind.MODEL),
-            data_version=data_lineage(repo, records, known),
-        )
+        record = _record(repo, tree, request, version, data_lineage(repo, records, known))
         if request.dry_run:
             return TagResult(records=[record], created=True, dry_run=True, repaired=repairs)
 
@@ -119,6 +105,26 @@ def tag_snapshot(
 
         made = commit_and_tag(repo, [record], store=store)
         return TagResult(records=made, created=True, repaired=repairs)
+
+
+def _record(
+    repo: ModelRepo, tree: objects.Tree, request: TagRequest, version: Version, data: str | None
+) -> VersionRecord:
+    return VersionRecord(
+        kind=Kind.MODEL,
+        version=str(version),
+        tag=tag_name(Kind.MODEL, version),
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        author=repo.git.identity(),
+        message=request.message,
+        size_bytes=tree.size,
+        file_count=tree.nfiles,
+        content_hash=tree.hash,
+        metrics=dict(request.metrics),
+        params=dict(request.params),
+        path=repo.path_of(Kind.MODEL),
+        data_version=data,
+    )
 
 
 def data_lineage(

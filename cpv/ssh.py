@@ -13,11 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from cpv.errors import CpvError, UsageError
-
-
-class SshKeyError(CpvError):
-    """The SSH key is missing, unreadable, too open, or could not be generated."""
+from cpv.errors import SshKeyError, UsageError
 
 
 class SshKeyStatus(BaseModel):

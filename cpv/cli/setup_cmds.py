@@ -9,16 +9,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cpv.cli import render
-from cpv.errors import CpvError, UsageError
+from cpv.errors import ChecksFailed, CpvError, UsageError
 
 if TYPE_CHECKING:
     from cpv.managers import CheckpointManager
-
-
-class ChecksFailed(CpvError):
-    default_hint = (
-        "Each failed check above says what to do; run `cpv doctor` again after fixing it."
-    )
 
 
 def _cwd(ctx: click.Context) -> Path:

@@ -18,14 +18,9 @@ from cpv import git_remote, providers, ssh
 from cpv.config import UserConfig
 from cpv.configure import ConfigureRequest
 from cpv.credentials import load_stored, mask
-from cpv.errors import CpvError
+from cpv.errors import Cancelled, CpvError
 
 Validator = Callable[[str], str | None]  # returns an error message, or None when valid
-
-
-class Cancelled(CpvError):
-    exit_code = 130
-    default_hint = "Nothing was saved."
 
 
 class Prompter(Protocol):
@@ -157,10 +152,10 @@ def ask(prompter: Prompter, *, current: UserConfig, say: Callable[[str], None]) 
 
 
 def _ask_credentials(prompter: Prompter, *, current: UserConfig) -> dict[str, Any]:
-    import botocore.session
+    from cpv._s3 import available_profiles
 
     stored = load_stored()
-    profiles = sorted(botocore.session.Session().available_profiles)
+    profiles = available_profiles()
     choices: list[tuple[str, str]] = []
     if stored:
         choices.append(("keep", f"Keep the stored keys ({mask(stored.access_key_id)})"))
