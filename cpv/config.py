@@ -11,6 +11,7 @@ Nothing is read at import time; every loader raises :class:`ConfigError` naming 
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import tempfile
 from pathlib import Path
@@ -128,8 +129,33 @@ class RepoConfig(_Strict):
         validate_name(self.team, what="team")
         validate_name(self.model, what="model")
         for p in (self.model_path, self.data_path):
-            if not p or p.startswith(("/", "..")) or "\\" in p:
-                raise ValueError(f"path {p!r} must be relative to the repository root")
+            check_repo_path(p)
+        if (
+            self.model_path == self.data_path
+            or self.data_path.startswith(f"{self.model_path}/")
+            or self.model_path.startswith(f"{self.data_path}/")
+        ):
+            raise ValueError("model_path and data_path must be separate folders")
+
+
+def check_repo_path(path: str) -> None:
+    """A configured path must name a folder strictly inside the repository, after
+    normalisation: ``checkpoints/../../victim`` and ``./`` are refused."""
+    parts = path.replace("\\", "/").split("/")
+    normal = posixpath.normpath(path) if path else ""
+    if (
+        not path
+        or "\\" in path
+        or path.startswith("/")
+        or normal in (".", "")
+        or normal.startswith("..")
+        or ".." in parts
+        or normal.split("/")[0] in (".git", ".dvc")
+        or normal != path.rstrip("/")
+    ):
+        raise ValueError(
+            f"path {path!r} must name a folder inside the repository (e.g. checkpoints)"
+        )
 
 
 def _read_yaml(path: Path) -> Any:

@@ -1,0 +1,38 @@
+"""Configured paths stay inside the repository; a bad one is an error, never a wedge."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cpv.config import check_repo_path
+
+
+@pytest.mark.parametrize(
+    "bad", ["checkpoints/../../victim", "..", "./", "/tmp/x", ".git/objects", "a//b", ""]
+)
+def test_paths_that_leave_the_repository_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="inside the repository"):
+        check_repo_path(bad)
+
+
+def test_a_bad_model_path_is_reported_and_fixing_it_is_enough(repo: Path, tmp_path: Path) -> None:
+    config = repo / "cpv.yaml"
+    good = config.read_text()
+    data = yaml.safe_load(good)
+    config.write_text(yaml.safe_dump({**data, "model_path": "checkpoints/../../victim"}))
+    (repo / "checkpoints" / "w.bin").write_bytes(b"w")
+
+    proc = subprocess.run(["cpv", "-C", str(repo), "tag", "model"], capture_output=True, text=True)
+
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("Error: ") and "cpv.yaml" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "victim").exists()
+    assert not (repo / ".git" / "cpv" / "txn.json").exists()  # nothing left to replay
+    config.write_text(good)
+    proc = subprocess.run(["cpv", "-C", str(repo), "tag", "model"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
