@@ -42,9 +42,13 @@ def network_env() -> dict[str, str]:
     env: dict[str, str] = {"GIT_TERMINAL_PROMPT": "0"}
     key = load_user_config().git.ssh_key
     if key and "GIT_SSH_COMMAND" not in os.environ:
-        # StrictHostKeyChecking=yes: a changed or unknown host key is never accepted silently.
+        # git runs GIT_SSH_COMMAND through a shell, so the key path never goes into it: it
+        # travels as data in CPV_SSH_KEY, whose "$…" expansion the shell does not re-read
+        # (a path like '$(touch pwned)' stays a file name). StrictHostKeyChecking=yes: an
+        # unknown or changed host key is never accepted silently.
+        env["CPV_SSH_KEY"] = str(Path(key).expanduser())
         env["GIT_SSH_COMMAND"] = (
-            f"ssh -i '{Path(key).expanduser()}' -o IdentitiesOnly=yes -o BatchMode=yes "
+            'ssh -i "$CPV_SSH_KEY" -o IdentitiesOnly=yes -o BatchMode=yes '
             "-o StrictHostKeyChecking=yes"
         )
     return env

@@ -36,3 +36,30 @@ def test_a_bad_model_path_is_reported_and_fixing_it_is_enough(repo: Path, tmp_pa
     config.write_text(good)
     proc = subprocess.run(["cpv", "-C", str(repo), "tag", "model"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_an_ssh_key_path_never_runs_as_a_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git runs GIT_SSH_COMMAND through sh: a key path with $(…) must stay a file name."""
+    from cpv import _git
+    from cpv.config import GitSettings, UserConfig, save_user_config
+    from cpv.errors import CpvError
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    seen = tmp_path / "ssh-args"
+    (bin_dir / "ssh").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{seen}"\nexit 255\n')
+    (bin_dir / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    monkeypatch.delenv("GIT_SSH_COMMAND", raising=False)
+    monkeypatch.chdir(tmp_path)
+    key = tmp_path / "keys" / "id_'$(touch pwned)'"  # quotes end any quoting around it
+    save_user_config(UserConfig(git=GitSettings(ssh_key=str(key))))
+
+    with pytest.raises(CpvError):
+        _git.ls_remote("ssh://git@example.invalid/acme/model.git")
+
+    assert not (tmp_path / "pwned").exists()
+    args = seen.read_text().splitlines()
+    assert args[args.index("-i") + 1] == str(key)  # passed to ssh as one literal argument
