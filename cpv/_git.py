@@ -8,6 +8,8 @@ versions. Repos are opened per call and closed with ``with`` so that no
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,7 +20,7 @@ import git
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from cpv._git_errors import push_error, remote_error
-from cpv.errors import GitError
+from cpv.errors import GitError, GitLockedError
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,14 @@ class TagRef:
     contents: str  # the annotated tag's message ("" for lightweight tags)
 
 
+_LOCK_FILE = re.compile(r"Unable to create '([^']+\.lock)': File exists")
+
+
 def _git_error(exc: GitCommandError, what: str) -> GitError:
     stderr = (exc.stderr or "").strip().replace("stderr: ", "").strip("'\" \n")
+    locked = _LOCK_FILE.search(stderr)
+    if locked:  # git's closing line ("remove the file manually") does not say which file
+        return GitLockedError(f"{what} failed: {locked.group(1)} exists", path=locked.group(1))
     last = stderr.splitlines()[-1] if stderr else str(exc.status)
     return GitError(f"{what} failed: {last}")
 
@@ -182,8 +190,19 @@ class GitRepo:
     def restore_paths(self, rev: str, paths: Sequence[str]) -> None:
         """Index and working tree of ``paths`` back to ``rev``; paths absent there are removed."""
         for path in paths:
-            if self.show_file(rev, path) is not None:
-                self.run("checkout", rev, "--", path)
+            content = self.show_file(rev, path)
+            if content is not None:
+                try:
+                    self.run("checkout", rev, "--", path)
+                except GitLockedError:
+                    # the index is locked: at least the working tree gets its bytes back
+                    blob = subprocess.run(
+                        ["git", "cat-file", "blob", f"{rev}:{path}"],
+                        cwd=self.root,
+                        capture_output=True,
+                        check=True,
+                    ).stdout
+                    (self.root / path).write_bytes(blob)
             else:
                 self.run("rm", "-q", "--cached", "--ignore-unmatch", "--", path)
                 (self.root / path).unlink(missing_ok=True)

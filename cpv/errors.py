@@ -324,6 +324,19 @@ class GitError(CpvError):
     pass
 
 
+class GitLockedError(GitError):
+    """git's own lock file (``path``, e.g. ``.git/index.lock``) exists: another git process
+    is running, or one crashed and left it."""
+
+    path: Path | str | None = None
+
+    def _default_hint(self) -> str:
+        return (
+            f"If no other git command is running in this repository, remove {self.path} "
+            "and run the command again."
+        )
+
+
 class DvcError(CpvError):
     pass
 

@@ -63,3 +63,23 @@ def test_an_ssh_key_path_never_runs_as_a_command(
     assert not (tmp_path / "pwned").exists()
     args = seen.read_text().splitlines()
     assert args[args.index("-i") + 1] == str(key)  # passed to ssh as one literal argument
+
+
+def test_a_stale_index_lock_is_named_and_the_workspace_is_restored(repo: Path) -> None:
+    (repo / "checkpoints" / "w.bin").write_bytes(b"one")
+    assert subprocess.run(["cpv", "-C", str(repo), "tag", "model"]).returncode == 0
+    (repo / "checkpoints" / "w.bin").write_bytes(b"two")
+    lock = repo / ".git" / "index.lock"
+    lock.touch()
+
+    proc = subprocess.run(["cpv", "-C", str(repo), "tag", "model"], capture_output=True, text=True)
+
+    assert proc.returncode == 1
+    error, hint = proc.stderr.splitlines()
+    assert error.startswith("Error: ") and str(lock) in error
+    assert hint.startswith("Hint: ") and f"remove {lock}" in hint
+    lock.unlink()
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True
+    ).stdout
+    assert status == ""  # the pointer and metrics.log were put back, not left modified
