@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from cpv.errors import CpvError, MissingDataError, StorageError, os_error
+from cpv.urls import is_s3
 
 #: DVC's loggers. Nothing they say reaches the terminal or the host program's handlers.
 _LOGGERS = ("dvc", "dvc_data", "dvc_objects", "dvc_s3")
@@ -134,7 +135,7 @@ def transfer_error(
         return None
     url = str(remote.get("url") or "the remote")
     for candidate in (exc, *failures):
-        if url.startswith("s3://"):
+        if is_s3(url):
             from cpv import _s3
 
             storage_error = _s3.remote_error(candidate, remote)

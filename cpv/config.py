@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cpv.errors import ConfigError, InvalidNameError
+from cpv.urls import s3_url
 
 REPO_CONFIG_FILE = "cpv.yaml"
 USER_CONFIG_FILE = "config.yaml"
@@ -87,7 +88,7 @@ class StorageSettings(_Strict):
         if self.url:
             return self.url
         if self.bucket:
-            return f"s3://{self.bucket}"
+            return s3_url(self.bucket)
         return str(cpv_home() / "storage")
 
 

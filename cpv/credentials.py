@@ -26,6 +26,7 @@ from pydantic import BaseModel, SecretStr
 
 from cpv.config import UserConfig, atomic_write, cpv_home
 from cpv.errors import ConfigError, UsageError
+from cpv.urls import is_s3
 
 CREDENTIALS_FILE = "credentials"
 SECTION = "default"
@@ -265,7 +266,7 @@ def remote_runtime_config(cfg: UserConfig, *, remote_url: str | None = None) -> 
     S3 keys on a local remote: a model not yet moved off the local default).
     """
     if cfg.storage.provider == "local" or (
-        remote_url is not None and not remote_url.startswith("s3://")
+        remote_url is not None and not is_s3(remote_url)
     ):
         return {}
     creds = resolve_credentials(cfg)

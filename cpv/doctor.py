@@ -128,7 +128,7 @@ def check_storage(cfg: UserConfig, creds: ResolvedCredentials | None, *, timeout
 
     prefix = ""
     if storage.url:
-        from cpv.providers import s3_location
+        from cpv.urls import s3_location
 
         prefix = s3_location(storage.url)[1]
     try:

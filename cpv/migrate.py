@@ -74,7 +74,7 @@ class _ObjectStore:
         self.cfg, self.url = cfg, url
         self._client: Any = None
         if url.startswith("s3://"):
-            from cpv.providers import s3_location
+            from cpv.urls import s3_location
 
             self.bucket, prefix = s3_location(url)
             self.storage = cfg.storage.model_copy(update={"bucket": self.bucket})

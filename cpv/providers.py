@@ -275,10 +275,3 @@ def dvc_remote_options(storage: StorageSettings) -> dict[str, str]:
         options["region"] = storage.region
     return options
 
-
-def s3_location(url: str) -> tuple[str, str]:
-    """``s3://bucket/a/b`` -> (``bucket``, ``a/b``)."""
-    parsed = urlparse(url)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise UsageError(f"not an s3:// URL: {url!r}", hint="Use s3://BUCKET/PREFIX.")
-    return parsed.netloc, parsed.path.strip("/")

@@ -19,6 +19,7 @@ from cpv.config import UserConfig
 from cpv.configure import ConfigureRequest
 from cpv.credentials import load_stored, mask
 from cpv.errors import Cancelled, CpvError
+from cpv.urls import git_kind
 
 Validator = Callable[[str], str | None]  # returns an error message, or None when valid
 
@@ -205,7 +206,7 @@ def _ask_git(
         validate=_check(git_remote.validate_template, optional=True),
     )
     out: dict[str, Any] = {"git_remote_template": template}
-    if not template or git_remote.is_local(template):
+    if not template or git_kind(template).local:
         out["ssh_key"] = current.git.ssh_key or ""
         return out
     key = prompter.text(

@@ -167,9 +167,3 @@ def test_dvc_remote_options_hold_no_secret_and_no_profile() -> None:
         "region": "us-east-2",
     }
 
-
-def test_s3_location() -> None:
-    assert providers.s3_location("s3://bkt/team/model") == ("bkt", "team/model")
-    assert providers.s3_location("s3://bkt") == ("bkt", "")
-    with pytest.raises(UsageError):
-        providers.s3_location("/local/path")
