@@ -1,5 +1,6 @@
 """The only module that imports dvc and dvc_data (with :mod:`cpv._dvc_output`, which keeps
-DVC's output off the terminal and translates its failures).
+DVC's output off the terminal and translates its failures, and :mod:`cpv._dvc_progress`,
+which routes its progress callbacks to the active :class:`cpv.progress.Progress`).
 
 It speaks in tracked paths, pointer files and content hashes; the managers above it
 speak in versions. DVC is imported lazily so that ``cpv --help`` and ``cpv list`` stay fast.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from cpv import _dvc_output
+from cpv import _dvc_output, _dvc_progress
 from cpv.errors import DvcError, IntegrityError, MissingDataError
 
 REMOTE = "storage"
@@ -33,103 +34,10 @@ class TrackedContent:
     nfiles: int
 
 
-#: Called as ``sink(key, description, done, total, is_bytes, finished)`` while DVC hashes,
-#: caches and transfers. Progress goes to the active :class:`cpv.progress.Progress` (the one
-#: passed to the manager running this call); :data:`progress_sink` is the older module-wide
-#: hook, still honoured when set. The library never draws.
-ProgressSink = Callable[[int, str, int, "int | None", bool, bool], None]
-progress_sink: ProgressSink | None = None
-
-
-def _sink() -> ProgressSink | None:
-    if progress_sink is not None:
-        return progress_sink
-    from cpv.progress import active
-
-    progress = active()
-    return progress.transfer if progress is not None else None
-
-
 def _quiet_env() -> None:
     # No telemetry or update checks: cpv must not reach the network beyond the remote.
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
     _dvc_output.silence()
-
-
-def _callback_class(sink: ProgressSink, *, hashing: bool = False, opened: list[Any]) -> Any:
-    """An fsspec callback (DVC's progress protocol) that reports to ``sink``; each one made
-    is added to ``opened`` so that none is left showing when the call ends."""
-    from fsspec.callbacks import Callback as fsspec_callback
-
-    class SinkCallback(fsspec_callback):  # type: ignore[misc]
-        #: dvc_data shows hashing progress for files at least this big (its default: 1 GiB).
-        LARGE_FILE_SIZE = 64 << 20
-
-        def __init__(self, size: int | None = None, value: int = 0, **kwargs: Any) -> None:
-            desc = kwargs.get("desc") or ""
-            self._desc = os.path.basename(str(desc).rstrip("/")) or str(desc)
-            self._bytes = bool(kwargs.get("bytes")) or hashing
-            if hashing:
-                self._desc = f"hashing {self._desc}"
-                if size is None and isinstance(desc, str) and os.path.isfile(desc):
-                    size = os.path.getsize(desc)  # dvc_data does not tell the hashing callback
-            fsspec_callback.__init__(self, size=size, value=value)
-            self._closed = False
-            opened.append(self)
-
-        def call(self, *args: Any, **kwargs: Any) -> None:
-            sink(id(self), self._desc, int(self.value), self.size, self._bytes, False)
-
-        def branched(self, path_1: Any, path_2: Any, **kwargs: Any) -> Any:
-            desc = path_1 if isinstance(path_1, str) else path_2
-            name = os.path.basename(str(desc))
-            # Cache and remote objects are named by hash: show a short, recognisable form.
-            label = f"{self._desc} {name[:10]}" if len(name) >= 30 else f"{self._desc} {name}"
-            return SinkCallback(desc=label.strip(), bytes=True)
-
-        def close(self) -> None:
-            if not self._closed:
-                self._closed = True
-                sink(id(self), self._desc, int(self.value), self.size, self._bytes, True)
-
-    return SinkCallback
-
-
-@contextmanager
-def _progress() -> Iterator[None]:
-    """Route DVC's progress callbacks to the active sink (read here, in the calling thread:
-    DVC's worker threads do not see its context) for the duration of a call."""
-    sink = _sink()
-    if sink is None:
-        yield
-        return
-    import dvc.fs.callbacks as dvc_callbacks
-    import dvc.output as dvc_output
-    import dvc_data.hashfile.hash as dvc_hash
-    import dvc_data.index.checkout as index_checkout
-    import dvc_data.index.fetch as index_fetch
-    import dvc_data.index.push as index_push
-
-    opened: list[Any] = []
-    sink_cls = _callback_class(sink, opened=opened)
-    patches = [
-        (dvc_callbacks, "TqdmCallback", sink_cls),
-        (dvc_output, "TqdmCallback", sink_cls),
-        (index_push, "TqdmCallback", sink_cls),
-        (index_fetch, "TqdmCallback", sink_cls),
-        (index_checkout, "TqdmCallback", sink_cls),
-        (dvc_hash, "LargeFileHashingCallback", _callback_class(sink, hashing=True, opened=opened)),
-    ]
-    saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
-    for module, name, value in patches:
-        setattr(module, name, value)
-    try:
-        yield
-    finally:
-        for module, name, value in saved:
-            setattr(module, name, value)
-        for callback in opened:  # DVC leaves some open: no stale "0/1 files" line remains
-            callback.close()
 
 
 #: A remote name no commit defines: transfers of historical revisions use it, so every
@@ -249,7 +157,7 @@ def add(root: Path, path: str) -> TrackedContent:
 
     with open_repo(root) as repo:
         try:
-            with _progress():
+            with _dvc_progress.routed():
                 stages = repo.add(str(root / path), relink=False)
         except (DvcException, OSError) as exc:
             raise _dvc_output.local_error(exc) or DvcError(
@@ -272,7 +180,7 @@ def hash_path(root: Path, path: str) -> TrackedContent | None:
     if not full.exists():
         return None
     with open_repo(root) as repo:
-        with _progress():
+        with _dvc_progress.routed():
             _, meta, obj = build(
                 repo.cache.local, str(full), repo.fs, "md5", dry_run=True, ignore=repo.dvcignore
             )
@@ -322,7 +230,7 @@ def checkout(root: Path, pointer_file: str) -> None:
 
     with open_repo(root) as repo:
         try:
-            with _progress():
+            with _dvc_progress.routed():
                 repo.checkout(targets=[str(root / pointer_file)], force=True)
         except CheckoutError as exc:
             raise _dvc_output.local_error(exc) or MissingDataError(
@@ -379,7 +287,7 @@ def push(root: Path, *, revs: list[str], jobs: int | None, remote_config: dict[s
     """
     with open_repo(root, remote_config=remote_config) as repo, _dvc_output.failures() as failures:
         try:
-            with _progress():
+            with _dvc_progress.routed():
                 return int(repo.push(revs=revs or None, jobs=jobs, remote=CURRENT) or 0)
         except Exception as exc:
             remote = {**(_remote_section(root) or {}), **remote_config}
@@ -401,7 +309,7 @@ def fetch(
     with (
         open_repo(root, remote_config=remote_config) as repo,
         _working_dir(root),
-        _progress(),
+        _dvc_progress.routed(),
         _dvc_output.failures() as failures,
     ):
         try:

@@ -265,9 +265,7 @@ def remote_runtime_config(cfg: UserConfig, *, remote_url: str | None = None) -> 
     ``{}`` for the local default, and for a ``remote_url`` that is not ``s3://`` (DVC rejects
     S3 keys on a local remote: a model not yet moved off the local default).
     """
-    if cfg.storage.provider == "local" or (
-        remote_url is not None and not is_s3(remote_url)
-    ):
+    if cfg.storage.provider == "local" or (remote_url is not None and not is_s3(remote_url)):
         return {}
     creds = resolve_credentials(cfg)
     if creds.access_key_id and creds.secret_access_key:

@@ -274,4 +274,3 @@ def dvc_remote_options(storage: StorageSettings) -> dict[str, str]:
     if storage.region:
         options["region"] = storage.region
     return options
-

@@ -271,8 +271,9 @@ class _AmountColumn(ProgressColumn):
 class TransferProgress:
     """Progress bars (amount, rate, ETA) for hashing, caching and transfers, on stderr.
 
-    Fed by ``cpv._dvc.progress_sink`` from DVC's worker threads; shows only work big enough
-    to watch (files of 1 MB or more, batches of more than one file).
+    Fed by :meth:`cpv.cli.main.TerminalProgress.transfer` (the :class:`cpv.progress.Progress`
+    the CLI passes to the managers), called from DVC's worker threads; shows only work big
+    enough to watch (files of 1 MB or more, batches of more than one file).
     """
 
     MIN_BYTES = 1_000_000

@@ -1,43 +1,50 @@
-"""Large files report byte-level progress (hashing on tag, upload on push) to the CLI's sink."""
+"""Large files report byte-level progress (hashing on tag, upload on push) to the
+:class:`cpv.progress.Progress` passed to the manager."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cpv import ModelCheckpoints, _dvc
+from cpv import ModelCheckpoints, init_repository
 from cpv.cli.render import TransferProgress
-from cpv.repo import init_repository
-from cpv.sync import push
+from cpv.progress import NoProgress
 from tests.conftest import write_checkpoint
 
 
-@pytest.fixture
-def events() -> Iterator[list[tuple[str, int, int | None, bool, bool]]]:
-    seen: list[tuple[str, int, int | None, bool, bool]] = []
-    _dvc.progress_sink = lambda key, desc, done, total, is_bytes, fin: seen.append(
-        (desc, done, total, is_bytes, fin)
-    )
-    yield seen
-    _dvc.progress_sink = None
+class TransferRecorder(NoProgress):
+    """Keeps every transfer update: (description, done, total, is_bytes, finished)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int, int | None, bool, bool]] = []
+
+    def transfer(
+        self,
+        key: int,
+        description: str,
+        done: int,
+        total: int | None,
+        is_bytes: bool,
+        finished: bool,
+    ) -> None:
+        self.events.append((description, done, total, is_bytes, finished))
 
 
 @pytest.mark.s3
-def test_tag_and_push_report_bytes(
-    tmp_path: Path, s3_user_config: str, events: list[tuple[str, int, int | None, bool, bool]]
-) -> None:
+def test_tag_and_push_report_bytes(tmp_path: Path, s3_user_config: str) -> None:
     repo = init_repository(team="acme", model="big", path=tmp_path / "big")
     size = 80 << 20  # above the 64 MiB threshold for hashing progress
     write_checkpoint(repo, os.urandom(size))
-    ModelCheckpoints(repo).tag()
-    hashing = [e for e in events if e[0] == "hashing model.bin"]
+    seen = TransferRecorder()
+    models = ModelCheckpoints(repo, progress=seen)
+    models.tag()
+    hashing = [e for e in seen.events if e[0] == "hashing model.bin"]
     assert hashing and hashing[-1][1:5] == (size, size, True, True)
-    events.clear()
-    push(repo)
-    uploads = [e for e in events if e[3] and e[2] == size]
+    seen.events.clear()
+    models.push()
+    uploads = [e for e in seen.events if e[3] and e[2] == size]
     assert uploads and uploads[-1][1] == size and uploads[-1][4]
 
 

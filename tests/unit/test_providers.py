@@ -166,4 +166,3 @@ def test_dvc_remote_options_hold_no_secret_and_no_profile() -> None:
         "endpointurl": "https://s3.us-east-2.wasabisys.com",
         "region": "us-east-2",
     }
-
