@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from cpv import _dvc, _git
 from cpv.config import (
@@ -22,8 +21,8 @@ from cpv.config import (
 from cpv.errors import NotARepositoryError, RemoteError, RepositoryExistsError
 from cpv.git_remote import check as check_git_remote
 from cpv.git_remote import is_local, local_path
-from cpv.locking import Journal, repo_lock
 from cpv.metadata import VersionRecord, decode_tag_message
+from cpv.transaction import transaction
 from cpv.versions import Kind
 
 METRICS_LOG = "metrics.log"
@@ -107,45 +106,12 @@ class ModelRepo:
     # --- safety ------------------------------------------------------------------
     @contextmanager
     def locked(self) -> Iterator[list[str]]:
-        """Hold the repository lock; first repair what a dead writer left. Yields repairs made."""
-        with repo_lock(self.git_dir):
-            yield self.recover()
+        """Hold the repository lock; first repair what a dead writer left. Yields repairs made.
 
-    def recover(self) -> list[str]:
-        journal = Journal(self.git_dir)
-        intent = journal.pending()
-        if intent is None:
-            return []
-        repairs = rollback(self, intent)
-        journal.finish()
-        return repairs
-
-
-def rollback(repo: ModelRepo, intent: Mapping[str, Any]) -> list[str]:
-    """Undo an unfinished change described by a journal ``intent`` (or keep it if complete)."""
-    tags = [str(t) for t in intent.get("tags", [])]
-    new_commit = intent.get("commit")
-    if tags and new_commit and all(repo.git.tag_commit(t) == new_commit for t in tags):
-        return [f"completed {intent.get('op')} of {', '.join(tags)}"]
-    repairs = []
-    for tag in tags:
-        # Only a tag on the commit this change made is ours: a tag of that name made by
-        # someone else (by hand, another tool) points elsewhere and is never deleted.
-        if new_commit and repo.git.tag_commit(tag) == new_commit:
-            repo.git.delete_tag(tag)
-            repairs.append(f"removed half-made tag {tag}")
-    head = intent.get("head")
-    if isinstance(head, str) and repo.git.head_commit() != head:
-        repo.git.reset_branch(head)
-        repairs.append(f"reset branch to {head[:10]}")
-    paths = [str(p) for p in intent.get("paths", [])]
-    if isinstance(head, str) and paths:
-        repo.git.restore_paths(head, paths)
-    for pointer in intent.get("checkout", []):
-        if (repo.root / str(pointer)).exists():
-            _dvc.checkout(repo.root, str(pointer))
-    repairs.append(f"rolled back an interrupted {intent.get('op')}")
-    return repairs
+        The thin entry to :func:`cpv.transaction.transaction` for a change without an intent.
+        """
+        with transaction(self) as txn:
+            yield txn.repairs
 
 
 def init_repository(

@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 from cpv import _dvc
 from cpv._faults import fault_point
 from cpv.errors import DirtyWorkspaceError, MissingDataError, VersionNotFoundError
-from cpv.locking import Journal
 from cpv.metadata import VersionRecord
-from cpv.repo import ModelRepo, rollback
+from cpv.repo import ModelRepo
 from cpv.results import RevertResult
+from cpv.transaction import Intent, transaction
 from cpv.versions import Kind, Version, tag_name
 
 
@@ -111,18 +111,15 @@ def revert(
         if dry_run:
             return RevertResult(records=records, dry_run=True)
 
-        journal = Journal(repo.git_dir)
         pointers = [repo.pointer_of(k) for k in kinds]
-        intent = {
-            "op": "revert",
-            "head": repo.git.head_commit(),
-            "paths": [*pointers, ".gitignore"],
-            "checkout": pointers,
-            "tags": [],
-        }
+        intent = Intent(
+            op="revert",
+            head=repo.git.head_commit(),
+            paths=[*pointers, ".gitignore"],
+            checkout=pointers,
+        )
         backups: list[str] = []
-        journal.begin(**intent)
-        try:
+        with transaction(repo, intent):
             if dirty:
                 backups = _backup_workspace(repo, kinds)
             for record in records:
@@ -135,11 +132,6 @@ def revert(
                 )
             which = " + ".join(k.value for k in kinds)
             commit = repo.git.commit_paths(pointers, f"cpv: revert {which} to {version}")
-            journal.finish()
-        except BaseException:
-            rollback(repo, intent)
-            journal.finish()
-            raise
         return RevertResult(records=records, commit=commit, backups=backups)
 
 

@@ -13,10 +13,10 @@ from typing import Any
 from cpv import _dvc
 from cpv._faults import fault_point
 from cpv.errors import NothingToTagError, UsageError, VersionExistsError
-from cpv.locking import Journal
 from cpv.metadata import VersionRecord, encode_tag_message
-from cpv.repo import METRICS_LOG, ModelRepo, rollback
+from cpv.repo import METRICS_LOG, ModelRepo
 from cpv.results import TagResult
+from cpv.transaction import Intent, transaction
 from cpv.versions import Kind, Version, parse_tag_name, tag_name
 
 _TEXT_ROWS = {".jsonl": 0, ".ndjson": 0, ".txt": 0, ".csv": 1, ".tsv": 1}
@@ -325,37 +325,23 @@ def commit_and_tag(
 ) -> list[VersionRecord]:
     """Under the repository lock: ``store`` the content and write the pointers, then commit
     the pointers with the metrics log and tag the commit; on any failure, roll back."""
-    journal = Journal(repo.git_dir)
-    pointers = [repo.pointer_of(r.kind) for r in plans]
-    head = repo.git.head_commit()
-    intent: dict[str, Any] = {
-        "op": "tag",
-        "head": head,
-        "paths": [*pointers, ".gitignore", METRICS_LOG],
-        "tags": [r.tag for r in plans],
-    }
-    journal.begin(**intent)
-    try:
+    paths = [*(repo.pointer_of(r.kind) for r in plans), ".gitignore", METRICS_LOG]
+    intent = Intent(op="tag", head=repo.git.head_commit(), paths=paths, tags=[r.tag for r in plans])
+    with transaction(repo, intent) as txn:
         store(repo, plans)
         _append_metrics_log(repo.root, plans)
         kinds_text = " + ".join(r.kind.value for r in plans)
         summary = f"cpv: {kinds_text} {plans[0].version}" + (
             f" — {plans[0].message}" if plans[0].message else ""
         )
-        commit = repo.git.commit_paths([*pointers, ".gitignore", METRICS_LOG], summary)
-        intent["commit"] = commit
-        journal.begin(**intent)
+        commit = repo.git.commit_paths(paths, summary)
+        txn.record(commit=commit)
         fault_point("after_commit")
         for i, record in enumerate(plans):
             record.commit = commit
             repo.git.create_tag(record.tag, encode_tag_message(record), commit)
             if i == 0:
                 fault_point("after_first_tag")
-        journal.finish()
-    except BaseException:
-        rollback(repo, intent)
-        journal.finish()
-        raise
     return plans
 
 

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from cpv import _dvc, _git
 from cpv.config import GIT_REMOTE_NAME
 from cpv.errors import CpvError
-from cpv.locking import Journal
 from cpv.metadata import VersionRecord
 from cpv.repo import ModelRepo
 from cpv.results import DiffEntry, DiffResult, KindStatus, StatusResult
+from cpv.transaction import pending as pending_change
 from cpv.versions import Kind
 
 
@@ -70,9 +70,9 @@ def status(
                 workspace_version=holds,
             )
         )
-    pending = Journal(repo.git_dir).pending()
+    pending = pending_change(repo.git_dir)
     result = StatusResult(
-        interrupted=str(pending.get("op")) if pending else None,
+        interrupted=pending.op if pending else None,
         team=repo.config.team,
         model=repo.config.model,
         branch=_branch(repo),

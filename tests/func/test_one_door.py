@@ -26,8 +26,8 @@ from pydantic import BaseModel
 from cpv import CombinedCheckpoints, DataCheckpoints, ModelCheckpoints, manager_for
 from cpv.cli.main import main
 from cpv.errors import CpvError, LockTimeoutError, RemoteError, UsageError
-from cpv.locking import repo_lock
 from cpv.results import PushResult
+from cpv.transaction import repo_lock
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
 
 VOLATILE = {"created_at"}  # differs between any two runs; everything else must match

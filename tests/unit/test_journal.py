@@ -6,12 +6,13 @@ import json
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from cpv import locking
 from cpv.errors import LockTimeoutError
-from cpv.locking import Journal, repo_lock
+from cpv.progress import NoProgress, reporting
+from cpv.transaction import Intent, Journal, pending, repo_lock, transaction
 
 
 @pytest.fixture
@@ -127,20 +128,27 @@ def test_the_lock_records_its_owner_while_held(git_dir: Path) -> None:
     assert not owner.exists()
 
 
-def test_a_held_lock_makes_the_next_writer_wait_then_fail(
-    git_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    waits: list[str] = []
-    monkeypatch.setattr(locking, "on_wait", waits.append)
+class Waits(NoProgress):
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def waiting(self, message: str) -> None:
+        self.messages.append(message)
+
+
+def test_a_held_lock_makes_the_next_writer_wait_then_fail(git_dir: Path) -> None:
+    """The wait is said to the active progress receiver (the one a manager was given with
+    ``progress=``, made active by :func:`cpv.progress.reporting` for each call)."""
+    waits = Waits()
     with repo_lock(git_dir, timeout=1):
         started = time.monotonic()
         with pytest.raises(LockTimeoutError, match="repository is busy") as info:
-            with repo_lock(git_dir, timeout=0.2):
+            with reporting(waits), repo_lock(git_dir, timeout=0.2):
                 pass
         assert time.monotonic() - started >= 0.2
     assert f"cpv pid {os.getpid()}" in info.value.message
     assert "CPV_LOCK_TIMEOUT" in info.value.hint
-    assert len(waits) == 1 and "waiting up to 0.2s" in waits[0]
+    assert len(waits.messages) == 1 and "waiting up to 0.2s" in waits.messages[0]
     with repo_lock(git_dir, timeout=0):  # released: free again at once
         pass
 
@@ -150,4 +158,33 @@ def test_the_lock_is_released_when_the_body_raises(git_dir: Path) -> None:
         with repo_lock(git_dir, timeout=1):
             raise RuntimeError("boom")
     with repo_lock(git_dir, timeout=0):
+        pass
+
+
+# --- the transaction ------------------------------------------------------------------------
+
+
+def test_an_intent_reads_the_journal_format_on_disk(git_dir: Path) -> None:
+    """Journals written before intents were typed (no ``commit``/``checkout`` keys) and
+    after (every key) read the same; a field of the wrong type counts as absent."""
+    journal = Journal(git_dir)
+    journal.begin(op="tag", head="h1", paths=["checkpoints.dvc"], tags=["model/v0.1"])
+    old = journal.pending()
+    assert old is not None
+    intent = Intent.from_json(old)
+    assert intent == Intent(op="tag", head="h1", paths=["checkpoints.dvc"], tags=["model/v0.1"])
+    journal.begin(**Intent(op="revert", head="h2", checkout=["data.dvc"]).to_json())
+    assert pending(git_dir) == Intent(op="revert", head="h2", checkout=["data.dvc"])
+    assert Intent.from_json({"op": "tag", "head": 3, "tags": "model/v0.1"}) == Intent(op="tag")
+
+
+def test_an_inner_transaction_runs_under_the_outer_lock(git_dir: Path) -> None:
+    repo = SimpleNamespace(git_dir=git_dir)  # no journal pending: recovery reads nothing else
+    with transaction(repo) as outer:  # type: ignore[arg-type]
+        with transaction(repo) as inner:  # type: ignore[arg-type]
+            assert outer.repairs == inner.repairs == []
+        with pytest.raises(LockTimeoutError):  # still held by the outer one
+            with repo_lock(git_dir, timeout=0):
+                pass
+    with repo_lock(git_dir, timeout=0):  # released with the outer one
         pass
