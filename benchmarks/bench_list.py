@@ -26,7 +26,8 @@ def main() -> None:
     import git
 
     from cpv.metadata import VersionRecord, encode_tag_message
-    from cpv.repo import ModelRepo, init_repository
+    from cpv.ops.init import init_repository
+    from cpv.repo import ModelRepo
     from cpv.versions import Kind
 
     root = init_repository(team="acme", model="many", path=Path(tempfile.mkdtemp()) / "many")

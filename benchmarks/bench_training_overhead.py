@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from cpv.integrations import versioning
-from cpv.repo import init_repository
+from cpv.ops.init import init_repository
 
 
 def make_model(hidden: int) -> nn.Module:

@@ -6,7 +6,7 @@
   ``ModelCheckpoints.tag()`` versions it through DVC (hash, copy into the cache, pointer).
 * ``training save``: what ``versioning().log_checkpoint()`` costs per save: the snapshot
   copy on the training thread, then, on the worker, one hashing read, a rename into the
-  cache and the git commit and tag (:mod:`cpv.snapshots`), with the repository opened
+  cache and the git commit and tag (:mod:`cpv.ops.snapshot`), with the repository opened
   once per run.
 
 Both routes run interleaved (A, B, A, B, ...) in one process on one disk, each on its own
@@ -57,7 +57,7 @@ def main() -> None:
         os.environ.setdefault(f"GIT_{var}_EMAIL", "bench@example.com")
     from cpv.integrations import versioning
     from cpv.managers import ModelCheckpoints
-    from cpv.repo import init_repository
+    from cpv.ops.init import init_repository
 
     results = {}
     for mib in (int(s) for s in args.sizes.split(",")):

@@ -19,10 +19,10 @@ _EXPORTS = {
     "manager_for": "cpv.managers",
     "Progress": "cpv.progress",
     "NoProgress": "cpv.progress",
-    "init_repository": "cpv.repo",
+    "init_repository": "cpv.ops.init",
     "ModelRepo": "cpv.repo",
-    "clone": "cpv.sync",
-    "push": "cpv.sync",
+    "clone": "cpv.ops.pull",
+    "push": "cpv.ops.push",
     "VersionRecord": "cpv.metadata",
     "TagResult": "cpv.results",
     "RevertResult": "cpv.results",
@@ -48,8 +48,11 @@ if TYPE_CHECKING:
         manager_for,
     )
     from cpv.metadata import VersionRecord
+    from cpv.ops.init import init_repository
+    from cpv.ops.pull import clone
+    from cpv.ops.push import push
     from cpv.progress import NoProgress, Progress
-    from cpv.repo import ModelRepo, init_repository
+    from cpv.repo import ModelRepo
     from cpv.results import (
         DiffResult,
         InitResult,
@@ -61,7 +64,6 @@ if TYPE_CHECKING:
         StorageState,
         TagResult,
     )
-    from cpv.sync import clone, push
     from cpv.versions import Kind, Version
 
 __all__ = [

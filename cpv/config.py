@@ -16,11 +16,12 @@ import re
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cpv.errors import ConfigError, InvalidNameError
+from cpv.errors import ConfigError, InvalidNameError, UsageError
 from cpv.urls import s3_url
 
 REPO_CONFIG_FILE = "cpv.yaml"
@@ -29,6 +30,7 @@ DVC_REMOTE_NAME = "storage"
 GIT_REMOTE_NAME = "origin"
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+_PLACEHOLDER_RE = re.compile(r"{([^{}]*)}")
 
 ProviderName = Literal["local", "aws", "r2", "b2", "wasabi", "digitalocean", "minio", "custom"]
 
@@ -110,6 +112,32 @@ class GitSettings(_Strict):
                     hint="Use only the placeholders {team} and {model}.",
                 ) from exc
         return str(cpv_home() / "git" / team / f"{model}.git")
+
+
+def validate_remote_template(template: str) -> str:
+    """A template uses only ``{team}`` and ``{model}`` and names one repo per model."""
+    names = set(_PLACEHOLDER_RE.findall(template))
+    unknown = names - {"team", "model"}
+    if unknown:
+        raise UsageError(
+            f"bad git remote template {template!r}: unknown placeholder {{{sorted(unknown)[0]}}}",
+            hint="Use only {team} and {model}, e.g. git@bitbucket.org:acme/{team}-{model}.git.",
+        )
+    if "model" not in names:
+        raise UsageError(
+            f"bad git remote template {template!r}: it has no {{model}} placeholder",
+            hint="Each model needs its own repository, e.g. git@github.com:acme/{team}-{model}.git.",
+        )
+    if urlparse(template).password:
+        raise UsageError(
+            "the git remote template contains a password or token",
+            hint="Use SSH (--ssh-key) or a git credential helper; never put secrets in the template.",
+        )
+    try:
+        template.format(team="t", model="m")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise UsageError(f"bad git remote template {template!r}: {exc}") from exc
+    return template
 
 
 class UserConfig(_Strict):

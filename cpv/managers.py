@@ -23,13 +23,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-# sync, migrate and tagging are imported where used: `cpv list` starts faster without them.
-from cpv import restore, views
+# Each method forwards to the module of its command, cpv/ops/<command>.py. init, clone, tag,
+# push, pull and remote are imported where used: `cpv list` starts faster without them.
 from cpv.errors import UsageError
 from cpv.metadata import VersionRecord
+from cpv.ops import revert as revert_op
+from cpv.ops import show as show_op
+from cpv.ops import status as status_op
 from cpv.progress import Progress, reporting
 from cpv.progress import reports_progress as _reporting
-from cpv.repo import ModelRepo, init_repository
+from cpv.repo import ModelRepo
 from cpv.results import (
     DiffResult,
     InitResult,
@@ -104,6 +107,8 @@ class CheckpointManager:
             InvalidNameError, RepositoryExistsError, UsageError (unknown template),
             RemoteError (the hosted git remote is missing or unreachable), GitError.
         """
+        from cpv.ops.init import init_repository
+
         root = init_repository(
             team=team,
             model=model,
@@ -141,9 +146,9 @@ class CheckpointManager:
             RemoteError, MissingDataError, IntegrityError, VersionNotFoundError.
         """
         with reporting(progress):
-            from cpv import sync
+            from cpv.ops.pull import clone
 
-            root, result = sync.clone(source, dest, version=version, kinds=cls.kinds, jobs=jobs)
+            root, result = clone(source, dest, version=version, kinds=cls.kinds, jobs=jobs)
         return cls(root, progress=progress), result
 
     @_reporting
@@ -180,7 +185,7 @@ class CheckpointManager:
         Raises:
             NothingToTagError, VersionExistsError, UsageError, LockTimeoutError.
         """
-        from cpv.tagging import TagRequest, tag_versions
+        from cpv.ops.tag import TagRequest, tag_versions
 
         request = TagRequest.build(
             message=message,
@@ -211,7 +216,7 @@ class CheckpointManager:
             LockTimeoutError.
         """
         kinds, parsed = self._resolve(version, "revert")
-        return restore.revert(self.repo, parsed, kinds, force=force, dry_run=dry_run)
+        return revert_op.revert(self.repo, parsed, kinds, force=force, dry_run=dry_run)
 
     @_reporting
     def push(self, *, jobs: int | None = None, dry_run: bool = False) -> PushResult:
@@ -233,9 +238,9 @@ class CheckpointManager:
             StorageError, MissingDataError, DvcError: the bytes could not be uploaded
             (then no tag is published). LockTimeoutError, GitError.
         """
-        from cpv import sync
+        from cpv.ops.push import push
 
-        return sync.push(self.root, jobs=jobs, dry_run=dry_run)
+        return push(self.root, jobs=jobs, dry_run=dry_run)
 
     @_reporting
     def pull(
@@ -257,9 +262,9 @@ class CheckpointManager:
             DirtyWorkspaceError, VersionNotFoundError, MissingDataError, IntegrityError,
             RemoteError, LockTimeoutError.
         """
-        from cpv import sync
+        from cpv.ops.pull import pull
 
-        return sync.pull(self.root, version=version, kinds=self.kinds, force=force, jobs=jobs)
+        return pull(self.root, version=version, kinds=self.kinds, force=force, jobs=jobs)
 
     @_reporting
     def move_storage(
@@ -283,17 +288,15 @@ class CheckpointManager:
         Raises:
             UsageError, MissingDataError, StorageError, LockTimeoutError.
         """
-        from cpv import migrate
+        from cpv.ops.remote import move_storage
 
-        return migrate.move_storage(
-            self.root, new_url=new_url, all_versions=all_versions, dry_run=dry_run
-        )
+        return move_storage(self.root, new_url=new_url, all_versions=all_versions, dry_run=dry_run)
 
     def storage(self) -> StorageState:
         """Where the bytes (DVC remote) and the history (git remote) of this model live."""
-        from cpv import migrate
+        from cpv.ops.remote import storage_state
 
-        return migrate.storage_state(self.root)
+        return storage_state(self.root)
 
     @_reporting
     def status(self, *, remote: bool = True) -> StatusResult:
@@ -310,7 +313,7 @@ class CheckpointManager:
         Raises:
             DvcError: the DVC repository cannot be opened.
         """
-        return views.status(self.repo, kinds=self.kinds, remote=remote)
+        return status_op.status(self.repo, kinds=self.kinds, remote=remote)
 
     def show(self, version: str) -> VersionRecord:
         """One version's record.
@@ -323,15 +326,15 @@ class CheckpointManager:
             VersionNotFoundError: there is no such version.
         """
         kinds, parsed = self._resolve(version, "show")
-        return restore.find_record(self.repo, kinds[0], parsed)
+        return show_op.show(self.repo, kinds[0], parsed)
 
     def diff(self, a: str, b: str) -> DiffResult:
         """Compare two versions' metrics, sizes and metadata (each named as in :meth:`show`)."""
         kinds_a, parsed_a = self._resolve(a, "diff")
         kinds_b, parsed_b = self._resolve(b, "diff")
-        return views.diff(
-            restore.find_record(self.repo, kinds_a[0], parsed_a),
-            restore.find_record(self.repo, kinds_b[0], parsed_b),
+        return show_op.diff(
+            show_op.show(self.repo, kinds_a[0], parsed_a),
+            show_op.show(self.repo, kinds_b[0], parsed_b),
         )
 
     def latest(self) -> VersionRecord | None:

@@ -21,7 +21,7 @@ def _cwd(ctx: click.Context) -> Path:
 
 
 def _show(as_json: bool) -> None:
-    from cpv.configure import show_settings
+    from cpv.ops.configure import show_settings
 
     view = show_settings()
     if as_json:
@@ -95,7 +95,7 @@ def configure(
     """Set up storage, credentials and the Git host once per person (asks unless --non-interactive)."""
     from pydantic import SecretStr
 
-    from cpv.configure import ConfigureRequest
+    from cpv.ops.configure import ConfigureRequest
 
     if show:
         _show(as_json)
@@ -151,7 +151,7 @@ def run_wizard(
 
 
 def _apply(req: Any, *, verify: bool, as_json: bool, timeout: float, ask_save: Any) -> None:
-    from cpv.configure import VerificationFailed, configure
+    from cpv.ops.configure import VerificationFailed, configure
 
     try:
         result = configure(req, verify=verify, timeout=timeout)
@@ -201,7 +201,7 @@ def _render_result(result: Any, as_json: bool) -> None:
 @click.pass_context
 def doctor(ctx: click.Context, as_json: bool, timeout: float) -> None:
     """Check config, credentials, bucket access, Git remote, SSH key and tool versions."""
-    from cpv.doctor import SAMPLE_MODEL, SAMPLE_TEAM, run_doctor
+    from cpv.ops.doctor import SAMPLE_MODEL, SAMPLE_TEAM, run_doctor
 
     team, model = SAMPLE_TEAM, SAMPLE_MODEL  # outside a model repository
     try:

@@ -72,7 +72,7 @@ def tag(
     as_json: bool,
 ) -> None:
     """Version the model weights, the data, or both (all) under the next number."""
-    from cpv.tagging import load_metrics_file, parse_metric_assignments
+    from cpv.metrics import load_metrics_file, parse_metric_assignments
 
     from . import render
 

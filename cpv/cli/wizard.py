@@ -2,7 +2,7 @@
 
 The questions go through a small :class:`Prompter` so tests can drive them (a scripted
 prompter, or questionary itself on a prompt_toolkit pipe input). Answers become a
-:class:`~cpv.configure.ConfigureRequest`; validation reuses the library's validators.
+:class:`~cpv.ops.configure.ConfigureRequest`; validation reuses the library's validators.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
-from cpv import git_remote, providers, ssh
-from cpv.config import UserConfig
-from cpv.configure import ConfigureRequest
+from cpv import providers, ssh
+from cpv.config import UserConfig, validate_remote_template
 from cpv.credentials import load_stored, mask
 from cpv.errors import Cancelled, CpvError
+from cpv.ops.configure import ConfigureRequest
 from cpv.urls import git_kind
 
 Validator = Callable[[str], str | None]  # returns an error message, or None when valid
@@ -203,7 +203,7 @@ def _ask_git(
         "Git remote for each model, with {team} and {model} "
         "(e.g. git@bitbucket.org:acme/{team}-{model}.git; empty: local bare repos under CPV_HOME)",
         default=current.git.remote_template or "",
-        validate=_check(git_remote.validate_template, optional=True),
+        validate=_check(validate_remote_template, optional=True),
     )
     out: dict[str, Any] = {"git_remote_template": template}
     if not template or git_kind(template).local:

@@ -5,7 +5,7 @@ Guarantees, in order of importance:
 * **Each version carries the bytes of its own save.** :meth:`VersionWorker.snapshot`
   copies the save into a private folder inside ``.git`` *at save time*, on the training
   thread (the kernel's copy, no Python buffers). The worker versions that copy
-  (:func:`cpv.snapshots.tag_snapshot`): it hashes it, moves its files into the DVC cache
+  (:func:`cpv.ops.snapshot.tag_snapshot`): it hashes it, moves its files into the DVC cache
   and commits the pointer. It never reads, writes or hashes the folder the loop saves into.
 * **Every save is accounted for**: versioned, unchanged (with the version it matches) or
   failed with its reason (see :class:`VersioningReport`). No save is dropped: when the
@@ -129,7 +129,7 @@ class VersionWorker:
     # -- training thread -------------------------------------------------------------
     def new_staging_dir(self) -> Path:
         """An empty directory the worker owns: save straight into it to skip the copy."""
-        from cpv.snapshots import staging_dir
+        from cpv.ops.snapshot import staging_dir
 
         return staging_dir(self._repo)
 
@@ -249,8 +249,8 @@ class VersionWorker:
 
     def _process(self, request: VersionRequest, *, more_queued: bool) -> VersionOutcome:
         from cpv.managers import DataCheckpoints
-        from cpv.snapshots import tag_snapshot
-        from cpv.tagging import TagRequest
+        from cpv.ops.snapshot import tag_snapshot
+        from cpv.ops.tag import TagRequest
 
         outcome = VersionOutcome(request=request)
         started = time.perf_counter()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cpv.repo import init_repository
+from cpv.ops.init import init_repository
 
 
 @pytest.fixture

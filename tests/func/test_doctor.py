@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cpv.config import GitSettings, StorageSettings, UserConfig, save_user_config
-from cpv.doctor import run_doctor
+from cpv.ops.doctor import run_doctor
 from tests.conftest import run_cpv
 
 
@@ -234,15 +234,14 @@ def test_loose_credentials_mode_is_a_warning() -> None:
 def test_ensure_remote_creates_a_local_bare_repo_and_refuses_an_unreachable_host(
     tmp_path: Path,
 ) -> None:
-    from cpv import git_remote
+    from cpv import git_origin
     from cpv.errors import RemoteError
 
     settings = GitSettings(remote_template=f"{tmp_path}/remotes/{{team}}/{{model}}.git")
-    url = git_remote.ensure(settings, team="acme", model="m")
+    url = git_origin.ensure(settings, team="acme", model="m")
     assert (Path(url) / "HEAD").is_file()
-    assert git_remote.check(url).exists
+    assert git_origin.check(url).exists
 
     hosted = GitSettings(remote_template="ssh://git@127.0.0.1:9/{team}/{model}.git")
     with pytest.raises(RemoteError, match="cannot reach git remote"):
-        git_remote.ensure(hosted, team="acme", model="m")
-    assert git_remote.is_local("file:///srv/x.git") and not git_remote.is_local("git@host:a/b.git")
+        git_origin.ensure(hosted, team="acme", model="m")

@@ -21,7 +21,7 @@ import pytest
 
 from cpv import ModelCheckpoints, errors
 from cpv.config import StorageSettings, UserConfig, save_user_config
-from cpv.repo import init_repository
+from cpv.ops.init import init_repository
 from tests.conftest import run_cpv, write_checkpoint
 
 #: Lines DVC draws or logs when it is allowed to reach the terminal.
@@ -270,7 +270,7 @@ def test_push_refused_by_a_server_hook_shows_the_hooks_words(repo: Path) -> None
     proc = run_cpv("-C", str(repo), "push", check=False)
     assert_one_error(proc, "refused the push: POLICY: pushes need a ticket number", hint="rules")
     assert state(repo) == before
-    from cpv.sync import push
+    from cpv.ops.push import push
 
     with pytest.raises(errors.HookRejectedError) as info:
         push(repo)
@@ -323,7 +323,7 @@ def test_git_remote_failures_are_typed(
     proc = run_cpv("-C", str(repo), "push", check=False)
     assert_one_error(proc, in_error, hint=hint)
     assert state(repo) == before
-    from cpv.sync import push
+    from cpv.ops.push import push
 
     with pytest.raises(error_type) as info:
         push(repo)

@@ -20,8 +20,8 @@ from cpv import _dvc
 from cpv.config import cpv_home, load_user_config
 from cpv.errors import StorageError
 from cpv.managers import ModelCheckpoints
-from cpv.migrate import move_storage
-from cpv.repo import init_repository
+from cpv.ops.init import init_repository
+from cpv.ops.remote import move_storage
 from tests.conftest import run_cpv
 
 SENTINEL = "SENTINEL-move-secret-0c4f9e1d2a"
@@ -129,8 +129,8 @@ def test_move_keeps_every_versions_bytes(
 def test_clone_and_pull_each_version_after_the_move(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_bucket: str, s3_endpoint: str
 ) -> None:
-    from cpv.sync import clone, pull
-    from cpv.sync import push as publish
+    from cpv.ops.pull import clone, pull
+    from cpv.ops.push import push as publish
 
     repo, history = _make_history(tmp_path, monkeypatch)
 
@@ -182,7 +182,7 @@ def test_secret_never_leaks_during_move_and_push(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     from cpv import credentials
-    from cpv.sync import push as publish
+    from cpv.ops.push import push as publish
 
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")

@@ -11,8 +11,9 @@ import pytest
 
 from cpv import CombinedCheckpoints, ModelCheckpoints
 from cpv.errors import InjectedFault
-from cpv.repo import init_repository
-from cpv.sync import clone, pull, push
+from cpv.ops.init import init_repository
+from cpv.ops.pull import clone, pull
+from cpv.ops.push import push
 from tests.conftest import write_checkpoint
 
 

@@ -11,7 +11,7 @@ import pytest
 from cpv.config import StorageSettings, UserConfig, save_user_config
 from cpv.integrations import VersioningError, versioning
 from cpv.managers import ModelCheckpoints
-from cpv.repo import init_repository
+from cpv.ops.init import init_repository
 
 pytestmark = pytest.mark.s3
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from cpv import snapshots
 from cpv.integrations import VersioningError, versioning
 from cpv.managers import ModelCheckpoints
+from cpv.ops import snapshot
 
 from .conftest import dvc_file_md5s, md5
 
@@ -110,7 +110,7 @@ def test_a_save_made_while_the_worker_is_mid_tag(
 ) -> None:
     """The worker is held inside commit-and-tag while the loop writes and logs the next save."""
     in_tag, release = threading.Event(), threading.Event()
-    real = snapshots.commit_and_tag
+    real = snapshot.commit_and_tag
 
     def slow_commit_and_tag(*args, **kwargs):  # type: ignore[no-untyped-def]
         if not in_tag.is_set():
@@ -118,7 +118,7 @@ def test_a_save_made_while_the_worker_is_mid_tag(
             assert release.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(snapshots, "commit_and_tag", slow_commit_and_tag)
+    monkeypatch.setattr(snapshot, "commit_and_tag", slow_commit_and_tag)
     model = integ_repo / "checkpoints" / "model.pt"
     with versioning(repo=integ_repo) as v:
         _write_in_place(model, b"first save")
@@ -156,7 +156,7 @@ def test_saves_outside_the_repository_leave_the_newest_version_in_checkpoints(
 def test_bytes_of_a_save_that_fails_before_the_cache_are_kept(
     integ_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(snapshots, "tag_snapshot", _raise_lock_timeout)
+    monkeypatch.setattr(snapshot, "tag_snapshot", _raise_lock_timeout)
     out = tmp_path / "out"
     _write_in_place(out / "model.pt", b"precious")
     v = versioning(repo=integ_repo)
@@ -181,7 +181,7 @@ def test_a_worker_failure_surfaces_at_the_end_and_training_goes_on(
 ) -> None:
     """One save breaks inside the worker, one cannot be snapshotted; the loop never sees an
     exception until the end, and the report accounts for every save."""
-    real = snapshots.tag_snapshot
+    real = snapshot.tag_snapshot
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -190,7 +190,7 @@ def test_a_worker_failure_surfaces_at_the_end_and_training_goes_on(
             raise RuntimeError("the disk went away")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(snapshots, "tag_snapshot", flaky)
+    monkeypatch.setattr(snapshot, "tag_snapshot", flaky)
     out = tmp_path / "out"
     secret = tmp_path / "secret.txt"
     secret.write_text("token")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cpv.errors import UsageError
-from cpv.tagging import load_metrics_file, parse_metric_assignments, validate_metrics
+from cpv.metrics import load_metrics_file, parse_metric_assignments, validate_metrics
 
 # --- validate_metrics ----------------------------------------------------------------------
 

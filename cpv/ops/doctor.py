@@ -1,7 +1,9 @@
 """``cpv doctor``: an honest health check of the user's setup, as typed results.
 
 Each check says what is wrong and what to do; nothing here prints. ``cpv configure``
-runs the same checks on the settings it is about to save.
+runs the same checks on the settings it is about to save. The storage check is a real
+round trip (:func:`probe`: write, read back and delete one small object); the S3 client
+and the translation of its failures live in :mod:`cpv._s3`.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import uuid
 from importlib import metadata
 from pathlib import Path
 from typing import Literal
@@ -16,10 +19,18 @@ from typing import Literal
 from pydantic import BaseModel
 
 import cpv
-from cpv import git_remote, ssh
-from cpv.config import UserConfig, load_user_config, user_config_path
-from cpv.credentials import ResolvedCredentials, mode_problems, resolve_credentials
-from cpv.errors import CpvError
+from cpv import git_origin, ssh
+from cpv._s3 import describe_endpoint, s3_client, storage_error
+from cpv.config import UserConfig, load_user_config, user_config_path, validate_remote_template
+from cpv.credentials import (
+    ResolvedCredentials,
+    applied_env,
+    boto_env,
+    mode_problems,
+    resolve_credentials,
+)
+from cpv.errors import CpvError, StorageError
+from cpv.urls import git_kind, is_s3, s3_location
 
 Status = Literal["ok", "warn", "fail", "skip"]
 
@@ -109,9 +120,65 @@ def check_credentials(
     return Check(name="credentials", status="ok", message=f"using {creds.describe()}"), creds
 
 
+PROBE_PREFIX = ".cpv/probe"
+
+
+class ProbeResult(BaseModel):
+    bucket: str
+    endpoint: str
+    key: str
+    bytes: int
+
+
+def probe(
+    cfg: UserConfig,
+    *,
+    creds: ResolvedCredentials | None = None,
+    prefix: str = "",
+    timeout: float = 10.0,
+) -> ProbeResult:
+    """Write, read back and delete one small object under ``<prefix>/.cpv/probe/``.
+
+    Raises:
+        StorageError: the bucket is missing (:class:`~cpv.errors.BucketNotFoundError`), the
+            keys are rejected (:class:`~cpv.errors.StorageCredentialsError`), the endpoint is
+            unreachable (:class:`~cpv.errors.StorageUnreachableError`), or the bytes read
+            back differ.
+    """
+    storage = cfg.storage
+    if not storage.bucket:
+        raise StorageError("no bucket configured", hint="Run `cpv configure`.")
+    creds = creds or resolve_credentials(cfg)
+    key = "/".join(p for p in (prefix.strip("/"), PROBE_PREFIX, uuid.uuid4().hex) if p)
+    body = f"cpv probe {uuid.uuid4().hex}\n".encode()
+    with applied_env(boto_env(cfg)):
+        client = s3_client(storage, creds, timeout=timeout)
+        try:
+            client.head_bucket(Bucket=storage.bucket)
+            client.put_object(Bucket=storage.bucket, Key=key, Body=body)
+            try:
+                got = client.get_object(Bucket=storage.bucket, Key=key)["Body"].read()
+            finally:
+                client.delete_object(Bucket=storage.bucket, Key=key)
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise storage_error(exc, storage, creds, client) from None
+    if got != body:
+        raise StorageError(
+            f"object read back from bucket {storage.bucket!r} differs from what was written",
+            bucket=storage.bucket,
+            endpoint=describe_endpoint(storage),
+            hint="The endpoint or a proxy alters objects; check --provider and --endpoint-url.",
+        )
+    return ProbeResult(
+        bucket=storage.bucket, endpoint=describe_endpoint(storage), key=key, bytes=len(body)
+    )
+
+
 def check_storage(cfg: UserConfig, creds: ResolvedCredentials | None, *, timeout: float) -> Check:
     storage = cfg.storage
-    if storage.provider == "local" or (storage.url and not storage.url.startswith("s3://")):
+    if storage.provider == "local" or (storage.url and not is_s3(storage.url)):
         root = Path(storage.root_url()).expanduser()
         anc = next((p for p in (root, *root.parents) if p.exists()), None)
         if anc is None or not os.access(anc, os.W_OK | os.X_OK):
@@ -124,13 +191,7 @@ def check_storage(cfg: UserConfig, creds: ResolvedCredentials | None, *, timeout
         return Check(name="storage", status="ok", message=f"local storage at {root} is writable")
     if creds is None:
         return Check(name="storage", status="skip", message="skipped: no usable credentials")
-    from cpv.storage_check import probe
-
-    prefix = ""
-    if storage.url:
-        from cpv.urls import s3_location
-
-        prefix = s3_location(storage.url)[1]
+    prefix = s3_location(storage.url)[1] if storage.url else ""
     try:
         result = probe(cfg, creds=creds, prefix=prefix, timeout=timeout)
     except CpvError as exc:
@@ -146,11 +207,11 @@ def check_git_remote(cfg: UserConfig, *, team: str, model: str) -> Check:
     template = cfg.git.remote_template
     try:
         if template:
-            git_remote.validate_template(template)
+            validate_remote_template(template)
         url = cfg.git.remote_url(team, model)
     except CpvError as exc:
         return _fail("git remote", exc)
-    result = git_remote.check(url)
+    result = git_origin.check(url)
     if not result.reachable:
         return Check(
             name="git remote",
@@ -167,7 +228,7 @@ def check_git_remote(cfg: UserConfig, *, team: str, model: str) -> Check:
 def check_ssh(cfg: UserConfig) -> Check:
     key = cfg.git.ssh_key
     if not key:
-        hosted = cfg.git.remote_template and not git_remote.is_local(cfg.git.remote_template)
+        hosted = cfg.git.remote_template and not git_kind(cfg.git.remote_template).local
         return Check(
             name="ssh key",
             status="skip",

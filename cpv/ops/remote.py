@@ -1,4 +1,5 @@
-"""Move a model's storage to a new remote with its whole history (``cpv remote set``).
+"""``cpv remote set`` and ``cpv remote show``: move a model's storage to a new remote with
+its whole history; say where its bytes and history live.
 
 The objects of every version are copied from the local cache to the new remote in the
 layout DVC reads (``files/md5/xx/rest``), then the remote listing is checked against the
@@ -13,22 +14,20 @@ The copy does not go through ``dvc push --rev``: DVC resolves each revision's re
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import cast
 
 from cpv import _dvc, _git
 from cpv.config import GIT_REMOTE_NAME, UserConfig, load_user_config, model_storage_url
-from cpv.credentials import applied_env, boto_env, remote_runtime_config
+from cpv.credentials import applied_env
 from cpv.errors import MissingDataError, StorageError, UsageError
 from cpv.progress import Progress
 from cpv.progress import current as current_progress
+from cpv.repo import ModelRepo
 from cpv.results import MoveResult, StorageState, VersionObjects
-
-if TYPE_CHECKING:
-    from cpv.repo import ModelRepo
+from cpv.storage import ObjectStore, get_transfer
+from cpv.urls import is_s3
 
 #: ``fn(done, total, label)``: the step callback of :class:`cpv.progress.Progress` alone.
 StepFn = Callable[[int, int, str], None]
@@ -67,74 +66,6 @@ def version_objects(root: Path, commit: str) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-class _ObjectStore:
-    """The content-addressed layout DVC reads at a remote URL: ``<url>/files/md5/xx/rest``."""
-
-    def __init__(self, cfg: UserConfig, url: str) -> None:
-        self.cfg, self.url = cfg, url
-        self._client: Any = None
-        if url.startswith("s3://"):
-            from cpv.urls import s3_location
-
-            self.bucket, prefix = s3_location(url)
-            self.storage = cfg.storage.model_copy(update={"bucket": self.bucket})
-            self.base = f"{prefix}/files/md5/" if prefix else "files/md5/"
-        else:
-            self.path = Path(url) / "files" / "md5"
-
-    def _s3(self) -> Any:
-        if self._client is None:
-            from cpv._s3 import s3_client
-            from cpv.credentials import resolve_credentials
-
-            self.creds = resolve_credentials(self.cfg)
-            self._client = s3_client(self.cfg.storage, self.creds)
-        return self._client
-
-    def sizes(self) -> dict[str, int]:
-        """Object id -> size of every object present."""
-        if not self.url.startswith("s3://"):
-            if not self.path.is_dir():
-                return {}
-            return {
-                d.name + f.name: f.stat().st_size
-                for d in self.path.iterdir()
-                if d.is_dir()
-                for f in d.iterdir()
-                if not f.name.startswith(".")
-            }
-        from cpv._s3 import storage_error
-
-        out: dict[str, int] = {}
-        try:
-            pages = (
-                self._s3()
-                .get_paginator("list_objects_v2")
-                .paginate(Bucket=self.bucket, Prefix=self.base)
-            )
-            for page in pages:
-                for obj in page.get("Contents", []):
-                    out[obj["Key"][len(self.base) :].replace("/", "", 1)] = int(obj["Size"])
-        except Exception as exc:
-            raise storage_error(exc, self.storage, self.creds, self._client) from None
-        return out
-
-    def upload(self, oid: str, source: Path) -> None:
-        if not self.url.startswith("s3://"):
-            dest = self.path / oid[:2] / oid[2:]
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(f".{dest.name}.tmp")
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, dest)
-            return
-        from cpv._s3 import storage_error
-
-        try:
-            self._s3().upload_file(str(source), self.bucket, f"{self.base}{oid[:2]}/{oid[2:]}")
-        except Exception as exc:
-            raise storage_error(exc, self.storage, self.creds, self._client) from None
-
-
 def move_storage(
     root: Path,
     *,
@@ -164,19 +95,17 @@ def move_storage(
         MissingDataError: a version's objects are in neither the local cache nor the old remote.
         StorageError: the new remote is unreachable, or objects are missing there after the push.
     """
-    from cpv.repo import ModelRepo
-
     cfg = cfg or load_user_config()
     repo = ModelRepo.open(root)
     url = new_url or model_storage_url(cfg.storage.root_url(), repo.config.team, repo.config.model)
-    if not url.startswith("s3://"):
+    if not is_s3(url):
         url = str(Path(url).expanduser().resolve())
     old_url = _dvc.remote_url(repo.root)
     if old_url == url:
         raise UsageError(f"the model already uses {url}", hint="`cpv push` uploads new versions.")
     with repo.locked():
         versions = _versions_to_move(repo, cfg, old_url, all_versions=all_versions)
-        store = _ObjectStore(cfg, url)
+        store = ObjectStore(cfg, url)
         result = _copy(repo.root, store, old_url, versions, dry_run=dry_run, step=_step(progress))
         if not dry_run:
             result.commit = _switch_remote(repo, cfg, url)
@@ -209,7 +138,7 @@ def _versions_to_move(
 
 def _copy(
     root: Path,
-    store: _ObjectStore,
+    store: ObjectStore,
     old_url: str | None,
     versions: list[VersionObjects],
     *,
@@ -218,7 +147,7 @@ def _copy(
 ) -> MoveResult:
     """Upload what the new store lacks, then check every object arrived (unless ``dry_run``)."""
     url = store.url
-    with applied_env(boto_env(store.cfg) if url.startswith("s3://") else {}):
+    with applied_env(store.env()):
         present = store.sizes()
         for v in versions:
             v.missing_on_remote = [o for o in v.objects if o not in present]
@@ -244,7 +173,7 @@ def _switch_remote(repo: ModelRepo, cfg: UserConfig, url: str) -> str:
     """Point ``.dvc/config`` at ``url`` and commit it; the file is restored if that fails."""
     from cpv.providers import dvc_remote_options
 
-    options = dvc_remote_options(cfg.storage) if url.startswith("s3://") else {}
+    options = dvc_remote_options(cfg.storage) if is_s3(url) else {}
     dvc_config = repo.root / ".dvc" / "config"
     saved = dvc_config.read_bytes()
     try:
@@ -257,7 +186,7 @@ def _switch_remote(repo: ModelRepo, cfg: UserConfig, url: str) -> str:
 
 def _upload_all(
     root: Path,
-    store: _ObjectStore,
+    store: ObjectStore,
     versions: list[VersionObjects],
     present: dict[str, int],
     *,
@@ -312,15 +241,11 @@ def _ensure_local(root: Path, cfg: UserConfig, old_url: str | None, commits: lis
         raise MissingDataError(
             "objects are missing from the local cache and there is no old remote"
         )
-    remote_config = remote_runtime_config(cfg, remote_url=old_url)
-    with applied_env(boto_env(cfg) if old_url.startswith("s3://") else {}):
-        _dvc.fetch(root, revs=commits, jobs=None, remote_config=remote_config)
+    get_transfer(cfg).fetch(root, revs=commits, jobs=None)  # from the current (old) remote
 
 
 def storage_state(root: Path) -> StorageState:
     """The model's current DVC remote and git remote, for ``cpv remote show``."""
-    from cpv.repo import ModelRepo
-
     repo = ModelRepo.open(root)
     return StorageState(
         root=str(repo.root),

@@ -1,8 +1,5 @@
-"""Read-only views: two versions side by side, and the workspace status.
-
-A version is looked up with :func:`cpv.restore.find_record`; the managers turn what the user
-named (``v0.3``, ``model/v0.3``) into a kind and a version first.
-"""
+"""``cpv status``: the workspace against the latest versions, what the git remote lacks,
+and a change a dead writer left unfinished."""
 
 from __future__ import annotations
 
@@ -13,33 +10,9 @@ from cpv.config import GIT_REMOTE_NAME
 from cpv.errors import CpvError
 from cpv.metadata import VersionRecord
 from cpv.repo import ModelRepo
-from cpv.results import DiffEntry, DiffResult, KindStatus, StatusResult
+from cpv.results import KindStatus, StatusResult
 from cpv.transaction import pending as pending_change
 from cpv.versions import Kind
-
-
-def diff(ra: VersionRecord, rb: VersionRecord) -> DiffResult:
-    """Two versions side by side: every metric (with the change when both are numbers), then
-    sizes and metadata."""
-    metrics = []
-    for key in sorted(set(ra.metrics) | set(rb.metrics)):
-        va, vb = ra.metrics.get(key), rb.metrics.get(key)
-        delta = vb - va if isinstance(va, int | float) and isinstance(vb, int | float) else None
-        metrics.append(DiffEntry(key=key, a=va, b=vb, delta=delta))
-    fields = []
-    for key in (
-        "size_bytes",
-        "file_count",
-        "content_hash",
-        "data_version",
-        "created_at",
-        "author",
-        "message",
-    ):
-        va, vb = getattr(ra, key), getattr(rb, key)
-        delta = float(vb - va) if isinstance(va, int) and isinstance(vb, int) else None
-        fields.append(DiffEntry(key=key, a=va, b=vb, delta=delta))
-    return DiffResult(a=ra, b=rb, metrics=metrics, fields=fields)
 
 
 def status(

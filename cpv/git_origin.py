@@ -1,20 +1,21 @@
-"""Per-model Git remotes from the user's template: local bare repos or hosted repositories."""
+"""Each model's git remote (``origin``): is it usable — a bare repository on a writable
+local path, or a hosted repository that answers — and creating the local bare one.
+
+Its URL comes from the user's template (:meth:`cpv.config.GitSettings.remote_url`); what
+kind of URL it is, from :func:`cpv.urls.git_kind`.
+"""
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
-from urllib.parse import urlparse
 
 from pydantic import BaseModel
 
 from cpv import _git
 from cpv.config import GitSettings
-from cpv.errors import RemoteError, RemoteNotFoundError, UsageError
-
-_SCP_RE = re.compile(r"^(?:[^@/:]+@)?[^/:]+:(?!//)")
-_PLACEHOLDER_RE = re.compile(r"{([^{}]*)}")
+from cpv.errors import RemoteError, RemoteNotFoundError
+from cpv.urls import git_kind, local_path
 
 
 class RemoteCheck(BaseModel):
@@ -24,46 +25,6 @@ class RemoteCheck(BaseModel):
     reachable: bool
     exists: bool
     message: str
-
-
-def is_local(url: str) -> bool:
-    """A path or ``file://`` URL, as opposed to ssh/https/scp-style ``user@host:path``."""
-    parsed = urlparse(url)
-    if parsed.scheme == "file":
-        return True
-    if parsed.scheme in ("ssh", "git", "http", "https", "git+ssh", "ssh+git"):
-        return False
-    return not _SCP_RE.match(url)
-
-
-def local_path(url: str) -> Path:
-    return Path(urlparse(url).path if url.startswith("file://") else url).expanduser()
-
-
-def validate_template(template: str) -> str:
-    """A template uses only ``{team}`` and ``{model}`` and names one repo per model."""
-    names = set(_PLACEHOLDER_RE.findall(template))
-    unknown = names - {"team", "model"}
-    if unknown:
-        raise UsageError(
-            f"bad git remote template {template!r}: unknown placeholder {{{sorted(unknown)[0]}}}",
-            hint="Use only {team} and {model}, e.g. git@bitbucket.org:acme/{team}-{model}.git.",
-        )
-    if "model" not in names:
-        raise UsageError(
-            f"bad git remote template {template!r}: it has no {{model}} placeholder",
-            hint="Each model needs its own repository, e.g. git@github.com:acme/{team}-{model}.git.",
-        )
-    if urlparse(template).password:
-        raise UsageError(
-            "the git remote template contains a password or token",
-            hint="Use SSH (--ssh-key) or a git credential helper; never put secrets in the template.",
-        )
-    try:
-        template.format(team="t", model="m")
-    except (KeyError, IndexError, ValueError) as exc:
-        raise UsageError(f"bad git remote template {template!r}: {exc}") from exc
-    return template
 
 
 def _writable_ancestor(path: Path) -> Path | None:
@@ -76,7 +37,7 @@ def _writable_ancestor(path: Path) -> Path | None:
 
 def check(url: str) -> RemoteCheck:
     """Whether the remote is usable: a writable local path, or a host that answers ``ls-remote``."""
-    if is_local(url):
+    if git_kind(url).local:
         path = local_path(url)
         if (path / "HEAD").is_file():
             ok = os.access(path, os.W_OK)
@@ -122,7 +83,7 @@ def ensure(settings: GitSettings, *, team: str, model: str) -> str:
         RemoteError: the host cannot be reached or refuses us (a subclass says why).
     """
     url = settings.remote_url(team, model)
-    if is_local(url):
+    if git_kind(url).local:
         result = check(url)
         if not result.reachable:
             raise RemoteError(

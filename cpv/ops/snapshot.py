@@ -1,4 +1,4 @@
-"""Versions made from a snapshot: the bytes come from a private copy, never the workspace.
+"""``cpv tag`` from a snapshot: the bytes come from a private copy, never the workspace.
 
 Background versioning (and ``tag(source=...)``) copies a save into a folder of its own at
 save time. This module versions that copy: it hashes it once, moves its files into the
@@ -19,9 +19,7 @@ from cpv import objects
 from cpv._faults import fault_point
 from cpv.errors import NothingToTagError
 from cpv.metadata import VersionRecord
-from cpv.repo import ModelRepo
-from cpv.results import TagResult
-from cpv.tagging import (
+from cpv.ops.tag import (
     TagRequest,
     _data_lineage,
     _has_files,
@@ -29,6 +27,8 @@ from cpv.tagging import (
     choose_version,
     commit_and_tag,
 )
+from cpv.repo import ModelRepo
+from cpv.results import TagResult
 from cpv.versions import Kind, Version, tag_name
 
 #: (relpath, size, mtime_ns, inode) -> md5 of files already hashed (see objects.hash_tree)

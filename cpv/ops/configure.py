@@ -11,8 +11,15 @@ from typing import Literal
 
 from pydantic import BaseModel, SecretStr
 
-from cpv import git_remote, providers
-from cpv.config import GitSettings, UserConfig, load_user_config, save_user_config, user_config_path
+from cpv import providers
+from cpv.config import (
+    GitSettings,
+    UserConfig,
+    load_user_config,
+    save_user_config,
+    user_config_path,
+    validate_remote_template,
+)
 from cpv.credentials import (
     ResolvedCredentials,
     credentials_path,
@@ -24,8 +31,8 @@ from cpv.credentials import (
     store_credentials,
     store_in_aws_profile,
 )
-from cpv.doctor import DoctorReport, run_doctor
 from cpv.errors import UsageError, VerificationFailed
+from cpv.ops.doctor import DoctorReport, run_doctor
 
 
 class ConfigureRequest(BaseModel):
@@ -95,7 +102,7 @@ def build_config(req: ConfigureRequest, *, current: UserConfig) -> UserConfig:
         current.git.remote_template if req.git_remote_template is None else req.git_remote_template
     )
     if template:
-        git_remote.validate_template(template)
+        validate_remote_template(template)
     ssh_key = current.git.ssh_key if req.ssh_key is None else req.ssh_key
     return UserConfig(
         storage=storage, git=GitSettings(remote_template=template or None, ssh_key=ssh_key or None)

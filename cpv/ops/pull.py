@@ -1,0 +1,158 @@
+"""``cpv pull`` and ``cpv clone``: fetch git refs, then a version's bytes, hash-verified.
+
+Also the branch helpers ``cpv push`` shares: fetching the remote's branch and
+fast-forwarding to it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from cpv import _git
+from cpv.config import GIT_REMOTE_NAME, load_user_config, parse_model_id
+from cpv.errors import RemoteError, UsageError
+from cpv.metadata import VersionRecord
+from cpv.repo import ModelRepo
+from cpv.results import PullResult
+from cpv.storage import get_transfer
+from cpv.urls import UrlKind, git_kind, local_path
+from cpv.versions import Kind, Version, parse_version_arg
+from cpv.workspace import checkout_head, materialize, refuse_unsaved_work
+
+
+def resolve_clone_source(source: str) -> str:
+    """``TEAM/MODEL`` -> the configured git remote; anything else is taken as a URL or path."""
+    if (
+        git_kind(source) is UrlKind.PATH
+        and ":" not in source
+        and source.count("/") == 1
+        and not Path(source).exists()
+    ):
+        team, model = parse_model_id(source)
+        return load_user_config().git.remote_url(team, model)
+    return source
+
+
+def clone(
+    source: str,
+    dest: Path | None = None,
+    *,
+    version: str | None = None,
+    kinds: Sequence[Kind] = (Kind.MODEL, Kind.DATA),
+    jobs: int | None = None,
+) -> tuple[Path, PullResult]:
+    """Clone a model repository and materialize (and verify) ``kinds`` of a version's bytes."""
+    if version is not None:
+        parse_version_arg(version, within=kinds, action="clone")  # refuse before cloning
+    url = resolve_clone_source(source)
+    if git_kind(url).local and not local_path(url).exists():
+        raise RemoteError(
+            f"no repository at {url}",
+            hint="Check the name (TEAM/MODEL) or URL; push it first from the machine that has it.",
+        )
+    name = url.rstrip("/").split("/")[-1].split(":")[-1].removesuffix(".git") or "model"
+    target = (dest or Path.cwd() / name).expanduser().resolve()
+    if target.exists() and any(target.iterdir()):
+        raise UsageError(f"{target} already exists and is not empty", hint="Choose another PATH.")
+    _git.clone(url, target)
+    try:
+        repo = ModelRepo.open(target)
+        result = pull(target, version=version, kinds=kinds, jobs=jobs)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    return repo.root, result
+
+
+def pull(
+    path: str | Path = ".",
+    *,
+    version: str | None = None,
+    kinds: Sequence[Kind] = (Kind.MODEL, Kind.DATA),
+    jobs: int | None = None,
+    force: bool = False,
+) -> PullResult:
+    """Fetch git refs and bytes. No version: update the branch and its workspace. A version:
+    put that version's bytes in the workspace (pointers untouched), hash-verified.
+
+    ``version`` is read by :func:`~cpv.versions.parse_version_arg`: ``model/v0.3`` pulls the
+    model's bytes alone, and is refused when ``kinds`` leaves the model out."""
+    wanted = list(kinds)
+    parsed: Version | None = None
+    if version is not None:
+        kind_arg, parsed = parse_version_arg(version, within=kinds, action="pull")
+        wanted = [kind_arg] if kind_arg else wanted
+    repo = ModelRepo.open(path)
+    with repo.locked():
+        updated = _fetch_refs(repo)
+        if parsed is None:
+            refuse_unsaved_work(repo, kinds, force=force)
+            fetched = get_transfer().fetch(
+                repo.root,
+                revs=None,
+                jobs=jobs,
+                targets=[
+                    repo.pointer_of(k) for k in kinds if (repo.root / repo.pointer_of(k)).exists()
+                ]
+                or None,
+            )
+            verified = checkout_head(repo, kinds)
+            return PullResult(
+                fetched_objects=fetched, verified_paths=verified, updated_branch=updated
+            )
+        records: list[VersionRecord] = []
+        for kind in wanted:
+            try:
+                records.append(repo.find(kind, parsed))
+            except LookupError:
+                if len(wanted) == 1:
+                    raise
+        if not records:
+            repo.find(wanted[0], parsed)
+        refuse_unsaved_work(repo, [r.kind for r in records], force=force)
+        fetched = materialize(repo, records, jobs=jobs)
+        return PullResult(
+            records=records,
+            fetched_objects=fetched,
+            verified_paths=[r.path for r in records],
+            updated_branch=updated,
+        )
+
+
+def _fetch_refs(repo: ModelRepo) -> bool:
+    """Fetch the remote's tags and fast-forward the branch when possible."""
+    url = repo.git.remote_url(GIT_REMOTE_NAME)
+    if not url:
+        return False
+    branch = repo.git.current_branch()
+    remote_head = fetch_branch(
+        repo,
+        url,
+        branch,
+        "refs/tags/model/*:refs/tags/model/*",
+        "refs/tags/data/*:refs/tags/data/*",
+    )
+    return bool(remote_head) and fast_forward(repo, str(remote_head), branch)
+
+
+def fetch_branch(repo: ModelRepo, url: str, branch: str, *refspecs: str) -> str | None:
+    """Fetch the remote's ``branch`` into its tracking ref (plus ``refspecs``); its head sha,
+    or None when the remote has no such branch yet."""
+    remote_head = _git.ls_remote(url, f"refs/heads/{branch}").get(f"refs/heads/{branch}")
+    if remote_head:
+        repo.git.fetch(GIT_REMOTE_NAME, f"+refs/heads/{branch}:{tracking_ref(branch)}", *refspecs)
+    return remote_head
+
+
+def tracking_ref(branch: str) -> str:
+    return f"refs/remotes/{GIT_REMOTE_NAME}/{branch}"
+
+
+def fast_forward(repo: ModelRepo, remote_head: str, branch: str) -> bool:
+    head = repo.git.head_commit()
+    if head and head != remote_head and repo.git.is_ancestor(head, remote_head):
+        repo.git.run("merge", "-q", "--ff-only", tracking_ref(branch))
+        return True
+    return False

@@ -1,0 +1,170 @@
+"""``cpv push``: publish versions — data before git, atomically.
+
+A remote never has a tag whose data is missing: objects are uploaded first
+(:mod:`cpv.storage`), then the branch and the new tags go in one ``git push --atomic``.
+When another writer already published a version number we made locally with other
+content, our unpublished version is renamed to the next free number; nothing is ever
+force-pushed and neither version is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from cpv import _git
+from cpv._faults import fault_point
+from cpv.config import GIT_REMOTE_NAME
+from cpv.errors import PushRejectedError, RemoteError
+from cpv.metadata import encode_tag_message
+from cpv.ops.pull import fast_forward, fetch_branch, tracking_ref
+from cpv.repo import METRICS_LOG, ModelRepo
+from cpv.results import PushResult
+from cpv.storage import get_transfer
+from cpv.versions import Kind, Version, parse_tag_name, tag_name
+
+_MAX_ATTEMPTS = 5
+
+
+def _remote(repo: ModelRepo) -> str:
+    url = repo.git.remote_url(GIT_REMOTE_NAME)
+    if not url:
+        raise RemoteError(
+            "this repository has no git remote 'origin'", hint="Add one: git remote add origin URL."
+        )
+    return url
+
+
+def _remote_tags(url: str) -> dict[str, str]:
+    """cpv tag name -> tag object sha on the remote."""
+    refs = _git.ls_remote(url, "refs/tags/model/*", "refs/tags/data/*")
+    return {
+        ref[len("refs/tags/") :]: sha
+        for ref, sha in refs.items()
+        if not ref.endswith("^{}") and parse_tag_name(ref[len("refs/tags/") :])
+    }
+
+
+def _local_tag_objects(repo: ModelRepo) -> dict[str, str]:
+    """cpv tag name -> tag object sha, locally."""
+    return {t.name: t.obj for t in repo.git.list_tags("model", "data")}
+
+
+def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = False) -> PushResult:
+    repo = ModelRepo.open(path)
+    url = _remote(repo)
+    with repo.locked():
+        branch = repo.git.current_branch()
+        renamed: dict[str, str] = {}
+        for _attempt in range(_MAX_ATTEMPTS):
+            remote = _remote_tags(url)
+            local = _local_tag_objects(repo)
+            colliding = [t for t in local if t in remote and remote[t] != local[t]]
+            if colliding:
+                if dry_run:
+                    return PushResult(
+                        pushed_tags=sorted(set(local) - set(remote)),
+                        branch=branch,
+                        dry_run=True,
+                        renamed={t: "(next free number)" for t in colliding},
+                    )
+                renamed.update(_rename_collisions(repo, colliding, remote))
+                continue
+            _integrate_remote_branch(repo, url, branch)
+            new_tags = sorted(set(local) - set(remote), key=_tag_sort_key)
+            records = {r.tag: r for r in repo.records()}
+            if dry_run:
+                return PushResult(
+                    pushed_tags=new_tags, branch=branch, dry_run=True, renamed=renamed
+                )
+            revs = sorted(
+                {records[t].commit for t in new_tags if t in records}
+                | {repo.git.head_commit() or ""} - {""}
+            )
+            objects = get_transfer().push(repo.root, revs=revs, jobs=jobs)
+            fault_point("after_data_push")
+            try:
+                repo.git.push_atomic(
+                    GIT_REMOTE_NAME,
+                    [
+                        f"refs/heads/{branch}:refs/heads/{branch}",
+                        *[f"refs/tags/{t}:refs/tags/{t}" for t in new_tags],
+                    ],
+                )
+            except PushRejectedError:
+                continue  # someone published in between: look again
+            repo.git.fetch(
+                GIT_REMOTE_NAME, f"+refs/heads/{branch}:refs/remotes/{GIT_REMOTE_NAME}/{branch}"
+            )
+            return PushResult(
+                pushed_tags=new_tags,
+                renamed=renamed,
+                objects_pushed=objects,
+                branch=branch,
+                up_to_date=not new_tags and objects == 0,
+            )
+        raise PushRejectedError(
+            "the remote kept changing while pushing", url=url, hint="Run `cpv push` again."
+        )
+
+
+def _tag_sort_key(name: str) -> tuple[str, Version]:
+    parsed = parse_tag_name(name)
+    assert parsed is not None
+    return parsed[0].value, parsed[1]
+
+
+def _rename_collisions(
+    repo: ModelRepo, colliding: Sequence[str], remote: dict[str, str]
+) -> dict[str, str]:
+    """Give our unpublished colliding versions the next numbers free both locally and remotely.
+
+    Model and data tags of one version (made by ``tag all``) move together to keep pairs aligned.
+    """
+    taken: set[tuple[Kind, Version]] = set()
+    for name in [*remote, *_local_tag_objects(repo)]:
+        parsed = parse_tag_name(name)
+        if parsed:
+            taken.add(parsed)
+    records = {r.tag: r for r in repo.records()}
+    versions = sorted({parse_tag_name(t)[1] for t in colliding})  # type: ignore[index]
+    renamed: dict[str, str] = {}
+    for version in versions:
+        group = [
+            records[t]
+            for t in (tag_name(k, version) for k in Kind)
+            if t in records and (t in colliding or t not in remote)
+        ]
+        kinds = [r.kind for r in group]
+        top = max(v for _, v in taken)
+        new = top.bump("minor")
+        while any((k, new) in taken for k in kinds):
+            new = new.bump("minor")
+        for record in group:
+            new_record = record.renamed(new)
+            repo.git.create_tag(new_record.tag, encode_tag_message(new_record), record.commit)
+            repo.git.delete_tag(record.tag)
+            taken.add((record.kind, new))
+            renamed[record.tag] = new_record.tag
+    # Now the remote's versions can be fetched without clobbering ours.
+    repo.git.fetch(
+        GIT_REMOTE_NAME, "refs/tags/model/*:refs/tags/model/*", "refs/tags/data/*:refs/tags/data/*"
+    )
+    return renamed
+
+
+def _integrate_remote_branch(repo: ModelRepo, url: str, branch: str) -> None:
+    """Bring in commits another writer pushed. Where both changed a version pointer ours wins
+    (our version is about to get the newest number); any other conflict stops the push."""
+    remote_head = fetch_branch(repo, url, branch)
+    head = repo.git.head_commit()
+    if not remote_head or (head and repo.git.is_ancestor(remote_head, head)):
+        return
+    if fast_forward(repo, remote_head, branch):
+        return
+    pointers = [repo.pointer_of(kind) for kind in Kind]
+    repo.git.merge(
+        tracking_ref(branch),
+        f"cpv: merge {GIT_REMOTE_NAME}/{branch}",
+        ours_wins=[*pointers, ".gitignore", METRICS_LOG],
+    )

@@ -1,0 +1,84 @@
+"""``cpv revert``: bring an earlier version's bytes back as a new commit; history stays.
+
+Unsaved work is refused (or, with ``force``, saved to a backup ref first); the change is one
+transaction (:mod:`cpv.transaction`): a failure leaves the workspace and branch as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from cpv import _dvc
+from cpv._faults import fault_point
+from cpv.repo import ModelRepo
+from cpv.results import RevertResult
+from cpv.transaction import Intent, transaction
+from cpv.versions import Kind, Version
+from cpv.workspace import ensure_objects, refuse_unsaved_work
+
+
+def revert(
+    repo: ModelRepo,
+    version: Version,
+    kinds: Sequence[Kind],
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+) -> RevertResult:
+    """Restore ``version``'s files for ``kinds`` and record that as a new commit."""
+    with repo.locked():
+        repo.git.current_branch()  # refuse a detached HEAD before touching anything
+        records = [repo.find(kind, version) for kind in kinds]
+        dirty = refuse_unsaved_work(repo, kinds, force=force)
+        targets = {
+            r.kind: repo.git.show_file(r.commit, repo.pointer_of(r.kind)) or "" for r in records
+        }
+        current = {k: repo.git.show_file("HEAD", repo.pointer_of(k)) for k in kinds}
+        if not dirty and all(targets[k] == current[k] for k in kinds):
+            return RevertResult(records=records, already_current=True)
+        ensure_objects(repo, records)  # before any file is touched
+        if dry_run:
+            return RevertResult(records=records, dry_run=True)
+
+        pointers = [repo.pointer_of(k) for k in kinds]
+        intent = Intent(
+            op="revert",
+            head=repo.git.head_commit(),
+            paths=[*pointers, ".gitignore"],
+            checkout=pointers,
+        )
+        backups: list[str] = []
+        with transaction(repo, intent):
+            if dirty:
+                backups = _backup_workspace(repo, kinds)
+            for record in records:
+                pointer = repo.pointer_of(record.kind)
+                (repo.root / pointer).write_text(targets[record.kind])
+                _dvc.checkout(repo.root, pointer)
+                fault_point("after_revert_checkout")
+                _dvc.verify_workspace(
+                    repo.root, record.path, _dvc.parse_pointer(targets[record.kind])
+                )
+            which = " + ".join(k.value for k in kinds)
+            commit = repo.git.commit_paths(pointers, f"cpv: revert {which} to {version}")
+        return RevertResult(records=records, commit=commit, backups=backups)
+
+
+def _backup_workspace(repo: ModelRepo, kinds: Sequence[Kind]) -> list[str]:
+    """Save the current (uncommitted) content to the cache; keep its pointers under a ref."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    refs = []
+    for kind in kinds:
+        pointer = repo.pointer_of(kind)
+        if not (repo.root / repo.path_of(kind)).exists():
+            continue
+        _dvc.add(repo.root, repo.path_of(kind))
+        text = (repo.root / pointer).read_text()
+        ref = f"refs/cpv/backups/{stamp}-{kind.value}"
+        repo.git.write_backup_commit(
+            {pointer: text}, f"cpv: {kind.value} content saved before revert", ref
+        )
+        repo.git.restore_paths("HEAD", [pointer, ".gitignore"])
+        refs.append(ref)
+    return refs
