@@ -51,6 +51,8 @@ def _local_tag_objects(repo: ModelRepo) -> dict[str, str]:
 
 
 def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = False) -> PushResult:
+    """Upload the objects of every unpublished version, then push the branch and the new
+    tags in one ``git push --atomic``; retried when the remote changes in between."""
     repo = ModelRepo.open(path)
     url = _remote(repo)
     with repo.locked():
