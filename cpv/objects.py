@@ -133,6 +133,28 @@ def _checkpoint_files(source: Path, ignore: Iterable[str]) -> Iterator[tuple[str
         yield rel, full
 
 
+def copy_file(source: Path, dest: Path) -> None:
+    """Copy in the kernel with ``copy_file_range`` (no Python buffers; measured cheaper in
+    CPU than ``sendfile`` for large files here), else ``shutil.copyfile``."""
+    with open(source, "rb") as src, open(dest, "wb") as dst:
+        remaining = os.fstat(src.fileno()).st_size
+        try:
+            while remaining > 0:
+                done = os.copy_file_range(src.fileno(), dst.fileno(), remaining)
+                if done == 0:
+                    break  # the file shrank while copying: the rest is read below
+                remaining -= done
+            if not remaining:
+                return
+        except (AttributeError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno not in _NO_COPY_RANGE:
+                raise
+    shutil.copyfile(source, dest)
+
+
+_NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
+
+
 def snapshot(source: Path, dest: Path, *, ignore: Iterable[str] = ()) -> int:
     """Copy ``source`` (a file, or a folder's files) into the empty folder ``dest``; returns bytes.
 
@@ -147,7 +169,7 @@ def snapshot(source: Path, dest: Path, *, ignore: Iterable[str] = ()) -> int:
         for rel, full in _checkpoint_files(source, ignore):
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(full, target)
+            copy_file(full, target)
             total += target.stat().st_size
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
@@ -280,7 +302,7 @@ def _place(cache: Path, md5: str, *, move_from: Path | None, data: bytes | None)
             except OSError as exc:
                 if exc.errno != errno.EXDEV:
                     raise
-                shutil.copyfile(move_from, tmp)  # a cache on another disk
+                copy_file(move_from, tmp)  # a cache on another disk
                 move_from.unlink()
         else:
             tmp.write_bytes(data or b"")
@@ -340,7 +362,7 @@ def checkout_tree(cache: Path, dir_hash: str, dest: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
-            shutil.copyfile(object_path(cache, entry.md5), tmp)
+            copy_file(object_path(cache, entry.md5), tmp)
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)

@@ -2,8 +2,9 @@
 
 The training thread asks :meth:`SnapshotBudget.take` for a private copy of a save. It
 waits (and logs why) while the queue is at its bound or the disk lacks room, then takes
-the copy in memory when the memory budget allows (one read from the page cache, no disk
-write on the training thread), else into a staging folder on disk. It never skips a save.
+the copy in memory when the save is small and the memory budget allows (one read from the
+page cache, no disk write on the training thread), else into a staging folder on disk by
+the kernel's copy. It never skips a save.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ log = logging.getLogger("cpv")
 
 #: Free space left on the disk after a snapshot; below it the loop waits, then the save fails.
 DISK_RESERVE = 64 << 20
+#: Saves up to this size are read into memory (the loop pays one page-cache read, ~2.6 ms
+#: for 16 MB here); larger ones are copied on disk by the kernel (copy_file_range), which
+#: costs less CPU in all (the worker then renames instead of writing them again) and, in
+#: steady state, less time on the loop (0.36 s a GiB against 0.9 s to read it).
+MEMORY_SNAPSHOT_MAX = 64 << 20
 
 
 def default_snapshot_memory() -> int:
@@ -89,7 +95,7 @@ class SnapshotBudget:
         size = tree_size(path)
         self.wait_for_room(size)
         with self.room:
-            in_memory = self.memory + size <= self.snapshot_memory
+            in_memory = size <= MEMORY_SNAPSHOT_MAX and self.memory + size <= self.snapshot_memory
             if in_memory:
                 self.memory += size
         if in_memory:
