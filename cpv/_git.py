@@ -230,7 +230,7 @@ class GitRepo:
             head = self.head_commit()
             parents = ["-p", head] if head else []
             sha = repo.git.commit_tree(str(tree), *parents, "-m", message)
-            repo.git.update_ref(ref, sha)
+            repo.git.update_ref(ref, sha, "0" * 40)  # create only: never overwrite a backup
             return str(sha)
 
     # --- tags --------------------------------------------------------------------

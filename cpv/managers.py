@@ -159,7 +159,7 @@ class CheckpointManager:
         metrics: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         version: str | None = None,
-        bump: str = "minor",
+        bump: str | None = None,
         force: bool = False,
         dry_run: bool = False,
         source: Path | None = None,
@@ -174,7 +174,7 @@ class CheckpointManager:
             metrics: numbers (or short strings) to store, e.g. ``{"wer": 0.21}``.
             params: hyperparameters to store alongside.
             version: an explicit version (``"v1.0"``); must be new and above the latest.
-            bump: ``"minor"`` (default) or ``"major"``.
+            bump: ``"minor"`` (the default) or ``"major"``; not together with ``version``.
             force: tag unchanged content, or an explicit version below the latest.
             dry_run: compute and return the records without writing anything.
             source: (model only) a directory whose content becomes the checkpoint directory first.

@@ -287,6 +287,22 @@ def object_path(cache: Path, md5: str) -> Path:
     return cache / "files" / "md5" / md5[:2] / md5[2:]
 
 
+def _settle(path: Path) -> None:
+    """Make an object durable before a commit can name it, then let its pages go.
+
+    A training run writes a version per save: keeping every one in the page cache would
+    push out what training reads (and, on a VM, touch fresh memory for each). The sync
+    waits on the disk, not the CPU.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
 def _place(cache: Path, md5: str, *, move_from: Path | None, data: bytes | None) -> None:
     dest = object_path(cache, md5)
     if dest.exists():
@@ -307,6 +323,7 @@ def _place(cache: Path, md5: str, *, move_from: Path | None, data: bytes | None)
         else:
             tmp.write_bytes(data or b"")
         os.chmod(tmp, _CACHE_MODE)
+        _settle(tmp)
         os.replace(tmp, dest)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

@@ -50,7 +50,8 @@ class Version:
     @classmethod
     def parse(cls, text: str) -> Version:
         """Parse ``v1.2`` (or ``1.2``). Raises :class:`InvalidNameError` otherwise."""
-        match = _VERSION_RE.match(text.strip()) if isinstance(text, str) else None
+        # No strip(): "v1.2\n" or " v1.2" is not a version (it would not be its own tag name).
+        match = _VERSION_RE.fullmatch(text) if isinstance(text, str) else None
         if not match:
             raise InvalidNameError(
                 f"invalid version {text!r}",
@@ -152,11 +153,13 @@ def parse_version_arg(
                 hint="Name a version as v0.3, model/v0.3 or data/v0.3.",
             )
         kind = Kind(kind_text)
-    if not body.startswith("v"):
+    try:
+        version = Version.parse(body)  # "v0.3" or "0.3", as --version accepts
+    except InvalidNameError:
         raise InvalidNameError(
-            f"invalid version {text!r}", hint="Versions start with 'v', e.g. v0.3."
-        )
-    version = Version.parse(body)
+            f"invalid version {text!r}",
+            hint="Name a version as v0.3, model/v0.3 or data/v0.3 (v<major>.<minor>).",
+        ) from None
     if kind is not None and within is not None and kind not in within:
         raise _wrong_kind(text, kind, within, action)
     return kind, version

@@ -9,6 +9,7 @@ import click
 
 if TYPE_CHECKING:
     from cpv.cli.main import CliContext
+    from cpv.metadata import VersionRecord
 
 KIND_CHOICE = click.Choice(["model", "data", "all"])
 ONE_KIND_CHOICE = click.Choice(["model", "data"])
@@ -36,9 +37,8 @@ def kind_named(*versions: str) -> str | None:
 @click.option(
     "--bump",
     type=click.Choice(["minor", "major"]),
-    default="minor",
-    show_default=True,
-    help="Which part of the version to increase.",
+    default=None,
+    help="Which part of the version to increase (default: minor); not with --version.",
 )
 @click.option("-m", "--message", default="", help="What changed in this version.")
 @click.option(
@@ -63,7 +63,7 @@ def tag(
     obj: CliContext,
     kind: str,
     version: str | None,
-    bump: str,
+    bump: str | None,
     message: str,
     metric_pairs: tuple[str, ...],
     metrics_file: Path | None,
@@ -119,7 +119,7 @@ def list_(obj: CliContext, kind: str, as_json: bool) -> None:
     "--kind",
     type=ONE_KIND_CHOICE,
     default=None,
-    help="Which kind's version (default model).",
+    help="Which kind's version (default: the model's, else the data's).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
 @click.pass_obj
@@ -127,11 +127,29 @@ def show(obj: CliContext, version: str, kind: str | None, as_json: bool) -> None
     """Show one version's metadata (VERSION: v0.3, model/v0.3 or data/v0.3)."""
     from . import render
 
-    record = obj.manager(kind or kind_named(version) or "model").show(version)
+    named = kind or kind_named(version)
+    if named is not None:
+        record = obj.manager(named).show(version)
+    else:  # a bare version: the model's, else the data's; never silently one of two
+        found = [r for r in (_find(obj, k, version) for k in ("model", "data")) if r]
+        if not found:
+            obj.manager("model").show(version)  # raises VersionNotFoundError with its hint
+        record = found[0]
+        if len(found) > 1:
+            render.info(f"{found[1].tag} also exists: `cpv show {found[1].tag}` shows it.")
     if as_json:
         render.print_json(record.to_json_dict())
     else:
         render.record_detail(record)
+
+
+def _find(obj: CliContext, kind: str, version: str) -> VersionRecord | None:
+    from cpv.errors import VersionNotFoundError
+
+    try:
+        return obj.manager(kind).show(version)
+    except VersionNotFoundError:
+        return None
 
 
 @click.command()

@@ -64,12 +64,7 @@ def init_repository(
     """
     validate_name(team, what="team")
     validate_name(model, what="model")
-    dest = (path or Path.cwd() / model).expanduser().resolve()
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise RepositoryExistsError(
-            f"{dest} already exists and is not empty",
-            hint="Choose another PATH, or remove the directory first.",
-        )
+    dest = _check_destination((path or Path.cwd() / model).expanduser().resolve())
     _check_template(template)
     user = load_user_config()
     storage_url = model_storage_url(storage or user.storage.root_url(), team, model)
@@ -104,6 +99,23 @@ def init_repository(
     return dest
 
 
+def _check_destination(dest: Path) -> Path:
+    """An empty or new folder, outside any git repository (a model is a repository)."""
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise RepositoryExistsError(
+            f"{dest} already exists and is not empty",
+            hint="Choose another PATH, or remove the directory first.",
+        )
+    outer = _git.find_root(dest.parent) if dest.parent.exists() else None
+    if outer is not None:
+        raise RepositoryExistsError(
+            f"{dest} would be inside the git repository {outer}",
+            hint="Create the model outside any repository: `cpv init TEAM/MODEL PATH`.",
+            path=outer,
+        )
+    return dest
+
+
 def _check_template(template: str | None) -> None:
     if template in (None, "none"):
         return
@@ -124,11 +136,18 @@ def _prepare_git_remote(remote_url: str) -> Path | None:
     hosted one must exist already and be reachable."""
     if git_kind(remote_url).local:
         bare = local_path(remote_url)
-        if bare.exists():
-            return None
+        if bare.exists():  # an earlier `cpv init` (or a push) made it: the model exists
+            raise RepositoryExistsError(
+                f"a model already exists at {remote_url}",
+                hint="Work on it with `cpv clone TEAM/MODEL`; if its only repository was "
+                f"deleted before any push, remove {bare} first.",
+                path=bare,
+            )
         _git.init_bare(bare)
         return bare
     probe = check_git_remote(remote_url)
+    if probe.exists:
+        _refuse_existing_model(remote_url)
     if not probe.exists:
         hint = (
             "Create it (empty, no README) on your Git host, then run `cpv init` again."
@@ -140,6 +159,16 @@ def _prepare_git_remote(remote_url: str) -> Path | None:
             message = f"git remote {remote_url}: {message}"
         raise RemoteError(message, hint=hint)
     return None
+
+
+def _refuse_existing_model(remote_url: str) -> None:
+    """A remote with commits already holds a model: a second, unrelated history wired to
+    it could never be pushed (git refuses to merge unrelated histories)."""
+    if _git.ls_remote(remote_url, "refs/heads/*"):
+        raise RepositoryExistsError(
+            f"a model already exists at {remote_url}",
+            hint="Work on it with `cpv clone TEAM/MODEL` (or `cpv clone URL`).",
+        )
 
 
 def _build_layout(root: Path, cfg: RepoConfig) -> None:

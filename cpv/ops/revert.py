@@ -6,6 +6,7 @@ transaction (:mod:`cpv.transaction`): a failure leaves the workspace and branch 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
@@ -60,6 +61,10 @@ def revert(
                 _dvc.verify_workspace(
                     repo.root, record.path, _dvc.parse_pointer(targets[record.kind])
                 )
+            if all(targets[k] == current[k] for k in kinds):
+                # HEAD already names this version: the forced revert put its bytes back
+                # over unsaved work (kept in the backups); there is nothing to commit.
+                return RevertResult(records=records, already_current=True, backups=backups)
             which = " + ".join(k.value for k in kinds)
             commit = repo.git.commit_paths(pointers, f"cpv: revert {which} to {version}")
         return RevertResult(records=records, commit=commit, backups=backups)
@@ -67,7 +72,8 @@ def revert(
 
 def _backup_workspace(repo: ModelRepo, kinds: Sequence[Kind]) -> list[str]:
     """Save the current (uncommitted) content to the cache; keep its pointers under a ref."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    # unique per call: several forced reverts within one second each keep their backup
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:6]
     refs = []
     for kind in kinds:
         pointer = repo.pointer_of(kind)

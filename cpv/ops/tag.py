@@ -72,7 +72,7 @@ class TagRequest:
         metrics: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         version: str | None = None,
-        bump: str = "minor",
+        bump: str | None = None,
         force: bool = False,
         dry_run: bool = False,
     ) -> TagRequest:
@@ -82,6 +82,12 @@ class TagRequest:
             UsageError: an unknown bump, an invalid version, a metric that is not a finite
                 number or short text.
         """
+        if version is not None and bump is not None:
+            raise UsageError(
+                "give --version or --bump, not both",
+                hint="--version names the number; --bump picks the next one for you.",
+            )
+        bump = bump or "minor"
         if bump not in ("minor", "major"):
             raise UsageError(f"invalid bump {bump!r}", hint="Use --bump minor or --bump major.")
         return cls(

@@ -56,3 +56,22 @@ def test_a_rollback_never_deletes_a_tag_it_did_not_make(
     assert _git_cli(repo, "tag", "--list", "model/*") == ""  # ours, rolled back
     assert _git_cli(repo, "cat-file", "-p", "data/v0.1").endswith("by hand")  # theirs, kept
     assert _git_cli(repo, "log", "--format=%s", "-1").startswith("cpv init")  # branch reset
+
+
+def test_show_of_a_bare_version_held_by_both_kinds_says_so(repo: Path) -> None:
+    (repo / "checkpoints" / "w.bin").write_bytes(b"w")
+    (repo / "data" / "train" / "rows.csv").write_text("x\n1\n")
+    CombinedCheckpoints(repo).tag()
+    proc = subprocess.run(
+        ["cpv", "-C", str(repo), "show", "v0.1", "--json"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert '"tag": "model/v0.1"' in proc.stdout.replace('":"', '": "')
+    assert "data/v0.1 also exists" in proc.stderr
+    (repo / "data" / "train" / "rows.csv").write_text("x\n1\n2\n")
+    from cpv.managers import DataCheckpoints
+
+    DataCheckpoints(repo).tag()  # data/v0.2 alone
+    proc = subprocess.run(["cpv", "-C", str(repo), "show", "0.2"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "data/v0.2" in proc.stdout and "also exists" not in proc.stderr

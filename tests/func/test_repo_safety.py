@@ -83,3 +83,29 @@ def test_a_stale_index_lock_is_named_and_the_workspace_is_restored(repo: Path) -
         ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True
     ).stdout
     assert status == ""  # the pointer and metrics.log were put back, not left modified
+
+
+def test_init_refuses_a_model_that_exists_and_a_nested_repository(tmp_path: Path) -> None:
+    first = subprocess.run(
+        ["cpv", "init", "acme/whisper", str(tmp_path / "one")], capture_output=True, text=True
+    )
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run(
+        ["cpv", "init", "acme/whisper", str(tmp_path / "two")], capture_output=True, text=True
+    )
+    assert again.returncode == 1
+    assert "already exists" in again.stderr and "cpv clone" in again.stderr
+    assert not (tmp_path / "two").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".two.cpv-init")]
+
+    nested = subprocess.run(
+        ["cpv", "init", "acme/other", str(tmp_path / "one" / "inner")],
+        capture_output=True,
+        text=True,
+    )
+    assert nested.returncode == 1 and "inside the git repository" in nested.stderr
+    assert not (tmp_path / "one" / "inner").exists()
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=tmp_path / "one", capture_output=True, text=True
+    ).stdout
+    assert status == ""

@@ -98,3 +98,29 @@ def test_revert_all_restores_both(repo: Path) -> None:
     CombinedCheckpoints(repo).revert("v0.1")
     assert (repo / "checkpoints/model.bin").read_bytes() == b"w1"
     assert (repo / "data/train/x.txt").read_text() == "a\n"
+
+
+def test_forced_reverts_in_one_second_each_keep_their_backup(repo: Path) -> None:
+    m = ModelCheckpoints(repo)
+    write_checkpoint(repo, b"one")
+    m.tag()
+    backups = []
+    for i in range(3):
+        write_checkpoint(repo, f"unsaved {i}".encode())
+        backups += m.revert("v0.1", force=True).backups
+    assert len(set(backups)) == 3
+    refs = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname)", "refs/cpv/backups/"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert sorted(refs) == sorted(backups)
+    pointers = {
+        subprocess.run(
+            ["git", "show", f"{ref}:checkpoints.dvc"], cwd=repo, capture_output=True, text=True
+        ).stdout
+        for ref in backups
+    }
+    assert len(pointers) == 3  # each keeps the pointer of its own unsaved content
