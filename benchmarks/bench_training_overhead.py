@@ -154,6 +154,17 @@ def main() -> None:
             "median_s": round(statistics.median(wall[name]), 3),
             "overhead_best_pct": round(100 * (min(wall[name]) / base_min - 1), 2),
             "overhead_median_pct": round(100 * (statistics.median(wall[name]) / base_med - 1), 2),
+            # each round against the baseline run just before it (robust to drift)
+            "overhead_paired_median_pct": round(
+                100
+                * (
+                    statistics.median(
+                        w / b for w, b in zip(wall[name], wall[names[0]], strict=True)
+                    )
+                    - 1
+                ),
+                2,
+            ),
             "cpu_s": round(statistics.median(cpu[name]), 3),
             "cpu_overhead_pct": round(100 * (statistics.median(cpu[name]) / base_cpu - 1), 2),
             "runs_s": [round(t, 3) for t in wall[name]],
@@ -191,12 +202,14 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, {args.repeats} interleaved runs each:"
     )
     print(
-        f"  {'':<18} {'best wall':>10} {'added':>7} {'median':>8} {'added':>7} {'CPU':>7} {'added':>7}"
+        f"  {'':<18} {'best wall':>10} {'added':>7} {'median':>8} {'added':>7} {'paired':>7} "
+        f"{'CPU':>7} {'added':>7}"
     )
     for name, r in rows.items():
         print(
             f"  {name:<18} {r['best_s']:9.2f}s {r['overhead_best_pct']:+6.1f}% "
             f"{r['median_s']:7.2f}s {r['overhead_median_pct']:+6.1f}% "
+            f"{r['overhead_paired_median_pct']:+6.1f}% "
             f"{r['cpu_s']:6.2f}s {r['cpu_overhead_pct']:+6.1f}%"
         )
     print("  time the training loop itself waited for cpv (median per run):")
