@@ -81,7 +81,10 @@ class PushResult(BaseModel):
     renamed: dict[str, str] = Field(default_factory=dict)
     objects_pushed: int = 0
     branch: str = ""
+    #: the branch moved on the remote (commits were sent)
+    branch_pushed: bool = False
     dry_run: bool = False
+    #: nothing at all was sent: no tag, no object, no commit
     up_to_date: bool = False
 
 

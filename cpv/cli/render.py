@@ -150,8 +150,9 @@ def push_result(res: PushResult) -> None:
     if res.up_to_date:
         console.print("everything up to date")
         return
+    branch = f"branch {res.branch}" if res.branch_pushed else f"branch {res.branch} unchanged"
     console.print(
-        f"pushed {res.objects_pushed} object(s), branch {res.branch}, tags: {' '.join(res.pushed_tags) or '-'}"
+        f"pushed {res.objects_pushed} object(s), {branch}, tags: {' '.join(res.pushed_tags) or '-'}"
     )
 
 

@@ -72,7 +72,7 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
                     )
                 renamed.update(_rename_collisions(repo, colliding, remote))
                 continue
-            _integrate_remote_branch(repo, url, branch)
+            remote_head = _integrate_remote_branch(repo, url, branch)
             new_tags = sorted(set(local) - set(remote), key=_tag_sort_key)
             records = {r.tag: r for r in repo.records()}
             if dry_run:
@@ -83,6 +83,7 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
                 {records[t].commit for t in new_tags if t in records}
                 | {repo.git.head_commit() or ""} - {""}
             )
+            branch_pushed = repo.git.head_commit() != remote_head
             objects = get_transfer().push(repo.root, revs=revs, jobs=jobs)
             fault_point("after_data_push")
             try:
@@ -103,7 +104,8 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
                 renamed=renamed,
                 objects_pushed=objects,
                 branch=branch,
-                up_to_date=not new_tags and objects == 0,
+                branch_pushed=branch_pushed,
+                up_to_date=not new_tags and objects == 0 and not branch_pushed,
             )
         raise PushRejectedError(
             "the remote kept changing while pushing", url=url, hint="Run `cpv push` again."
@@ -155,18 +157,20 @@ def _rename_collisions(
     return renamed
 
 
-def _integrate_remote_branch(repo: ModelRepo, url: str, branch: str) -> None:
+def _integrate_remote_branch(repo: ModelRepo, url: str, branch: str) -> str | None:
     """Bring in commits another writer pushed. Where both changed a version pointer ours wins
-    (our version is about to get the newest number); any other conflict stops the push."""
+    (our version is about to get the newest number); any other conflict stops the push.
+    Returns the remote branch's head before this push (None: the remote has no branch)."""
     remote_head = fetch_branch(repo, url, branch)
     head = repo.git.head_commit()
     if not remote_head or (head and repo.git.is_ancestor(remote_head, head)):
-        return
+        return remote_head
     if fast_forward(repo, remote_head, branch):
-        return
+        return remote_head
     pointers = [repo.pointer_of(kind) for kind in Kind]
     repo.git.merge(
         tracking_ref(branch),
         f"cpv: merge {GIT_REMOTE_NAME}/{branch}",
         ours_wins=[*pointers, ".gitignore", METRICS_LOG],
     )
+    return remote_head
