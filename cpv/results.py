@@ -105,7 +105,10 @@ class StatusResult(BaseModel):
     branch: str
     kinds: list[KindStatus]
     unpushed_tags: list[str] | None = None
+    #: commits on this branch that the remote lacks (ahead); None: unknown
     unpushed_commits: int | None = None
+    #: commits on the remote's branch that this branch lacks (behind); None: unknown
+    behind_commits: int | None = None
     remote: str | None = None
     #: an interrupted change (e.g. "tag") that the next writing command will roll back
     interrupted: str | None = None

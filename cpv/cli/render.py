@@ -209,9 +209,14 @@ def status_result(res: StatusResult) -> None:
     if res.unpushed_tags is None:
         console.print("  remote: unknown (unreachable or none)")
     else:
+        ahead = "?" if res.unpushed_commits is None else res.unpushed_commits
+        behind = "?" if res.behind_commits is None else res.behind_commits
         console.print(
-            f"  unpushed: {len(res.unpushed_tags)} tag(s) {' '.join(res.unpushed_tags)}; {res.unpushed_commits} commit(s)"
+            f"  unpushed: {len(res.unpushed_tags)} tag(s) {' '.join(res.unpushed_tags)}; "
+            f"branch {ahead} commit(s) ahead, {behind} behind the remote"
         )
+        if res.behind_commits:
+            console.print("  run `cpv pull` to bring in the remote's commits")
 
 
 _MARK = {

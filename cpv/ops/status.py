@@ -73,11 +73,25 @@ def _unpublished(repo: ModelRepo, result: StatusResult, records: Sequence[Versio
     remote_head = refs.get(f"refs/heads/{result.branch}")
     head = repo.git.head_commit()
     if head is None:
-        result.unpushed_commits = 0
-    elif remote_head and _has_object(repo, remote_head):
-        result.unpushed_commits = int(repo.git.run("rev-list", "--count", f"{remote_head}..HEAD"))
-    else:
-        result.unpushed_commits = int(repo.git.run("rev-list", "--count", "HEAD"))
+        result.unpushed_commits, result.behind_commits = 0, 0
+        return
+    if not remote_head:  # the remote has no such branch: every commit is ours alone
+        result.unpushed_commits, result.behind_commits = _count(repo, "HEAD"), 0
+        return
+    if not _has_object(repo, remote_head):
+        try:  # a teammate pushed: bring their commits in as a remote-tracking ref only
+            repo.git.fetch(
+                GIT_REMOTE_NAME,
+                f"+refs/heads/{result.branch}:refs/remotes/{GIT_REMOTE_NAME}/{result.branch}",
+            )
+        except CpvError:
+            return  # unknown, never a guess
+    result.unpushed_commits = _count(repo, f"{remote_head}..HEAD")
+    result.behind_commits = _count(repo, f"HEAD..{remote_head}")
+
+
+def _count(repo: ModelRepo, revs: str) -> int:
+    return int(repo.git.run("rev-list", "--count", revs))
 
 
 def _has_object(repo: ModelRepo, sha: str) -> bool:

@@ -27,3 +27,25 @@ def test_a_pushed_branch_commit_is_not_reported_as_up_to_date(repo: Path) -> Non
     again = json.loads(_cpv(repo, "push", "--json").stdout)
     assert again["up_to_date"] and not again["branch_pushed"] and again["pushed_tags"] == []
     assert "everything up to date" in _cpv(repo, "push").stdout
+
+
+def test_status_counts_ahead_and_behind_after_a_teammate_pushed(repo: Path, tmp_path: Path) -> None:
+    (repo / "checkpoints" / "w.bin").write_bytes(b"one")
+    assert _cpv(repo, "tag", "model").returncode == 0
+    assert _cpv(repo, "push").returncode == 0
+    other = tmp_path / "teammate"
+    cloned = _cpv(repo, "clone", "acme/whisper-small", str(other))
+    assert cloned.returncode == 0, cloned.stderr
+    (repo / "checkpoints" / "w.bin").write_bytes(b"two")
+    assert _cpv(repo, "tag", "model").returncode == 0
+    assert _cpv(repo, "push").returncode == 0  # the teammate's clone is now one commit behind
+
+    status = json.loads(_cpv(other, "status", "--json").stdout)
+    assert (status["unpushed_commits"], status["behind_commits"]) == (0, 1)
+    assert status["unpushed_tags"] == []
+    assert "1 behind" in _cpv(other, "status").stdout
+
+    (other / "README.md").write_text("local notes\n")
+    subprocess.run(["git", "commit", "-qam", "notes"], cwd=other, check=True)
+    status = json.loads(_cpv(other, "status", "--json").stdout)
+    assert (status["unpushed_commits"], status["behind_commits"]) == (1, 1)
