@@ -213,12 +213,12 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 def atomic_write(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Write via a temp file in the same directory and rename; ``mode`` is set before any byte."""
+    """Write via a temp file in the same directory and rename; ``mode`` is set before any byte
+    (default: an ordinary file's, 0666 less the umask, not mkstemp's private 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        if mode is not None:
-            os.fchmod(fd, mode)
+        os.fchmod(fd, mode if mode is not None else 0o666 & ~umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -227,6 +227,21 @@ def atomic_write(path: Path, text: str, *, mode: int | None = None) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def ensure_cpv_home() -> Path:
+    """``$CPV_HOME``, created private (0700) when missing: it holds credentials."""
+    home = cpv_home()
+    if not home.exists():
+        home.mkdir(parents=True, mode=0o700)
+        os.chmod(home, 0o700)  # mkdir's mode is masked by the umask
+    return home
 
 
 def user_config_path() -> Path:

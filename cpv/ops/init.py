@@ -3,6 +3,7 @@ the git remote — complete or not at all."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -11,9 +12,11 @@ from cpv import _dvc, _git
 from cpv.config import (
     GIT_REMOTE_NAME,
     RepoConfig,
+    ensure_cpv_home,
     load_user_config,
     model_storage_url,
     save_repo_config,
+    umask,
     validate_name,
 )
 from cpv.errors import RemoteError, RepositoryExistsError
@@ -71,6 +74,7 @@ def init_repository(
     remote_url = git_remote or user.git.remote_url(team, model)
 
     dest.parent.mkdir(parents=True, exist_ok=True)
+    ensure_cpv_home()  # the local default lives there, beside the credentials: 0700
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.cpv-init-", dir=dest.parent))
     created_bare: Path | None = None
     try:
@@ -90,6 +94,7 @@ def init_repository(
         git.commit_all(f"cpv init {team}/{model}")
         if dest.exists():
             dest.rmdir()
+        os.chmod(work, 0o777 & ~umask())  # mkdtemp made it private; a model folder is not
         work.rename(dest)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

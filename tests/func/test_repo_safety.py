@@ -109,3 +109,26 @@ def test_init_refuses_a_model_that_exists_and_a_nested_repository(tmp_path: Path
         ["git", "status", "--porcelain"], cwd=tmp_path / "one", capture_output=True, text=True
     ).stdout
     assert status == ""
+
+
+def test_init_makes_cpv_home_private_and_the_model_ordinary(
+    tmp_path: Path, isolated_env: Path
+) -> None:
+    import os
+    import stat
+
+    home = isolated_env / ".cpv"
+    assert not home.exists()
+    old = os.umask(0o022)
+    try:
+        proc = subprocess.run(
+            ["cpv", "init", "acme/perm", str(tmp_path / "perm")], capture_output=True, text=True
+        )
+    finally:
+        os.umask(old)
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700  # holds credentials: doctor's rule
+    assert stat.S_IMODE((tmp_path / "perm").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "perm" / "cpv.yaml").stat().st_mode) == 0o644  # no secrets
+    doctor = subprocess.run(["cpv", "doctor", "--json"], capture_output=True, text=True)
+    assert "has mode" not in doctor.stdout
