@@ -56,6 +56,13 @@ def clone(
     target = (dest or Path.cwd() / name).expanduser().resolve()
     if target.exists() and any(target.iterdir()):
         raise UsageError(f"{target} already exists and is not empty", hint="Choose another PATH.")
+    if not _git.ls_remote(url, "refs/heads/*"):
+        raise RemoteError(
+            f"{url} has no commits yet: there is no model to clone",
+            hint="Push it from the machine that made it (`cpv push`), or start one with "
+            "`cpv init TEAM/MODEL`.",
+            url=url,
+        )
     _git.clone(url, target)
     try:
         repo = ModelRepo.open(target)

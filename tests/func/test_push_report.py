@@ -49,3 +49,15 @@ def test_status_counts_ahead_and_behind_after_a_teammate_pushed(repo: Path, tmp_
     subprocess.run(["git", "commit", "-qam", "notes"], cwd=other, check=True)
     status = json.loads(_cpv(other, "status", "--json").stdout)
     assert (status["unpushed_commits"], status["behind_commits"]) == (1, 1)
+
+
+def test_clone_of_a_remote_with_no_commits_says_so(repo: Path, tmp_path: Path) -> None:
+    """`cpv init` made the remote, nothing was pushed yet: not 'not a cpv repository'."""
+    proc = subprocess.run(
+        ["cpv", "clone", "acme/whisper-small", str(tmp_path / "copy")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert "has no commits yet" in proc.stderr and "cpv push" in proc.stderr
+    assert not (tmp_path / "copy").exists()
