@@ -64,11 +64,15 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
             colliding = [t for t in local if t in remote and remote[t] != local[t]]
             if colliding:
                 if dry_run:
+                    plan = _plan_renames(repo, colliding, remote)
+                    unpublished = (set(local) - set(remote)) | set(colliding)
                     return PushResult(
-                        pushed_tags=sorted(set(local) - set(remote)),
+                        pushed_tags=sorted(
+                            {plan.get(t, t) for t in unpublished}, key=_tag_sort_key
+                        ),
                         branch=branch,
                         dry_run=True,
-                        renamed={t: "(next free number)" for t in colliding},
+                        renamed=plan,
                     )
                 renamed.update(_rename_collisions(repo, colliding, remote))
                 continue
@@ -118,10 +122,10 @@ def _tag_sort_key(name: str) -> tuple[str, Version]:
     return parsed[0].value, parsed[1]
 
 
-def _rename_collisions(
+def _plan_renames(
     repo: ModelRepo, colliding: Sequence[str], remote: dict[str, str]
 ) -> dict[str, str]:
-    """Give our unpublished colliding versions the next numbers free both locally and remotely.
+    """The next numbers free both locally and remotely for our unpublished colliding versions.
 
     Model and data tags of one version (made by ``tag all``) move together to keep pairs aligned.
     """
@@ -132,7 +136,7 @@ def _rename_collisions(
             taken.add(parsed)
     records = {r.tag: r for r in repo.records()}
     versions = sorted({parse_tag_name(t)[1] for t in colliding})  # type: ignore[index]
-    renamed: dict[str, str] = {}
+    plan: dict[str, str] = {}
     for version in versions:
         group = [
             records[t]
@@ -140,21 +144,31 @@ def _rename_collisions(
             if t in records and (t in colliding or t not in remote)
         ]
         kinds = [r.kind for r in group]
-        top = max(v for _, v in taken)
-        new = top.bump("minor")
+        new = max(v for _, v in taken).bump("minor")
         while any((k, new) in taken for k in kinds):
             new = new.bump("minor")
         for record in group:
-            new_record = record.renamed(new)
-            repo.git.create_tag(new_record.tag, encode_tag_message(new_record), record.commit)
-            repo.git.delete_tag(record.tag)
             taken.add((record.kind, new))
-            renamed[record.tag] = new_record.tag
+            plan[record.tag] = tag_name(record.kind, new)
+    return plan
+
+
+def _rename_collisions(
+    repo: ModelRepo, colliding: Sequence[str], remote: dict[str, str]
+) -> dict[str, str]:
+    """Rename our colliding versions as planned, then fetch the remote's versions."""
+    plan = _plan_renames(repo, colliding, remote)
+    records = {r.tag: r for r in repo.records()}
+    for old, new in plan.items():
+        record = records[old]
+        new_record = record.renamed(parse_tag_name(new)[1])  # type: ignore[index]
+        repo.git.create_tag(new_record.tag, encode_tag_message(new_record), record.commit)
+        repo.git.delete_tag(record.tag)
     # Now the remote's versions can be fetched without clobbering ours.
     repo.git.fetch(
         GIT_REMOTE_NAME, "refs/tags/model/*:refs/tags/model/*", "refs/tags/data/*:refs/tags/data/*"
     )
-    return renamed
+    return plan
 
 
 def _integrate_remote_branch(repo: ModelRepo, url: str, branch: str) -> str | None:

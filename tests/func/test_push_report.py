@@ -61,3 +61,27 @@ def test_clone_of_a_remote_with_no_commits_says_so(repo: Path, tmp_path: Path) -
     assert proc.returncode == 1
     assert "has no commits yet" in proc.stderr and "cpv push" in proc.stderr
     assert not (tmp_path / "copy").exists()
+
+
+def test_push_dry_run_shows_the_number_a_colliding_version_will_get(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / "checkpoints" / "w.bin").write_bytes(b"one")
+    assert _cpv(repo, "tag", "model").returncode == 0
+    assert _cpv(repo, "push").returncode == 0
+    other = tmp_path / "teammate"
+    assert _cpv(repo, "clone", "acme/whisper-small", str(other)).returncode == 0
+    (repo / "checkpoints" / "w.bin").write_bytes(b"ours")
+    (other / "checkpoints" / "w.bin").write_bytes(b"theirs")
+    assert _cpv(repo, "tag", "model").returncode == 0  # model/v0.2 here …
+    assert _cpv(other, "tag", "model").returncode == 0  # … and there, other bytes
+    assert _cpv(other, "push").returncode == 0  # theirs is published first
+
+    dry = json.loads(_cpv(repo, "push", "--dry-run", "--json").stdout)
+    assert dry["renamed"] == {"model/v0.2": "model/v0.3"}
+    assert dry["pushed_tags"] == ["model/v0.3"]
+    tags = subprocess.run(["git", "tag"], cwd=repo, capture_output=True, text=True).stdout
+    assert tags.split() == ["model/v0.1", "model/v0.2"]  # the dry run renamed nothing
+
+    real = json.loads(_cpv(repo, "push", "--json").stdout)
+    assert real["renamed"] == dry["renamed"] and real["pushed_tags"] == ["model/v0.3"]
