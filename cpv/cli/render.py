@@ -141,7 +141,10 @@ def revert_result(res: RevertResult) -> None:
 
 def push_result(res: PushResult) -> None:
     for old, new in res.renamed.items():
-        info(f"{old} was already published by someone else with other content: yours is now {new}")
+        becomes = "would become" if res.dry_run else "is now"
+        info(
+            f"{old} was already published by someone else with other content: yours {becomes} {new}"
+        )
     if res.dry_run:
         console.print(
             f"would push {len(res.pushed_tags)} tag(s): {' '.join(res.pushed_tags) or '-'} and branch {res.branch}"
