@@ -64,16 +64,7 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
             colliding = [t for t in local if t in remote and remote[t] != local[t]]
             if colliding:
                 if dry_run:
-                    plan = _plan_renames(repo, colliding, remote)
-                    unpublished = (set(local) - set(remote)) | set(colliding)
-                    return PushResult(
-                        pushed_tags=sorted(
-                            {plan.get(t, t) for t in unpublished}, key=_tag_sort_key
-                        ),
-                        branch=branch,
-                        dry_run=True,
-                        renamed=plan,
-                    )
+                    return _dry_run_with_renames(repo, branch, local, remote, colliding)
                 renamed.update(_rename_collisions(repo, colliding, remote))
                 continue
             remote_head = _integrate_remote_branch(repo, url, branch)
@@ -120,6 +111,24 @@ def _tag_sort_key(name: str) -> tuple[str, Version]:
     parsed = parse_tag_name(name)
     assert parsed is not None
     return parsed[0].value, parsed[1]
+
+
+def _dry_run_with_renames(
+    repo: ModelRepo,
+    branch: str,
+    local: dict[str, str],
+    remote: dict[str, str],
+    colliding: Sequence[str],
+) -> PushResult:
+    """What a push would publish, under the numbers the colliding versions would get."""
+    plan = _plan_renames(repo, colliding, remote)
+    unpublished = (set(local) - set(remote)) | set(colliding)
+    return PushResult(
+        pushed_tags=sorted({plan.get(t, t) for t in unpublished}, key=_tag_sort_key),
+        branch=branch,
+        dry_run=True,
+        renamed=plan,
+    )
 
 
 def _plan_renames(
