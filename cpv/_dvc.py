@@ -9,7 +9,6 @@ speak in versions. DVC is imported lazily so that ``cpv --help`` and ``cpv list`
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ import yaml
 
 from cpv import _dvc_output, _dvc_progress
 from cpv.errors import DvcError, IntegrityError, MissingDataError
+from cpv.objects import file_md5
 
 REMOTE = "storage"
 
@@ -257,9 +257,9 @@ def verify_workspace(root: Path, path: str, content: TrackedContent) -> None:
     actual: dict[str, str] = {}
     if full.is_dir():
         for file in sorted(p for p in full.rglob("*") if p.is_file()):
-            actual[file.relative_to(full).as_posix()] = file_md5(file)
+            actual[file.relative_to(full).as_posix()] = file_md5(file)[0]
     elif full.is_file():
-        actual[""] = file_md5(full)
+        actual[""] = file_md5(full)[0]
     if actual != expected:
         bad = sorted(k or path for k in set(expected) ^ set(actual)) + sorted(
             k or path for k in set(expected) & set(actual) if expected[k] != actual[k]
@@ -267,14 +267,6 @@ def verify_workspace(root: Path, path: str, content: TrackedContent) -> None:
         raise IntegrityError(
             f"{path}: content does not match {content.hash} ({', '.join(bad[:5])})"
         )
-
-
-def file_md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def push(root: Path, *, revs: list[str], jobs: int | None, remote_config: dict[str, Any]) -> int:

@@ -83,6 +83,13 @@ def _files(root: Path) -> Iterator[tuple[str, Path]]:
             yield full.relative_to(root).as_posix(), full
 
 
+def tree_size(path: Path) -> int:
+    """Bytes of a file, or of every file under a folder."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
 def hash_tree(root: Path, *, known: dict[tuple[str, int, int, int], str] | None = None) -> Tree:
     """The tree of ``root`` (a folder), each file read once.
 
@@ -218,7 +225,7 @@ class FolderSnapshot(Snapshot):
 
     @property
     def size(self) -> int:
-        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+        return tree_size(self.root)
 
     def holds_files(self) -> bool:
         return self.root.exists() and any(p.is_file() for p in self.root.rglob("*"))

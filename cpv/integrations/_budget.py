@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cpv import objects
 from cpv.errors import CpvError, DiskFullError
+from cpv.objects import tree_size
 
 log = logging.getLogger("cpv")
 
@@ -37,12 +38,6 @@ def default_snapshot_memory() -> int:
     except (ValueError, OSError, AttributeError):
         return 256 << 20
     return min(2 << 30, ram // 8)
-
-
-def tree_size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 class SnapshotBudget:

@@ -30,7 +30,6 @@ from types import TracebackType
 from typing import Any
 
 from cpv.errors import CpvError
-from cpv.integrations._budget import tree_size
 from cpv.integrations._outcomes import (
     VersioningError,
     VersioningReport,
@@ -40,6 +39,7 @@ from cpv.integrations._outcomes import (
 )
 from cpv.integrations._rank import is_main_process
 from cpv.integrations._worker import VersionWorker
+from cpv.objects import tree_size
 
 log = logging.getLogger("cpv")
 

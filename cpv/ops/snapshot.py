@@ -133,7 +133,7 @@ def data_lineage(
     """The newest data version whose content the workspace's data folder holds now."""
     data = repo.root / repo.path_of(Kind.DATA)
     if (repo.root / ".dvcignore").exists():  # DVC's ignore rules change hashes: ask DVC
-        return _data_lineage(repo, (Kind.MODEL,), records, new_version=None)  # type: ignore[arg-type]
+        return _data_lineage(repo, (Kind.MODEL,), records, new_version=None)
     if not _has_files(data):
         return None
     current = objects.hash_tree(data, known=known).hash

@@ -232,11 +232,14 @@ def _latest(records: list[VersionRecord], kind: Kind) -> VersionRecord | None:
 
 
 def _data_lineage(
-    repo: ModelRepo, kinds: Sequence[Kind], records: list[VersionRecord], new_version: Version
+    repo: ModelRepo,
+    kinds: Sequence[Kind],
+    records: list[VersionRecord],
+    new_version: Version | None,
 ) -> str | None:
-    """The data version the model was trained with: its tag if data is versioned alongside,
-    else the newest data tag whose content matches the workspace data."""
-    if Kind.DATA in kinds:
+    """The data version the model was trained with: its tag if data is versioned alongside
+    (under ``new_version``), else the newest data tag whose content matches the workspace data."""
+    if Kind.DATA in kinds and new_version is not None:
         return tag_name(Kind.DATA, new_version)
     data_path = repo.root / repo.path_of(Kind.DATA)
     if not _has_files(data_path):
