@@ -41,9 +41,17 @@ _NO_BUCKET = frozenset({"NoSuchBucket"})
 
 
 def s3_client(
-    storage: StorageSettings, creds: ResolvedCredentials, *, timeout: float = 10.0
+    storage: StorageSettings,
+    creds: ResolvedCredentials,
+    *,
+    timeout: float = 10.0,
+    pool: int = 10,
+    attempts: int = 2,
 ) -> Any:
     """A boto3 S3 client for ``storage`` with ``creds``; checksum mode from the preset.
+
+    ``pool`` connections are kept open (one per concurrent transfer); ``attempts`` bounds
+    botocore's retries (with backoff) of throttling, 5xx answers and cut connections.
 
     Raises:
         ProfileNotFoundError: ``creds`` name an AWS profile that is not defined.
@@ -55,6 +63,8 @@ def s3_client(
         path_style=storage.provider in ("minio", "custom"),
         checksum_when_required=storage.checksum_when_required,
         timeout=timeout,
+        pool=pool,
+        attempts=attempts,
     )
 
 
@@ -66,6 +76,8 @@ def _client(
     path_style: bool,
     checksum_when_required: bool = False,
     timeout: float = 10.0,
+    pool: int = 10,
+    attempts: int = 2,
 ) -> Any:
     import boto3
     from botocore.config import Config
@@ -74,7 +86,8 @@ def _client(
     options: dict[str, Any] = {
         "connect_timeout": timeout,
         "read_timeout": timeout,
-        "retries": {"max_attempts": 2, "mode": "standard"},
+        "retries": {"max_attempts": attempts, "mode": "standard"},
+        "max_pool_connections": pool,
         "s3": {"addressing_style": "path" if path_style else "auto"},
     }
     if checksum_when_required:
