@@ -62,9 +62,12 @@ def s3_client(
         region=storage.region or None,
         path_style=storage.provider in ("minio", "custom"),
         checksum_when_required=storage.checksum_when_required,
-        timeout=timeout,
-        pool=pool,
-        attempts=attempts,
+        tuning={
+            "connect_timeout": timeout,
+            "read_timeout": timeout,
+            "retries": {"max_attempts": attempts, "mode": "standard"},
+            "max_pool_connections": pool,
+        },
     )
 
 
@@ -75,20 +78,19 @@ def _client(
     region: str | None,
     path_style: bool,
     checksum_when_required: bool = False,
-    timeout: float = 10.0,
-    pool: int = 10,
-    attempts: int = 2,
+    tuning: dict[str, Any] | None = None,
 ) -> Any:
+    """``tuning``: botocore ``Config`` options (timeouts, retries, pool) over the defaults."""
     import boto3
     from botocore.config import Config
     from botocore.exceptions import ProfileNotFound
 
     options: dict[str, Any] = {
-        "connect_timeout": timeout,
-        "read_timeout": timeout,
-        "retries": {"max_attempts": attempts, "mode": "standard"},
-        "max_pool_connections": pool,
+        "connect_timeout": 10.0,
+        "read_timeout": 10.0,
+        "retries": {"max_attempts": 2, "mode": "standard"},
         "s3": {"addressing_style": "path" if path_style else "auto"},
+        **(tuning or {}),
     }
     if checksum_when_required:
         options["request_checksum_calculation"] = "when_required"
@@ -304,3 +306,19 @@ def remote_error(exc: BaseException, remote: dict[str, Any]) -> StorageError | N
         client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
 
     return translate(exc, bucket=bucket, endpoint=endpoint, source=source, diagnose=diagnose)
+
+
+def check_bucket(
+    storage: StorageSettings, creds: ResolvedCredentials, *, timeout: float = 10.0
+) -> None:
+    """One HEAD request: does ``storage.bucket`` exist, and may ``creds`` see it?
+
+    Raises:
+        BucketNotFoundError, StorageAccessDeniedError, StorageCredentialsError (keys rejected,
+        or none found), StorageUnreachableError, ProfileNotFoundError, StorageError.
+    """
+    client = s3_client(storage, creds, timeout=timeout)
+    try:
+        client.head_bucket(Bucket=storage.bucket)
+    except Exception as exc:
+        raise storage_error(exc, storage, creds, client) from None

@@ -1,78 +1,30 @@
-"""Moving objects between the local cache and storage: every byte that leaves or reaches
-the remote goes through here.
+"""A storage URL as a content-addressed object store, in the layout plain DVC reads:
+``<url>/files/md5/<2 hex>/<30 hex>`` — a local folder or an S3 bucket (via :mod:`cpv._s3`
+and :mod:`cpv._s3_io`).
 
-* :func:`get_transfer` pushes and fetches the objects of revisions. Today that is DVC's own
-  push/fetch, with credentials passed in memory; a faster implementation (e.g. tuned boto3
-  multipart) can replace it here while keeping the remote in the layout plain DVC reads.
-* :class:`ObjectStore` lists and writes that layout (``<url>/files/md5/xx/rest``) at any
-  storage URL directly — a local folder or an S3 bucket — which is how ``cpv remote set``
-  copies a model's whole history to a new remote.
-
-The S3 client and the translation of its failures live in :mod:`cpv._s3`.
+:class:`ObjectStore` lists, writes and reads single objects; every read is checked against
+the object's md5 before it is renamed into place, so a wrong byte never lands.
+:mod:`cpv.transfer` decides which objects move, in which order.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
-import shutil
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from cpv import _dvc
+from cpv import _s3_io
 from cpv._s3 import s3_client, storage_error
-from cpv.config import UserConfig, load_user_config
-from cpv.credentials import applied_env, boto_env, remote_runtime_config, resolve_credentials
+from cpv.config import UserConfig
+from cpv.credentials import boto_env, resolve_credentials
+from cpv.errors import DiskFullError, IntegrityError, MissingDataError
 from cpv.urls import is_s3, s3_location
 
-
-class Transfer(Protocol):
-    def push(self, root: Path, *, revs: list[str], jobs: int | None) -> int: ...
-
-    def fetch(
-        self,
-        root: Path,
-        *,
-        revs: list[str] | None,
-        jobs: int | None,
-        targets: list[str] | None = None,
-    ) -> int: ...
-
-
-class DvcTransfer:
-    """Objects moved by DVC itself, to and from the repository's current remote,
-    credentials passed in memory (never written)."""
-
-    def __init__(self, cfg: UserConfig | None = None) -> None:
-        self._cfg = cfg
-
-    def _runtime(self, root: Path) -> tuple[dict[str, Any], dict[str, str]]:
-        """In-memory credentials for the repository's current remote, and non-secret env."""
-        cfg = self._cfg or load_user_config()
-        return remote_runtime_config(cfg, remote_url=_dvc.remote_url(root)), boto_env(cfg)
-
-    def push(self, root: Path, *, revs: list[str], jobs: int | None) -> int:
-        remote_config, env = self._runtime(root)
-        with applied_env(env):
-            return _dvc.push(root, revs=revs, jobs=jobs, remote_config=remote_config)
-
-    def fetch(
-        self,
-        root: Path,
-        *,
-        revs: list[str] | None,
-        jobs: int | None,
-        targets: list[str] | None = None,
-    ) -> int:
-        remote_config, env = self._runtime(root)
-        with applied_env(env):
-            return _dvc.fetch(
-                root, revs=revs, jobs=jobs, remote_config=remote_config, targets=targets
-            )
-
-
-def get_transfer(cfg: UserConfig | None = None) -> Transfer:
-    """The object mover (``cfg``: the user configuration, default loaded when used)."""
-    return DvcTransfer(cfg)
+_READ = 1 << 20
+#: Concurrent object transfers (and S3 connections kept open).
+POOL = 16
 
 
 class ObjectStore:
@@ -96,11 +48,17 @@ class ObjectStore:
     def _s3(self) -> Any:
         if self._client is None:
             self.creds = resolve_credentials(self.cfg)
-            self._client = s3_client(self.cfg.storage, self.creds)
+            self._client = s3_client(self.storage, self.creds, timeout=60, pool=POOL, attempts=5)
         return self._client
 
+    def _error(self, exc: BaseException) -> Exception:
+        return storage_error(exc, self.storage, self.creds, self._client)
+
+    def key(self, oid: str) -> str:
+        return f"{self.base}{oid[:2]}/{oid[2:]}"
+
     def sizes(self) -> dict[str, int]:
-        """Object id -> size of every object present."""
+        """Object id -> size of every object present (one listing, not one request each)."""
         if not self.s3:
             if not self.path.is_dir():
                 return {}
@@ -111,30 +69,114 @@ class ObjectStore:
                 for f in d.iterdir()
                 if not f.name.startswith(".")
             }
-        out: dict[str, int] = {}
+        self._s3()
         try:
-            pages = (
-                self._s3()
-                .get_paginator("list_objects_v2")
-                .paginate(Bucket=self.bucket, Prefix=self.base)
-            )
-            for page in pages:
-                for obj in page.get("Contents", []):
-                    out[obj["Key"][len(self.base) :].replace("/", "", 1)] = int(obj["Size"])
+            return {
+                k.replace("/", "", 1): size
+                for k, size in _s3_io.list_sizes(self._client, self.bucket, self.base)
+            }
         except Exception as exc:
-            raise storage_error(exc, self.storage, self.creds, self._client) from None
-        return out
+            raise self._error(exc) from None
 
-    def upload(self, oid: str, source: Path) -> None:
+    def upload(self, oid: str, source: Path, *, concurrency: int = 10) -> None:
         """Write the object ``oid`` from the file ``source`` (atomically on a local store)."""
         if not self.s3:
             dest = self.path / oid[:2] / oid[2:]
             dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(f".{dest.name}.tmp")
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, dest)
+            tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{id(source)}.tmp")
+            try:
+                _copy_hashed(source, tmp)
+                os.replace(tmp, dest)
+            finally:
+                tmp.unlink(missing_ok=True)
             return
+        self._s3()
         try:
-            self._s3().upload_file(str(source), self.bucket, f"{self.base}{oid[:2]}/{oid[2:]}")
+            _s3_io.upload(self._client, self.bucket, self.key(oid), source, concurrency=concurrency)
         except Exception as exc:
-            raise storage_error(exc, self.storage, self.creds, self._client) from None
+            raise self._error(exc) from None
+
+    def abort_open_uploads(self, oids: set[str]) -> int:
+        """Abort multipart uploads left open (by an interrupted push) for ``oids``: objects
+        about to be uploaded again, whose orphan parts would otherwise be billed."""
+        if not self.s3 or not oids:
+            return 0
+        self._s3()
+        try:
+            wanted = {self.key(o) for o in oids}
+            stale = _s3_io.open_uploads(self._client, self.bucket, self.base)
+            for key, upload_id in stale:
+                if key in wanted:
+                    _s3_io.abort_upload(self._client, self.bucket, key, upload_id)
+            return sum(1 for key, _ in stale if key in wanted)
+        except Exception as exc:
+            raise self._error(exc) from None
+
+    def download(self, oid: str, dest: Path, *, size: int | None) -> None:
+        """Put the object ``oid`` at ``dest`` only if its bytes hash to ``oid``.
+
+        Written under a temporary name beside ``dest``, checked, then renamed: a corrupt or
+        partial object never appears at ``dest``, and no temporary file stays behind.
+
+        Raises:
+            MissingDataError: the store has no such object.
+            IntegrityError: its bytes do not match its name.
+            DiskFullError: no space left to write it.
+        """
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{id(dest)}.tmp")
+        try:
+            md5 = self._read_into(oid, tmp, size=size)
+            if md5 != oid.removesuffix(".dir"):
+                raise IntegrityError(
+                    f"object {oid} at {self.url} is corrupt (its bytes hash to {md5}); "
+                    "nothing was written",
+                    hint="Repair the storage copy (`cpv verify --remote --repair` from a "
+                    "machine that has the version), then pull again.",
+                )
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, dest)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise DiskFullError(
+                    f"disk full while downloading {oid} to {dest.parent}", path=dest
+                ) from None
+            raise
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _read_into(self, oid: str, tmp: Path, *, size: int | None) -> str:
+        if not self.s3:
+            source = self.path / oid[:2] / oid[2:]
+            if not source.is_file():
+                raise MissingDataError(f"object {oid} is not at {self.url}")
+            return _copy_hashed(source, tmp)
+        self._s3()
+        try:
+            if size is None:
+                size = int(
+                    self._client.head_object(Bucket=self.bucket, Key=self.key(oid))["ContentLength"]
+                )
+            return _s3_io.download(self._client, self.bucket, self.key(oid), tmp, size=size)
+        except OSError:
+            raise
+        except Exception as exc:
+            if _is_missing(exc):
+                raise MissingDataError(f"object {oid} is not at {self.url}") from None
+            raise self._error(exc) from None
+
+
+def _is_missing(exc: BaseException) -> bool:
+    response = getattr(exc, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    return code in ("NoSuchKey", "404", "NotFound")
+
+
+def _copy_hashed(source: Path, dest: Path) -> str:
+    """Copy ``source`` to ``dest`` in one read; the md5 of what was copied."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(source, "rb") as src, open(dest, "wb") as out:
+        while chunk := src.read(_READ):
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()

@@ -53,7 +53,7 @@ def ensure_objects(
 
     Raises :class:`MissingDataError` (touching no workspace file) when something cannot be had.
     """
-    from cpv.storage import get_transfer  # credentials: only when something may be fetched
+    from cpv.transfer import get_transfer  # credentials: only when something may be fetched
 
     fetched = 0
     for record in records:

@@ -10,14 +10,20 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from cpv import _git
+from cpv import _dvc, _git
 from cpv.config import GIT_REMOTE_NAME, load_user_config, parse_model_id
-from cpv.errors import RemoteError, UsageError
+from cpv.errors import (
+    MissingDataError,
+    RemoteError,
+    StorageError,
+    StorageNotConfiguredError,
+    UsageError,
+)
 from cpv.metadata import VersionRecord
 from cpv.repo import ModelRepo
 from cpv.results import PullResult
-from cpv.storage import get_transfer
-from cpv.urls import UrlKind, git_kind, local_path
+from cpv.transfer import get_transfer
+from cpv.urls import UrlKind, git_kind, is_s3, local_path, s3_location
 from cpv.versions import Kind, Version, parse_version_arg
 from cpv.workspace import checkout_head, materialize, refuse_unsaved_work
 
@@ -66,11 +72,38 @@ def clone(
     _git.clone(url, target)
     try:
         repo = ModelRepo.open(target)
-        result = pull(target, version=version, kinds=kinds, jobs=jobs)
+        try:
+            result = pull(target, version=version, kinds=kinds, jobs=jobs)
+        except (StorageError, MissingDataError) as exc:
+            unconfigured = _storage_not_configured(repo, exc)
+            if unconfigured is None:
+                raise
+            raise unconfigured from exc
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
     return repo.root, result
+
+
+def _storage_not_configured(repo: ModelRepo, exc: Exception) -> StorageError | None:
+    """The error for a clone whose bytes are on S3 when this machine has no storage
+    configured (``cpv configure`` never run): None when storage is configured here."""
+    if load_user_config().storage.provider != "local":
+        return None
+    data_url = _dvc.remote_url(repo.root)
+    if not data_url or not is_s3(data_url):
+        return None
+    bucket = s3_location(data_url)[0]
+    model = f"{repo.config.team}/{repo.config.model}"
+    return StorageNotConfiguredError(
+        f"cannot fetch the data of {model} from {data_url} ({exc}): "
+        "no storage is configured on this machine",
+        hint=f"Run `cpv configure` for this storage: its bucket ({bucket}), its provider or "
+        "endpoint (--provider / --endpoint-url) and credentials (--access-key-id and "
+        "--secret-access-key, or --profile); then clone again.",
+        bucket=bucket,
+        url=data_url,
+    )
 
 
 def pull(

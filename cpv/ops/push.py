@@ -20,7 +20,7 @@ from cpv.metadata import encode_tag_message
 from cpv.ops.pull import fast_forward, fetch_branch, tracking_ref
 from cpv.repo import METRICS_LOG, ModelRepo
 from cpv.results import PushResult
-from cpv.storage import get_transfer
+from cpv.transfer import get_transfer
 from cpv.versions import Kind, Version, parse_tag_name, tag_name
 
 _MAX_ATTEMPTS = 5
@@ -74,12 +74,11 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
                 return PushResult(
                     pushed_tags=new_tags, branch=branch, dry_run=True, renamed=renamed
                 )
-            revs = sorted(
-                {records[t].commit for t in new_tags if t in records}
-                | {repo.git.head_commit() or ""} - {""}
-            )
+            labels = {repo.git.head_commit() or "": branch}
+            labels.update({records[t].commit: t for t in reversed(new_tags) if t in records})
+            labels.pop("", None)
             branch_pushed = repo.git.head_commit() != remote_head
-            objects = get_transfer().push(repo.root, revs=revs, jobs=jobs)
+            objects = get_transfer().push(repo.root, revs=sorted(labels), jobs=jobs, labels=labels)
             fault_point("after_data_push")
             try:
                 repo.git.push_atomic(

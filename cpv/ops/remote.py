@@ -26,7 +26,8 @@ from cpv.progress import Progress
 from cpv.progress import current as current_progress
 from cpv.repo import ModelRepo
 from cpv.results import MoveResult, StorageState, VersionObjects
-from cpv.storage import ObjectStore, get_transfer
+from cpv.storage import ObjectStore
+from cpv.transfer import get_transfer
 from cpv.urls import is_s3
 
 #: ``fn(done, total, label)``: the step callback of :class:`cpv.progress.Progress` alone.

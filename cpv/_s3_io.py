@@ -1,0 +1,220 @@
+"""Moving object bytes to and from S3 (the byte-level half of the boto3 adapter; clients and
+error translation are in :mod:`cpv._s3`).
+
+* Uploads go through s3transfer with parts sized to the object (8 MiB up to 80 GiB, then
+  larger so an object stays under S3's 10,000 parts) and 10 concurrent parts; its file
+  reader streams each part from disk, so memory stays near ``parts × concurrency``. A failed
+  or interrupted multipart upload is aborted by s3transfer's failure cleanup.
+* Downloads write to a temporary file the caller names and hash the bytes *as they arrive*:
+  one streamed GET for objects up to 64 MiB, otherwise 64 MiB ranges fetched concurrently
+  while the calling thread hashes the finished prefix (read back from the page cache). The
+  caller renames the file into place only when the md5 matches.
+* Reads of a body cut short are retried (bounded, with backoff); botocore's own retries cover
+  throttling (SlowDown), 5xx answers and refused connections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from cpv._faults import fault_point
+
+MiB = 1 << 20
+_MAX_PARTS = 10_000
+_RANGE = 64 * MiB
+_READ = 1 * MiB
+_BODY_ATTEMPTS = 4
+
+
+def part_size(size: int) -> int:
+    """Multipart part size for an object of ``size`` bytes: 8 MiB, or larger so the
+    object fits in S3's 10,000 parts."""
+    part = 8 * MiB
+    while size > part * _MAX_PARTS:
+        part *= 2
+    return part
+
+
+def upload(client: Any, bucket: str, key: str, source: Path, *, concurrency: int = 10) -> None:
+    """Upload ``source`` to ``bucket/key`` (multipart above one part)."""
+    from boto3.s3.transfer import TransferConfig
+
+    size = source.stat().st_size
+    part = part_size(size)
+    config = TransferConfig(
+        multipart_threshold=part + 1,
+        multipart_chunksize=part,
+        max_concurrency=concurrency,
+        use_threads=concurrency > 1,
+    )
+    callback = None
+    if os.environ.get("CPV_FAULT"):
+        sent = [0]
+
+        def callback(n: int) -> None:  # a fault midway through the bytes of a big object
+            sent[0] += n
+            if sent[0] > size // 2 and size > part:
+                fault_point("upload_midway")
+
+    client.upload_file(str(source), bucket, key, Config=config, Callback=callback)
+
+
+def put_bytes(client: Any, bucket: str, key: str, data: bytes) -> None:
+    client.put_object(Bucket=bucket, Key=key, Body=data)
+
+
+def list_sizes(client: Any, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
+    """(key without ``prefix``, size) of every object under ``prefix``."""
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            yield obj["Key"][len(prefix) :], int(obj["Size"])
+
+
+def open_uploads(client: Any, bucket: str, prefix: str) -> list[tuple[str, str]]:
+    """(key, upload id) of every multipart upload still open under ``prefix``."""
+    found = []
+    for page in client.get_paginator("list_multipart_uploads").paginate(
+        Bucket=bucket, Prefix=prefix
+    ):
+        found += [(u["Key"], u["UploadId"]) for u in page.get("Uploads", [])]
+    return found
+
+
+def abort_upload(client: Any, bucket: str, key: str, upload_id: str) -> None:
+    client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+
+
+def _is_cut(exc: BaseException) -> bool:
+    """A body read that ended early: worth another attempt."""
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        IncompleteReadError,
+        ReadTimeoutError,
+        ResponseStreamingError,
+    )
+    from urllib3.exceptions import ProtocolError
+
+    retryable = (
+        ConnectionClosedError,
+        IncompleteReadError,
+        ReadTimeoutError,
+        ResponseStreamingError,
+        ProtocolError,
+        ConnectionError,
+    )
+    return isinstance(exc, retryable)
+
+
+def _with_retries(fn: Callable[[], None]) -> None:
+    for attempt in range(_BODY_ATTEMPTS):
+        try:
+            return fn()
+        except Exception as exc:
+            if attempt == _BODY_ATTEMPTS - 1 or not _is_cut(exc):
+                raise
+            time.sleep(0.2 * 2**attempt)
+
+
+def download(client: Any, bucket: str, key: str, dest: Path, *, size: int) -> str:
+    """Write ``bucket/key`` (``size`` bytes) to ``dest``; its md5, computed as bytes arrive.
+
+    ``dest`` is created (truncated); the caller removes it on failure or mismatch.
+    """
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        if size <= _RANGE:
+            return _download_stream(client, bucket, key, fd)
+        return _download_ranges(client, bucket, key, fd, size)
+    finally:
+        os.close(fd)
+
+
+def _download_stream(client: Any, bucket: str, key: str, fd: int) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+
+    def attempt() -> None:
+        nonlocal digest
+        digest = hashlib.md5(usedforsecurity=False)
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        body = client.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            while chunk := body.read(_READ):
+                digest.update(chunk)
+                os.write(fd, chunk)
+        finally:
+            body.close()
+
+    _with_retries(attempt)
+    return digest.hexdigest()
+
+
+def _download_ranges(client: Any, bucket: str, key: str, fd: int, size: int) -> str:
+    """Ranges fetched concurrently; the prefix finished so far is hashed meanwhile."""
+    ranges = [(start, min(start + _RANGE, size)) for start in range(0, size, _RANGE)]
+    done = [threading.Event() for _ in ranges]
+
+    def fetch(i: int) -> None:
+        start, end = ranges[i]
+
+        def attempt() -> None:
+            body = client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}")[
+                "Body"
+            ]
+            offset = start
+            try:
+                while chunk := body.read(_READ):
+                    os.pwrite(fd, chunk, offset)
+                    offset += len(chunk)
+            finally:
+                body.close()
+            if offset != end:
+                raise _short(key, offset, end)
+
+        _with_retries(attempt)
+        done[i].set()
+
+    digest = hashlib.md5(usedforsecurity=False)
+    with ThreadPoolExecutor(max_workers=min(4, len(ranges))) as pool:
+        futures = [pool.submit(fetch, i) for i in range(len(ranges))]
+        try:
+            for i, (start, end) in enumerate(ranges):
+                _wait_part(done[i], futures)
+                _hash_range(fd, digest, start, end)
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+    return digest.hexdigest()
+
+
+def _short(key: str, got: int, want: int) -> Exception:
+    from botocore.exceptions import IncompleteReadError
+
+    return IncompleteReadError(actual_bytes=got, expected_bytes=want)
+
+
+def _wait_part(event: threading.Event, futures: list[Future[None]]) -> None:
+    """Wait for one range; re-raise the first failure of any range at once."""
+    while not event.wait(0.05):
+        finished, _ = wait(futures, timeout=0, return_when=FIRST_EXCEPTION)
+        for f in finished:
+            if f.exception() is not None:
+                raise f.exception()  # type: ignore[misc]
+
+
+def _hash_range(fd: int, digest: Any, start: int, end: int) -> None:
+    offset = start
+    while offset < end:
+        chunk = os.pread(fd, min(_READ * 8, end - offset), offset)
+        if not chunk:
+            raise OSError(f"short read at {offset}")
+        digest.update(chunk)
+        offset += len(chunk)

@@ -1,0 +1,327 @@
+"""Which objects move between the local cache and the model's storage, and in which order.
+
+cpv moves its objects itself (through :class:`cpv.storage.ObjectStore`), in the layout plain
+DVC reads, so ``git clone`` + ``dvc pull`` keeps working:
+
+* **push** lists what a set of commits needs (each pointer's hash and, for a folder, every
+  file of its ``.dir`` listing). A needed object missing from the local cache stops the push
+  before anything is sent, naming the version and file. What the storage lacks (by one
+  listing of the bucket, never by a local index, so an object deleted from the bucket is
+  uploaded again; a size that differs counts as lacking) is uploaded, the files of a folder
+  before its listing.
+* **fetch** brings what the local cache lacks, each object checked against its md5 on the
+  way in: a corrupt object never enters the cache, and a later fetch, once the storage is
+  repaired, succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from cpv import _dvc, _git
+from cpv.config import UserConfig, load_user_config
+from cpv.credentials import applied_env
+from cpv.errors import CpvError, IntegrityError, MissingDataError, StorageError
+from cpv.objects import cache_dir, object_path
+from cpv.progress import current as current_progress
+from cpv.storage import POOL, ObjectStore
+from cpv.urls import is_s3
+
+_BIG = 64 << 20  # objects above this move one at a time, their parts in parallel
+
+
+class Transfer(Protocol):
+    def push(
+        self, root: Path, *, revs: list[str], jobs: int | None, labels: dict[str, str] | None = None
+    ) -> int: ...
+
+    def fetch(
+        self,
+        root: Path,
+        *,
+        revs: list[str] | None,
+        jobs: int | None,
+        targets: list[str] | None = None,
+    ) -> int: ...
+
+
+@dataclass
+class Pointer:
+    """One ``.dvc`` pointer: who needs it (a version label), its file, its text."""
+
+    label: str
+    name: str
+    text: str
+
+    @property
+    def out(self) -> str:
+        return self.name.removesuffix(".dvc")
+
+
+@dataclass
+class Needed:
+    """Objects a set of pointers needs: object id -> the first place that needs it."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    listings: dict[str, str] = field(default_factory=dict)
+
+
+ListingFn = Callable[[str, Pointer], list[dict[str, str]]]
+
+
+def pointers_at(root: Path, commit: str, *, label: str, only: Iterable[str] = ()) -> list[Pointer]:
+    """The pointer files of ``commit`` (``only``: just these names)."""
+    git = _git.GitRepo(root)
+    wanted = set(only)
+    names = git.run("ls-tree", "-r", "--name-only", commit).splitlines()
+    found = []
+    for name in names:
+        if name.endswith(".dvc") and (not wanted or name in wanted):
+            text = git.show_file(commit, name)
+            if text:
+                found.append(Pointer(label, name, text))
+    return found
+
+
+def needed_objects(pointers: Sequence[Pointer], listing: ListingFn) -> Needed:
+    """Every object ``pointers`` need; ``listing`` reads (or fetches) a ``.dir`` listing."""
+    needed = Needed()
+    for p in pointers:
+        oid = _dvc.parse_pointer(p.text).hash
+        if not oid:
+            continue
+        if not oid.endswith(".dir"):
+            needed.files.setdefault(oid, f"{p.label}: {p.out}")
+            continue
+        needed.listings.setdefault(oid, f"{p.label}: {p.out}/ (its listing)")
+        for item in listing(oid, p):
+            needed.files.setdefault(str(item["md5"]), f"{p.label}: {p.out}/{item['relpath']}")
+    return needed
+
+
+def cached_listing(cache: Path) -> ListingFn:
+    """Read listings from the local cache; a missing one is a :class:`MissingDataError`."""
+
+    def read(oid: str, p: Pointer) -> list[dict[str, str]]:
+        path = object_path(cache, oid)
+        if not path.is_file():
+            raise MissingDataError(
+                f"{p.label}: the listing of {p.out}/ ({oid}) is not in the local cache",
+                hint="Nothing was published. Fetch it (`cpv pull`) or re-create the version.",
+            )
+        return list(json.loads(path.read_bytes()))
+
+    return read
+
+
+def store_for(root: Path, cfg: UserConfig | None = None) -> ObjectStore:
+    """The model's storage (the DVC remote ``.dvc/config`` names), as an object store."""
+    url = _dvc.remote_url(root)
+    if not url:
+        raise StorageError(
+            "this model has no storage configured in .dvc/config",
+            hint="Set one with `cpv remote set URL`.",
+        )
+    if not is_s3(url) and not Path(url).is_absolute():
+        url = str((root / ".dvc" / url).resolve())  # DVC: relative to .dvc/
+    return ObjectStore(cfg or load_user_config(), url)
+
+
+def push_objects(
+    root: Path, store: ObjectStore, pointers: Sequence[Pointer], *, jobs: int | None
+) -> int:
+    """Upload what ``store`` lacks of ``pointers``' objects; how many were uploaded.
+
+    Raises:
+        MissingDataError: a needed object is not in the local cache (nothing was sent).
+        StorageError: the storage refused or failed.
+    """
+    cache = cache_dir(root)
+    needed = needed_objects(pointers, cached_listing(cache))
+    absent = [where for oid, where in needed.files.items() if not object_path(cache, oid).is_file()]
+    if absent:
+        raise MissingDataError(
+            f"{len(absent)} file(s) of the versions to publish are not in the local cache: "
+            + ", ".join(absent[:3])
+            + (" …" if len(absent) > 3 else ""),
+            hint="Nothing was published. Pull the version from a machine that has its bytes, "
+            "or delete the version and tag again.",
+        )
+    with applied_env(store.env()):
+        present = store.sizes()
+
+        def lacking(oids: Iterable[str]) -> list[str]:
+            return [o for o in oids if present.get(o) != object_path(cache, o).stat().st_size]
+
+        files, listings = lacking(needed.files), lacking(needed.listings)
+        store.abort_open_uploads({*files, *listings})
+        _move(files, cache, lambda oid, path: store.upload(oid, path), "uploading", jobs)
+        _move(listings, cache, lambda oid, path: store.upload(oid, path), "uploading", jobs)
+    return len(files) + len(listings)
+
+
+def fetch_objects(
+    root: Path, store: ObjectStore, pointers: Sequence[Pointer], *, jobs: int | None
+) -> int:
+    """Download what the local cache lacks of ``pointers``' objects, each verified.
+
+    Raises:
+        MissingDataError: an object is neither in the local cache nor in the storage.
+        IntegrityError: an object in the storage does not match its hash (not written).
+        StorageError: the storage refused or failed.
+    """
+    cache = cache_dir(root)
+    fetched = 0
+
+    def listing(oid: str, p: Pointer) -> list[dict[str, str]]:
+        nonlocal fetched
+        path = object_path(cache, oid)
+        if not path.is_file():
+            store.download(oid, path, size=None)
+            fetched += 1
+        return list(json.loads(path.read_bytes()))
+
+    with applied_env(store.env()):
+        needed = needed_objects(pointers, _naming(listing))
+        todo = [o for o in needed.files if not object_path(cache, o).is_file()]
+        if not todo:
+            return fetched
+        sizes = store.sizes()
+        gone = [needed.files[o] for o in todo if o not in sizes]
+        if gone:
+            raise MissingDataError(
+                f"{len(gone)} file(s) are in neither the local cache nor the storage "
+                f"({store.url}): " + ", ".join(gone[:3]) + (" …" if len(gone) > 3 else ""),
+                hint="Push them from the machine that made the version (`cpv push`).",
+            )
+
+        def get(oid: str, path: Path) -> None:
+            store.download(oid, path, size=sizes[oid])
+
+        _move(todo, cache, get, "downloading", jobs, sizes=sizes)
+    return fetched + len(todo)
+
+
+def _naming(listing: ListingFn) -> ListingFn:
+    """Name the version and folder in a failure to get a listing."""
+
+    def named(oid: str, p: Pointer) -> list[dict[str, str]]:
+        try:
+            return listing(oid, p)
+        except MissingDataError as exc:
+            raise MissingDataError(
+                f"{p.label}: the listing of {p.out}/ is missing ({exc.message})",
+                hint="Push it from the machine that made the version (`cpv push`).",
+            ) from None
+
+    return named
+
+
+def _move(
+    oids: Sequence[str],
+    cache: Path,
+    one: Callable[[str, Path], None],
+    what: str,
+    jobs: int | None,
+    *,
+    sizes: dict[str, int] | None = None,
+) -> None:
+    """Run ``one(oid, cache path)`` for each object: small ones in a pool of ``jobs``
+    threads, big ones one at a time (their parts move in parallel). The first failure
+    stops what has not started and is raised (an integrity failure first)."""
+    if not oids:
+        return
+
+    def size_of(oid: str) -> int:
+        return sizes[oid] if sizes is not None else object_path(cache, oid).stat().st_size
+
+    total = sum(size_of(o) for o in oids)
+    progress, lock, done = current_progress(), threading.Lock(), [0]
+    key = id(oids)
+
+    def run(oid: str) -> None:
+        one(oid, object_path(cache, oid))
+        with lock:
+            done[0] += size_of(oid)
+            progress.transfer(key, what, done[0], total, True, False)
+
+    big = [o for o in oids if size_of(o) > _BIG]
+    small = [o for o in oids if size_of(o) <= _BIG]
+    errors: list[BaseException] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs or POOL, POOL))) as pool:
+        futures = [pool.submit(run, o) for o in small]
+        try:
+            for oid in big:
+                run(oid)
+        except BaseException as exc:
+            errors.append(exc)
+        for f in futures:
+            if errors:
+                f.cancel()
+            try:
+                f.result()
+            except BaseException as exc:
+                errors.append(exc)
+    progress.transfer(key, what, done[0], total, True, True)
+    if errors:
+        raise _first(errors)
+
+
+def _first(errors: list[BaseException]) -> BaseException:
+    for kind in (IntegrityError, CpvError):
+        for exc in errors:
+            if isinstance(exc, kind):
+                return exc
+    return errors[0]
+
+
+class DirectTransfer:
+    """Pushes and fetches the objects of revisions to and from the model's storage."""
+
+    def __init__(self, cfg: UserConfig | None = None) -> None:
+        self._cfg = cfg
+
+    def push(
+        self, root: Path, *, revs: list[str], jobs: int | None, labels: dict[str, str] | None = None
+    ) -> int:
+        labels = labels or {}
+        pointers = [
+            p for rev in revs for p in pointers_at(root, rev, label=labels.get(rev, rev[:10]))
+        ]
+        return push_objects(root, store_for(root, self._cfg), pointers, jobs=jobs)
+
+    def fetch(
+        self,
+        root: Path,
+        *,
+        revs: list[str] | None,
+        jobs: int | None,
+        targets: list[str] | None = None,
+    ) -> int:
+        if revs is None:
+            names = targets or [p.name for p in root.glob("*.dvc")]
+            pointers = [
+                Pointer("workspace", n, (root / n).read_text())
+                for n in names
+                if (root / n).is_file()
+            ]
+        else:
+            pointers = [
+                p
+                for rev in revs
+                for p in pointers_at(root, rev, label=rev[:10], only=targets or ())
+            ]
+        if not pointers:
+            return 0
+        return fetch_objects(root, store_for(root, self._cfg), pointers, jobs=jobs)
+
+
+def get_transfer(cfg: UserConfig | None = None) -> Transfer:
+    """The object mover (``cfg``: the user configuration, default loaded when used)."""
+    return DirectTransfer(cfg)
