@@ -11,7 +11,7 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,6 +186,50 @@ class GitRepo:
         """Tracked paths among ``paths`` that differ from HEAD (staged or not)."""
         out = self.run("status", "--porcelain", "--untracked-files=no", "--", *paths)
         return [line[3:] for line in out.splitlines() if line.strip()]
+
+    def modified_tracked(self) -> list[str]:
+        """Tracked paths whose index or working tree differs from HEAD (untracked excluded)."""
+        out = self.run("status", "--porcelain", "-z", "--untracked-files=no")
+        entries = iter(out.split("\0"))
+        paths = []
+        for entry in entries:
+            if len(entry) > 3:
+                paths.append(entry[3:])
+                if entry[0] in "RC":
+                    paths.append(next(entries, ""))  # a rename's source path comes next
+        return sorted({p for p in paths if p})
+
+    def committable(self, paths: Sequence[str]) -> list[str]:
+        """Those of ``paths`` that are files on disk and either tracked or untracked but
+        not ignored (``paths`` taken literally, never as patterns)."""
+        if not paths:
+            return []
+        args = ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *paths]
+        listed = set(self.run("--literal-pathspecs", *args, what="git ls-files").split("\0"))
+        return [p for p in paths if p in listed and (self.root / p).is_file()]
+
+    def index_entries(self, paths: Sequence[str]) -> dict[str, str]:
+        """path -> ``"<mode> <sha>"`` of its index entry, ``""`` when it has none."""
+        entries = dict.fromkeys(paths, "")
+        if paths:
+            out = self.run(
+                "--literal-pathspecs", "ls-files", "-z", "-s", "--", *paths, what="git ls-files"
+            )
+            for line in out.split("\0"):
+                info, _, path = line.partition("\t")
+                if path in entries and info:
+                    mode, sha, _stage = info.split()
+                    entries[path] = f"{mode} {sha}"
+        return entries
+
+    def set_index_entries(self, entries: Mapping[str, str]) -> None:
+        """Put index entries back as :meth:`index_entries` read them; files are untouched."""
+        for path, entry in entries.items():
+            if len(entry.split()) == 2:
+                mode, sha = entry.split()
+                self.run("update-index", "--add", "--cacheinfo", f"{mode},{sha},{path}")
+            elif not entry:
+                self.run("update-index", "--force-remove", "--", path)
 
     def restore_paths(self, rev: str, paths: Sequence[str]) -> None:
         """Index and working tree of ``paths`` back to ``rev``; paths absent there are removed."""

@@ -153,12 +153,18 @@ class RepoConfig(_Strict):
     model_path: str = "checkpoints"
     data_path: str = "data"
     data_splits: list[str] = Field(default_factory=lambda: ["train", "validation", "test"])
+    #: Files committed with every version (those that exist): what produced it.
+    params_files: list[str] = Field(default_factory=lambda: ["params.yaml"])
 
     def model_post_init(self, __context: Any) -> None:
         validate_name(self.team, what="team")
         validate_name(self.model, what="model")
         for p in (self.model_path, self.data_path):
             check_repo_path(p)
+        self.params_files = [
+            check_params_file(p, folders=(self.model_path, self.data_path))
+            for p in self.params_files
+        ]
         if (
             self.model_path == self.data_path
             or self.data_path.startswith(f"{self.model_path}/")
@@ -185,6 +191,29 @@ def check_repo_path(path: str) -> None:
         raise ValueError(
             f"path {path!r} must name a folder inside the repository (e.g. checkpoints)"
         )
+
+
+def check_params_file(path: str, *, folders: tuple[str, ...] = ()) -> str:
+    """A params file, normalised (``./params.yaml`` -> ``params.yaml``): a file inside the
+    repository, outside git's and DVC's own folders and the versioned ``folders``."""
+    normal = posixpath.normpath(path) if path else ""
+    if (
+        not path
+        or "\\" in path
+        or path.startswith("/")
+        or normal in (".", "")
+        or normal == ".."
+        or normal.startswith("../")
+        or normal.split("/")[0] in (".git", ".dvc")
+        or path.endswith("/")
+    ):
+        raise ValueError(f"params file {path!r} must name a file inside the repository")
+    if any(c in path for c in "*?[") or path.startswith(":"):
+        raise ValueError(f"params file {path!r}: list each file by name, not a pattern")
+    for folder in folders:
+        if normal == folder or normal.startswith(f"{folder}/"):
+            raise ValueError(f"params file {path!r} is inside {folder}/, which DVC versions")
+    return normal
 
 
 def _read_yaml(path: Path) -> Any:
@@ -284,7 +313,9 @@ def load_repo_config(root: Path) -> RepoConfig:
     except (ValidationError, InvalidNameError, ValueError) as exc:
         msg = _validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
         raise ConfigError(
-            msg, path=path, hint=f"Fix {REPO_CONFIG_FILE} (team, model, model_path, data_path)."
+            msg,
+            path=path,
+            hint=f"Fix {REPO_CONFIG_FILE} (team, model, model_path, data_path, params_files).",
         ) from exc
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cpv.versions import Kind, Version, tag_name
 
 SCHEMA = 1
+DIRTY_PATHS_MAX = 50
 _MARKER = "cpv-metadata:"
 
 
@@ -41,6 +42,11 @@ class VersionRecord(BaseModel):
     #: data versions: rows/files per split where they can be counted.
     sample_count: int | None = None
     samples: dict[str, int] | None = None
+    #: tracked files that differed from the version's commit (not committed with it);
+    #: ``dirty_paths`` is sorted and holds at most ``DIRTY_PATHS_MAX`` of ``dirty_count``.
+    dirty: bool = False
+    dirty_paths: list[str] = Field(default_factory=list)
+    dirty_count: int = 0
     schema_: int = Field(default=SCHEMA, alias="schema")
 
     @property

@@ -50,6 +50,8 @@ class Intent:
     tags: list[str] = field(default_factory=list)  # tags the change makes
     commit: str | None = None  # the commit it made, once made (the tags point at it)
     checkout: list[str] = field(default_factory=list)  # pointers whose bytes to check out again
+    #: index entries put back on rollback (path -> "mode sha", "" = none); files untouched
+    index: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,7 +63,7 @@ class Intent:
         def strings(value: Any) -> list[str]:
             return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
-        head, commit = data.get("head"), data.get("commit")
+        head, commit, index = data.get("head"), data.get("commit"), data.get("index")
         return cls(
             op=str(data.get("op")),
             head=head if isinstance(head, str) else None,
@@ -69,6 +71,7 @@ class Intent:
             tags=strings(data.get("tags")),
             commit=str(commit) if commit else None,
             checkout=strings(data.get("checkout")),
+            index={str(k): str(v) for k, v in index.items()} if isinstance(index, dict) else {},
         )
 
 
@@ -166,6 +169,7 @@ def rollback(repo: ModelRepo, intent: Intent) -> list[str]:
         repairs.append(f"reset branch to {head[:10]}")
     if head is not None and intent.paths:
         repo.git.restore_paths(head, intent.paths)
+    repo.git.set_index_entries(intent.index)
     for pointer in intent.checkout:
         if (repo.root / pointer).exists():
             _dvc.checkout(repo.root, pointer)

@@ -26,6 +26,7 @@ from cpv.ops.tag import (
     _latest,
     choose_version,
     commit_and_tag,
+    note_dirty,
 )
 from cpv.repo import ModelRepo
 from cpv.results import TagResult
@@ -95,6 +96,7 @@ def tag_snapshot(
         )
         record = _record(repo, tree, request, version, data_lineage(repo, records, known))
         if request.dry_run:
+            note_dirty(repo, [record])
             return TagResult(records=[record], created=True, dry_run=True, repaired=repairs)
 
         def store(repo: ModelRepo, plans: list[VersionRecord]) -> None:

@@ -1,6 +1,8 @@
-"""``cpv tag``: make a version — hash and cache, commit the pointers with the metrics, tag —
-atomically (see :mod:`cpv.transaction`). Versions made from a private snapshot instead of
-the workspace are :mod:`cpv.ops.snapshot`."""
+"""``cpv tag``: make a version — hash and cache, commit the pointers with the metrics and
+the params files (``params_files`` in ``cpv.yaml``), tag — atomically (see
+:mod:`cpv.transaction`). Other modified tracked files are not committed: the version's
+record says it was made from a ``dirty`` workspace. Versions made from a private snapshot
+instead of the workspace are :mod:`cpv.ops.snapshot`."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Any
 from cpv import _dvc
 from cpv._faults import fault_point
 from cpv.errors import NothingToTagError, UsageError, VersionExistsError
-from cpv.metadata import VersionRecord, encode_tag_message
+from cpv.metadata import DIRTY_PATHS_MAX, VersionRecord, encode_tag_message
 from cpv.metrics import validate_metrics
 from cpv.repo import METRICS_LOG, ModelRepo
 from cpv.results import TagResult
@@ -145,6 +147,7 @@ def tag_versions(
         )
         plans = _plan_records(repo, kinds, request, all_records, current, new_version)
         if request.dry_run:
+            note_dirty(repo, plans)
             return TagResult(records=plans, created=True, dry_run=True, repaired=repairs)
         return TagResult(records=commit_and_tag(repo, plans), created=True, repaired=repairs)
 
@@ -270,17 +273,25 @@ def commit_and_tag(
     store: Callable[[ModelRepo, list[VersionRecord]], None] = _dvc_add,
 ) -> list[VersionRecord]:
     """Under the repository lock: ``store`` the content and write the pointers, then commit
-    the pointers with the metrics log and tag the commit; on any failure, roll back."""
-    paths = [*(repo.pointer_of(r.kind) for r in plans), ".gitignore", METRICS_LOG]
-    intent = Intent(op="tag", head=repo.git.head_commit(), paths=paths, tags=[r.tag for r in plans])
+    the pointers with the metrics log and the params files, and tag the commit; on any
+    failure, roll back (the params files' index entries as they were, their bytes untouched)."""
+    paths, params = version_paths(repo, plans)
+    intent = Intent(
+        op="tag",
+        head=repo.git.head_commit(),
+        paths=paths,  # restored from head on rollback: never the user's params files
+        tags=[r.tag for r in plans],
+        index=repo.git.index_entries(params),
+    )
     with transaction(repo, intent) as txn:
+        note_dirty(repo, plans, [*paths, *params])
         store(repo, plans)
         _append_metrics_log(repo.root, plans)
         kinds_text = " + ".join(r.kind.value for r in plans)
         summary = f"cpv: {kinds_text} {plans[0].version}" + (
             f" — {plans[0].message}" if plans[0].message else ""
         )
-        commit = repo.git.commit_paths(paths, summary)
+        commit = repo.git.commit_paths([*paths, *params], summary)
         txn.record(commit=commit)
         fault_point("after_commit")
         for i, record in enumerate(plans):
@@ -289,6 +300,28 @@ def commit_and_tag(
             if i == 0:
                 fault_point("after_first_tag")
     return plans
+
+
+def version_paths(repo: ModelRepo, plans: list[VersionRecord]) -> tuple[list[str], list[str]]:
+    """What the commit of ``plans`` holds: cpv's own files (pointers, ``.gitignore``, the
+    metrics log), and the configured params files that are on disk, tracked or not ignored."""
+    own = [*(repo.pointer_of(r.kind) for r in plans), ".gitignore", METRICS_LOG]
+    params = [p for p in repo.git.committable(repo.config.params_files) if p not in own]
+    return own, params
+
+
+def note_dirty(
+    repo: ModelRepo, plans: list[VersionRecord], committed: Sequence[str] | None = None
+) -> None:
+    """Record on ``plans`` the tracked files (staged or not) that differ from HEAD and are
+    not ``committed`` with them: the version's commit does not hold their state. Untracked
+    files are not dirty (as for ``git describe --dirty``)."""
+    if committed is None:
+        committed = [p for group in version_paths(repo, plans) for p in group]
+    dirty = [p for p in repo.git.modified_tracked() if p not in committed]
+    for record in plans:
+        record.dirty, record.dirty_count = bool(dirty), len(dirty)
+        record.dirty_paths = dirty[:DIRTY_PATHS_MAX]
 
 
 def _append_metrics_log(root: Path, plans: list[VersionRecord]) -> None:
