@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.cpv-installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-rgw lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The S3 tests again, against a real Ceph RADOS Gateway on loopback (slower; needs root and apt
+# on first use). RGW_KEEP=1 leaves the gateway running for the next run.
+test-rgw: $(STAMP)
+	bash scripts/with-rgw.sh $(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check cpv tests benchmarks

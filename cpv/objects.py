@@ -114,30 +114,35 @@ def _inside(target: Path, root: Path) -> bool:
 
 
 def _checkpoint_files(source: Path, ignore: Iterable[str]) -> Iterator[tuple[str, Path]]:
-    """(relpath, path) of the files a checkpoint at ``source`` is made of.
-
-    A symlink counts (as the bytes it points to) only when its target stays inside
-    ``source``: a link out of the checkpoint (to a credentials file, say) is refused,
-    never followed.
+    """(relpath, path) of the files a checkpoint at ``source`` is made of; a symlink counts
+    (as the bytes it points to) only when it stays inside ``source``.
 
     Raises:
-        UsageError: a symlink leaves the checkpoint folder.
+        UsageError: a symlink leaves the checkpoint folder (see :func:`refuse_escaping_links`).
     """
     if source.is_file():
         yield source.name, source
         return
+    refuse_escaping_links(source)
     patterns = tuple(ignore)
-    real_root = source.resolve()
     for rel, full in _files(source):
-        if any(fnmatch.fnmatch(part, p) for part in rel.split("/") for p in patterns):
-            continue
-        if full.is_symlink() and not _inside(full.resolve(), real_root):
-            raise UsageError(
-                f"{full} is a symlink to {os.readlink(full)}, outside the checkpoint",
-                hint="Save real files into the checkpoint folder; cpv never follows "
-                "links out of it.",
-            )
-        yield rel, full
+        if not any(fnmatch.fnmatch(part, p) for part in rel.split("/") for p in patterns):
+            yield rel, full
+
+
+def refuse_escaping_links(folder: Path) -> None:
+    """Refuse (:class:`UsageError`, naming it) a symlink to a file or folder that leads out
+    of ``folder``: it would be followed and its target versioned, then uploaded."""
+    real_root = folder.resolve()
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in sorted([*dirnames, *filenames]):
+            full = Path(dirpath) / name
+            if full.is_symlink() and not _inside(full.resolve(), real_root):
+                raise UsageError(
+                    f"{full} is a symlink to {os.readlink(full)}, outside {folder.name}/",
+                    hint="Copy the real files in, or remove the link; cpv never follows "
+                    "links out of a versioned folder.",
+                )
 
 
 def copy_file(source: Path, dest: Path) -> None:

@@ -19,7 +19,7 @@ from cpv import _s3_io
 from cpv._s3 import s3_client, storage_error
 from cpv.config import UserConfig
 from cpv.credentials import boto_env, resolve_credentials
-from cpv.errors import DiskFullError, IntegrityError, MissingDataError
+from cpv.errors import CpvError, DiskFullError, IntegrityError, MissingDataError
 from cpv.urls import is_s3, s3_location
 
 _READ = 1 << 20
@@ -93,6 +93,8 @@ class ObjectStore:
         self._s3()
         try:
             _s3_io.upload(self._client, self.bucket, self.key(oid), source, concurrency=concurrency)
+        except CpvError:
+            raise  # an injected fault, as is
         except Exception as exc:
             raise self._error(exc) from None
 

@@ -18,6 +18,7 @@ from cpv._faults import fault_point
 from cpv.errors import NothingToTagError, UsageError, VersionExistsError
 from cpv.metadata import DIRTY_PATHS_MAX, VersionRecord, encode_tag_message
 from cpv.metrics import validate_metrics
+from cpv.objects import refuse_escaping_links
 from cpv.repo import METRICS_LOG, ModelRepo
 from cpv.results import TagResult
 from cpv.transaction import Intent, transaction
@@ -130,6 +131,7 @@ def tag_versions(
                     hint=f"Write your {'checkpoint' if kind is Kind.MODEL else 'data'} files into "
                     f"{repo.path_of(kind)}/ first.",
                 )
+            refuse_escaping_links(repo.root / repo.path_of(kind))
         all_records = repo.records()
         latest = {k: _latest(all_records, k) for k in kinds}
         current = {k: _dvc.hash_path(repo.root, repo.path_of(k)) for k in kinds}
