@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.markup import escape
@@ -20,11 +21,15 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from cpv.cli import _layout
 from cpv.metadata import VersionRecord
 from cpv.results import DiffResult, PullResult, PushResult, RevertResult, StatusResult, TagResult
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# NO_COLOR: no escape codes at all (rich alone would still print bold); off a terminal
+# rich prints none either. Output is laid out by _layout, never wrapped or cut by rich.
+_COLORS: Literal["auto"] | None = None if os.environ.get("NO_COLOR") else "auto"
+console = Console(highlight=False, soft_wrap=True, color_system=_COLORS)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, color_system=_COLORS)
 
 
 def print_json(data: Any) -> None:
@@ -57,34 +62,70 @@ def _human_size(n: int) -> str:
 
 
 def _metrics_text(metrics: dict[str, Any]) -> str:
-    return ", ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
-    )
+    return " ".join(f"{k}={_layout.number(v)}" for k, v in metrics.items())
+
+
+def _emit(lines: list[str], *, header: bool = False, style: str = "") -> None:
+    """Lines already laid out: printed as they are (no markup, no wrapping by rich)."""
+    for i, line in enumerate(lines):
+        console.print(Text(line, style="bold" if header and i == 0 else style))
+
+
+def _say(text: str, *, style: str = "") -> None:
+    """One logical line, wrapped between words to the terminal (continuations indented)."""
+    _emit(_layout.hanging(text, _layout.width(), 4), style=style)
 
 
 def records_table(records: list[VersionRecord]) -> None:
+    """``cpv list``: one line per version when it fits; the metrics wrap between pairs, the
+    message is cut (``…``) to the lines the metrics use; ``files`` only when there is room."""
     if not records:
         console.print("No versions yet. Make one with `cpv tag`.")
         return
-    table = Table(show_edge=False, header_style="bold")
-    for col in ("tag", "created", "size", "files", "metrics", "message"):
-        table.add_column(col)
-    for r in records:
-        table.add_row(
-            r.tag,
-            r.created_at.replace("+00:00", "Z"),
-            _human_size(r.size_bytes),
-            str(r.file_count),
-            _metrics_text(r.metrics),
-            r.message.splitlines()[0] if r.message else "",
-        )
-    console.print(table)
+    cols = {
+        "tag": ["tag"] + [r.tag for r in records],
+        "created": ["created"] + [_layout.short_date(r.created_at) for r in records],
+        "size": ["size"] + [_human_size(r.size_bytes) for r in records],
+        "files": ["files"] + [str(r.file_count) for r in records],
+    }
+    pairs = [[f"{k}={_layout.number(v)}" for k, v in r.metrics.items()] for r in records]
+    messages = ["message"] + [(r.message.splitlines() or [""])[0] for r in records]
+    width = _layout.width()
+    plans = [
+        (names, *_layout.list_plan([cols[n] for n in names], pairs, messages, width))
+        for names in (["tag", "created", "size", "files"], ["tag", "created", "size"])
+    ]
+
+    def cost(plan: tuple[list[str], list[int], int]) -> tuple[int, int]:
+        over = sum(plan[1]) + len(_layout.GAP) * (len(plan[1]) - 1) - (width or 0)
+        return (max(over, 0) if width else 0, plan[2])  # fits, fewest lines; files on a tie
+
+    names, widths, _ = min(plans, key=cost)
+    metrics_w, message_w = widths[-2:]
+    rows = [[[n] for n in names] + [["metrics"], ["message"]]]
+    for i, record_pairs in enumerate(pairs):
+        metrics = _layout.wrap_pairs(record_pairs, metrics_w if width else None)
+        message = messages[i + 1]
+        cut = _layout.clip(message, message_w, len(metrics)) if width else [message]
+        rows.append([[cols[n][i + 1]] for n in names] + [metrics, cut])
+    right = {names.index("size")} | ({names.index("files")} if "files" in names else set())
+    _emit(_layout.columns(rows, widths, right), header=True)
+
+
+def _pairs_table(rows: list[tuple[str, str]]) -> list[str]:
+    """Label / value lines; values wrap between words in what the labels leave."""
+    label_w = max(len(k) for k, _ in rows)
+    width = _layout.width()
+    value_w = None if width is None else max(width - label_w - len(_layout.GAP), 20)
+    cells = []
+    for k, v in rows:
+        lines = [x for part in v.splitlines() or [""] for x in _layout.wrap(part, value_w)]
+        cells.append([[k], lines])
+    return _layout.columns(cells, [label_w, 0], set())
 
 
 def record_detail(r: VersionRecord) -> None:
-    table = Table(show_header=False, show_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+    """``cpv show``: every field, hashes in full; ``dirty`` only when the record says so."""
     rows = [
         ("tag", r.tag),
         ("version", r.version),
@@ -97,17 +138,16 @@ def record_detail(r: VersionRecord) -> None:
         ("hash", r.content_hash),
         ("commit", r.commit),
     ]
+    if getattr(r, "dirty", False):
+        paths = list(getattr(r, "dirty_paths", None) or [])
+        rows.append(("dirty", "yes" + (f" ({', '.join(paths)})" if paths else "")))
     if r.kind.value == "model":
         rows.append(("data version", r.data_version or "-"))
     if r.sample_count is not None:
         rows.append(("samples", f"{r.sample_count} " + str(r.samples or {})))
-    for k, v in r.metrics.items():
-        rows.append((f"metric {k}", str(v)))
-    for k, v in r.params.items():
-        rows.append((f"param {k}", json.dumps(v)))
-    for k, v in rows:
-        table.add_row(k, v)
-    console.print(table)
+    rows += [(f"metric {k}", str(v)) for k, v in r.metrics.items()]
+    rows += [(f"param {k}", v) for k, v in _layout.flatten(r.params).items()]
+    _emit(_pairs_table(rows))
 
 
 def tag_result(res: TagResult) -> None:
@@ -115,28 +155,25 @@ def tag_result(res: TagResult) -> None:
         info(f"repaired: {msg}")
     if not res.created:
         for r in res.records:
-            console.print(f"{r.kind.value}: unchanged, still {r.version}")
+            _say(f"{r.kind.value}: unchanged, still {r.version}")
         return
     verb = "would create" if res.dry_run else "created"
     for r in res.records:
         extra = f"  {_metrics_text(r.metrics)}" if r.metrics else ""
-        console.print(f"{verb} {r.tag}  ({_human_size(r.size_bytes)}, {r.file_count} files){extra}")
+        _say(f"{verb} {r.tag}  ({_human_size(r.size_bytes)}, {r.file_count} files){extra}")
 
 
 def revert_result(res: RevertResult) -> None:
     if res.already_current:
-        console.print(f"already at {', '.join(r.tag for r in res.records)}; nothing to do")
+        _say(f"already at {', '.join(r.tag for r in res.records)}; nothing to do")
         return
     if res.dry_run:
-        console.print(
-            f"would restore {', '.join(r.tag for r in res.records)} (all objects available)"
-        )
+        _say(f"would restore {', '.join(r.tag for r in res.records)} (all objects available)")
         return
     for ref in res.backups:
         info(f"saved your uncommitted content as {ref}")
-    console.print(
-        f"restored {', '.join(r.tag for r in res.records)} as commit {str(res.commit)[:10]}"
-    )
+    tags = ", ".join(r.tag for r in res.records)
+    _say(f"restored {tags} as commit {_layout.short_hash(str(res.commit))}")
 
 
 def push_result(res: PushResult) -> None:
@@ -145,58 +182,83 @@ def push_result(res: PushResult) -> None:
         info(
             f"{old} was already published by someone else with other content: yours {becomes} {new}"
         )
+    tags = " ".join(res.pushed_tags) or "-"
     if res.dry_run:
-        console.print(
-            f"would push {len(res.pushed_tags)} tag(s): {' '.join(res.pushed_tags) or '-'} and branch {res.branch}"
-        )
+        _say(f"would push {len(res.pushed_tags)} tag(s): {tags} and branch {res.branch}")
         return
     if res.up_to_date:
-        console.print("everything up to date")
+        _say("everything up to date")
         return
     branch = f"branch {res.branch}" if res.branch_pushed else f"branch {res.branch} unchanged"
-    console.print(
-        f"pushed {res.objects_pushed} object(s), {branch}, tags: {' '.join(res.pushed_tags) or '-'}"
-    )
+    _say(f"pushed {res.objects_pushed} object(s), {branch}, tags: {tags}")
 
 
 def pull_result(res: PullResult) -> None:
     if res.updated_branch:
-        console.print("branch updated from the remote")
+        _say("branch updated from the remote")
     what = ", ".join(r.tag for r in res.records) or "HEAD"
-    console.print(
-        f"{what}: {res.fetched_objects} object(s) fetched; verified {', '.join(res.verified_paths) or '-'}"
-    )
+    verified = ", ".join(res.verified_paths) or "-"
+    _say(f"{what}: {res.fetched_objects} object(s) fetched; verified {verified}")
+
+
+def _change(a: Any, b: Any) -> str:
+    if a == b:
+        return ""
+    return "added" if a is None else "removed" if b is None else "changed"
+
+
+def _diff_rows(res: DiffResult) -> list[tuple[str, str, str, str]]:
+    """(what, a, b, change): metrics, params (nested keys as ``a.b``), then the fields."""
+    rows = []
+    for e in res.metrics:
+        delta = f"{e.delta:+.4g}" if e.delta is not None else _change(e.a, e.b)
+        rows.append((f"metric {e.key}", _shown(e.a), _shown(e.b), delta))
+    pa, pb = _layout.flatten(res.a.params), _layout.flatten(res.b.params)
+    for key in sorted(set(pa) | set(pb)):
+        va, vb = pa.get(key), pb.get(key)
+        rows.append((f"param {key}", _shown(va), _shown(vb), _change(va, vb)))
+    show = {"content_hash": _layout.short_hash, "created_at": _layout.short_date}
+    for e in res.fields:
+        fmt = show.get(e.key, lambda v: v)
+        va, vb = (fmt(v) if isinstance(v, str) else v for v in (e.a, e.b))
+        if e.key == "message":
+            va, vb = ((v or "").splitlines()[0] if v else v for v in (va, vb))
+        delta = f"{e.delta:+.0f}" if e.delta is not None else _change(va, vb)
+        rows.append((e.key, _shown(va), _shown(vb), delta))
+    ca, cb = _layout.short_hash(res.a.commit), _layout.short_hash(res.b.commit)
+    rows.append(("commit", ca, cb, _change(ca, cb)))
+    return rows
+
+
+def _shown(value: Any) -> str:
+    return "-" if value is None or value == "" else str(value)
 
 
 def diff_result(res: DiffResult) -> None:
-    table = Table(show_edge=False, header_style="bold")
-    table.add_column("")
-    table.add_column(res.a.tag)
-    table.add_column(res.b.tag)
-    table.add_column("change")
-    for e in res.metrics:
-        table.add_row(
-            f"metric {e.key}",
-            str(e.a if e.a is not None else "-"),
-            str(e.b if e.b is not None else "-"),
-            f"{e.delta:+.4g}" if e.delta is not None else "",
-        )
-    for e in res.fields:
-        table.add_row(
-            e.key,
-            str(e.a if e.a is not None else "-"),
-            str(e.b if e.b is not None else "-"),
-            f"{e.delta:+.0f}" if e.delta is not None else "",
-        )
-    console.print(table)
+    """``cpv diff``: the two versions side by side; the change column marks what differs
+    (a delta for numbers). Hashes show their first 12 characters; ``--json`` has them whole."""
+    rows = [("", res.a.tag, res.b.tag, "change"), *_diff_rows(res)]
+    natural = [max(len(row[i]) for row in rows) for i in range(4)]
+    width = _layout.width()
+    widths = list(natural)
+    if width is not None and sum(natural) + 3 * len(_layout.GAP) > width:
+        widths[0] = min(natural[0], max(12, width // 4))
+        unbreakable = max(len(v) for row in rows for v in row[1:3] if " " not in v)
+        avail = width - widths[0] - widths[3] - 3 * len(_layout.GAP)
+        widths[1] = widths[2] = max(avail // 2, min(unbreakable, natural[1]), 8)
+    cells = [[_layout.wrap(v, w) for v, w in zip(row, widths, strict=True)] for row in rows]
+    lines = _layout.columns(cells, widths, set())
+    _emit(lines[:1], header=True)
+    _emit(lines[1:])
 
 
 def status_result(res: StatusResult) -> None:
-    console.print(f"[bold]{res.team}/{res.model}[/] on branch {res.branch}")
+    console.print(Text.assemble((f"{res.team}/{res.model}", "bold"), f" on branch {res.branch}"))
     if res.interrupted:
-        console.print(
-            f"  [yellow]an interrupted {res.interrupted} is pending: the next cpv command that "
-            "writes (tag, revert, push, pull) rolls it back[/]"
+        _say(
+            f"  an interrupted {res.interrupted} is pending: the next cpv command that "
+            "writes (tag, revert, push, pull) rolls it back",
+            style="yellow",
         )
     for k in res.kinds:
         latest = k.latest.version if k.latest else "none"
@@ -208,18 +270,18 @@ def status_result(res: StatusResult) -> None:
             state = "matches the latest version"
         if k.workspace_version and k.latest and k.workspace_version != k.latest.version:
             state = f"holds {k.workspace_version}"
-        console.print(f"  {k.kind:<5} {k.path}/  latest {latest}: {state}")
+        _say(f"  {k.kind:<5} {k.path}/  latest {latest}: {state}")
     if res.unpushed_tags is None:
-        console.print("  remote: unknown (unreachable or none)")
+        _say("  remote: unknown (unreachable or none)")
     else:
         ahead = "?" if res.unpushed_commits is None else res.unpushed_commits
         behind = "?" if res.behind_commits is None else res.behind_commits
-        console.print(
+        _say(
             f"  unpushed: {len(res.unpushed_tags)} tag(s) {' '.join(res.unpushed_tags)}; "
             f"branch {ahead} commit(s) ahead, {behind} behind the remote"
         )
         if res.behind_commits:
-            console.print("  run `cpv pull` to bring in the remote's commits")
+            _say("  run `cpv pull` to bring in the remote's commits")
 
 
 _MARK = {

@@ -8,6 +8,8 @@ prompter, or questionary itself on a prompt_toolkit pipe input). Answers become 
 from __future__ import annotations
 
 import os
+import shutil
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +24,31 @@ from cpv.ops.configure import ConfigureRequest
 from cpv.urls import git_kind
 
 Validator = Callable[[str], str | None]  # returns an error message, or None when valid
+
+
+def fit(text: str, *, lead: int = 0) -> str:
+    """``text`` broken between words to the terminal's width: prompt_toolkit would wrap
+    wherever the edge falls, mid-word. ``lead``: columns the first line already uses (the
+    ``? `` questionary puts before a question). A word wider than the line stays whole."""
+    columns = max(shutil.get_terminal_size().columns - 1, 20)
+    out = []
+    for i, line in enumerate(text.splitlines() or [""]):
+        pad = " " * lead if i == 0 else ""
+        lines = textwrap.wrap(
+            line,
+            columns,
+            initial_indent=pad,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        out.append("\n".join(lines or [pad])[len(pad) :])
+    return "\n".join(out)
+
+
+def _question(message: str) -> str:
+    """A question that needs more than one line is answered on the line below it."""
+    fitted = fit(message, lead=2)
+    return fitted + "\n" if "\n" in fitted else fitted
 
 
 class Prompter(Protocol):
@@ -63,27 +90,29 @@ class QuestionaryPrompter:
         options = [questionary.Choice(title=title, value=value) for value, title in choices]
         chosen = next((c for c in options if c.value == default), None)
         return str(
-            self._ask(questionary.select(message, choices=options, default=chosen, **self._io))
+            self._ask(
+                questionary.select(_question(message), choices=options, default=chosen, **self._io)
+            )
         )
 
     def text(self, message: str, *, default: str = "", validate: Validator | None = None) -> str:
         import questionary
 
         q = questionary.text(
-            message, default=default, validate=self._validator(validate), **self._io
+            _question(message), default=default, validate=self._validator(validate), **self._io
         )
         return str(self._ask(q)).strip()
 
     def secret(self, message: str, *, validate: Validator | None = None) -> str:
         import questionary
 
-        q = questionary.password(message, validate=self._validator(validate), **self._io)
+        q = questionary.password(_question(message), validate=self._validator(validate), **self._io)
         return str(self._ask(q)).strip()
 
     def confirm(self, message: str, *, default: bool) -> bool:
         import questionary
 
-        return bool(self._ask(questionary.confirm(message, default=default, **self._io)))
+        return bool(self._ask(questionary.confirm(_question(message), default=default, **self._io)))
 
 
 def _check(fn: Callable[[str], Any], *, optional: bool = False) -> Validator:
@@ -152,6 +181,15 @@ def ask(prompter: Prompter, *, current: UserConfig, say: Callable[[str], None]) 
     return ConfigureRequest(**req)
 
 
+def _profile_title(profiles: list[str]) -> str:
+    """The profiles by name when they fit on the choice's line, else how many there are."""
+    if not profiles:
+        return "Use an AWS profile"
+    named = f"Use an AWS profile ({', '.join(profiles)})"
+    fits = len(named) <= shutil.get_terminal_size().columns - 4  # questionary's pointer
+    return named if fits else f"Use an AWS profile ({len(profiles)} found)"
+
+
 def _ask_credentials(prompter: Prompter, *, current: UserConfig) -> dict[str, Any]:
     from cpv._s3 import available_profiles
 
@@ -164,9 +202,7 @@ def _ask_credentials(prompter: Prompter, *, current: UserConfig) -> dict[str, An
         choices.append(
             ("env", "Use AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the environment")
         )
-    choices.append(
-        ("profile", "Use an AWS profile" + (f" ({', '.join(profiles)})" if profiles else ""))
-    )
+    choices.append(("profile", _profile_title(profiles)))
     choices.append(("keys", "Enter keys (stored in cpv's credentials file, mode 0600)"))
     default = next(
         value for value, ok in (
@@ -217,9 +253,10 @@ def _ask_git(
         f"{path} does not exist. Generate an ed25519 key there?", default=True
     ):
         public = ssh.generate_key(path, comment="cpv")
-        say(f"Created {path}. Add this public key to your Git host:\n{public}")
+        say(fit(f"Created {path}. Add this public key to your Git host:"))
+        say(public)  # whole on its line, to copy
     status = ssh.check_key(path)
     if not status.ok:
-        say(f"Warning: {status.message}. {status.hint}")
+        say(fit(f"Warning: {status.message}. {status.hint}"))
     out["ssh_key"] = str(path)
     return out
