@@ -358,3 +358,11 @@ class VersioningError(CpvError):
 
 class InjectedFault(CpvError):
     """Raised by the fault-injection points used in tests (see ``cpv._faults``)."""
+
+
+# --- issue 9: a journal that cannot be replayed, storage checked or configured -------------
+class StorageNotConfiguredError(StorageError):
+    """A model's data is on S3-compatible storage (``url``) but no storage is configured on
+    this machine (``cpv configure`` was never run)."""
+
+    url: str | None = None
