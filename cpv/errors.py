@@ -361,6 +361,14 @@ class InjectedFault(CpvError):
 
 
 # --- issue 9: a journal that cannot be replayed, storage checked or configured -------------
+class StorageNotCheckedError(StorageError):
+    """``cpv init`` could not check the storage's bucket (the endpoint did not answer, or no
+    credentials were found; ``reason``: which): nothing was created."""
+
+    default_hint = "Fix the storage settings (`cpv configure`, `cpv doctor`), or pass --no-verify to create the model without checking."
+    reason: str = ""
+
+
 class StorageNotConfiguredError(StorageError):
     """A model's data is on S3-compatible storage (``url``) but no storage is configured on
     this machine (``cpv configure`` was never run)."""

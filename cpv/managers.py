@@ -85,6 +85,7 @@ class CheckpointManager:
         storage: str | None = None,
         git_remote: str | None = None,
         template: str | None = None,
+        verify: bool = True,
         progress: Progress | None = None,
     ) -> tuple[M, InitResult]:
         """Create a model repository ``team/model`` and open it.
@@ -98,14 +99,15 @@ class CheckpointManager:
             git_remote: the git remote URL (default: from ``cpv configure``, else a local bare
                 repository under ``$CPV_HOME/git``).
             template: a training scaffold to render (see ``cpv templates``); ``"none"`` for none.
+            verify: first check that an ``s3://`` storage's bucket exists (False: don't).
             progress: kept by the returned manager (see :meth:`__init__`).
 
         Returns:
             The manager of the new repository, and what was created.
 
         Raises:
-            InvalidNameError, RepositoryExistsError, UsageError (unknown template),
-            RemoteError (the hosted git remote is missing or unreachable), GitError.
+            InvalidNameError, RepositoryExistsError, UsageError (unknown template), RemoteError
+            (git remote missing or unreachable), StorageError (bucket check), GitError.
         """
         from cpv.ops.init import init_repository
 
@@ -116,6 +118,7 @@ class CheckpointManager:
             storage=storage,
             git_remote=git_remote,
             template=template,
+            verify=verify,
         )
         return cls(root, progress=progress), InitResult(path=str(root), team=team, model=model)
 
@@ -303,8 +306,7 @@ class CheckpointManager:
         """What changed in the workspace since the latest versions of this manager's kind(s).
 
         Args:
-            remote: also ask the git remote which tags and commits it lacks (left None when
-                it cannot be reached).
+            remote: also ask the git remote which tags and commits it lacks (None: unreachable).
 
         Returns:
             Per kind: the latest version, the workspace hash and whether it changed; the

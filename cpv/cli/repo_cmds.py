@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     default=None,
     help="Git remote URL for this model (default: from `cpv configure`).",
 )
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Do not check that an s3:// storage's bucket exists before creating the model.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 def init(
@@ -37,6 +42,7 @@ def init(
     template: str | None,
     storage: str | None,
     git_remote: str | None,
+    no_verify: bool,
     as_json: bool,
 ) -> None:
     """Create a model repository TEAM/MODEL (in ./MODEL unless PATH is given)."""
@@ -53,6 +59,7 @@ def init(
         storage=storage,
         git_remote=git_remote,
         template=template,
+        verify=not no_verify,
         progress=obj.progress,
     )
     if as_json:

@@ -12,6 +12,8 @@ from cpv import _dvc, _git
 from cpv.config import (
     GIT_REMOTE_NAME,
     RepoConfig,
+    StorageSettings,
+    UserConfig,
     ensure_cpv_home,
     load_user_config,
     model_storage_url,
@@ -19,10 +21,19 @@ from cpv.config import (
     umask,
     validate_name,
 )
-from cpv.errors import RemoteError, RepositoryExistsError
+from cpv.errors import (
+    BucketNotFoundError,
+    ProfileNotFoundError,
+    RemoteError,
+    RepositoryExistsError,
+    StorageCredentialsError,
+    StorageError,
+    StorageNotCheckedError,
+    StorageUnreachableError,
+)
 from cpv.git_origin import check as check_git_remote
 from cpv.repo import METRICS_LOG
-from cpv.urls import git_kind, is_s3, local_path, storage_kind
+from cpv.urls import git_kind, is_s3, local_path, s3_location, storage_kind
 
 _README = """# {team}/{model}
 
@@ -57,13 +68,16 @@ def init_repository(
     storage: str | None = None,
     git_remote: str | None = None,
     template: str | None = None,
+    verify: bool = True,
 ) -> Path:
     """Create a model repository (git + DVC + ``cpv.yaml`` + layout) with an initial commit.
 
     Storage layout is ``<storage>/<team>/<model>``; with no storage given and no user
     configuration, ``$CPV_HOME/storage``. The git remote defaults to the configured template
     or a bare repository at ``$CPV_HOME/git/<team>/<model>.git`` (created when missing).
-    The repository appears at ``path`` only once complete.
+    The repository appears at ``path`` only once complete. With ``verify``, the bucket of
+    an ``s3://`` ``storage`` given here is checked first (:func:`check_bucket`); the
+    configured one is not (``cpv configure`` checked it).
     """
     validate_name(team, what="team")
     validate_name(model, what="model")
@@ -72,6 +86,8 @@ def init_repository(
     user = load_user_config()
     storage_url = model_storage_url(storage or user.storage.root_url(), team, model)
     remote_url = git_remote or user.git.remote_url(team, model)
+    if verify and storage and is_s3(storage_url):
+        check_bucket(storage_url, user)
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     ensure_cpv_home()  # the local default lives there, beside the credentials: 0700
@@ -102,6 +118,52 @@ def init_repository(
             shutil.rmtree(created_bare, ignore_errors=True)
         raise
     return dest
+
+
+_NO_VERIFY = "--no-verify (verify=False) creates the model without checking."
+
+
+def check_bucket(storage_url: str, user: UserConfig) -> None:
+    """HEAD the bucket of ``storage_url`` with the configured endpoint and credentials.
+
+    Raises:
+        StorageNotCheckedError: no answer (unreachable, no credentials, unknown profile).
+        StorageError: the answer is no (no such bucket, access denied, keys rejected).
+    """
+    from cpv import _s3
+    from cpv.credentials import resolve_credentials
+
+    bucket = s3_location(storage_url)[0]
+    storage = user.storage.model_copy(update={"bucket": bucket})
+    try:
+        _s3.check_bucket(storage, resolve_credentials(user))
+    except BucketNotFoundError as exc:
+        hint = "Create the bucket in your provider's console, or fix --storage; " + _NO_VERIFY
+        raise BucketNotFoundError(exc.message, **_where(exc), hint=hint) from None
+    except StorageCredentialsError as exc:
+        if exc.code:  # the storage answered: it rejected these keys
+            raise
+        raise _not_checked(bucket, storage, exc) from None
+    except (StorageUnreachableError, ProfileNotFoundError) as exc:
+        raise _not_checked(bucket, storage, exc) from None
+    except StorageError as exc:
+        raise type(exc)(exc.message, **_where(exc), hint=f"{exc.hint} Or: {_NO_VERIFY}") from None
+
+
+def _not_checked(bucket: str, storage: StorageSettings, exc: StorageError) -> StorageError:
+    from cpv._s3 import describe_endpoint
+
+    endpoint = describe_endpoint(storage)
+    return StorageNotCheckedError(
+        f"could not check bucket {bucket!r} at {endpoint} ({exc.message}); nothing was created",
+        bucket=bucket,
+        endpoint=endpoint,
+        reason=exc.message,
+    )
+
+
+def _where(exc: StorageError) -> dict[str, str | None]:
+    return {"bucket": exc.bucket, "endpoint": exc.endpoint}
 
 
 def _check_destination(dest: Path) -> Path:
