@@ -361,6 +361,16 @@ class InjectedFault(CpvError):
 
 
 # --- issue 9: a journal that cannot be replayed, storage checked or configured -------------
+class JournalReplayError(CpvError):
+    """The journal of an interrupted change (``path``, ``.git/cpv/txn.json``) could not be
+    replayed or rolled back (``op``: the change, ``reason``: why); it is kept as it was."""
+
+    default_hint = "Run `cpv repair` to see it, `cpv repair --discard` to drop it."
+    path: Path | None = None
+    op: str | None = None
+    reason: str = ""
+
+
 class StorageNotCheckedError(StorageError):
     """``cpv init`` could not check the storage's bucket (the endpoint did not answer, or no
     credentials were found; ``reason``: which): nothing was created."""

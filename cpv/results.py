@@ -158,3 +158,27 @@ class StorageState(BaseModel):
     root: str
     storage: str | None
     git: str | None
+
+
+class RepairResult(BaseModel):
+    """What ``repair`` found in the journal of an interrupted change (``.git/cpv/txn.json``),
+    and where ``discard`` moved it."""
+
+    journal: str
+    #: a journal is present (None of the fields below are known without one)
+    pending: bool = False
+    #: the journal is not a JSON object (torn or foreign); ``raw`` holds its text
+    readable: bool = True
+    op: str | None = None
+    #: the branch head before the change, and the commit it made (when it got that far)
+    head: str | None = None
+    commit: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    #: files restored from ``head`` on rollback, and pointers whose bytes are checked out again
+    files: list[str] = Field(default_factory=list)
+    checkout: list[str] = Field(default_factory=list)
+    pid: int | None = None
+    started: datetime | None = None
+    raw: str | None = None
+    #: where ``discard`` moved the journal (``.git/cpv/txn.discarded-<timestamp>.json``)
+    discarded_to: str | None = None

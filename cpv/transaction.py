@@ -31,7 +31,7 @@ from filelock import FileLock, Timeout
 
 from cpv import _dvc
 from cpv.config import lock_timeout
-from cpv.errors import LockTimeoutError
+from cpv.errors import CpvError, JournalReplayError, LockTimeoutError
 from cpv.progress import current as current_progress
 
 if TYPE_CHECKING:
@@ -144,6 +144,30 @@ class Journal:
     def finish(self) -> None:
         self.path.unlink(missing_ok=True)
 
+    def read(self) -> tuple[dict[str, Any] | None, str | None]:
+        """The journal as it is on disk, never changed: (its object or None when it is not
+        one, its text or None when there is no journal)."""
+        try:
+            text = self.path.read_bytes().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return None, None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = None
+        return (data if isinstance(data, dict) else None), text
+
+    def discard(self) -> Path:
+        """Move the journal aside to ``txn.discarded-<UTC timestamp>.json`` (never deleted)."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        target = self.path.with_name(f"txn.discarded-{stamp}.json")
+        n = 1
+        while target.exists():
+            n += 1
+            target = self.path.with_name(f"txn.discarded-{stamp}-{n}.json")
+        os.replace(self.path, target)
+        return target
+
 
 def pending(git_dir: Path) -> Intent | None:
     """The change a dead writer left unfinished, if any (a torn journal is discarded)."""
@@ -177,13 +201,46 @@ def rollback(repo: ModelRepo, intent: Intent) -> list[str]:
     return repairs
 
 
+def _reason(exc: BaseException) -> str:
+    """One line saying why a replay failed."""
+    if isinstance(exc, OSError) and exc.strerror and not isinstance(exc, CpvError):
+        reason = exc.strerror.lower()
+        return f"{reason}: {exc.filename}" if exc.filename else reason
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def replay_error(
+    journal: Journal, intent: Intent, exc: BaseException, *, failed: BaseException | None = None
+) -> JournalReplayError:
+    """The error for a journal whose rollback raised ``exc`` (in-process: after ``failed``)."""
+    reason = _reason(exc)
+    if failed is None:
+        message = (
+            f"cannot roll back the interrupted {intent.op} journaled in {journal.path}: {reason}"
+        )
+    else:
+        message = (
+            f"the {intent.op} failed ({_reason(failed)}), then could not be rolled back "
+            f"({reason}); its journal {journal.path} is kept"
+        )
+    return JournalReplayError(message, path=journal.path, op=intent.op, reason=reason)
+
+
 def recover(repo: ModelRepo) -> list[str]:
-    """Roll back what a dead writer left unfinished; the caller holds the lock."""
+    """Roll back what a dead writer left unfinished; the caller holds the lock.
+
+    Raises:
+        JournalReplayError: the rollback failed; the journal is kept for ``cpv repair``.
+    """
     journal = Journal(repo.git_dir)
     data = journal.pending()
     if data is None:
         return []
-    repairs = rollback(repo, Intent.from_json(data))
+    intent = Intent.from_json(data)
+    try:
+        repairs = rollback(repo, intent)
+    except Exception as exc:
+        raise replay_error(journal, intent, exc) from exc
     journal.finish()
     return repairs
 
@@ -236,6 +293,8 @@ def transaction(repo: ModelRepo, intent: Intent | None = None) -> Iterator[Trans
 
     Raises:
         LockTimeoutError: another process held the lock for longer than ``CPV_LOCK_TIMEOUT``.
+        JournalReplayError: a journal left earlier, or this change's own, cannot be rolled
+            back (it is kept for ``cpv repair``).
     """
     with _locked(repo) as repairs:
         txn = Transaction(repo, repairs, intent)
@@ -246,8 +305,12 @@ def transaction(repo: ModelRepo, intent: Intent | None = None) -> Iterator[Trans
         journal.begin(**intent.to_json())
         try:
             yield txn
-        except BaseException:
-            rollback(repo, txn.intent or intent)
+        except BaseException as failed:
+            current = txn.intent or intent
+            try:
+                rollback(repo, current)
+            except Exception as exc:
+                raise replay_error(journal, current, exc, failed=failed) from exc
             journal.finish()
             raise
         journal.finish()

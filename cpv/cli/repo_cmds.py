@@ -1,4 +1,4 @@
-"""``cpv init`` and ``cpv status``: parse, call the manager, render."""
+"""``cpv init``, ``cpv status`` and ``cpv repair``: parse, call the library, render."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 
 if TYPE_CHECKING:
     from cpv.cli.main import CliContext
+    from cpv.results import RepairResult
 
 
 @click.command()
@@ -83,7 +84,56 @@ def status(obj: CliContext, no_remote: bool, as_json: bool) -> None:
         render.status_result(result)
 
 
+@click.command()
+@click.option(
+    "--discard",
+    is_flag=True,
+    help="Move the journal aside to .git/cpv/txn.discarded-<timestamp>.json (never deleted).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def repair(obj: CliContext, discard: bool, as_json: bool) -> None:
+    """Show the journal of an interrupted change that could not be replayed; --discard drops it.
+
+    Read-only commands (list, show, diff, status) work while such a journal is present.
+    """
+    from cpv.ops.repair import repair as repair_journal
+
+    from . import render
+
+    result = repair_journal(obj.path, discard=discard)
+    if as_json:
+        render.print_json(result.model_dump(mode="json"))
+    else:
+        for line in _repair_lines(result):
+            render.console.print(line, markup=False)
+
+
+def _repair_lines(res: RepairResult) -> list[str]:
+    if not res.pending:
+        return [f"no interrupted change is journaled ({res.journal} is absent)"]
+    if not res.readable:
+        lines = [f"{res.journal} is not a journal cpv can read: {res.raw!r}"]
+    else:
+        started = f"started {res.started:%Y-%m-%d %H:%M:%S} UTC" if res.started else "started ?"
+        lines = [f"{res.journal}: an interrupted {res.op} ({started}, pid {res.pid or '?'})"]
+        for label, value in (
+            ("branch head before", (res.head or "")[:12]),
+            ("commit made", (res.commit or "")[:12]),
+            ("tags", ", ".join(res.tags)),
+            ("files", ", ".join(res.files)),
+            ("checked out again", ", ".join(res.checkout)),
+        ):
+            if value:
+                lines.append(f"  {label}: {value}")
+    if res.discarded_to:
+        lines.append(f"moved aside to {res.discarded_to}; commands work again")
+    else:
+        lines.append("`cpv repair --discard` moves it aside (kept, never deleted)")
+    return lines
+
+
 def register(cli: click.Group) -> None:
-    """Add ``init`` and ``status`` to the ``cpv`` group."""
-    for command in (init, status):
+    """Add ``init``, ``status`` and ``repair`` to the ``cpv`` group."""
+    for command in (init, status, repair):
         cli.add_command(command)
