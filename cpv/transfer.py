@@ -38,7 +38,13 @@ _BIG = 64 << 20  # objects above this move one at a time, their parts in paralle
 
 class Transfer(Protocol):
     def push(
-        self, root: Path, *, revs: list[str], jobs: int | None, labels: dict[str, str] | None = None
+        self,
+        root: Path,
+        *,
+        revs: list[str],
+        jobs: int | None,
+        labels: dict[str, str] | None = None,
+        dry_run: bool = False,
     ) -> int: ...
 
     def fetch(
@@ -134,9 +140,15 @@ def store_for(root: Path, cfg: UserConfig | None = None) -> ObjectStore:
 
 
 def push_objects(
-    root: Path, store: ObjectStore, pointers: Sequence[Pointer], *, jobs: int | None
+    root: Path,
+    store: ObjectStore,
+    pointers: Sequence[Pointer],
+    *,
+    jobs: int | None,
+    dry_run: bool = False,
 ) -> int:
-    """Upload what ``store`` lacks of ``pointers``' objects; how many were uploaded.
+    """Upload what ``store`` lacks of ``pointers``' objects; how many were (``dry_run``:
+    would be) uploaded.
 
     Raises:
         MissingDataError: a needed object is not in the local cache (nothing was sent).
@@ -160,6 +172,8 @@ def push_objects(
             return [o for o in oids if present.get(o) != object_path(cache, o).stat().st_size]
 
         files, listings = lacking(needed.files), lacking(needed.listings)
+        if dry_run:
+            return len(files) + len(listings)
         store.abort_open_uploads({*files, *listings})
         _move(files, cache, lambda oid, path: store.upload(oid, path), "uploading", jobs)
         _move(listings, cache, lambda oid, path: store.upload(oid, path), "uploading", jobs)
@@ -288,13 +302,21 @@ class DirectTransfer:
         self._cfg = cfg
 
     def push(
-        self, root: Path, *, revs: list[str], jobs: int | None, labels: dict[str, str] | None = None
+        self,
+        root: Path,
+        *,
+        revs: list[str],
+        jobs: int | None,
+        labels: dict[str, str] | None = None,
+        dry_run: bool = False,
     ) -> int:
+        """Upload what the storage lacks of ``revs``' objects (``labels``: commit -> the
+        version named in errors); ``dry_run``: list the storage and count, send nothing."""
         labels = labels or {}
         pointers = [
             p for rev in revs for p in pointers_at(root, rev, label=labels.get(rev, rev[:10]))
         ]
-        return push_objects(root, store_for(root, self._cfg), pointers, jobs=jobs)
+        return push_objects(root, store_for(root, self._cfg), pointers, jobs=jobs, dry_run=dry_run)
 
     def fetch(
         self,

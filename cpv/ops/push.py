@@ -67,18 +67,18 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
                     return _dry_run_with_renames(repo, branch, local, remote, colliding)
                 renamed.update(_rename_collisions(repo, colliding, remote))
                 continue
-            remote_head = _integrate_remote_branch(repo, url, branch)
             new_tags = sorted(set(local) - set(remote), key=_tag_sort_key)
-            records = {r.tag: r for r in repo.records()}
             if dry_run:
                 return PushResult(
-                    pushed_tags=new_tags, branch=branch, dry_run=True, renamed=renamed
+                    pushed_tags=new_tags,
+                    branch=branch,
+                    dry_run=True,
+                    renamed=renamed,
+                    objects_pushed=_upload(repo, new_tags, branch, jobs=jobs, dry_run=True),
                 )
-            labels = {repo.git.head_commit() or "": branch}
-            labels.update({records[t].commit: t for t in reversed(new_tags) if t in records})
-            labels.pop("", None)
+            remote_head = _integrate_remote_branch(repo, url, branch)
             branch_pushed = repo.git.head_commit() != remote_head
-            objects = get_transfer().push(repo.root, revs=sorted(labels), jobs=jobs, labels=labels)
+            objects = _upload(repo, new_tags, branch, jobs=jobs, dry_run=False)
             fault_point("after_data_push")
             try:
                 repo.git.push_atomic(
@@ -106,6 +106,21 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
         )
 
 
+def _upload(
+    repo: ModelRepo, tags: list[str], branch: str, *, jobs: int | None, dry_run: bool
+) -> int:
+    """Upload (``dry_run``: count) what the storage lacks of ``tags``' and HEAD's objects.
+    A dry run still lists the storage: an unreachable storage or a missing local object
+    fails it as it would fail the push."""
+    records = {r.tag: r for r in repo.records()}
+    labels = {repo.git.head_commit() or "": branch}
+    labels.update({records[t].commit: t for t in reversed(tags) if t in records})
+    labels.pop("", None)
+    return get_transfer().push(
+        repo.root, revs=sorted(labels), jobs=jobs, labels=labels, dry_run=dry_run
+    )
+
+
 def _tag_sort_key(name: str) -> tuple[str, Version]:
     parsed = parse_tag_name(name)
     assert parsed is not None
@@ -121,12 +136,13 @@ def _dry_run_with_renames(
 ) -> PushResult:
     """What a push would publish, under the numbers the colliding versions would get."""
     plan = _plan_renames(repo, colliding, remote)
-    unpublished = (set(local) - set(remote)) | set(colliding)
+    unpublished = sorted((set(local) - set(remote)) | set(colliding), key=_tag_sort_key)
     return PushResult(
         pushed_tags=sorted({plan.get(t, t) for t in unpublished}, key=_tag_sort_key),
         branch=branch,
         dry_run=True,
         renamed=plan,
+        objects_pushed=_upload(repo, unpublished, branch, jobs=None, dry_run=True),
     )
 
 

@@ -85,3 +85,23 @@ def test_push_dry_run_shows_the_number_a_colliding_version_will_get(
 
     real = json.loads(_cpv(repo, "push", "--json").stdout)
     assert real["renamed"] == dry["renamed"] and real["pushed_tags"] == ["model/v0.3"]
+
+
+def test_push_dry_run_counts_the_objects_and_checks_the_storage(
+    tmp_path: Path, s3_user_config: str, s3_endpoint: str
+) -> None:
+    import boto3
+
+    from cpv.ops.init import init_repository
+
+    model = init_repository(team="acme", model="dry", path=tmp_path / "dry")
+    (model / "checkpoints" / "w.bin").write_bytes(b"weights")
+    assert _cpv(model, "tag", "model").returncode == 0
+    plan = json.loads(_cpv(model, "push", "--dry-run", "--json").stdout)
+    assert plan["dry_run"] and plan["objects_pushed"] == 2  # the file and its folder listing
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    assert "Contents" not in s3.list_objects_v2(Bucket="cpv-test")  # nothing sent
+    s3.delete_bucket(Bucket="cpv-test")  # the storage is gone: the dry run must say so
+    gone = _cpv(model, "push", "--dry-run")
+    assert gone.returncode != 0 and "Traceback" not in gone.stderr
+    assert "cpv-test" in gone.stderr and "would push" not in gone.stdout
