@@ -140,7 +140,9 @@ def record_detail(r: VersionRecord) -> None:
     ]
     if getattr(r, "dirty", False):
         paths = list(getattr(r, "dirty_paths", None) or [])
-        rows.append(("dirty", "yes" + (f" ({', '.join(paths)})" if paths else "")))
+        more = int(getattr(r, "dirty_count", 0) or 0) - len(paths)  # the list is capped
+        named = ", ".join(paths) + (f" and {more} more" if more > 0 else "")
+        rows.append(("dirty", "yes" + (f" ({named})" if named else "")))
     if r.kind.value == "model":
         rows.append(("data version", r.data_version or "-"))
     if r.sample_count is not None:

@@ -120,11 +120,16 @@ def test_show_has_a_dirty_line_only_for_a_dirty_version(repo: Path) -> None:
     _assert_fits(clean)
     assert not any(line.startswith("dirty") for line in clean.splitlines())
     assert re.search(r"^param optimizer\.lr\s+0\.0001$", clean, re.M), clean
-    _rewrite_tag(repo, "model/v0.2", dirty=True, dirty_paths=["train.py", "utils.py"])
+    _rewrite_tag(
+        repo, "model/v0.2", dirty=True, dirty_paths=["train.py", "utils.py"], dirty_count=2
+    )
     dirty = run_cpv("show", "v0.2", cwd=repo, env=NARROW).stdout
     _assert_fits(dirty)
     assert re.search(r"^dirty\s+yes \(train\.py, utils\.py\)$", dirty, re.M), dirty
-    _rewrite_tag(repo, "model/v0.2", dirty=False, dirty_paths=[])
+    _rewrite_tag(repo, "model/v0.2", dirty=True, dirty_paths=["a.py", "b.py"], dirty_count=9)
+    capped = run_cpv("show", "v0.2", cwd=repo, env=NARROW).stdout
+    assert re.search(r"^dirty\s+yes \(a\.py, b\.py and 7 more\)$", capped, re.M), capped
+    _rewrite_tag(repo, "model/v0.2", dirty=False, dirty_paths=[], dirty_count=0)
     assert "dirty" not in run_cpv("show", "v0.2", cwd=repo, env=NARROW).stdout
 
 
@@ -169,3 +174,42 @@ def test_wizard_questions_break_between_words_at_80_columns(
         shown = "? " + wizard._question(message)  # as questionary draws it
         assert all(len(line) <= 80 for line in shown.splitlines()), shown
         assert shown[2:].split() == message.split(), shown  # no word cut or lost
+
+
+def _on_a_terminal(*args: str, cwd: Path, env: dict[str, str]) -> str:
+    """``cpv ARGS`` with stdout on a pseudo-terminal: all it wrote."""
+    import os
+    import pty
+    import sys
+
+    leader, follower = pty.openpty()
+    proc = subprocess.run(
+        [sys.executable, "-m", "cpv", *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+    os.close(follower)
+    chunks = []
+    try:
+        while data := os.read(leader, 65536):
+            chunks.append(data)
+    except OSError:  # the terminal is closed and drained
+        pass
+    os.close(leader)
+    assert proc.returncode == 0
+    return b"".join(chunks).decode()
+
+
+def test_no_color_on_a_terminal_means_no_escape_codes(repo: Path) -> None:
+    styled = _on_a_terminal("diff", "v0.1", "v0.2", cwd=repo, env={**NARROW, "NO_COLOR": ""})
+    assert "\x1b[" in styled  # a terminal without NO_COLOR gets a bold header
+    # Not `status`: it imports DVC, whose logger setup calls colorama.init(), and colorama
+    # writes one "\x1b[0m" to a terminal's stdout at exit (not cpv's renderer; reported).
+    for args in (["list"], ["diff", "v0.1", "v0.2"], ["show", "v0.1"]):
+        out = _on_a_terminal(*args, cwd=repo, env={**NARROW, "NO_COLOR": "1"})
+        assert "\x1b[" not in out and "model/v0.1" in out, out
+        assert all(len(line) <= 80 for line in out.splitlines()), out
