@@ -26,6 +26,7 @@ from typing import Any, ClassVar, TypeVar
 # Each method forwards to the module of its command, cpv/ops/<command>.py. init, clone, tag,
 # push, pull and remote are imported where used: `cpv list` starts faster without them.
 from cpv.errors import UsageError
+from cpv.manager_sync import SyncMethods
 from cpv.metadata import VersionRecord
 from cpv.ops import revert as revert_op
 from cpv.ops import show as show_op
@@ -36,12 +37,9 @@ from cpv.repo import ModelRepo
 from cpv.results import (
     DiffResult,
     InitResult,
-    MoveResult,
     PullResult,
-    PushResult,
     RevertResult,
     StatusResult,
-    StorageState,
     TagResult,
 )
 from cpv.versions import Kind, Version, parse_version_arg
@@ -49,7 +47,7 @@ from cpv.versions import Kind, Version, parse_version_arg
 M = TypeVar("M", bound="CheckpointManager")
 
 
-class CheckpointManager:
+class CheckpointManager(SyncMethods):
     """The versions of one model repository, for one kind or both (see the subclasses)."""
 
     kinds: ClassVar[tuple[Kind, ...]]
@@ -67,10 +65,6 @@ class CheckpointManager:
         """
         self.repo = ModelRepo.open(path)
         self.progress = progress
-
-    @property
-    def root(self) -> Path:
-        return self.repo.root
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.root)!r})"
@@ -220,86 +214,6 @@ class CheckpointManager:
         """
         kinds, parsed = self._resolve(version, "revert")
         return revert_op.revert(self.repo, parsed, kinds, force=force, dry_run=dry_run)
-
-    @_reporting
-    def push(self, *, jobs: int | None = None, dry_run: bool = False) -> PushResult:
-        """Upload the bytes, then push the branch and every unpublished version tag atomically.
-
-        A commit cannot be published in part, so this publishes the versions of both kinds
-        whichever manager calls it. A version number another writer published first with
-        other content is renamed to the next free number (see ``result.renamed``).
-
-        Args:
-            jobs: parallel uploads.
-            dry_run: report what would be pushed; change nothing.
-
-        Returns:
-            The tags published, the renames, and how many objects were uploaded.
-
-        Raises:
-            RemoteError: no git remote, or the push was refused or kept racing.
-            StorageError, MissingDataError, DvcError: the bytes could not be uploaded
-            (then no tag is published). LockTimeoutError, GitError.
-        """
-        from cpv.ops.push import push
-
-        return push(self.root, jobs=jobs, dry_run=dry_run)
-
-    @_reporting
-    def pull(
-        self, version: str | None = None, *, force: bool = False, jobs: int | None = None
-    ) -> PullResult:
-        """Fetch and materialize ``version`` (default: the branch head), hash-verified.
-
-        Args:
-            version: a version whose bytes to put in the workspace (pointers untouched);
-                ``v0.3`` for this manager's kinds, ``model/v0.3`` for that kind alone.
-            force: overwrite unsaved work in the workspace.
-            jobs: parallel downloads.
-
-        Returns:
-            The records materialized, the objects fetched, whether the branch moved.
-
-        Raises:
-            UsageError: ``version`` is of a kind this manager does not act on.
-            DirtyWorkspaceError, VersionNotFoundError, MissingDataError, IntegrityError,
-            RemoteError, LockTimeoutError.
-        """
-        from cpv.ops.pull import pull
-
-        return pull(self.root, version=version, kinds=self.kinds, force=force, jobs=jobs)
-
-    @_reporting
-    def move_storage(
-        self, new_url: str | None = None, *, all_versions: bool = True, dry_run: bool = False
-    ) -> MoveResult:
-        """Move the repository's storage (weights and data alike) to ``new_url``.
-
-        Objects are copied and verified before ``.dvc/config`` is switched and committed; a
-        failure leaves the model where it was. Publish the change with :meth:`push`.
-
-        Args:
-            new_url: an ``s3://`` URL or a local path (default: the configured storage).
-            all_versions: copy every tagged version's objects (the default, as for
-                ``cpv remote set``: old versions stay readable once the old storage is gone);
-                False copies only the current commit's.
-            dry_run: report what would be copied; change nothing.
-
-        Returns:
-            Each version's objects, how many were uploaded, the commit made.
-
-        Raises:
-            UsageError, MissingDataError, StorageError, LockTimeoutError.
-        """
-        from cpv.ops.remote import move_storage
-
-        return move_storage(self.root, new_url=new_url, all_versions=all_versions, dry_run=dry_run)
-
-    def storage(self) -> StorageState:
-        """Where the bytes (DVC remote) and the history (git remote) of this model live."""
-        from cpv.ops.remote import storage_state
-
-        return storage_state(self.root)
 
     @_reporting
     def status(self, *, remote: bool = True) -> StatusResult:

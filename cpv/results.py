@@ -182,3 +182,33 @@ class RepairResult(BaseModel):
     raw: str | None = None
     #: where ``discard`` moved the journal (``.git/cpv/txn.discarded-<timestamp>.json``)
     discarded_to: str | None = None
+
+
+class VerifiedVersion(BaseModel):
+    """What ``cpv verify`` found for one version: the places (``version: path``) whose
+    object is missing or corrupt, locally and in storage, and what it repaired."""
+
+    version: str
+    objects: int = 0
+    missing_local: list[str] = Field(default_factory=list)
+    missing_remote: list[str] = Field(default_factory=list)
+    repaired_local: int = 0
+    repaired_remote: int = 0
+    unreadable: list[str] = Field(default_factory=list, exclude=True)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing_local and not self.missing_remote
+
+
+class VerifyResult(BaseModel):
+    """``cpv verify``: each version checked; ``ok`` when nothing is missing or corrupt."""
+
+    remote: bool = False
+    deep: bool = False
+    repair: bool = False
+    versions: list[VerifiedVersion] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.versions)

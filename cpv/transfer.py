@@ -127,16 +127,49 @@ def cached_listing(cache: Path) -> ListingFn:
 
 
 def store_for(root: Path, cfg: UserConfig | None = None) -> ObjectStore:
-    """The model's storage (the DVC remote ``.dvc/config`` names), as an object store."""
-    url = _dvc.remote_url(root)
+    """The model's storage as an object store: the URL, endpoint and region its
+    ``.dvc/config`` names (what plain DVC would use), with this user's credentials."""
+    settings = remote_settings(root)
+    url = settings.get("url", "")
     if not url:
         raise StorageError(
             "this model has no storage configured in .dvc/config",
             hint="Set one with `cpv remote set URL`.",
         )
-    if not is_s3(url) and not Path(url).is_absolute():
-        url = str((root / ".dvc" / url).resolve())  # DVC: relative to .dvc/
-    return ObjectStore(cfg or load_user_config(), url)
+    cfg = cfg or load_user_config()
+    if not is_s3(url):
+        if not Path(url).is_absolute():
+            url = str((root / ".dvc" / url).resolve())  # DVC: relative to .dvc/
+        return ObjectStore(cfg, url)
+    storage = cfg.storage
+    endpoint = settings.get("endpointurl")
+    if endpoint and endpoint != storage.endpoint_url:
+        custom = storage.provider in ("local", "aws")
+        update: dict[str, object] = {"endpoint_url": endpoint}
+        if custom:  # an endpoint this user has no preset for: the safe S3 dialect
+            update.update(provider="custom", checksum_when_required=True)
+        storage = storage.model_copy(update=update)
+    if settings.get("region"):
+        storage = storage.model_copy(update={"region": settings["region"]})
+    return ObjectStore(cfg.model_copy(update={"storage": storage}), url)
+
+
+def remote_settings(root: Path) -> dict[str, str]:
+    """The ``remote "storage"`` section of ``.dvc/config`` (``config.local`` wins), read as
+    text: opening DVC's own config reader costs a second of imports."""
+    import configparser
+
+    found: dict[str, str] = {}
+    for name in ("config", "config.local"):
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        try:
+            parser.read(root / ".dvc" / name, encoding="utf-8")
+        except configparser.Error:
+            continue
+        for section in parser.sections():
+            if section.strip("'").replace('"', "") == f"remote {_dvc.REMOTE}":
+                found.update(parser[section])
+    return found
 
 
 def push_objects(

@@ -174,3 +174,24 @@ def list_plan(
         return [*widths, natural_m, natural_msg], len(pairs)
     metrics_w, lines = _metrics_width(pairs, avail, min(natural_msg, _MESSAGE_MIN))
     return [*widths, metrics_w, max(min(natural_msg, avail - metrics_w), len("message"))], lines
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+def pairs(rows: list[tuple[str, str]]) -> list[str]:
+    """Label / value lines; values wrap between words in what the labels leave."""
+    label_w = max(len(k) for k, _ in rows)
+    total = width()
+    value_w = None if total is None else max(total - label_w - len(GAP), 20)
+    cells = []
+    for k, v in rows:
+        lines = [x for part in v.splitlines() or [""] for x in wrap(part, value_w)]
+        cells.append([[k], lines])
+    return columns(cells, [label_w, 0], set())

@@ -52,15 +52,6 @@ def info(text: str) -> None:
     err_console.print(text)
 
 
-def _human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"
-
-
 def _metrics_text(metrics: dict[str, Any]) -> str:
     return " ".join(f"{k}={_layout.number(v)}" for k, v in metrics.items())
 
@@ -85,7 +76,7 @@ def records_table(records: list[VersionRecord]) -> None:
     cols = {
         "tag": ["tag"] + [r.tag for r in records],
         "created": ["created"] + [_layout.short_date(r.created_at) for r in records],
-        "size": ["size"] + [_human_size(r.size_bytes) for r in records],
+        "size": ["size"] + [_layout.human_size(r.size_bytes) for r in records],
         "files": ["files"] + [str(r.file_count) for r in records],
     }
     pairs = [[f"{k}={_layout.number(v)}" for k, v in r.metrics.items()] for r in records]
@@ -112,18 +103,6 @@ def records_table(records: list[VersionRecord]) -> None:
     _emit(_layout.columns(rows, widths, right), header=True)
 
 
-def _pairs_table(rows: list[tuple[str, str]]) -> list[str]:
-    """Label / value lines; values wrap between words in what the labels leave."""
-    label_w = max(len(k) for k, _ in rows)
-    width = _layout.width()
-    value_w = None if width is None else max(width - label_w - len(_layout.GAP), 20)
-    cells = []
-    for k, v in rows:
-        lines = [x for part in v.splitlines() or [""] for x in _layout.wrap(part, value_w)]
-        cells.append([[k], lines])
-    return _layout.columns(cells, [label_w, 0], set())
-
-
 def record_detail(r: VersionRecord) -> None:
     """``cpv show``: every field, hashes in full; ``dirty`` only when the record says so."""
     rows = [
@@ -133,7 +112,7 @@ def record_detail(r: VersionRecord) -> None:
         ("created", r.created_at),
         ("author", r.author),
         ("message", r.message),
-        ("size", f"{_human_size(r.size_bytes)} ({r.size_bytes} bytes)"),
+        ("size", f"{_layout.human_size(r.size_bytes)} ({r.size_bytes} bytes)"),
         ("files", str(r.file_count)),
         ("hash", r.content_hash),
         ("commit", r.commit),
@@ -149,7 +128,7 @@ def record_detail(r: VersionRecord) -> None:
         rows.append(("samples", f"{r.sample_count} " + str(r.samples or {})))
     rows += [(f"metric {k}", str(v)) for k, v in r.metrics.items()]
     rows += [(f"param {k}", v) for k, v in _layout.flatten(r.params).items()]
-    _emit(_pairs_table(rows))
+    _emit(_layout.pairs(rows))
 
 
 def tag_result(res: TagResult) -> None:
@@ -162,7 +141,7 @@ def tag_result(res: TagResult) -> None:
     verb = "would create" if res.dry_run else "created"
     for r in res.records:
         extra = f"  {_metrics_text(r.metrics)}" if r.metrics else ""
-        _say(f"{verb} {r.tag}  ({_human_size(r.size_bytes)}, {r.file_count} files){extra}")
+        _say(f"{verb} {r.tag}  ({_layout.human_size(r.size_bytes)}, {r.file_count} files){extra}")
 
 
 def revert_result(res: RevertResult) -> None:
@@ -186,7 +165,10 @@ def push_result(res: PushResult) -> None:
         )
     tags = " ".join(res.pushed_tags) or "-"
     if res.dry_run:
-        _say(f"would push {len(res.pushed_tags)} tag(s): {tags} and branch {res.branch}")
+        _say(
+            f"would push {len(res.pushed_tags)} tag(s): {tags} and branch {res.branch}; "
+            f"would upload {res.objects_pushed} object(s)"
+        )
         return
     if res.up_to_date:
         _say("everything up to date")
@@ -201,6 +183,27 @@ def pull_result(res: PullResult) -> None:
     what = ", ".join(r.tag for r in res.records) or "HEAD"
     verified = ", ".join(res.verified_paths) or "-"
     _say(f"{what}: {res.fetched_objects} object(s) fetched; verified {verified}")
+
+
+def verify_result(res: Any) -> None:
+    """``cpv verify``: one line per version, then each place missing or corrupt."""
+    where = "local cache and storage" if res.remote else "local cache"
+    for v in res.versions:
+        state = "ok" if v.ok else "PROBLEMS"
+        fixed = [
+            f"{n} {side} repaired"
+            for n, side in ((v.repaired_local, "local"), (v.repaired_remote, "storage"))
+            if n
+        ]
+        _say(
+            f"{v.version}: {state} ({v.objects} object(s){', ' + ', '.join(fixed) if fixed else ''})"
+        )
+        for place in v.missing_local:
+            _say(f"  missing or corrupt locally: {place}")
+        for place in v.missing_remote:
+            _say(f"  missing or corrupt in storage: {place}")
+    checked = "re-hashed" if res.deep else "present, sizes checked"
+    _say(f"{len(res.versions)} version(s) checked in the {where} ({checked})")
 
 
 def _change(a: Any, b: Any) -> str:

@@ -1,4 +1,4 @@
-"""``cpv push``, ``pull`` and ``clone``: parse, call the manager, render."""
+"""``cpv push``, ``pull``, ``clone`` and ``verify``: parse, call the manager, render."""
 
 from __future__ import annotations
 
@@ -86,7 +86,49 @@ def clone(
         render.pull_result(result)
 
 
+@click.command()
+@click.argument("versions", nargs=-1)
+@click.option("--all", "all_versions", is_flag=True, help="Every version (default: HEAD's).")
+@click.option("--remote", is_flag=True, help="Check the storage too (one listing).")
+@click.option("--deep", is_flag=True, help="Re-hash every object (with --remote: download it).")
+@click.option("--repair", is_flag=True, help="Fetch or upload again what is missing or corrupt.")
+@click.option("--kind", type=KIND_CHOICE, default="all", help="Versions of this kind only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def verify(
+    obj: CliContext,
+    versions: tuple[str, ...],
+    all_versions: bool,
+    remote: bool,
+    deep: bool,
+    repair: bool,
+    kind: str,
+    as_json: bool,
+) -> None:
+    """Check every object of VERSIONS locally (and in the storage); exit 1 if any is
+    missing or corrupt."""
+    from cpv.errors import IntegrityError
+
+    from . import render
+
+    result = obj.manager(kind).verify(
+        versions, all_versions=all_versions, remote=remote, deep=deep, repair=repair
+    )
+    if as_json:
+        render.print_json({"ok": result.ok, **result.model_dump(mode="json")})
+    else:
+        render.verify_result(result)
+    if not result.ok:
+        bad = sum(len(v.missing_local) + len(v.missing_remote) for v in result.versions)
+        raise IntegrityError(
+            f"{bad} object(s) missing or corrupt",
+            hint="Run `cpv verify --repair` (add --remote for the storage's copies)."
+            if not repair
+            else "What is left has no good copy on either side: re-create those versions.",
+        )
+
+
 def register(cli: click.Group) -> None:
     """Add the commands exchanging with the remotes to the ``cpv`` group."""
-    for command in (push, pull, clone):
+    for command in (push, pull, clone, verify):
         cli.add_command(command)
