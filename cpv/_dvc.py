@@ -40,12 +40,6 @@ def _quiet_env() -> None:
     _dvc_output.silence()
 
 
-#: A remote name no commit defines: transfers of historical revisions use it, so every
-#: revision goes to the remote configured *now* (not the one in that commit's .dvc/config,
-#: which may be an old location the model has since moved away from).
-CURRENT = "cpv-current"
-
-
 def _remote_section(root: Path) -> dict[str, Any] | None:
     """The working tree's ``remote "storage"`` settings (repo + local config), read without
     opening a whole DVC repository."""
@@ -60,34 +54,19 @@ def _remote_section(root: Path) -> dict[str, Any] | None:
     return dict(section) if section else None
 
 
-def _current_remote(root: Path) -> dict[str, Any]:
-    section = _remote_section(root)
-    if not section:
-        raise DvcError(
-            f"no DVC remote '{REMOTE}' configured in {root / '.dvc' / 'config'}",
-            hint="Set one with `cpv remote set URL`.",
-        )
-    return section
-
-
 @contextmanager
-def open_repo(root: Path, *, remote_config: dict[str, Any] | None = None) -> Iterator[Any]:
-    """Open the DVC repo; with ``remote_config`` (credentials, in memory only) transfers go to
-    the working tree's current remote plus those settings, under the name :data:`CURRENT`."""
+def open_repo(root: Path) -> Iterator[Any]:
+    """Open the DVC repo (inside :func:`session`, the session's one)."""
     _quiet_env()
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
     shared = _shared.get()
-    if remote_config is None and shared is not None and shared[0] == root:
+    if shared is not None and shared[0] == root:
         yield shared[1]  # inside `session(root)`: reuse its repository, do not close it
         return
-    remote = None
-    if remote_config is not None:
-        remote_config = {**_current_remote(root), **remote_config}
-        remote = CURRENT
     try:
-        repo = Repo(str(root), remote=remote, remote_config=remote_config)
+        repo = Repo(str(root))
     except DvcException as exc:
         raise DvcError(f"cannot open DVC repository at {root}: {exc}") from exc
     try:
@@ -267,63 +246,3 @@ def verify_workspace(root: Path, path: str, content: TrackedContent) -> None:
         raise IntegrityError(
             f"{path}: content does not match {content.hash} ({', '.join(bad[:5])})"
         )
-
-
-def push(root: Path, *, revs: list[str], jobs: int | None, remote_config: dict[str, Any]) -> int:
-    """Upload the objects of ``revs`` (and the workspace pointers) to the remote.
-
-    Raises:
-        StorageError: the storage refused or failed (a subclass says why: bad keys, missing
-            bucket or profile, unreachable endpoint, no permission).
-        MissingDataError: objects are missing from the local cache.
-    """
-    with open_repo(root, remote_config=remote_config) as repo, _dvc_output.failures() as failures:
-        try:
-            with _dvc_progress.routed():
-                return int(repo.push(revs=revs or None, jobs=jobs, remote=CURRENT) or 0)
-        except Exception as exc:
-            remote = {**(_remote_section(root) or {}), **remote_config}
-            error = _dvc_output.transfer_error("push to", exc, failures, remote)
-            if error is None:
-                raise
-            raise error from exc
-
-
-def fetch(
-    root: Path,
-    *,
-    revs: list[str] | None,
-    jobs: int | None,
-    remote_config: dict[str, Any],
-    targets: list[str] | None = None,
-) -> int:
-    # DVC resolves targets of historical revisions relative to the working directory.
-    with (
-        open_repo(root, remote_config=remote_config) as repo,
-        _working_dir(root),
-        _dvc_progress.routed(),
-        _dvc_output.failures() as failures,
-    ):
-        try:
-            return int(
-                repo.fetch(
-                    targets=targets, revs=revs, jobs=jobs, remote=CURRENT, workspace=not revs
-                )
-                or 0
-            )
-        except Exception as exc:
-            remote = {**(_remote_section(root) or {}), **remote_config}
-            error = _dvc_output.transfer_error("fetch from", exc, failures, remote)
-            if error is None:
-                raise
-            raise error from exc
-
-
-@contextmanager
-def _working_dir(path: Path) -> Iterator[None]:
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)

@@ -274,40 +274,6 @@ def storage_error(
     )
 
 
-def remote_error(exc: BaseException, remote: dict[str, Any]) -> StorageError | None:
-    """Translate a failure of DVC's S3 remote ``remote`` (its settings, with the runtime
-    credentials), None when no botocore error is in ``exc``'s chain."""
-    url = str(remote.get("url", ""))
-    bucket, _, prefix = url.removeprefix("s3://").partition("/")
-    endpoint = str(
-        remote.get("endpointurl") or f"AWS S3 ({remote.get('region') or 'default region'})"
-    )
-    if remote.get("profile"):
-        source = f"AWS profile {remote['profile']!r}"
-    elif remote.get("access_key_id"):
-        key = str(remote["access_key_id"])
-        source = f"access key ****{key[-4:]}" if len(key) >= 12 else "the configured access key"
-    else:
-        source = None
-
-    def diagnose() -> None:
-        kwargs = {
-            "aws_access_key_id": remote.get("access_key_id"),
-            "aws_secret_access_key": remote.get("secret_access_key"),
-            "aws_session_token": remote.get("session_token"),
-            "profile_name": remote.get("profile"),
-        }
-        client = _client(
-            {k: str(v) for k, v in kwargs.items() if v},
-            endpoint=remote.get("endpointurl"),
-            region=remote.get("region"),
-            path_style=bool(remote.get("endpointurl")),
-        )
-        client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
-
-    return translate(exc, bucket=bucket, endpoint=endpoint, source=source, diagnose=diagnose)
-
-
 def check_bucket(
     storage: StorageSettings, creds: ResolvedCredentials, *, timeout: float = 10.0
 ) -> None:

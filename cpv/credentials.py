@@ -1,4 +1,4 @@
-"""Storage credentials: where they are kept, which ones win, and how they reach DVC.
+"""Storage credentials: where they are kept, which ones win, and how they reach boto3.
 
 Secrets live in one file, ``$CPV_HOME/credentials`` (mode 0600 in a 0700 directory,
 written through a temporary file and a rename), or in a named profile of the AWS shared
@@ -7,8 +7,8 @@ credentials file. ``config.yaml`` never holds a secret.
 Precedence, first match wins: command-line flag > environment (``AWS_*``) > cpv's stored
 credentials > AWS profile (``storage.profile``) > boto3's default chain.
 
-DVC gets them at run time as an in-memory ``remote_config`` dict (see
-:func:`remote_runtime_config`), never through ``.dvc/config`` or a child's command line.
+cpv's S3 client gets them in memory at run time (:func:`resolve_credentials`), never through
+``.dvc/config``, the environment of a child process or its command line.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from pydantic import BaseModel, SecretStr
 
 from cpv.config import UserConfig, atomic_write, cpv_home
 from cpv.errors import ConfigError, UsageError
-from cpv.urls import is_s3
 
 CREDENTIALS_FILE = "credentials"
 SECTION = "default"
@@ -256,29 +255,6 @@ def resolve_credentials(
     return ResolvedCredentials(
         source="default", detail="boto3 default chain (e.g. an instance role)"
     )
-
-
-def remote_runtime_config(cfg: UserConfig, *, remote_url: str | None = None) -> dict[str, str]:
-    """In-memory DVC remote overrides with the resolved credentials (never written to disk).
-
-    Pass the result as ``dvc.repo.Repo(root, remote="storage", remote_config=...)``. Returns
-    ``{}`` for the local default, and for a ``remote_url`` that is not ``s3://`` (DVC rejects
-    S3 keys on a local remote: a model not yet moved off the local default).
-    """
-    if cfg.storage.provider == "local" or (remote_url is not None and not is_s3(remote_url)):
-        return {}
-    creds = resolve_credentials(cfg)
-    if creds.access_key_id and creds.secret_access_key:
-        out = {
-            "access_key_id": creds.access_key_id,
-            "secret_access_key": creds.secret_access_key.get_secret_value(),
-        }
-        if creds.session_token:
-            out["session_token"] = creds.session_token.get_secret_value()
-        return out
-    if creds.profile:
-        return {"profile": creds.profile}
-    return {}
 
 
 def boto_env(cfg: UserConfig) -> dict[str, str]:

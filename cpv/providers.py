@@ -263,8 +263,9 @@ def resolve_storage(
 def dvc_remote_options(storage: StorageSettings) -> dict[str, str]:
     """The NON-secret options ``cpv init`` writes into ``.dvc/config`` (committed, team-wide).
 
-    Credentials and the AWS profile name are per person and are passed at run time by
-    :func:`cpv.credentials.remote_runtime_config` instead.
+    Credentials and the AWS profile name are per person: cpv's own S3 client gets them at
+    run time (:func:`cpv.credentials.resolve_credentials`); plain ``dvc`` reads the user's
+    AWS environment or ``dvc remote modify --local``.
     """
     if storage.provider == "local":
         return {}

@@ -130,19 +130,6 @@ def test_half_a_key_pair_is_a_usage_error() -> None:
         creds.resolve_credentials(s3_cfg(), access_key_id="AKIA")
 
 
-def test_remote_runtime_config(no_env_keys: None) -> None:
-    assert creds.remote_runtime_config(UserConfig()) == {}
-    assert creds.remote_runtime_config(s3_cfg(profile="p1")) == {"profile": "p1"}
-    creds.store_credentials(access_key_id="AKIASTORED000", secret_access_key=SECRET)
-    assert creds.remote_runtime_config(s3_cfg()) == {
-        "access_key_id": "AKIASTORED000",
-        "secret_access_key": SECRET,
-    }
-    # A model still on a local remote: DVC would reject S3 keys there.
-    assert creds.remote_runtime_config(s3_cfg(), remote_url="/srv/storage/acme/m") == {}
-    assert creds.remote_runtime_config(s3_cfg(), remote_url="s3://b-1/acme/m")["access_key_id"]
-
-
 def test_boto_env_sets_checksum_mode_only_when_required() -> None:
     assert creds.boto_env(s3_cfg(checksum_when_required=False)) == {}
     env = creds.boto_env(s3_cfg(checksum_when_required=True))
