@@ -179,30 +179,6 @@ def parse_pointer(text: str) -> TrackedContent:
     )
 
 
-def _object_ids(repo: Any, content: TrackedContent) -> list[str] | None:
-    """All object ids a version needs, or None when its directory listing is itself missing."""
-    from dvc_data.hashfile.hash_info import HashInfo
-    from dvc_data.hashfile.tree import Tree
-
-    odb = repo.cache.local
-    if not content.hash.endswith(".dir"):
-        return [content.hash]
-    if not odb.exists(content.hash):
-        return None
-    tree = Tree.load(odb, HashInfo("md5", content.hash))
-    return [content.hash] + [hi.value for _, _, hi in tree]
-
-
-def missing_objects(root: Path, content: TrackedContent) -> list[str]:
-    """Object ids of ``content`` absent from the local cache."""
-    with open_repo(root) as repo:
-        ids = _object_ids(repo, content)
-        if ids is None:
-            return [content.hash]
-        odb = repo.cache.local
-        return [oid for oid in ids if not odb.exists(oid)]
-
-
 def checkout(root: Path, pointer_file: str) -> None:
     """Make the workspace match ``pointer_file`` (removing files it does not list)."""
     from dvc.exceptions import CheckoutError, DvcException

@@ -365,36 +365,3 @@ def pointer_text(path: str, tree: Tree) -> str:
         "  hash: md5\n"
         f"  path: {Path(path).name}\n"
     )
-
-
-def load_tree(cache: Path, dir_hash: str) -> Tree:
-    """The tree a ``.dir`` manifest in the cache describes (sizes from the cached objects)."""
-    listing = json.loads(object_path(cache, dir_hash).read_bytes())
-    entries = []
-    for item in listing:
-        size = object_path(cache, item["md5"]).stat().st_size
-        entries.append(FileEntry(item["relpath"], item["md5"], size))
-    return Tree(tuple(entries))
-
-
-def checkout_tree(cache: Path, dir_hash: str, dest: Path) -> None:
-    """Make ``dest`` hold exactly the version ``dir_hash``: copies (never links) of the
-    cached objects, each written under a temporary name and renamed into place."""
-    tree = load_tree(cache, dir_hash)
-    wanted = {e.relpath for e in tree.entries}
-    if dest.exists():
-        for rel, full in list(_files(dest)):
-            if rel not in wanted:
-                full.unlink()
-    for entry in tree.entries:
-        target = dest / entry.relpath
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            copy_file(object_path(cache, entry.md5), tmp)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-    for dirpath, _dirs, _names in sorted(os.walk(dest), reverse=True):
-        if Path(dirpath) != dest and not any(Path(dirpath).iterdir()):
-            Path(dirpath).rmdir()

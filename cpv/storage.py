@@ -10,13 +10,13 @@ the object's md5 before it is renamed into place, so a wrong byte never lands.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
 from cpv import _s3_io
 from cpv._s3 import s3_client, storage_error
+from cpv.checkout import copy_hashed
 from cpv.config import UserConfig
 from cpv.credentials import boto_env, resolve_credentials
 from cpv.errors import CpvError, DiskFullError, IntegrityError, MissingDataError
@@ -85,7 +85,7 @@ class ObjectStore:
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{id(source)}.tmp")
             try:
-                _copy_hashed(source, tmp)
+                copy_hashed(source, tmp)
                 os.replace(tmp, dest)
             finally:
                 tmp.unlink(missing_ok=True)
@@ -152,7 +152,7 @@ class ObjectStore:
             source = self.path / oid[:2] / oid[2:]
             if not source.is_file():
                 raise MissingDataError(f"object {oid} is not at {self.url}")
-            return _copy_hashed(source, tmp)
+            return copy_hashed(source, tmp)
         self._s3()
         try:
             if size is None:
@@ -172,13 +172,3 @@ def _is_missing(exc: BaseException) -> bool:
     response = getattr(exc, "response", None) or {}
     code = str(response.get("Error", {}).get("Code", ""))
     return code in ("NoSuchKey", "404", "NotFound")
-
-
-def _copy_hashed(source: Path, dest: Path) -> str:
-    """Copy ``source`` to ``dest`` in one read; the md5 of what was copied."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(source, "rb") as src, open(dest, "wb") as out:
-        while chunk := src.read(_READ):
-            digest.update(chunk)
-            out.write(chunk)
-    return digest.hexdigest()

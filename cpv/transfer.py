@@ -54,6 +54,7 @@ class Transfer(Protocol):
         revs: list[str] | None,
         jobs: int | None,
         targets: list[str] | None = None,
+        labels: dict[str, str] | None = None,
     ) -> int: ...
 
 
@@ -358,7 +359,12 @@ class DirectTransfer:
         revs: list[str] | None,
         jobs: int | None,
         targets: list[str] | None = None,
+        labels: dict[str, str] | None = None,
     ) -> int:
+        """Download what the local cache lacks of ``revs``' objects (None: the pointers in
+        the workspace), only the pointer files ``targets`` when given; ``labels``: commit ->
+        the version named in errors."""
+        labels = labels or {}
         if revs is None:
             names = targets or [p.name for p in root.glob("*.dvc")]
             pointers = [

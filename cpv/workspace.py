@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cpv import _dvc
+from cpv.checkout import checkout_tree
 from cpv.errors import DirtyWorkspaceError, MissingDataError
 from cpv.metadata import VersionRecord
+from cpv.objects import cache_dir
 from cpv.repo import ModelRepo
 from cpv.versions import Kind
 
@@ -49,7 +51,8 @@ def refuse_unsaved_work(repo: ModelRepo, kinds: Sequence[Kind], *, force: bool) 
 def ensure_objects(
     repo: ModelRepo, records: Sequence[VersionRecord], *, jobs: int | None = None
 ) -> int:
-    """Make every object of ``records`` present in the local cache, fetching what is missing.
+    """Make every object of ``records`` present in the local cache, fetching (verified)
+    what is missing; nothing is asked of the storage when the cache has it all.
 
     Raises :class:`MissingDataError` (touching no workspace file) when something cannot be had.
     """
@@ -57,27 +60,18 @@ def ensure_objects(
 
     fetched = 0
     for record in records:
-        pointer_text = repo.git.show_file(record.commit, repo.pointer_of(record.kind))
-        if pointer_text is None:
+        pointer = repo.pointer_of(record.kind)
+        if repo.git.show_file(record.commit, pointer) is None:
             raise MissingDataError(
                 f"{record.tag}: its pointer file is missing from commit {record.commit[:10]}"
             )
-        content = _dvc.parse_pointer(pointer_text)
-        if _dvc.missing_objects(repo.root, content):
-            try:
-                fetched += get_transfer().fetch(
-                    repo.root,
-                    revs=[record.commit],
-                    jobs=jobs,
-                    targets=[repo.pointer_of(record.kind)],
-                )
-            except MissingDataError:
-                pass
-            missing = _dvc.missing_objects(repo.root, content)
-            if missing:
-                raise MissingDataError(
-                    f"{record.tag}: {len(missing)} object(s) are in neither the local cache nor the remote"
-                )
+        fetched += get_transfer().fetch(
+            repo.root,
+            revs=[record.commit],
+            jobs=jobs,
+            targets=[pointer],
+            labels={record.commit: record.tag},
+        )
     return fetched
 
 
@@ -87,32 +81,38 @@ def materialize(
     """Put ``records``' bytes in the workspace (pointers untouched), verified by hash."""
     fetched = ensure_objects(repo, records, jobs=jobs)
     for record in records:
-        pointer = repo.pointer_of(record.kind)
-        text = repo.git.show_file(record.commit, pointer) or ""
-        path = repo.root / pointer
-        original = path.read_text() if path.exists() else None
-        try:
-            path.write_text(text)
-            _dvc.checkout(repo.root, pointer)
-            _dvc.verify_workspace(repo.root, record.path, _dvc.parse_pointer(text))
-        finally:
-            if original is None:
-                path.unlink(missing_ok=True)
-            else:
-                path.write_text(original)
+        text = repo.git.show_file(record.commit, repo.pointer_of(record.kind)) or ""
+        place(repo, text, record.path)
     return fetched
+
+
+def place(repo: ModelRepo, pointer_text: str, path: str) -> None:
+    """Make ``path`` hold the content ``pointer_text`` records, every byte checked (a folder
+    by cpv itself, anything else by DVC), the pointer file on disk untouched."""
+    content = _dvc.parse_pointer(pointer_text)
+    if content.hash.endswith(".dir"):
+        checkout_tree(cache_dir(repo.root), content.hash, repo.root / path)
+        return
+    pointer = repo.root / f"{path}.dvc"
+    original = pointer.read_text() if pointer.exists() else None
+    try:
+        pointer.write_text(pointer_text)
+        _dvc.checkout(repo.root, f"{path}.dvc")
+        _dvc.verify_workspace(repo.root, path, content)
+    finally:
+        if original is None:
+            pointer.unlink(missing_ok=True)
+        else:
+            pointer.write_text(original)
 
 
 def checkout_head(repo: ModelRepo, kinds: Sequence[Kind]) -> list[str]:
     """Make the workspace match HEAD's pointers, verified; returns the verified paths."""
     verified = []
     for kind in kinds:
-        pointer = repo.pointer_of(kind)
-        if not (repo.root / pointer).exists():
+        pointer = repo.root / repo.pointer_of(kind)
+        if not pointer.exists():
             continue
-        _dvc.checkout(repo.root, pointer)
-        _dvc.verify_workspace(
-            repo.root, repo.path_of(kind), _dvc.parse_pointer((repo.root / pointer).read_text())
-        )
+        place(repo, pointer.read_text(), repo.path_of(kind))
         verified.append(repo.path_of(kind))
     return verified

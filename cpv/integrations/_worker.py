@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from cpv import objects
+from cpv.checkout import checkout_tree
 from cpv.errors import CpvError, NothingToTagError
 from cpv.integrations._budget import SnapshotBudget
 from cpv.integrations._outcomes import (
@@ -214,7 +215,7 @@ class VersionWorker:
                 return  # this run made no version: leave the workspace alone
             with self._repo.locked():
                 cache = objects.cache_dir(self.repo)
-                objects.checkout_tree(cache, latest.content_hash, self.repo / self.model_path)
+                checkout_tree(cache, latest.content_hash, self.repo / self.model_path)
 
     @property
     def pending(self) -> int:

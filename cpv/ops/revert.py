@@ -16,7 +16,7 @@ from cpv.repo import ModelRepo
 from cpv.results import RevertResult
 from cpv.transaction import Intent, transaction
 from cpv.versions import Kind, Version
-from cpv.workspace import ensure_objects, refuse_unsaved_work
+from cpv.workspace import ensure_objects, place, refuse_unsaved_work
 
 
 def revert(
@@ -56,11 +56,8 @@ def revert(
             for record in records:
                 pointer = repo.pointer_of(record.kind)
                 (repo.root / pointer).write_text(targets[record.kind])
-                _dvc.checkout(repo.root, pointer)
+                place(repo, targets[record.kind], record.path)
                 fault_point("after_revert_checkout")
-                _dvc.verify_workspace(
-                    repo.root, record.path, _dvc.parse_pointer(targets[record.kind])
-                )
             if all(targets[k] == current[k] for k in kinds):
                 # HEAD already names this version: the forced revert put its bytes back
                 # over unsaved work (kept in the backups); there is nothing to commit.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cpv import objects
+from cpv import checkout, objects
 from cpv.errors import UsageError
 
 
@@ -36,7 +36,7 @@ def test_tree_hash_pointer_and_cache_match_dvc_add(tmp_path: Path) -> None:
     assert (repo / "ckpt.dvc").read_text() == objects.pointer_text("ckpt", tree)
     cache = objects.cache_dir(repo)
     assert objects.object_path(cache, tree.hash).read_bytes() == tree.manifest
-    assert objects.load_tree(cache, tree.hash) == tree
+    assert checkout.load_tree(cache, tree.hash) == tree
 
     # Storing the same content again (moved from a snapshot) leaves DVC's objects alone and
     # adds nothing: the layout is the same.
@@ -98,9 +98,27 @@ def test_checkout_tree_replaces_the_folder_exactly(tmp_path: Path) -> None:
     (dest / "stale" / "x").mkdir(parents=True)
     (dest / "stale" / "x" / "old.bin").write_bytes(b"old")
     (dest / "model.pt").write_bytes(b"other bytes")
-    objects.checkout_tree(cache, tree.hash, dest)
+    checkout.checkout_tree(cache, tree.hash, dest)
     assert objects.hash_tree(dest) == tree
     assert not (dest / "stale").exists()
+
+
+def test_checkout_of_a_corrupt_cache_object_leaves_the_folder_as_it_was(tmp_path: Path) -> None:
+    from cpv.errors import IntegrityError
+
+    cache = tmp_path / "cache"
+    snap = _folder(tmp_path / "snap")
+    tree = objects.hash_tree(snap)
+    objects.store_snapshot(cache, snap, tree)
+    bad = objects.object_path(cache, tree.entries[-1].md5)
+    bad.chmod(0o644)
+    bad.write_bytes(b"X" * bad.stat().st_size)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "mine.bin").write_bytes(b"unsaved")
+    with pytest.raises(IntegrityError, match=tree.entries[-1].relpath):
+        checkout.checkout_tree(cache, tree.hash, dest)
+    assert [p.name for p in dest.rglob("*")] == ["mine.bin"]  # nothing written, nothing removed
 
 
 def test_cache_dir_follows_dvc_config(tmp_path: Path) -> None:

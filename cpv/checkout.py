@@ -1,0 +1,91 @@
+"""Putting a version's bytes into a folder, from the local cache, every byte checked.
+
+Each file is copied and hashed in one pass (read once, written once) to a temporary name
+beside its target; only when every file of the version matches its md5 are the temporary
+files renamed into place and the files the version does not hold removed. A corrupt cache
+object therefore leaves the folder exactly as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+
+from cpv.errors import IntegrityError
+from cpv.objects import FileEntry, Tree, object_path
+
+_READ = 1 << 20
+
+
+def copy_hashed(source: Path, dest: Path) -> str:
+    """Copy ``source`` to ``dest`` in one read; the md5 of what was copied."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(source, "rb") as src, open(dest, "wb") as out:
+        while chunk := src.read(_READ):
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
+
+
+def load_tree(cache: Path, dir_hash: str) -> Tree:
+    """The tree a ``.dir`` manifest in the cache describes (sizes from the cached objects)."""
+    listing = json.loads(object_path(cache, dir_hash).read_bytes())
+    entries = []
+    for item in listing:
+        size = object_path(cache, item["md5"]).stat().st_size
+        entries.append(FileEntry(item["relpath"], item["md5"], size))
+    return Tree(tuple(entries))
+
+
+def checkout_tree(cache: Path, dir_hash: str, dest: Path) -> list[str]:
+    """Make ``dest`` hold exactly the version ``dir_hash`` (copies, never links); the
+    relative paths written.
+
+    Raises:
+        IntegrityError: a cached object does not match its md5 (``dest`` is untouched).
+        MissingDataError / OSError: an object is missing, or the disk is full.
+    """
+    tree = load_tree(cache, dir_hash)
+    staged: list[tuple[Path, Path]] = []
+    before = {dest, *(p for p in dest.rglob("*") if p.is_dir())} if dest.exists() else set()
+    done = False
+    try:
+        for entry in tree.entries:
+            target = dest / entry.relpath
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+            staged.append((tmp, target))
+            if copy_hashed(object_path(cache, entry.md5), tmp) != entry.md5:
+                raise IntegrityError(
+                    f"{dest.name}/{entry.relpath}: the cached object {entry.md5} is corrupt; "
+                    f"{dest.name}/ was left as it was",
+                    hint="Run `cpv verify --repair` to fetch it again from the storage.",
+                )
+        wanted = {e.relpath for e in tree.entries}
+        for dirpath, _dirs, names in os.walk(dest):
+            for name in names:
+                full = Path(dirpath) / name
+                rel = full.relative_to(dest).as_posix()
+                if rel not in wanted and not any(full == tmp for tmp, _ in staged):
+                    full.unlink()
+        for tmp, target in staged:
+            os.replace(tmp, target)
+        done = True
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        if not done:  # the folders made for staging go too
+            for d in sorted({t.parent for _, t in staged} - before, reverse=True):
+                for p in [d, *d.parents]:
+                    if p in before or not p.is_relative_to(dest) or not p.is_dir():
+                        break
+                    if any(p.iterdir()):
+                        break
+                    p.rmdir()
+    for dirpath, _dirs, _names in sorted(os.walk(dest), reverse=True):
+        if Path(dirpath) != dest and not any(Path(dirpath).iterdir()):
+            Path(dirpath).rmdir()
+    return sorted(e.relpath for e in tree.entries)
