@@ -20,6 +20,7 @@ import git
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from cpv._git_errors import push_error, remote_error
+from cpv._git_history import HistoryMethods
 from cpv.errors import GitError, GitLockedError
 
 
@@ -99,7 +100,7 @@ def clone(url: str, dest: Path) -> None:
         raise remote_error(exc, url) from exc
 
 
-class GitRepo:
+class GitRepo(HistoryMethods):
     """A working-tree repository at ``root``."""
 
     def __init__(self, root: Path) -> None:

@@ -16,8 +16,8 @@ from cpv import _git
 from cpv._faults import fault_point
 from cpv.config import GIT_REMOTE_NAME
 from cpv.errors import PushRejectedError, RemoteError
-from cpv.metadata import encode_tag_message
 from cpv.ops.pull import fast_forward, fetch_branch, tracking_ref
+from cpv.ops.renumber import refuse_log_changes, renumber
 from cpv.repo import METRICS_LOG, ModelRepo
 from cpv.results import PushResult
 from cpv.transfer import get_transfer
@@ -180,14 +180,16 @@ def _plan_renames(
 def _rename_collisions(
     repo: ModelRepo, colliding: Sequence[str], remote: dict[str, str]
 ) -> dict[str, str]:
-    """Rename our colliding versions as planned, then fetch the remote's versions."""
+    """Rename our colliding versions as planned — their tags, and their names in the commits
+    not yet published (:mod:`cpv.ops.renumber`) — then fetch the remote's versions."""
     plan = _plan_renames(repo, colliding, remote)
-    records = {r.tag: r for r in repo.records()}
-    for old, new in plan.items():
-        record = records[old]
-        new_record = record.renamed(parse_tag_name(new)[1])  # type: ignore[index]
-        repo.git.create_tag(new_record.tag, encode_tag_message(new_record), record.commit)
-        repo.git.delete_tag(record.tag)
+    branch = repo.git.current_branch()
+    refuse_log_changes(repo, plan)  # before the fetch: a refused push changes nothing
+    remote_head = fetch_branch(repo, _remote(repo), branch)  # its commits are published
+    published = [
+        t.commit for t in repo.git.list_tags("model", "data") if remote.get(t.name) == t.obj
+    ]
+    renumber(repo, plan, branch=branch, published=[*filter(None, [remote_head]), *published])
     # Now the remote's versions can be fetched without clobbering ours.
     repo.git.fetch(
         GIT_REMOTE_NAME, "refs/tags/model/*:refs/tags/model/*", "refs/tags/data/*:refs/tags/data/*"
