@@ -74,7 +74,7 @@ def file_md5(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _files(root: Path) -> Iterator[tuple[str, Path]]:
+def files_of(root: Path) -> Iterator[tuple[str, Path]]:
     """(posix relpath, path) of every file under ``root``, in a stable order."""
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
@@ -97,7 +97,7 @@ def hash_tree(root: Path, *, known: dict[tuple[str, int, int, int], str] | None 
     stat has not changed are not read again (how DVC's state database saves rehashing).
     """
     entries = []
-    for rel, full in _files(root):
+    for rel, full in files_of(root):
         st = full.stat()
         key = (rel, st.st_size, st.st_mtime_ns, st.st_ino)
         md5 = known.get(key) if known is not None else None
@@ -125,7 +125,7 @@ def _checkpoint_files(source: Path, ignore: Iterable[str]) -> Iterator[tuple[str
         return
     refuse_escaping_links(source)
     patterns = tuple(ignore)
-    for rel, full in _files(source):
+    for rel, full in files_of(source):
         if not any(fnmatch.fnmatch(part, p) for part in rel.split("/") for p in patterns):
             yield rel, full
 
@@ -262,8 +262,8 @@ class MemorySnapshot(Snapshot):
     def store(self, cache: Path, tree: Tree) -> None:
         data = dict(self.files)
         for entry in tree.entries:
-            _place(cache, entry.md5, move_from=None, data=data[entry.relpath])
-        _place(cache, tree.hash, move_from=None, data=tree.manifest)
+            place_object(cache, entry.md5, move_from=None, data=data[entry.relpath])
+        place_object(cache, tree.hash, move_from=None, data=tree.manifest)
         self.files = []  # in the cache now: free the memory at once
 
     def discard(self) -> None:
@@ -315,7 +315,16 @@ def _settle(path: Path) -> None:
         os.close(fd)
 
 
-def _place(cache: Path, md5: str, *, move_from: Path | None, data: bytes | None) -> None:
+def place_object(
+    cache: Path,
+    md5: str,
+    *,
+    move_from: Path | None = None,
+    data: bytes | None = None,
+    durable: bool = True,
+) -> None:
+    """Put object ``md5`` in the cache, read-only: renamed from ``move_from`` (whose bytes
+    hash to ``md5``) or written from ``data``; ``durable``: synced before it is named."""
     dest = object_path(cache, md5)
     if dest.exists():
         if move_from is not None:
@@ -335,7 +344,8 @@ def _place(cache: Path, md5: str, *, move_from: Path | None, data: bytes | None)
         else:
             tmp.write_bytes(data or b"")
         os.chmod(tmp, _CACHE_MODE)
-        _settle(tmp)
+        if durable:
+            _settle(tmp)
         os.replace(tmp, dest)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -351,8 +361,8 @@ def store_snapshot(cache: Path, snapshot_root: Path, tree: Tree) -> None:
     keeps each object's bytes equal to its name. Objects already cached are left alone.
     """
     for entry in tree.entries:
-        _place(cache, entry.md5, move_from=snapshot_root / entry.relpath, data=None)
-    _place(cache, tree.hash, move_from=None, data=tree.manifest)
+        place_object(cache, entry.md5, move_from=snapshot_root / entry.relpath, data=None)
+    place_object(cache, tree.hash, move_from=None, data=tree.manifest)
 
 
 def pointer_text(path: str, tree: Tree) -> str:

@@ -13,12 +13,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cpv import _dvc
+from cpv import _dvc, ingest
 from cpv._faults import fault_point
 from cpv.errors import NothingToTagError, UsageError, VersionExistsError
 from cpv.metadata import DIRTY_PATHS_MAX, VersionRecord, encode_tag_message
 from cpv.metrics import validate_metrics
-from cpv.objects import refuse_escaping_links
+from cpv.objects import cache_dir, pointer_text, refuse_escaping_links
 from cpv.repo import METRICS_LOG, ModelRepo
 from cpv.results import TagResult
 from cpv.transaction import Intent, transaction
@@ -122,7 +122,7 @@ def tag_versions(
         from cpv.ops.snapshot import tag_from_source
 
         return tag_from_source(repo, Path(source), request)
-    with repo.locked() as repairs, _dvc.session(repo.root):
+    with repo.locked() as repairs:
         repo.git.current_branch()  # a detached HEAD would leave the version on no branch
         for kind in kinds:
             if not _has_files(repo.root / repo.path_of(kind)):
@@ -132,26 +132,69 @@ def tag_versions(
                     f"{repo.path_of(kind)}/ first.",
                 )
             refuse_escaping_links(repo.root / repo.path_of(kind))
-        all_records = repo.records()
-        latest = {k: _latest(all_records, k) for k in kinds}
-        current = {k: _dvc.hash_path(repo.root, repo.path_of(k)) for k in kinds}
-        changed = {k: latest[k] is None or latest[k].content_hash != current[k].hash for k in kinds}  # type: ignore[union-attr]
-        if not request.force and not any(changed.values()):
-            return TagResult(records=[latest[k] for k in kinds], created=False, repaired=repairs)  # type: ignore[misc]
-        new_version = choose_version(
-            all_records,
-            kinds,
-            latest,
-            explicit=request.version,
-            bump=request.bump,
-            force=request.force,
-            foreign=repo.foreign_tags,
-        )
-        plans = _plan_records(repo, kinds, request, all_records, current, new_version)
-        if request.dry_run:
-            note_dirty(repo, plans)
-            return TagResult(records=plans, created=True, dry_run=True, repaired=repairs)
-        return TagResult(records=commit_and_tag(repo, plans), created=True, repaired=repairs)
+        if ingest.has_ignore_rules(repo.root):  # DVC owns .dvcignore's semantics
+            with _dvc.session(repo.root):
+                current = {k: _dvc.hash_path(repo.root, repo.path_of(k)) for k in kinds}
+                return _tag(repo, kinds, request, current, repairs, _dvc_add)
+        stat_cache = ingest.load_stat_cache(repo.git_dir)
+        staged: dict[Kind, ingest.Staged] = {}
+        try:
+            cache = cache_dir(repo.root)
+            for k in kinds:
+                staged[k] = ingest.stage_folder(repo.root / repo.path_of(k), cache, stat_cache)
+            trees = {k: s.tree for k, s in staged.items()}
+            return _tag(repo, kinds, request, trees, repairs, _store_staged(staged))
+        finally:
+            for s in staged.values():
+                s.discard()
+            ingest.save_stat_cache(repo.git_dir, stat_cache)
+
+
+def _tag(
+    repo: ModelRepo,
+    kinds: Sequence[Kind],
+    request: TagRequest,
+    current: Mapping[Kind, Any],
+    repairs: list[str],
+    store: Callable[[ModelRepo, list[VersionRecord]], None],
+) -> TagResult:
+    """Make the version of ``current`` (the hashed content of each kind) unless unchanged."""
+    all_records = repo.records()
+    latest = {k: _latest(all_records, k) for k in kinds}
+    changed = {k: latest[k] is None or latest[k].content_hash != current[k].hash for k in kinds}  # type: ignore[union-attr]
+    if not request.force and not any(changed.values()):
+        return TagResult(records=[latest[k] for k in kinds], created=False, repaired=repairs)  # type: ignore[misc]
+    new_version = choose_version(
+        all_records,
+        kinds,
+        latest,
+        explicit=request.version,
+        bump=request.bump,
+        force=request.force,
+        foreign=repo.foreign_tags,
+    )
+    plans = _plan_records(repo, kinds, request, all_records, current, new_version)
+    if request.dry_run:
+        note_dirty(repo, plans)
+        return TagResult(records=plans, created=True, dry_run=True, repaired=repairs)
+    records = commit_and_tag(repo, plans, store=store)
+    return TagResult(records=records, created=True, repaired=repairs)
+
+
+def _store_staged(
+    staged: Mapping[Kind, ingest.Staged],
+) -> Callable[[ModelRepo, list[VersionRecord]], None]:
+    """Turn the staged copies into cache objects and write each pointer file."""
+
+    def store(repo: ModelRepo, plans: list[VersionRecord]) -> None:
+        cache = cache_dir(repo.root)
+        for record in plans:
+            staged[record.kind].store(cache)
+            pointer = repo.root / repo.pointer_of(record.kind)
+            pointer.write_text(pointer_text(record.path, staged[record.kind].tree))
+            fault_point("after_add")
+
+    return store
 
 
 def _plan_records(
