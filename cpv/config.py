@@ -145,6 +145,21 @@ class UserConfig(_Strict):
     git: GitSettings = Field(default_factory=GitSettings)
 
 
+class BestMetric(_Strict):
+    """``best:`` in ``cpv.yaml``: which version ``best`` names."""
+
+    metric: str
+    mode: Literal["min", "max"] = "min"
+
+
+class Retention(_Strict):
+    """``retention:`` in ``cpv.yaml``: what ``cpv gc`` (and ``versioning(keep_last=…)``)
+    keeps by default, on top of what is always kept (aliases, best, latest, branch tips)."""
+
+    keep_last: int | None = Field(default=None, ge=1)
+    keep_days: int | None = Field(default=None, ge=0)
+
+
 class RepoConfig(_Strict):
     """``cpv.yaml``: what this repository versions."""
 
@@ -155,6 +170,9 @@ class RepoConfig(_Strict):
     data_splits: list[str] = Field(default_factory=lambda: ["train", "validation", "test"])
     #: Files committed with every version (those that exist): what produced it.
     params_files: list[str] = Field(default_factory=lambda: ["params.yaml"])
+    #: The metric ``best`` ranks versions by.
+    best: BestMetric | None = None
+    retention: Retention | None = None
 
     def model_post_init(self, __context: Any) -> None:
         validate_name(self.team, what="team")
@@ -322,7 +340,10 @@ def load_repo_config(root: Path) -> RepoConfig:
 def save_repo_config(root: Path, cfg: RepoConfig) -> Path:
     path = root / REPO_CONFIG_FILE
     header = "# cpv repository settings (see docs/repository-layout.md)\n"
-    atomic_write(path, header + yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    atomic_write(
+        path,
+        header + yaml.safe_dump(cfg.model_dump(mode="json", exclude_none=True), sort_keys=False),
+    )
     return path
 
 

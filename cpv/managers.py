@@ -33,6 +33,7 @@ from cpv.ops import show as show_op
 from cpv.ops import status as status_op
 from cpv.progress import Progress, reporting
 from cpv.progress import reports_progress as _reporting
+from cpv.refs import resolve_arg
 from cpv.repo import ModelRepo
 from cpv.results import (
     DiffResult,
@@ -42,7 +43,7 @@ from cpv.results import (
     StatusResult,
     TagResult,
 )
-from cpv.versions import Kind, Version, parse_version_arg
+from cpv.versions import Kind, Version
 
 M = TypeVar("M", bound="CheckpointManager")
 
@@ -264,7 +265,7 @@ class CheckpointManager(SyncMethods):
         return [r for r in self.repo.records() if r.kind in self.kinds]
 
     def _resolve(self, version: str, action: str) -> tuple[tuple[Kind, ...], Version]:
-        kind, parsed = parse_version_arg(version, within=self.kinds, action=action)
+        kind, parsed = resolve_arg(self.repo, version, within=self.kinds, action=action)
         return ((kind,) if kind else self.kinds), parsed
 
 

@@ -17,9 +17,12 @@ ONE_KIND_CHOICE = click.Choice(["model", "data"])
 
 def kind_named(*versions: str) -> str | None:
     """The kind the first kind-qualified version names (``data/v0.2`` -> ``data``), if any."""
+    from cpv.refs import is_reference_word
     from cpv.versions import parse_version_arg
 
     for text in versions:
+        if is_reference_word(text):
+            continue  # latest, best, an alias: the resolver picks the kind
         kind, _ = parse_version_arg(text)
         if kind is not None:
             return kind.value

@@ -20,6 +20,7 @@ from cpv.errors import (
     UsageError,
 )
 from cpv.metadata import VersionRecord
+from cpv.refs import is_reference_word, resolve_arg
 from cpv.repo import ModelRepo
 from cpv.results import PullResult
 from cpv.transfer import get_transfer
@@ -50,7 +51,7 @@ def clone(
     jobs: int | None = None,
 ) -> tuple[Path, PullResult]:
     """Clone a model repository and materialize (and verify) ``kinds`` of a version's bytes."""
-    if version is not None:
+    if version is not None and not is_reference_word(version):
         parse_version_arg(version, within=kinds, action="clone")  # refuse before cloning
     url = resolve_clone_source(source)
     if git_kind(url).local and not local_path(url).exists():
@@ -117,16 +118,19 @@ def pull(
     """Fetch git refs and bytes. No version: update the branch and its workspace. A version:
     put that version's bytes in the workspace (pointers untouched), hash-verified.
 
-    ``version`` is read by :func:`~cpv.versions.parse_version_arg`: ``model/v0.3`` pulls the
-    model's bytes alone, and is refused when ``kinds`` leaves the model out."""
+    ``version`` is any reference (:func:`cpv.refs.resolve_arg`: ``v0.3``, ``latest``,
+    ``best``, an alias): ``model/v0.3`` pulls the model's bytes alone, and is refused when
+    ``kinds`` leaves the model out."""
     wanted = list(kinds)
     parsed: Version | None = None
-    if version is not None:
-        kind_arg, parsed = parse_version_arg(version, within=kinds, action="pull")
-        wanted = [kind_arg] if kind_arg else wanted
+    if version is not None and not is_reference_word(version):
+        parse_version_arg(version, within=kinds, action="pull")  # refuse before fetching
     repo = ModelRepo.open(path)
     with repo.locked():
         updated = _fetch_refs(repo)
+        if version is not None:  # after the fetch: an alias may have moved
+            kind_arg, parsed = resolve_arg(repo, version, within=kinds, action="pull")
+            wanted = [kind_arg] if kind_arg else wanted
         if parsed is None:
             refuse_unsaved_work(repo, kinds, force=force)
             fetched = get_transfer().fetch(

@@ -19,11 +19,12 @@ from pathlib import Path
 from cpv.errors import IntegrityError, MissingDataError, UsageError
 from cpv.metadata import VersionRecord
 from cpv.objects import cache_dir, file_md5, object_path
+from cpv.refs import resolve_arg
 from cpv.repo import ModelRepo
 from cpv.results import VerifiedVersion, VerifyResult
 from cpv.storage import ObjectStore
 from cpv.transfer import ListingFn, Needed, Pointer, needed_objects, pointers_at, store_for
-from cpv.versions import Kind, parse_version_arg
+from cpv.versions import Kind
 
 
 def verify(
@@ -73,7 +74,7 @@ def _chosen(
         return chosen
     chosen = []
     for name in names:
-        kind, version = parse_version_arg(name, within=kinds, action="verify")
+        kind, version = resolve_arg(repo, name, within=kinds, action="verify")
         found = [r for r in records if r.parsed_version == version and kind in (None, r.kind)]
         if not found:
             repo.find(kind or kinds[0], version)  # raises VersionNotFoundError

@@ -1,0 +1,211 @@
+"""Naming versions: one resolver for every place a version is accepted, and aliases.
+
+A reference is one of:
+
+* a version: ``v0.3``, ``0.3``, ``model/v0.3``, ``data/v0.3`` (see :mod:`cpv.versions`);
+* ``latest``: the newest version (of the kinds at hand);
+* ``best``: the version with the best value of the metric ``best:`` in ``cpv.yaml`` names
+  (``{metric: eval_loss, mode: min}``), or ``best:METRIC:min|max`` explicitly; versions
+  without the metric are skipped;
+* an alias name (``prod``, ``staging``, ``champion``): the version it points at now.
+
+**Aliases** are a history of moves, each an immutable annotated tag
+``alias/<name>/<n>`` (n = 1, 2, …) pointing at the version's commit, its message holding
+who, when, why, from and to (``cpv-alias: {json}``). The current target is the move with the
+highest ``n``; a ``demote`` move leaves the alias pointing nowhere. Tags are never moved or
+rewritten, and ``cpv push`` never force-pushes: when two clones made the same move number,
+the one published second is renumbered to the next free number (so the later publication
+wins, and every clone agrees once it has fetched). Plain git shows them:
+``git tag -l 'alias/*'``, ``git show alias/prod/3``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from pydantic import BaseModel
+
+from cpv.errors import UsageError, VersionNotFoundError
+from cpv.metadata import VersionRecord
+from cpv.repo import ModelRepo
+from cpv.versions import Kind, Version, parse_version_arg
+
+ALIAS_PREFIX = "alias"
+_MARKER = "cpv-alias:"
+ALIAS_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+RESERVED = frozenset({"latest", "best", "head", "all", "model", "data"})
+
+
+class AliasMove(BaseModel):
+    """One move of an alias (an ``alias/<name>/<n>`` tag)."""
+
+    alias: str
+    number: int
+    action: str  # "promote" or "demote"
+    tag: str | None = None  # the version it points at after the move (None: demoted)
+    previous: str | None = None
+    by: str = ""
+    at: str = ""
+    why: str = ""
+    ref: str = ""  # the tag's name
+    commit: str = ""
+
+
+def check_alias_name(name: str) -> str:
+    """An alias name: a lowercase word, never ``latest``/``best`` or a version."""
+    if not ALIAS_NAME.match(name) or name in RESERVED or re.match(r"^v?\d", name):
+        raise UsageError(
+            f"invalid alias name {name!r}",
+            hint="Use a lowercase word such as prod, staging or champion (not latest, best "
+            "or a version).",
+        )
+    return name
+
+
+def alias_ref(name: str, number: int) -> str:
+    return f"{ALIAS_PREFIX}/{name}/{number}"
+
+
+def encode_move(move: AliasMove) -> str:
+    target = move.tag or "nothing (demoted)"
+    body = move.model_dump(mode="json", exclude={"ref", "commit"})
+    return f"alias {move.alias} -> {target}\n\n{_MARKER} {json.dumps(body, sort_keys=True)}\n"
+
+
+def decode_move(text: str, *, ref: str, commit: str) -> AliasMove | None:
+    for line in text.splitlines():
+        if line.startswith(_MARKER):
+            try:
+                data = json.loads(line[len(_MARKER) :])
+                return AliasMove.model_validate({**data, "ref": ref, "commit": commit})
+            except ValueError:
+                return None
+    return None
+
+
+def alias_history(repo: ModelRepo) -> list[AliasMove]:
+    """Every move of every alias (one git call), by alias then number."""
+    moves = []
+    for t in repo.git.list_tags(ALIAS_PREFIX):
+        move = decode_move(t.contents, ref=t.name, commit=t.commit)
+        if move is not None and t.name == alias_ref(move.alias, move.number):
+            moves.append(move)
+    return sorted(moves, key=lambda m: (m.alias, m.number))
+
+
+def aliases(repo: ModelRepo) -> dict[str, AliasMove]:
+    """Each alias's latest move (its ``tag`` is None when it was demoted)."""
+    current: dict[str, AliasMove] = {}
+    for move in alias_history(repo):
+        current[move.alias] = move
+    return current
+
+
+def aliases_of(repo: ModelRepo) -> dict[str, list[str]]:
+    """Version tag -> the aliases pointing at it now."""
+    out: dict[str, list[str]] = {}
+    for name, move in aliases(repo).items():
+        if move.tag:
+            out.setdefault(move.tag, []).append(name)
+    return out
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def best(records: Sequence[VersionRecord], *, metric: str, mode: str) -> VersionRecord | None:
+    """The record with the lowest (``min``) or highest (``max``) numeric ``metric``; ties go
+    to the newest version. Records without it are skipped."""
+    scored = [
+        (float(r.metrics[metric]), i, r)
+        for i, r in enumerate(records)
+        if isinstance(r.metrics.get(metric), (int, float))
+        and not isinstance(r.metrics.get(metric), bool)
+    ]
+    if not scored:
+        return None
+    if mode == "max":
+        return max(scored, key=lambda s: (s[0], s[1]))[2]
+    return min(scored, key=lambda s: (s[0], -s[1]))[2]
+
+
+def _best_spec(repo: ModelRepo, text: str) -> tuple[str, str]:
+    if text == "best":
+        if repo.config.best is None:
+            raise UsageError(
+                "`best` needs a metric: none is declared in cpv.yaml",
+                hint="Add `best: {metric: eval_loss, mode: min}` to cpv.yaml, or name one: "
+                "best:eval_loss:min.",
+            )
+        return repo.config.best.metric, repo.config.best.mode
+    parts = text.split(":")
+    if len(parts) != 3 or not parts[1] or parts[2] not in ("min", "max"):
+        raise UsageError(
+            f"invalid reference {text!r}", hint="Write best, or best:METRIC:min / best:METRIC:max."
+        )
+    return parts[1], parts[2]
+
+
+def is_reference_word(text: str) -> bool:
+    """``latest``, ``best…`` or an alias-like word: resolvable only inside a repository."""
+    word = text.strip()
+    return (
+        word in ("latest", "best")
+        or word.startswith("best:")
+        or (bool(ALIAS_NAME.match(word)) and word not in RESERVED and not re.match(r"^v?\d", word))
+    )
+
+
+def resolve_arg(
+    repo: ModelRepo, text: str, *, within: Sequence[Kind] | None = None, action: str = ""
+) -> tuple[Kind | None, Version]:
+    """What a user's reference names: (kind or None for a bare version, version).
+
+    Raises:
+        InvalidNameError, UsageError: not a reference, or of a kind outside ``within``.
+        VersionNotFoundError: ``latest``/``best``/an alias names no version here.
+    """
+    kinds = list(within or (Kind.MODEL, Kind.DATA))
+    word = text.strip()
+    if word == "latest":
+        records = [r for r in repo.records() if r.kind in kinds]
+        if not records:
+            raise VersionNotFoundError("there is no version yet: `latest` names nothing")
+        newest = max(r.parsed_version for r in records)
+        return (kinds[0] if len(kinds) == 1 else None), newest
+    if word == "best" or word.startswith("best:"):
+        metric, mode = _best_spec(repo, word)
+        found = best([r for r in repo.records() if r.kind in kinds], metric=metric, mode=mode)
+        if found is None:
+            raise VersionNotFoundError(
+                f"no version has the metric {metric!r}: `best` names nothing",
+                hint="Tag versions with that metric (--metric), or name another: "
+                "best:METRIC:min|max.",
+            )
+        return found.kind, found.parsed_version
+    if ALIAS_NAME.match(word) and word not in RESERVED and not re.match(r"^v?\d", word):
+        move = aliases(repo).get(word)
+        if move is None:
+            raise VersionNotFoundError(
+                f"no version or alias named {word!r}",
+                hint="`cpv aliases` lists the aliases; `cpv list` the versions.",
+            )
+        if move.tag is None:
+            raise VersionNotFoundError(
+                f"alias {word!r} points at nothing (demoted by {move.by or 'someone'} at "
+                f"{move.at})",
+                hint=f"Promote a version to it: cpv promote VERSION {word}.",
+            )
+        kind_text, _, version = move.tag.partition("/")
+        kind = Kind(kind_text)
+        if kind not in kinds:
+            raise UsageError(
+                f"alias {word!r} points at {move.tag}, a {kind.value} version",
+                hint=f"Use the {kind.value} manager or KIND {kind.value}{' for ' + action if action else ''}.",
+            )
+        return kind, Version.parse(version)
+    return parse_version_arg(word, within=within, action=action)
