@@ -1,8 +1,9 @@
 """Moving object bytes to and from S3 (the byte-level half of the boto3 adapter; clients and
 error translation are in :mod:`cpv._s3`).
 
-* Uploads go through s3transfer with parts sized to the object (8 MiB up to 80 GiB, then
-  larger so an object stays under S3's 10,000 parts) and 10 concurrent parts; its file
+* An object of one part (8 MiB) or less is one PUT. Larger ones go through s3transfer with
+  parts sized to the object (8 MiB up to 80 GiB, then larger so an object stays under S3's
+  10,000 parts) and 10 concurrent parts; its file
   reader streams each part from disk, so memory stays near ``parts × concurrency``. A failed
   or interrupted multipart upload is aborted by s3transfer's failure cleanup.
 * Downloads write to a temporary file the caller names and hash the bytes *as they arrive*:
@@ -48,6 +49,9 @@ def upload(client: Any, bucket: str, key: str, source: Path, *, concurrency: int
 
     size = source.stat().st_size
     part = part_size(size)
+    if size <= part:  # one request; no transfer manager (its thread pools) per small object
+        client.put_object(Bucket=bucket, Key=key, Body=source.read_bytes())
+        return
     config = TransferConfig(
         multipart_threshold=part + 1,
         multipart_chunksize=part,
@@ -64,10 +68,6 @@ def upload(client: Any, bucket: str, key: str, source: Path, *, concurrency: int
                 fault_point("upload_midway")
 
     client.upload_file(str(source), bucket, key, Config=config, Callback=callback)
-
-
-def put_bytes(client: Any, bucket: str, key: str, data: bytes) -> None:
-    client.put_object(Bucket=bucket, Key=key, Body=data)
 
 
 def list_sizes(client: Any, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
@@ -127,7 +127,7 @@ def download(client: Any, bucket: str, key: str, dest: Path, *, size: int) -> st
 
     ``dest`` is created (truncated); the caller removes it on failure or mismatch.
     """
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(dest, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)  # read back to hash
     try:
         if size <= _RANGE:
             return _download_stream(client, bucket, key, fd)
@@ -176,7 +176,7 @@ def _download_ranges(client: Any, bucket: str, key: str, fd: int, size: int) -> 
             finally:
                 body.close()
             if offset != end:
-                raise _short(key, offset, end)
+                raise _short(offset, end)
 
         _with_retries(attempt)
         done[i].set()
@@ -195,7 +195,7 @@ def _download_ranges(client: Any, bucket: str, key: str, fd: int, size: int) -> 
     return digest.hexdigest()
 
 
-def _short(key: str, got: int, want: int) -> Exception:
+def _short(got: int, want: int) -> Exception:
     from botocore.exceptions import IncompleteReadError
 
     return IncompleteReadError(actual_bytes=got, expected_bytes=want)
