@@ -209,3 +209,67 @@ def resolve_arg(
             )
         return kind, Version.parse(version)
     return parse_version_arg(word, within=within, action=action)
+
+
+# --- publishing: what push sends and pull brings besides versions ----------------------
+#: Tag namespaces of lifecycle records (alias moves, removal markers) push and pull carry.
+LIFECYCLE = (ALIAS_PREFIX, "removed")
+
+
+def lifecycle_refspecs() -> list[str]:
+    return [f"refs/tags/{p}/*:refs/tags/{p}/*" for p in LIFECYCLE]
+
+
+def remote_lifecycle(url: str) -> dict[str, str]:
+    """Lifecycle tag name -> tag object sha on the remote at ``url``."""
+    from cpv import _git
+
+    refs = _git.ls_remote(url, *[f"refs/tags/{p}/*" for p in LIFECYCLE])
+    return {ref[len("refs/tags/") :]: sha for ref, sha in refs.items() if not ref.endswith("^{}")}
+
+
+def local_lifecycle(repo: ModelRepo) -> dict[str, str]:
+    return {t.name: t.obj for t in repo.git.list_tags(*LIFECYCLE)}
+
+
+def reconcile(repo: ModelRepo, remote: dict[str, str]) -> dict[str, str]:
+    """Make our unpublished lifecycle records fit beside the remote's, so both can be
+    fetched and pushed without overwriting anything: an alias move whose number another
+    clone published first gets the next free number (old -> new returned); a removal
+    marker the remote also has is dropped (the remote's says the same)."""
+    local = {t.name: t for t in repo.git.list_tags(*LIFECYCLE)}
+    clashes = sorted(n for n in local if n in remote and remote[n] != local[n].obj)
+    renamed: dict[str, str] = {}
+    taken: dict[str, set[int]] = {}
+    for name in [*remote, *local]:
+        parts = name.split("/")
+        if parts[0] == ALIAS_PREFIX and len(parts) == 3 and parts[2].isdigit():
+            taken.setdefault(parts[1], set()).add(int(parts[2]))
+    for name in clashes:
+        ref = local[name]
+        move = decode_move(ref.contents, ref=name, commit=ref.commit)
+        if move is None or not name.startswith(f"{ALIAS_PREFIX}/"):
+            repo.git.delete_tag(name)
+            continue
+        number = max(taken[move.alias]) + 1
+        taken[move.alias].add(number)
+        moved = move.model_copy(update={"number": number})
+        repo.git.create_tag(alias_ref(move.alias, number), encode_move(moved), move.commit)
+        repo.git.delete_tag(name)
+        renamed[name] = alias_ref(move.alias, number)
+    return renamed
+
+
+def follow_renamed_versions(repo: ModelRepo, plan: dict[str, str], remote: dict[str, str]) -> None:
+    """Unpublished alias moves naming a version that push renamed (``plan``: old -> new
+    version tag) are re-made to name, and point at, the renamed version."""
+    if not plan:
+        return
+    for ref in repo.git.list_tags(ALIAS_PREFIX):
+        move = decode_move(ref.contents, ref=ref.name, commit=ref.commit)
+        if move is None or ref.name in remote or move.tag not in plan:
+            continue
+        new_tag = plan[move.tag]
+        commit = repo.git.tag_commit(new_tag) or move.commit
+        repo.git.delete_tag(ref.name)
+        repo.git.create_tag(ref.name, encode_move(move.model_copy(update={"tag": new_tag})), commit)

@@ -78,6 +78,8 @@ class PushResult(BaseModel):
     """What ``push`` published: new version tags, renamed collisions, uploaded objects."""
 
     pushed_tags: list[str] = Field(default_factory=list)
+    #: alias moves and removal markers published (``alias/prod/3``, ``removed/model/v0.2``)
+    records_pushed: list[str] = Field(default_factory=list)
     renamed: dict[str, str] = Field(default_factory=dict)
     objects_pushed: int = 0
     branch: str = ""

@@ -10,7 +10,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from cpv import _dvc, _git
+from cpv import _dvc, _git, refs
 from cpv.config import GIT_REMOTE_NAME, load_user_config, parse_model_id
 from cpv.errors import (
     MissingDataError,
@@ -171,12 +171,14 @@ def _fetch_refs(repo: ModelRepo) -> bool:
     if not url:
         return False
     branch = repo.git.current_branch()
+    refs.reconcile(repo, refs.remote_lifecycle(url))  # our unpublished moves kept, renumbered
     remote_head = fetch_branch(
         repo,
         url,
         branch,
         "refs/tags/model/*:refs/tags/model/*",
         "refs/tags/data/*:refs/tags/data/*",
+        *refs.lifecycle_refspecs(),
     )
     return bool(remote_head) and fast_forward(repo, str(remote_head), branch)
 

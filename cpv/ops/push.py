@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from cpv import _git
+from cpv import _git, refs
 from cpv._faults import fault_point
 from cpv.config import GIT_REMOTE_NAME
 from cpv.errors import PushRejectedError, RemoteError
@@ -68,9 +68,11 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
                 renamed.update(_rename_collisions(repo, colliding, remote))
                 continue
             new_tags = sorted(set(local) - set(remote), key=_tag_sort_key)
+            records = _lifecycle_to_publish(repo, url, renamed)
             if dry_run:
                 return PushResult(
                     pushed_tags=new_tags,
+                    records_pushed=records,
                     branch=branch,
                     dry_run=True,
                     renamed=renamed,
@@ -85,7 +87,7 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
                     GIT_REMOTE_NAME,
                     [
                         f"refs/heads/{branch}:refs/heads/{branch}",
-                        *[f"refs/tags/{t}:refs/tags/{t}" for t in new_tags],
+                        *[f"refs/tags/{t}:refs/tags/{t}" for t in [*new_tags, *records]],
                     ],
                 )
             except PushRejectedError:
@@ -99,11 +101,21 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
                 objects_pushed=objects,
                 branch=branch,
                 branch_pushed=branch_pushed,
-                up_to_date=not new_tags and objects == 0 and not branch_pushed,
+                records_pushed=records,
+                up_to_date=not new_tags and not records and objects == 0 and not branch_pushed,
             )
         raise PushRejectedError(
             "the remote kept changing while pushing", url=url, hint="Run `cpv push` again."
         )
+
+
+def _lifecycle_to_publish(repo: ModelRepo, url: str, renamed: dict[str, str]) -> list[str]:
+    """Our alias moves and removal markers the remote lacks, made to fit beside its own
+    (see :func:`cpv.refs.reconcile`) and following the versions push renamed."""
+    remote = refs.remote_lifecycle(url)
+    refs.follow_renamed_versions(repo, renamed, remote)
+    refs.reconcile(repo, remote)
+    return sorted(set(refs.local_lifecycle(repo)) - set(remote))
 
 
 def _upload(
