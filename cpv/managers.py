@@ -26,6 +26,8 @@ from typing import Any, ClassVar, TypeVar
 # Each method forwards to the module of its command, cpv/ops/<command>.py. init, clone, tag,
 # push, pull and remote are imported where used: `cpv list` starts faster without them.
 from cpv.errors import UsageError
+from cpv.manager_aliases import AliasMethods
+from cpv.manager_retention import RetentionMethods
 from cpv.manager_sync import SyncMethods
 from cpv.metadata import VersionRecord
 from cpv.ops import revert as revert_op
@@ -48,7 +50,7 @@ from cpv.versions import Kind, Version
 M = TypeVar("M", bound="CheckpointManager")
 
 
-class CheckpointManager(SyncMethods):
+class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
     """The versions of one model repository, for one kind or both (see the subclasses)."""
 
     kinds: ClassVar[tuple[Kind, ...]]
