@@ -70,6 +70,16 @@ def upload(client: Any, bucket: str, key: str, source: Path, *, concurrency: int
     client.upload_file(str(source), bucket, key, Config=config, Callback=callback)
 
 
+def delete_keys(client: Any, bucket: str, keys: list[str]) -> list[str]:
+    """Delete ``keys`` (1,000 per request); the keys the storage refused to delete."""
+    failed: list[str] = []
+    for i in range(0, len(keys), 1000):
+        batch = [{"Key": k} for k in keys[i : i + 1000]]
+        answer = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        failed += [e["Key"] for e in answer.get("Errors", [])]
+    return failed
+
+
 def list_sizes(client: Any, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
     """(key without ``prefix``, size) of every object under ``prefix``."""
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):

@@ -19,7 +19,7 @@ from cpv._s3 import s3_client, storage_error
 from cpv.checkout import copy_hashed
 from cpv.config import UserConfig
 from cpv.credentials import boto_env, resolve_credentials
-from cpv.errors import CpvError, DiskFullError, IntegrityError, MissingDataError
+from cpv.errors import CpvError, DiskFullError, IntegrityError, MissingDataError, StorageError
 from cpv.urls import is_s3, s3_location
 
 _READ = 1 << 20
@@ -97,6 +97,27 @@ class ObjectStore:
             raise  # an injected fault, as is
         except Exception as exc:
             raise self._error(exc) from None
+
+    def delete(self, oids: list[str]) -> None:
+        """Remove the objects ``oids`` (those already absent are fine).
+
+        Raises:
+            StorageError: the storage refused some (named), or failed.
+        """
+        if not self.s3:
+            for oid in oids:
+                (self.path / oid[:2] / oid[2:]).unlink(missing_ok=True)
+            return
+        self._s3()
+        try:
+            failed = _s3_io.delete_keys(self._client, self.bucket, [self.key(o) for o in oids])
+        except Exception as exc:
+            raise self._error(exc) from None
+        if failed:
+            raise StorageError(
+                f"{self.url} refused to delete {len(failed)} object(s), e.g. {failed[0]}",
+                hint="Check the storage permissions (s3:DeleteObject), then run it again.",
+            )
 
     def abort_open_uploads(self, oids: set[str]) -> int:
         """Abort multipart uploads left open (by an interrupted push) for ``oids``: objects
