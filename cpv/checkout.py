@@ -40,9 +40,8 @@ def load_tree(cache: Path, dir_hash: str) -> Tree:
     return Tree(tuple(entries))
 
 
-def checkout_tree(cache: Path, dir_hash: str, dest: Path) -> list[str]:
-    """Make ``dest`` hold exactly the version ``dir_hash`` (copies, never links); the
-    relative paths written.
+def checkout_tree(cache: Path, dir_hash: str, dest: Path) -> Tree:
+    """Make ``dest`` hold exactly the version ``dir_hash`` (copies, never links); its tree.
 
     Raises:
         IntegrityError: a cached object does not match its md5 (``dest`` is untouched).
@@ -88,4 +87,4 @@ def checkout_tree(cache: Path, dir_hash: str, dest: Path) -> list[str]:
     for dirpath, _dirs, _names in sorted(os.walk(dest), reverse=True):
         if Path(dirpath) != dest and not any(Path(dirpath).iterdir()):
             Path(dirpath).rmdir()
-    return sorted(e.relpath for e in tree.entries)
+    return tree

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cpv.checkout import copy_hashed
-from cpv.objects import FileEntry, Tree, files_of, object_path, place_object
+from cpv.objects import FileEntry, Tree, file_md5, files_of, object_path, place_object
 
 _STAT_CACHE = "stat-cache.json"
 _MAX_ENTRIES = 100_000
@@ -68,7 +68,7 @@ def stage_folder(folder: Path, cache: Path, stat_cache: dict[str, list[int | str
     try:
         for rel, full in files_of(folder):
             st = full.stat()
-            key = f"{folder.name}/{rel}"
+            key = f"{folder}/{rel}"
             seen = stat_cache.get(key)
             md5 = (
                 str(seen[3])
@@ -108,3 +108,57 @@ def save_stat_cache(git_dir: Path, stat_cache: dict[str, list[int | str]]) -> No
     tmp = path.with_name(f".{_STAT_CACHE}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(stat_cache), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def workspace_tree(repo_root: Path, path: str) -> Tree | None:
+    """What ``path`` (a versioned folder) holds now, hashed through the stat cache (files
+    unchanged since they were last hashed or checked out are not read); None when it holds
+    no file. DVC computes it where ``.dvcignore`` has rules."""
+    folder = repo_root / path
+    if not folder.is_dir() or not any(files_of(folder)):
+        return None
+    if has_ignore_rules(repo_root):
+        from cpv import _dvc
+
+        content = _dvc.hash_path(repo_root, path)
+        if content is None:
+            return None
+        return _Measured(content.hash, content.size, content.nfiles)  # type: ignore[return-value]
+    git_dir = repo_root / ".git"
+    stat_cache = load_stat_cache(git_dir)
+    entries = []
+    for rel, full in files_of(folder):
+        st = full.stat()
+        key = f"{folder}/{rel}"
+        seen = stat_cache.get(key)
+        if seen and seen[:3] == [st.st_size, st.st_mtime_ns, st.st_ino]:
+            md5 = str(seen[3])
+        else:
+            md5 = file_md5(full)[0]
+            stat_cache[key] = [st.st_size, st.st_mtime_ns, st.st_ino, md5]
+        entries.append(FileEntry(rel, md5, st.st_size))
+    save_stat_cache(git_dir, stat_cache)
+    return Tree(tuple(sorted(entries, key=lambda e: e.relpath)))
+
+
+@dataclass(frozen=True)
+class _Measured:
+    hash: str
+    size: int
+    nfiles: int
+
+
+def remember(repo_root: Path, path: str, tree: Tree) -> None:
+    """Record in the stat cache the files of ``path`` just written from ``tree``."""
+    git_dir = repo_root / ".git"
+    stat_cache = load_stat_cache(git_dir)
+    folder = repo_root / path
+    for entry in tree.entries:
+        st = (folder / entry.relpath).stat()
+        stat_cache[f"{folder}/{entry.relpath}"] = [
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ino,
+            entry.md5,
+        ]
+    save_stat_cache(git_dir, stat_cache)

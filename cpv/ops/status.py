@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cpv import _dvc, _git
+from cpv import _git
 from cpv.config import GIT_REMOTE_NAME
 from cpv.errors import CpvError
+from cpv.ingest import workspace_tree
 from cpv.metadata import VersionRecord
 from cpv.repo import ModelRepo
 from cpv.results import KindStatus, StatusResult
@@ -21,8 +22,7 @@ def status(
     """The workspace of ``kinds`` against their latest versions; with ``remote``, what the git
     remote does not have yet (left unknown, None, when it cannot be reached)."""
     records = repo.records()
-    with _dvc.session(repo.root):
-        currents = {kind: _dvc.hash_path(repo.root, repo.path_of(kind)) for kind in kinds}
+    currents = {kind: workspace_tree(repo.root, repo.path_of(kind)) for kind in kinds}
     out = []
     for kind in kinds:
         mine = [r for r in records if r.kind is kind]

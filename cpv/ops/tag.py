@@ -292,7 +292,7 @@ def _data_lineage(
     data_path = repo.root / repo.path_of(Kind.DATA)
     if not _has_files(data_path):
         return None
-    current = _dvc.hash_path(repo.root, repo.path_of(Kind.DATA))
+    current = ingest.workspace_tree(repo.root, repo.path_of(Kind.DATA))
     for record in reversed([r for r in records if r.kind is Kind.DATA]):
         if current is not None and record.content_hash == current.hash:
             return record.tag
