@@ -52,6 +52,9 @@ class AliasMove(BaseModel):
     why: str = ""
     ref: str = ""  # the tag's name
     commit: str = ""
+    #: False for a promote to the version the alias already names: nothing was recorded
+    #: (never stored in a tag).
+    changed: bool = True
 
 
 def check_alias_name(name: str) -> str:
@@ -71,7 +74,7 @@ def alias_ref(name: str, number: int) -> str:
 
 def encode_move(move: AliasMove) -> str:
     target = move.tag or "nothing (demoted)"
-    body = move.model_dump(mode="json", exclude={"ref", "commit"})
+    body = move.model_dump(mode="json", exclude={"ref", "commit", "changed"})
     return f"alias {move.alias} -> {target}\n\n{_MARKER} {json.dumps(body, sort_keys=True)}\n"
 
 
@@ -234,42 +237,86 @@ def local_lifecycle(repo: ModelRepo) -> dict[str, str]:
 
 def reconcile(repo: ModelRepo, remote: dict[str, str]) -> dict[str, str]:
     """Make our unpublished lifecycle records fit beside the remote's, so both can be
-    fetched and pushed without overwriting anything: an alias move whose number another
-    clone published first gets the next free number (old -> new returned); a removal
+    fetched and pushed without overwriting anything: when another clone published a move
+    number of an alias that we also made, all our unpublished moves of that alias are
+    renumbered, in their order, after the remote's last (old -> new returned); a removal
     marker the remote also has is dropped (the remote's says the same)."""
     local = {t.name: t for t in repo.git.list_tags(*LIFECYCLE)}
-    clashes = sorted(n for n in local if n in remote and remote[n] != local[n].obj)
-    renamed: dict[str, str] = {}
-    taken: dict[str, set[int]] = {}
-    for name in [*remote, *local]:
-        parts = name.split("/")
-        if parts[0] == ALIAS_PREFIX and len(parts) == 3 and parts[2].isdigit():
-            taken.setdefault(parts[1], set()).add(int(parts[2]))
-    for name in clashes:
-        ref = local[name]
+    pending: dict[str, list[AliasMove]] = {}
+    for name, ref in local.items():
+        if remote.get(name) == ref.obj:
+            continue  # published
         move = decode_move(ref.contents, ref=name, commit=ref.commit)
-        if move is None or not name.startswith(f"{ALIAS_PREFIX}/"):
-            repo.git.delete_tag(name)
+        if move is not None and name == alias_ref(move.alias, move.number):
+            pending.setdefault(move.alias, []).append(move)
+        elif name in remote:
+            repo.git.delete_tag(name)  # a removal marker (or a foreign tag) it has too
+    renamed: dict[str, str] = {}
+    targets: dict[str, str] = {}
+    for alias, moves in pending.items():
+        top = max((n for a, n in map(_alias_number, remote) if a == alias), default=0)
+        moves.sort(key=lambda m: m.number)
+        if moves[0].number > top:
             continue
-        number = max(taken[move.alias]) + 1
-        taken[move.alias].add(number)
-        moved = move.model_copy(update={"number": number})
-        repo.git.create_tag(alias_ref(move.alias, number), encode_move(moved), move.commit)
-        repo.git.delete_tag(name)
-        renamed[name] = alias_ref(move.alias, number)
+        for number, move in enumerate(moves, top + 1):
+            new = alias_ref(alias, number)
+            if new == move.ref:
+                continue
+            moved = move.model_copy(update={"number": number})
+            targets.setdefault(move.ref, "")
+            targets[new] = repo.git.retarget_tag(
+                local[move.ref].obj, move.commit, name=new, message=encode_move(moved)
+            )
+            renamed[move.ref] = new
+    _move_tags(repo, targets, {n: t.obj for n, t in local.items()})
     return renamed
+
+
+def _alias_number(name: str) -> tuple[str, int]:
+    """``alias/prod/3`` -> ``("prod", 3)``; ``("", 0)`` for any other name."""
+    parts = name.split("/")
+    if len(parts) == 3 and parts[0] == ALIAS_PREFIX and parts[2].isdigit():
+        return parts[1], int(parts[2])
+    return "", 0
+
+
+def _move_tags(repo: ModelRepo, targets: dict[str, str], current: dict[str, str]) -> None:
+    """Set tags (name -> tag object; "" deletes) all together or not at all."""
+    updates = [
+        (f"refs/tags/{name}", obj, current.get(name, ""))
+        for name, obj in sorted(targets.items())
+        if obj != current.get(name, "")
+    ]
+    if updates:
+        repo.git.update_refs(updates)
 
 
 def follow_renamed_versions(repo: ModelRepo, plan: dict[str, str], remote: dict[str, str]) -> None:
     """Unpublished alias moves naming a version that push renamed (``plan``: old -> new
-    version tag) are re-made to name, and point at, the renamed version."""
+    version tag, renames of one push accumulated: followed to the end) are re-made to name,
+    and point at, the renamed version; their ``previous`` follows too."""
     if not plan:
         return
+
+    def final(tag: str | None) -> str | None:
+        for _ in range(len(plan) + 1):
+            if tag not in plan:
+                break
+            tag = plan[tag]
+        return tag
+
+    current: dict[str, str] = {}
+    targets: dict[str, str] = {}
     for ref in repo.git.list_tags(ALIAS_PREFIX):
         move = decode_move(ref.contents, ref=ref.name, commit=ref.commit)
-        if move is None or ref.name in remote or move.tag not in plan:
+        if move is None or remote.get(ref.name) == ref.obj:
+            continue  # published: never rewritten
+        tag, previous = final(move.tag), final(move.previous)
+        if (tag, previous) == (move.tag, move.previous):
             continue
-        new_tag = plan[move.tag]
-        commit = repo.git.tag_commit(new_tag) or move.commit
-        repo.git.delete_tag(ref.name)
-        repo.git.create_tag(ref.name, encode_move(move.model_copy(update={"tag": new_tag})), commit)
+        named = tag or previous
+        commit = (repo.git.tag_commit(named) if named else None) or move.commit
+        moved = move.model_copy(update={"tag": tag, "previous": previous})
+        current[ref.name] = ref.obj
+        targets[ref.name] = repo.git.retarget_tag(ref.obj, commit, message=encode_move(moved))
+    _move_tags(repo, targets, current)
