@@ -147,11 +147,11 @@ def show(obj: CliContext, version: str, kind: str | None, as_json: bool) -> None
 
 
 def _find(obj: CliContext, kind: str, version: str) -> VersionRecord | None:
-    from cpv.errors import VersionNotFoundError
+    from cpv.errors import UsageError, VersionNotFoundError
 
     try:
         return obj.manager(kind).show(version)
-    except VersionNotFoundError:
+    except (VersionNotFoundError, UsageError):  # an alias of the other kind: not this one
         return None
 
 
