@@ -384,3 +384,15 @@ class StorageNotConfiguredError(StorageError):
     this machine (``cpv configure`` was never run)."""
 
     url: str | None = None
+
+
+# --- issue 10: removed versions ----------------------------------------------------------
+class VersionRemovedError(MissingDataError):
+    """The version ``tag`` was removed on purpose (``action``: ``gc`` or ``delete``) by
+    ``by`` at ``at``: its removal marker ``removed/<tag>`` says so."""
+
+    default_hint = "Pick another version (`cpv list`); its metadata stays (`cpv show`)."
+    tag: str | None = None
+    action: str = ""
+    by: str = ""
+    at: str = ""

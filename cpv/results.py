@@ -214,3 +214,100 @@ class VerifyResult(BaseModel):
     @property
     def ok(self) -> bool:
         return all(v.ok for v in self.versions)
+
+
+# --- issue 10: retention, deletion, space ----------------------------------------------
+class RemovalMarker(BaseModel):
+    """A ``removed/<kind>/<vX.Y>`` tag: the version's bytes were removed on purpose (its own
+    tag and metadata stay). ``remote``: the storage's copy was removed too."""
+
+    tag: str
+    action: str  # "gc" or "delete"
+    by: str = ""
+    at: str = ""
+    remote: bool = False
+    freed_bytes: int = 0
+    why: str = ""
+    ref: str = ""  # the marker tag's name
+    commit: str = ""
+
+
+class KeptVersion(BaseModel):
+    """A version ``gc`` keeps, and every reason it does (``alias prod``, ``best``,
+    ``latest``, ``head``, ``branch NAME``, ``keep-last``, ``keep-days``)."""
+
+    tag: str
+    reasons: list[str] = Field(default_factory=list)
+
+
+class CollectedVersion(BaseModel):
+    """A version whose bytes ``gc`` removed (or, dry run, would remove): the bytes of the
+    objects no kept version needs, counted once (on the oldest collected version needing them)."""
+
+    tag: str
+    local_bytes: int = 0
+    remote_bytes: int = 0
+
+
+class GcResult(BaseModel):
+    """``cpv gc``: what was kept and why, what was collected, and the bytes freed."""
+
+    keep_last: int | None = None
+    keep_days: int | None = None
+    remote: bool = False
+    dry_run: bool = False
+    kept: list[KeptVersion] = Field(default_factory=list)
+    collected: list[CollectedVersion] = Field(default_factory=list)
+    freed_local: int = 0
+    freed_remote: int = 0
+    objects_local: int = 0
+    objects_remote: int = 0
+    #: removal markers written (``--remote`` only); ``cpv push`` publishes them
+    markers: list[str] = Field(default_factory=list)
+
+
+class DeleteResult(BaseModel):
+    """``cpv delete``: the version marked removed and the bytes freed; objects another
+    version still needs are kept (``shared_objects``)."""
+
+    tag: str
+    remote: bool = False
+    dry_run: bool = False
+    freed_local: int = 0
+    freed_remote: int = 0
+    objects_local: int = 0
+    objects_remote: int = 0
+    shared_objects: int = 0
+    #: the marker written (None on a dry run); ``cpv push`` publishes it
+    marker: str | None = None
+
+
+class VersionUsage(BaseModel):
+    """One version's bytes in the local cache: ``unique_bytes`` of objects no other
+    version needs, ``shared_bytes`` of objects it shares; ``missing`` objects not cached."""
+
+    tag: str
+    objects: int = 0
+    unique_bytes: int = 0
+    shared_bytes: int = 0
+    missing: int = 0
+    removed: bool = False
+
+
+class DuResult(BaseModel):
+    """``cpv du``: bytes per version, the cache and storage totals, and what the configured
+    retention would free. ``unique_bytes + shared_bytes == versions_bytes`` (each shared
+    object counted once)."""
+
+    versions: list[VersionUsage] = Field(default_factory=list)
+    versions_bytes: int = 0
+    unique_bytes: int = 0
+    shared_bytes: int = 0
+    #: every object in the local cache, versions' or not
+    cache_bytes: int = 0
+    cache_objects: int = 0
+    storage_bytes: int | None = None
+    storage_objects: int | None = None
+    storage_note: str = ""
+    retention: GcResult | None = None
+    retention_note: str = ""

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from cpv import _dvc
 from cpv.checkout import checkout_tree
-from cpv.errors import DirtyWorkspaceError, MissingDataError
+from cpv.errors import DirtyWorkspaceError, MissingDataError, VersionRemovedError
 from cpv.metadata import VersionRecord
 from cpv.objects import cache_dir
 from cpv.repo import ModelRepo
@@ -54,10 +54,13 @@ def ensure_objects(
     """Make every object of ``records`` present in the local cache, fetching (verified)
     what is missing; nothing is asked of the storage when the cache has it all.
 
-    Raises :class:`MissingDataError` (touching no workspace file) when something cannot be had.
+    Raises :class:`MissingDataError` (touching no workspace file) when something cannot be
+    had, :class:`VersionRemovedError` (before anything is fetched) when a version was removed
+    on purpose (its ``removed/...`` marker names who and when).
     """
     from cpv.transfer import get_transfer  # credentials: only when something may be fetched
 
+    refuse_removed(repo, records)
     fetched = 0
     for record in records:
         pointer = repo.pointer_of(record.kind)
@@ -73,6 +76,25 @@ def ensure_objects(
             labels={record.commit: record.tag},
         )
     return fetched
+
+
+def refuse_removed(repo: ModelRepo, records: Sequence[VersionRecord]) -> None:
+    """Raise :class:`VersionRemovedError` for the first of ``records`` marked removed."""
+    from cpv.ops.delete import removed_markers
+
+    markers = removed_markers(repo)
+    for record in records:
+        marker = markers.get(record.tag)
+        if marker is not None:
+            where = " and from the storage" if marker.remote else ""
+            raise VersionRemovedError(
+                f"{record.tag} was removed ({marker.action}{where}) by {marker.by or 'someone'} "
+                f"at {marker.at}" + (f": {marker.why}" if marker.why else ""),
+                tag=record.tag,
+                action=marker.action,
+                by=marker.by,
+                at=marker.at,
+            )
 
 
 def materialize(

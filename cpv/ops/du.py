@@ -1,0 +1,162 @@
+"""``cpv du``: the bytes each version holds in the local cache, the cache and storage
+totals, and what the configured retention would free; with the object accounting ``gc``
+and ``delete`` share (which objects each version, and each branch tip, needs).
+
+A version needs its pointer's object and, for a folder, its ``.dir`` listing and every
+file the listing names (:func:`cpv.transfer.needed_objects`). An object is *unique* to a
+version when no other version needs it, *shared* otherwise; shared objects are counted
+once in the totals, so ``unique_bytes + shared_bytes == versions_bytes``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cpv.errors import CpvError, MissingDataError
+from cpv.metadata import VersionRecord
+from cpv.objects import cache_dir, object_path
+from cpv.repo import ModelRepo
+from cpv.results import DuResult, VersionUsage
+from cpv.storage import ObjectStore
+from cpv.transfer import Pointer, needed_objects, pointers_at, store_for
+
+
+@dataclass
+class Listings:
+    """Reads ``.dir`` listings from the local cache (and, given a ``store``, fetches a
+    missing one into it, verified); ``unknown`` holds the listings found nowhere."""
+
+    cache: Path
+    store: ObjectStore | None = None
+    unknown: dict[str, str] = field(default_factory=dict)  # listing oid -> who needs it
+
+    def __call__(self, oid: str, p: Pointer) -> list[dict[str, str]]:
+        path = object_path(self.cache, oid)
+        if not path.is_file() and self.store is not None:
+            try:
+                self.store.download(oid, path, size=None)
+            except MissingDataError:
+                pass
+        try:
+            return list(json.loads(path.read_bytes()))
+        except (OSError, ValueError):
+            self.unknown.setdefault(oid, f"{p.label}: {p.out}/")
+            return []
+
+
+def objects_of(repo: ModelRepo, record: VersionRecord, listings: Listings) -> set[str]:
+    """Every object ``record`` needs: its pointer's hash, its listing and the listing's files."""
+    pointers = pointers_at(
+        repo.root, record.commit, label=record.tag, only=[repo.pointer_of(record.kind)]
+    )
+    return _ids(pointers, listings)
+
+
+def objects_at(repo: ModelRepo, rev: str, listings: Listings) -> set[str]:
+    """Every object the pointer files of commit ``rev`` need (a branch tip, HEAD)."""
+    return _ids(pointers_at(repo.root, rev, label=rev[:10]), listings)
+
+
+def _ids(pointers: Sequence[Pointer], listings: Listings) -> set[str]:
+    needed = needed_objects(pointers, listings)
+    return {*needed.files, *needed.listings}
+
+
+def local_size(cache: Path, oid: str) -> int | None:
+    """Bytes of a cached object, None when it is not in the cache."""
+    try:
+        return object_path(cache, oid).stat().st_size
+    except OSError:
+        return None
+
+
+def branch_tips(repo: ModelRepo, *, remote_tracking: bool = False) -> dict[str, str]:
+    """Name (``head``, ``branch NAME``) -> commit of HEAD and every local branch tip (and,
+    with ``remote_tracking``, every remote-tracking branch)."""
+    tips: dict[str, str] = {}
+    head = repo.git.head_commit()
+    if head:
+        tips["head"] = head
+    spaces = ["refs/heads", *(["refs/remotes"] if remote_tracking else [])]
+    out = repo.git.run("for-each-ref", "--format=%(refname:short) %(objectname)", *spaces)
+    for line in out.splitlines():
+        name, _, sha = line.rpartition(" ")
+        if name and sha and not name.endswith("/HEAD"):
+            tips.setdefault(f"branch {name}", sha)
+    return tips
+
+
+def du(path: str | Path = ".") -> DuResult:
+    """The bytes of every version in the local cache (unique and shared), the cache's and
+    the storage's totals (the storage unreachable: ``storage_note`` says why), and what the
+    retention in ``cpv.yaml`` would free (a local ``gc`` dry run)."""
+    from cpv.ops.delete import removed_markers
+
+    repo = ModelRepo.open(path)
+    cache = cache_dir(repo.root)
+    records = repo.records()
+    listings = Listings(cache)
+    needs = {r.tag: objects_of(repo, r, listings) for r in records}
+    users: dict[str, int] = {}
+    for oids in needs.values():
+        for oid in oids:
+            users[oid] = users.get(oid, 0) + 1
+    sizes = {oid: local_size(cache, oid) for oid in users}
+    removed = removed_markers(repo)
+    result = DuResult()
+    for r in records:
+        usage = VersionUsage(tag=r.tag, objects=len(needs[r.tag]), removed=r.tag in removed)
+        for oid in needs[r.tag]:
+            size = sizes[oid]
+            if size is None:
+                usage.missing += 1
+            elif users[oid] == 1:
+                usage.unique_bytes += size
+            else:
+                usage.shared_bytes += size
+        result.versions.append(usage)
+    present = {oid: s for oid, s in sizes.items() if s is not None}
+    result.versions_bytes = sum(present.values())
+    result.unique_bytes = sum(s for oid, s in present.items() if users[oid] == 1)
+    result.shared_bytes = result.versions_bytes - result.unique_bytes
+    result.cache_objects, result.cache_bytes = _folder_total(cache / "files" / "md5")
+    _storage_total(repo, result)
+    _retention(repo, result)
+    return result
+
+
+def _folder_total(folder: Path) -> tuple[int, int]:
+    sizes = [p.stat().st_size for p in _files(folder.glob("??/*")) if not p.name.startswith(".")]
+    return len(sizes), sum(sizes)
+
+
+def _files(paths: Iterable[Path]) -> Iterable[Path]:
+    return (p for p in paths if p.is_file())
+
+
+def _storage_total(repo: ModelRepo, result: DuResult) -> None:
+    """One listing of the storage; when it cannot be listed, a note instead of a failure
+    (du is about this disk first)."""
+    from cpv.credentials import applied_env
+
+    try:
+        store = store_for(repo.root)
+        with applied_env(store.env()):
+            listed = store.sizes()
+    except CpvError as exc:
+        result.storage_note = f"storage not listed: {exc.message}"
+        return
+    result.storage_objects, result.storage_bytes = len(listed), sum(listed.values())
+
+
+def _retention(repo: ModelRepo, result: DuResult) -> None:
+    from cpv.ops.gc import gc
+
+    policy = repo.config.retention
+    if policy is None or (policy.keep_last is None and policy.keep_days is None):
+        result.retention_note = "no retention: in cpv.yaml"
+        return
+    result.retention = gc(repo.root, dry_run=True)
