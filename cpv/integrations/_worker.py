@@ -85,6 +85,9 @@ class VersionWorker:
             eighth of the RAM, at most 2 GiB; 0: always copy to disk). A save that does
             not fit is copied to a private folder on disk instead.
         nice: how much to lower the worker thread's CPU priority.
+
+    Set ``keep_last`` to run, after each new version (pushed, when ``push``), a local gc
+    keeping the last N model versions; a failure is logged and kept in ``gc_errors``.
     """
 
     def __init__(
@@ -118,6 +121,8 @@ class VersionWorker:
         )
         self._room = self.budget.room
         self._nice = nice
+        self.keep_last: int | None = None
+        self.gc_errors: list[BaseException] = []
         self._queue: queue.Queue[Any] = queue.Queue()
         self._outcomes: list[VersionOutcome] = []
         self._unpushed: list[VersionOutcome] = []
@@ -280,7 +285,29 @@ class VersionWorker:
                 self._unpushed.append(outcome)
                 if not more_queued:
                     self._push()
+        if self.keep_last and outcome.created and outcome.error is None and not self._unpushed:
+            self._collect(outcome)
         return outcome
+
+    def _collect(self, outcome: VersionOutcome) -> None:
+        """The local gc ``keep_last`` asks for, after a version is committed (and pushed);
+        never an error for the training loop: logged and recorded."""
+        from cpv.ops.gc import gc
+        from cpv.versions import Kind
+
+        try:
+            result = gc(self.repo, keep_last=self.keep_last, kinds=(Kind.MODEL,))
+        except Exception as exc:
+            log.warning("cpv: gc after %s failed (training goes on): %s", outcome.tag, exc)
+            with self._lock:
+                self.gc_errors.append(exc)
+            return
+        if result.collected:
+            log.info(
+                "cpv: gc freed %d bytes (%s)",
+                result.freed_local,
+                ", ".join(c.tag for c in result.collected),
+            )
 
     def _keep(self, snap: objects.Snapshot) -> Path | None:
         """Keep the bytes of a save that failed before they reached the cache."""

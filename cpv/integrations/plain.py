@@ -61,6 +61,10 @@ class Versioning:
             free disk space).
         snapshot_memory: bytes of queued snapshots held in memory rather than copied to
             disk (default: an eighth of the RAM, at most 2 GiB; 0: always on disk).
+        keep_last: after each new version, a local ``gc`` keeping the last N model
+            versions (plus aliased, best, latest and HEAD's: see ``docs/retention.md``);
+            with ``push``, only once what is tagged has been pushed. A failed gc is logged
+            and recorded in :attr:`gc_errors`, never stops training. None: no gc.
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class Versioning:
         max_pending: int = 0,
         max_pending_bytes: int | None = None,
         snapshot_memory: int | None = None,
+        keep_last: int | None = None,
     ) -> None:
         self.params = dict(params) if params else None
         self.with_data = with_data
@@ -85,9 +90,10 @@ class Versioning:
             "max_pending_bytes": max_pending_bytes,
             "snapshot_memory": snapshot_memory,
         }
+        self._keep_last = keep_last
         self._worker: VersionWorker | None = None
         if is_main_process():  # fail at the start of training when this is no repository
-            self._worker = VersionWorker(**self._options)
+            self._worker = self._new_worker()
         self._staged: set[Path] = set()
         self._count = 0
         self._saved_in_workspace = False  # a logged path lies inside the model path
@@ -101,8 +107,13 @@ class Versioning:
         if not is_main_process():
             return None
         if self._worker is None:
-            self._worker = VersionWorker(**self._options)
+            self._worker = self._new_worker()
         return self._worker
+
+    def _new_worker(self) -> VersionWorker:
+        worker = VersionWorker(**self._options)
+        worker.keep_last = self._keep_last
+        return worker
 
     def checkpoint_dir(self) -> Path | None:
         """A fresh directory to save a checkpoint straight into; logging it costs no copy.
@@ -197,6 +208,11 @@ class Versioning:
     def report(self) -> VersioningReport:
         """Every save so far: versioned, unchanged (and the version it matches), or failed."""
         return VersioningReport(tuple(self.outcomes))
+
+    @property
+    def gc_errors(self) -> list[BaseException]:
+        """The failures of the gc runs ``keep_last`` asked for (training went on)."""
+        return list(self._worker.gc_errors) if self._worker is not None else []
 
     @property
     def outcomes(self) -> list[VersionOutcome]:
