@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from cpv import _dvc
 from cpv.checkout import checkout_tree
 from cpv.errors import DirtyWorkspaceError, MissingDataError, VersionRemovedError
+from cpv.ingest import remember, workspace_tree
 from cpv.metadata import VersionRecord
 from cpv.objects import cache_dir
 from cpv.repo import ModelRepo
@@ -28,7 +29,7 @@ def dirty_kinds(repo: ModelRepo, kinds: Sequence[Kind]) -> list[str]:
             dirty.append(pointer)
             continue
         head_text = repo.git.show_file("HEAD", pointer)
-        current = _dvc.hash_path(repo.root, repo.path_of(kind))
+        current = workspace_tree(repo.root, repo.path_of(kind))
         if head_text is None:
             if current is not None and current.size and (kind, current.hash) not in known:
                 dirty.append(f"{repo.path_of(kind)}/ (never versioned)")
@@ -113,7 +114,8 @@ def place(repo: ModelRepo, pointer_text: str, path: str) -> None:
     by cpv itself, anything else by DVC), the pointer file on disk untouched."""
     content = _dvc.parse_pointer(pointer_text)
     if content.hash.endswith(".dir"):
-        checkout_tree(cache_dir(repo.root), content.hash, repo.root / path)
+        tree = checkout_tree(cache_dir(repo.root), content.hash, repo.root / path)
+        remember(repo.root, path, tree)  # what was just written need not be read again
         return
     pointer = repo.root / f"{path}.dvc"
     original = pointer.read_text() if pointer.exists() else None
