@@ -260,11 +260,14 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
         """The newest version of this manager's first kind (the model, for combined)."""
         return self.repo.latest(self.kinds[0])
 
-    def list(self) -> builtins.list[VersionRecord]:
-        """Every version of this manager's kind(s), oldest first (model before data)."""
-        if len(self.kinds) == 1:
-            return self.repo.records(self.kinds[0])
-        return [r for r in self.repo.records() if r.kind in self.kinds]
+    def list(self, *, all_versions: bool = False) -> builtins.list[VersionRecord]:
+        """Every version of this manager's kind(s), oldest first (model before data), each
+        with its ``aliases`` and, when its bytes were removed, ``removed``.
+
+        Args:
+            all_versions: include versions deleted with ``delete`` (hidden by default).
+        """
+        return show_op.listing(self.repo, self.kinds, all_versions=all_versions)
 
     def _resolve(self, version: str, action: str) -> tuple[tuple[Kind, ...], Version]:
         kind, parsed = resolve_arg(self.repo, version, within=self.kinds, action=action)

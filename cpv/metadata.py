@@ -48,6 +48,11 @@ class VersionRecord(BaseModel):
     dirty_paths: list[str] = Field(default_factory=list)
     dirty_count: int = 0
     schema_: int = Field(default=SCHEMA, alias="schema")
+    #: read time only, never stored in the tag: the aliases pointing at this version now
+    aliases: list[str] = Field(default_factory=list)
+    #: read time only: the removal marker (action, by, at, remote, …) when its bytes were
+    #: removed on purpose (``cpv gc`` / ``cpv delete``)
+    removed: dict[str, Any] | None = None
 
     @property
     def parsed_version(self) -> Version:
@@ -77,7 +82,7 @@ def encode_tag_message(record: VersionRecord) -> str:
     summary = f"{record.kind.value} {record.version}"
     if record.message:
         summary += f": {record.message.splitlines()[0][:200]}"
-    body = record.model_dump(mode="json", by_alias=True, exclude={"commit"})
+    body = record.model_dump(mode="json", by_alias=True, exclude={"commit", "aliases", "removed"})
     return f"{summary}\n\n{_MARKER} {json.dumps(body, sort_keys=True)}\n"
 
 

@@ -18,7 +18,6 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 from rich.text import Text
 
 from cpv.cli import _layout
@@ -74,7 +73,7 @@ def records_table(records: list[VersionRecord]) -> None:
         console.print("No versions yet. Make one with `cpv tag`.")
         return
     cols = {
-        "tag": ["tag"] + [r.tag for r in records],
+        "tag": ["tag"] + [r.tag + _marks(r) for r in records],
         "created": ["created"] + [_layout.short_date(r.created_at) for r in records],
         "size": ["size"] + [_layout.human_size(r.size_bytes) for r in records],
         "files": ["files"] + [str(r.file_count) for r in records],
@@ -103,6 +102,14 @@ def records_table(records: list[VersionRecord]) -> None:
     _emit(_layout.columns(rows, widths, right), header=True)
 
 
+def _marks(r: VersionRecord) -> str:
+    """``model/v0.2 [prod]``; ``(deleted)`` or ``(data removed)`` after a removal."""
+    marks = f" [{','.join(r.aliases)}]" if r.aliases else ""
+    if r.removed:
+        marks += " (deleted)" if r.removed.get("action") == "delete" else " (data removed)"
+    return marks
+
+
 def record_detail(r: VersionRecord) -> None:
     """``cpv show``: every field, hashes in full; ``dirty`` only when the record says so."""
     rows = [
@@ -122,6 +129,17 @@ def record_detail(r: VersionRecord) -> None:
         more = int(getattr(r, "dirty_count", 0) or 0) - len(paths)  # the list is capped
         named = ", ".join(paths) + (f" and {more} more" if more > 0 else "")
         rows.append(("dirty", "yes" + (f" ({named})" if named else "")))
+    if r.aliases:
+        rows.append(("aliases", ", ".join(r.aliases)))
+    if r.removed:
+        where = "locally and in the storage" if r.removed.get("remote") else "locally"
+        rows.append(
+            (
+                "removed",
+                f"{r.removed.get('action')} {where}, by "
+                f"{r.removed.get('by')} at {r.removed.get('at')}",
+            )
+        )
     if r.kind.value == "model":
         rows.append(("data version", r.data_version or "-"))
     if r.sample_count is not None:
@@ -295,42 +313,6 @@ _MARK = {
     "fail": "[bold red]FAIL[/]",
     "skip": "[dim]skip[/]",
 }
-
-
-def doctor_report(report: Any) -> None:
-    """``cpv doctor``: one row per check, with what to do for failures."""
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for col in ("check", "status", "details"):
-        table.add_column(col)
-    for c in report.checks:
-        details = c.message + (
-            f"\n[dim]→ {c.hint}[/]" if c.hint and c.status in ("fail", "warn") else ""
-        )
-        table.add_row(c.name, _MARK[c.status], details)
-    console.print(table)
-
-
-def settings_table(cfg: Any, *, credentials: str | None) -> None:
-    """``cpv configure --show``: the user settings, secrets already masked by the caller."""
-    st, git = cfg.storage, cfg.git
-    table = Table(show_header=False, box=None, pad_edge=False)
-    rows = [
-        ("provider", st.provider),
-        ("bucket", st.bucket),
-        ("region", st.region),
-        ("endpoint", st.endpoint_url),
-        ("account id", st.account_id),
-        ("aws profile", st.profile),
-        ("checksums", "when required" if st.checksum_when_required else "boto3 default"),
-        ("storage root", st.root_url()),
-        ("credentials", credentials),
-        ("git remote", git.remote_template or "local bare repos (default)"),
-        ("ssh key", git.ssh_key),
-    ]
-    for name, value in rows:
-        if value:
-            table.add_row(f"[bold]{name}[/]", str(value))
-    console.print(table)
 
 
 class _AmountColumn(ProgressColumn):

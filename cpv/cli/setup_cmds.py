@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cpv.cli import render
+from cpv.cli import render, render_setup
 from cpv.errors import ChecksFailed, CpvError, UsageError
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def _show(as_json: bool) -> None:
     creds = view.credentials_source
     if view.stored_credentials_path:
         creds = f"{creds} (stored: {view.stored_access_key_id} / secret {view.stored_secret_access_key})"
-    render.settings_table(view.config, credentials=creds)
+    render_setup.settings_table(view.config, credentials=creds)
     for problem in view.permission_problems:
         render.console.print(f"[yellow]warning:[/] {problem}")
 
@@ -158,7 +158,7 @@ def _apply(req: Any, *, verify: bool, as_json: bool, timeout: float, ask_save: A
     except VerificationFailed as exc:
         report = exc.result.report
         if ask_save is not None and report is not None:
-            render.doctor_report(report)
+            render_setup.doctor_report(report)
             if ask_save():
                 result = configure(req, verify=verify, save_if_failed=True, timeout=timeout)
                 _render_result(result, as_json)
@@ -166,7 +166,7 @@ def _apply(req: Any, *, verify: bool, as_json: bool, timeout: float, ask_save: A
         elif as_json:
             render.print_json(exc.result.model_dump(mode="json"))
         elif report is not None:
-            render.doctor_report(report)
+            render_setup.doctor_report(report)
         raise VerificationFailed(
             exc.message + "; nothing was saved", hint=exc.hint, result=exc.result
         ) from None
@@ -178,7 +178,7 @@ def _render_result(result: Any, as_json: bool) -> None:
         render.print_json(result.model_dump(mode="json"))
         return
     if result.report is not None:
-        render.doctor_report(result.report)
+        render_setup.doctor_report(result.report)
     con = render.console
     con.print(f"Saved {result.config_path}")
     if result.credentials_path:
@@ -186,7 +186,7 @@ def _render_result(result: Any, as_json: bool) -> None:
     if result.removed_stored_credentials:
         con.print("Removed the keys stored by cpv: the chosen profile is used instead")
     source = result.report.credentials_source if result.report else None
-    render.settings_table(result.config, credentials=source)
+    render_setup.settings_table(result.config, credentials=source)
 
 
 @click.command()
@@ -215,7 +215,7 @@ def doctor(ctx: click.Context, as_json: bool, timeout: float) -> None:
     if as_json:
         render.print_json({**report.model_dump(mode="json"), "ok": report.ok})
     else:
-        render.doctor_report(report)
+        render_setup.doctor_report(report)
     if not report.ok:
         failed = report.failures()
         raise ChecksFailed(

@@ -103,13 +103,14 @@ def tag(
 
 @click.command(name="list")
 @click.argument("kind", type=KIND_CHOICE, default="all")
+@click.option("--all", "all_versions", is_flag=True, help="Include deleted versions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
 @click.pass_obj
-def list_(obj: CliContext, kind: str, as_json: bool) -> None:
-    """List versions (oldest first)."""
+def list_(obj: CliContext, kind: str, all_versions: bool, as_json: bool) -> None:
+    """List versions (oldest first), with their aliases; deleted ones only with --all."""
     from . import render
 
-    records = obj.manager(kind).list()
+    records = obj.manager(kind).list(all_versions=all_versions)
     if as_json:
         render.print_json([r.to_json_dict() for r in records])
     else:
