@@ -45,6 +45,8 @@ class CpvLightningCallback(pl.Callback):
         with_data: version ``data/`` too when it changed.
         push: push each version (in the background) and once more at the end.
         background: False tags inside the hook (training waits).
+        keep_last: after each version, a local ``gc`` keeping the last N model versions
+            (plus aliased, best and latest ones); None (default) keeps everything.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class CpvLightningCallback(pl.Callback):
         push: bool = False,
         background: bool = True,
         max_pending: int = 0,
+        keep_last: int | None = None,
     ) -> None:
         check_strategy(strategy)
         if strategy == "best_only" and monitor is None:
@@ -77,6 +80,7 @@ class CpvLightningCallback(pl.Callback):
         self.push = push
         self.background = background
         self.max_pending = max_pending
+        self.keep_last = keep_last
         self.outcomes: list[VersionOutcome] = []
         self.best_tag: str | None = None
         self._versioning: Versioning | None = None
@@ -95,6 +99,7 @@ class CpvLightningCallback(pl.Callback):
             push=self.push,
             background=self.background,
             max_pending=self.max_pending,
+            keep_last=self.keep_last,
         )
 
     def on_save_checkpoint(

@@ -68,6 +68,8 @@ class CpvCallback(TrainerCallback):
         push: push each version (in the background) and once more at the end.
         background: False tags inside ``on_save`` (training waits).
         include_training_state: keep optimizer/scheduler/RNG files in the versions.
+        keep_last: after each version, a local ``gc`` keeping the last N model versions
+            (plus aliased, best and latest ones); None (default) keeps everything.
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class CpvCallback(TrainerCallback):
         background: bool = True,
         include_training_state: bool = False,
         max_pending: int = 0,
+        keep_last: int | None = None,
     ) -> None:
         check_strategy(strategy)
         self.repo = Path(repo)
@@ -95,6 +98,7 @@ class CpvCallback(TrainerCallback):
         self.background = background
         self.include_training_state = include_training_state
         self.max_pending = max_pending
+        self.keep_last = keep_last
         self.outcomes: list[VersionOutcome] = []
         self.best_tag: str | None = None
         self._versioning: Versioning | None = None
@@ -133,6 +137,7 @@ class CpvCallback(TrainerCallback):
             push=self.push,
             background=self.background,
             max_pending=self.max_pending,
+            keep_last=self.keep_last,
         )
 
     def on_evaluate(

@@ -167,3 +167,15 @@ def test_other_ranks_do_not_version(
     _trainer(integ_repo, tmp_path, [callback]).train()
     assert ModelCheckpoints(integ_repo).list() == []
     assert callback.outcomes == []
+
+
+def test_keep_last_collects_older_versions_while_training(integ_repo: Path, tmp_path: Path) -> None:
+    callback = CpvCallback(repo=integ_repo, keep_last=1)
+    _trainer(integ_repo, tmp_path, [callback]).train()
+    records = ModelCheckpoints(integ_repo).list()
+    assert [r.version for r in records] == ["v0.1", "v0.2", "v0.3"]  # tags and metadata stay
+    from cpv.objects import cache_dir, object_path
+
+    cache = cache_dir(integ_repo)
+    held = [r.version for r in records if object_path(cache, r.content_hash).exists()]
+    assert held == ["v0.3"]  # only the last one's bytes are left (it is also latest)
