@@ -39,6 +39,8 @@ class TemplateInfo:
     name: str
     description: str
     path: Path
+    #: the metric ``best`` ranks this scaffold's versions by (``cpv.yaml``'s ``best:``)
+    best: dict[str, str] | None = None
 
 
 def templates_root() -> Path:
@@ -58,7 +60,7 @@ def templates_root() -> Path:
     raise ConfigError(
         "the training templates are not installed",
         path=package_dir / "templates",
-        hint="Reinstall cpv (`pip install --force-reinstall cpv`) or set CPV_TEMPLATES_DIR.",
+        hint="Reinstall cpv (`pip install --force-reinstall cpv-checkpoints`) or set CPV_TEMPLATES_DIR.",
     )
 
 
@@ -71,7 +73,10 @@ def _read_info(directory: Path) -> TemplateInfo:
     description = data.get("description") if isinstance(data, dict) else None
     if not isinstance(description, str) or not description.strip():
         raise ConfigError("a template needs a one-line 'description'", path=meta_path)
-    return TemplateInfo(name=directory.name, description=description.strip(), path=directory)
+    best = data.get("best") if isinstance(data.get("best"), dict) else None
+    return TemplateInfo(
+        name=directory.name, description=description.strip(), path=directory, best=best
+    )
 
 
 def list_templates() -> list[TemplateInfo]:

@@ -262,7 +262,10 @@ def check_versions() -> Check:
     text = f"cpv {cpv.__version__}, dvc {version('dvc')}, dvc-s3 {version('dvc-s3')}, git {git or 'missing'}"
     if git is None or version("dvc") == "not installed":
         return Check(
-            name="versions", status="fail", message=text, hint="Install git and `pip install cpv`."
+            name="versions",
+            status="fail",
+            message=text,
+            hint="Install git and `pip install cpv-checkpoints`.",
         )
     return Check(name="versions", status="ok", message=text)
 

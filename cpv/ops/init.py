@@ -11,6 +11,7 @@ from pathlib import Path
 from cpv import _dvc, _git
 from cpv.config import (
     GIT_REMOTE_NAME,
+    BestMetric,
     RepoConfig,
     StorageSettings,
     UserConfig,
@@ -100,9 +101,7 @@ def init_repository(
         git.identity()  # no user.name/email: say how to set one, before anything else
         _dvc.init(work, remote_url=storage_url, remote_options=_dvc_remote_options(storage_url))
         if template not in (None, "none"):
-            from cpv.templating import render_template
-
-            render_template(str(template), work, team=team, model=model)
+            _render_template(work, cfg, str(template))
         if storage_kind(storage_url).local:  # a local DVC remote
             local_path(storage_url).mkdir(parents=True, exist_ok=True)
         created_bare = _prepare_git_remote(remote_url)
@@ -236,6 +235,16 @@ def _refuse_existing_model(remote_url: str) -> None:
             f"a model already exists at {remote_url}",
             hint="Work on it with `cpv clone TEAM/MODEL` (or `cpv clone URL`).",
         )
+
+
+def _render_template(work: Path, cfg: RepoConfig, template: str) -> None:
+    """The scaffold's files, and the metric its versions are ranked by (``best:``)."""
+    from cpv.templating import get_template, render_template
+
+    render_template(template, work, team=cfg.team, model=cfg.model)
+    best = get_template(template).best
+    if best:
+        save_repo_config(work, cfg.model_copy(update={"best": BestMetric.model_validate(best)}))
 
 
 def _build_layout(root: Path, cfg: RepoConfig) -> None:

@@ -129,3 +129,20 @@ def test_cli_init_with_template_renders_and_commits(tmp_path: Path) -> None:
         ["git", "ls-files"], cwd=tmp_path / "m", capture_output=True, text=True
     ).stdout.split()
     assert {"train.py", "params.yaml", "README.md", ".gitignore"} <= set(tracked)
+
+
+@pytest.mark.parametrize(
+    ("name", "metric"), [("pytorch", "val_loss"), ("transformers", "eval_loss")]
+)
+def test_init_with_a_template_declares_the_metric_best_ranks_by(
+    tmp_path: Path, name: str, metric: str
+) -> None:
+    from cpv.config import load_repo_config
+    from cpv.ops.init import init_repository
+
+    root = init_repository(team="acme", model=f"m-{name}", path=tmp_path / name, template=name)
+    best = load_repo_config(root).best
+    assert best is not None and (best.metric, best.mode) == (metric, "min")
+    # ...and the scaffold's own evaluation reports that metric (it is not a made-up name).
+    scaffold = (root / "train.py").read_text() + (root / "params.yaml").read_text()
+    assert metric in scaffold
