@@ -1,0 +1,142 @@
+"""The transfer engine rides out a flaky storage: throttling (503 SlowDown) and 5xx answers
+are retried with backoff, a body cut mid-download is fetched again, and when the storage
+keeps failing the command fails after a bounded number of attempts, with one clear error.
+
+A real HTTP proxy on loopback stands between cpv and the S3 server and injects the faults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from cpv import ModelCheckpoints
+from cpv.errors import StorageError
+from cpv.ops.init import init_repository
+from cpv.ops.pull import clone
+from cpv.ops.push import push
+from tests.conftest import write_checkpoint
+
+_SLOWDOWN = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
+    b"<Message>Please reduce your request rate.</Message></Error>"
+)
+
+
+class FaultyProxy:
+    """Forwards to ``upstream``; ``put_failures`` object PUTs answer 503 SlowDown first,
+    ``cut_gets`` object GETs send half their body and close the connection."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = urlsplit(upstream)
+        self.put_failures = 0
+        self.cut_gets = 0
+        self.seen: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+            def _relay(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                is_object = "/files/md5/" in self.path
+                proxy.seen.append(f"{self.command} {self.path}")
+                if self.command == "PUT" and is_object and proxy.put_failures > 0:
+                    proxy.put_failures -= 1
+                    self.send_response(503)
+                    self.send_header("Content-Length", str(len(_SLOWDOWN)))
+                    self.end_headers()
+                    self.wfile.write(_SLOWDOWN)
+                    return
+                conn = http.client.HTTPConnection(
+                    proxy.upstream.hostname, proxy.upstream.port, timeout=30
+                )
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                headers["Host"] = proxy.upstream.netloc
+                conn.request(self.command, self.path, body=body or None, headers=headers)
+                answer = conn.getresponse()
+                data = answer.read()
+                cut = self.command == "GET" and is_object and proxy.cut_gets > 0 and len(data) > 1
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if cut:
+                    proxy.cut_gets -= 1
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _relay
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def proxy(s3_endpoint: str, s3_bucket: str) -> Iterator[FaultyProxy]:
+    from cpv.config import StorageSettings, UserConfig, save_user_config
+
+    faulty = FaultyProxy(s3_endpoint)
+    save_user_config(
+        UserConfig(
+            storage=StorageSettings(
+                provider="minio", bucket=s3_bucket, endpoint_url=faulty.url, region="us-east-1"
+            )
+        )
+    )
+    yield faulty
+    faulty.server.shutdown()
+
+
+@pytest.mark.s3
+def test_throttling_and_cut_downloads_are_retried(proxy: FaultyProxy, tmp_path: Path) -> None:
+    repo = init_repository(team="acme", model="m", path=tmp_path / "m")
+    blob = os.urandom(300_000)
+    write_checkpoint(repo, blob)
+    ModelCheckpoints(repo).tag()
+    proxy.put_failures = 2
+    push(repo)
+    assert proxy.put_failures == 0  # both 503s were answered, and retried
+    puts = [s for s in proxy.seen if s.startswith("PUT") and "/files/md5/" in s]
+    assert len(puts) >= 4  # 2 objects (file + listing) + 2 retried attempts
+    proxy.cut_gets = 1
+    dest, _ = clone("acme/m", tmp_path / "other")
+    assert proxy.cut_gets == 0  # one body was cut mid-way, and fetched again
+    got = (dest / "checkpoints" / "model.bin").read_bytes()
+    assert hashlib.md5(got).digest() == hashlib.md5(blob).digest()
+
+
+@pytest.mark.s3
+def test_a_storage_that_keeps_failing_fails_the_push_after_bounded_attempts(
+    proxy: FaultyProxy, tmp_path: Path
+) -> None:
+    repo = init_repository(team="acme", model="m", path=tmp_path / "m")
+    write_checkpoint(repo, b"weights")
+    ModelCheckpoints(repo).tag()
+    proxy.put_failures = 1000
+    with pytest.raises(StorageError):
+        push(repo)
+    attempts = [s for s in proxy.seen if s.startswith("PUT") and "/files/md5/" in s]
+    assert 2 <= len(attempts) <= 16  # retried, but not forever (5 attempts per object)
+    bare = repo / ".git"
+    assert bare.exists()
+    from tests.func.test_transfer_integrity import _remote_tags
+
+    assert _remote_tags(repo) == []  # no tag without its bytes
