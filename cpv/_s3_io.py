@@ -43,14 +43,25 @@ def part_size(size: int) -> int:
     return part
 
 
-def upload(client: Any, bucket: str, key: str, source: Path, *, concurrency: int = 10) -> None:
-    """Upload ``source`` to ``bucket/key`` (multipart above one part)."""
+def upload(
+    client: Any,
+    bucket: str,
+    key: str,
+    source: Path,
+    *,
+    concurrency: int = 10,
+    on_bytes: Callable[[int], None] | None = None,
+) -> None:
+    """Upload ``source`` to ``bucket/key`` (multipart above one part); ``on_bytes`` hears of
+    the bytes sent (from s3transfer's threads)."""
     from boto3.s3.transfer import TransferConfig
 
     size = source.stat().st_size
     part = part_size(size)
     if size <= part:  # one request; no transfer manager (its thread pools) per small object
         client.put_object(Bucket=bucket, Key=key, Body=source.read_bytes())
+        if on_bytes is not None:
+            on_bytes(size)
         return
     config = TransferConfig(
         multipart_threshold=part + 1,
@@ -58,14 +69,15 @@ def upload(client: Any, bucket: str, key: str, source: Path, *, concurrency: int
         max_concurrency=concurrency,
         use_threads=concurrency > 1,
     )
-    callback = None
-    if os.environ.get("CPV_FAULT"):
-        sent = [0]
+    sent = [0]
+    faults = bool(os.environ.get("CPV_FAULT"))
 
-        def callback(n: int) -> None:  # a fault midway through the bytes of a big object
-            sent[0] += n
-            if sent[0] > size // 2 and size > part:
-                fault_point("upload_midway")
+    def callback(n: int) -> None:
+        sent[0] += n
+        if on_bytes is not None:
+            on_bytes(n)
+        if faults and sent[0] > size // 2:  # a fault midway through a big object's bytes
+            fault_point("upload_midway")
 
     client.upload_file(str(source), bucket, key, Config=config, Callback=callback)
 
@@ -132,21 +144,33 @@ def _with_retries(fn: Callable[[], None]) -> None:
             time.sleep(0.2 * 2**attempt)
 
 
-def download(client: Any, bucket: str, key: str, dest: Path, *, size: int) -> str:
+def download(
+    client: Any,
+    bucket: str,
+    key: str,
+    dest: Path,
+    *,
+    size: int,
+    on_bytes: Callable[[int], None] | None = None,
+) -> str:
     """Write ``bucket/key`` (``size`` bytes) to ``dest``; its md5, computed as bytes arrive.
 
     ``dest`` is created (truncated); the caller removes it on failure or mismatch.
+    ``on_bytes`` hears of the bytes written (progress; a retried body counts again).
     """
     fd = os.open(dest, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)  # read back to hash
+    heard = on_bytes or (lambda n: None)
     try:
         if size <= _RANGE:
-            return _download_stream(client, bucket, key, fd)
-        return _download_ranges(client, bucket, key, fd, size)
+            return _download_stream(client, bucket, key, fd, heard)
+        return _download_ranges(client, bucket, key, fd, size, heard)
     finally:
         os.close(fd)
 
 
-def _download_stream(client: Any, bucket: str, key: str, fd: int) -> str:
+def _download_stream(
+    client: Any, bucket: str, key: str, fd: int, heard: Callable[[int], None]
+) -> str:
     digest = hashlib.md5(usedforsecurity=False)
 
     def attempt() -> None:
@@ -159,6 +183,7 @@ def _download_stream(client: Any, bucket: str, key: str, fd: int) -> str:
             while chunk := body.read(_READ):
                 digest.update(chunk)
                 os.write(fd, chunk)
+                heard(len(chunk))
         finally:
             body.close()
 
@@ -166,7 +191,9 @@ def _download_stream(client: Any, bucket: str, key: str, fd: int) -> str:
     return digest.hexdigest()
 
 
-def _download_ranges(client: Any, bucket: str, key: str, fd: int, size: int) -> str:
+def _download_ranges(
+    client: Any, bucket: str, key: str, fd: int, size: int, heard: Callable[[int], None]
+) -> str:
     """Ranges fetched concurrently; the prefix finished so far is hashed meanwhile."""
     ranges = [(start, min(start + _RANGE, size)) for start in range(0, size, _RANGE)]
     done = [threading.Event() for _ in ranges]
@@ -183,6 +210,7 @@ def _download_ranges(client: Any, bucket: str, key: str, fd: int, size: int) -> 
                 while chunk := body.read(_READ):
                     os.pwrite(fd, chunk, offset)
                     offset += len(chunk)
+                    heard(len(chunk))
             finally:
                 body.close()
             if offset != end:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from cpv.errors import IntegrityError
@@ -20,13 +21,16 @@ from cpv.objects import FileEntry, Tree, object_path
 _READ = 1 << 20
 
 
-def copy_hashed(source: Path, dest: Path) -> str:
-    """Copy ``source`` to ``dest`` in one read; the md5 of what was copied."""
+def copy_hashed(source: Path, dest: Path, *, on_bytes: Callable[[int], None] | None = None) -> str:
+    """Copy ``source`` to ``dest`` in one read; the md5 of what was copied. ``on_bytes``
+    hears of each chunk copied (progress)."""
     digest = hashlib.md5(usedforsecurity=False)
     with open(source, "rb") as src, open(dest, "wb") as out:
         while chunk := src.read(_READ):
             digest.update(chunk)
             out.write(chunk)
+            if on_bytes is not None:
+                on_bytes(len(chunk))
     return digest.hexdigest()
 
 

@@ -17,13 +17,16 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cpv.checkout import copy_hashed
 from cpv.objects import FileEntry, Tree, file_md5, files_of, object_path, place_object
+from cpv.progress import current as current_progress
 
 _STAT_CACHE = "stat-cache.json"
+_WATCH_BYTES = 64 << 20
 _MAX_ENTRIES = 100_000
 
 
@@ -77,7 +80,7 @@ def stage_folder(folder: Path, cache: Path, stat_cache: dict[str, list[int | str
             )
             if md5 is None or not (object_path(cache, md5).exists() or md5 in staged.copies):
                 tmp = staging / f".stage-{uuid.uuid4().hex}.tmp"
-                md5 = copy_hashed(full, tmp)
+                md5 = copy_hashed(full, tmp, on_bytes=_hashing(full.name, st.st_size))
                 if md5 in staged.copies or object_path(cache, md5).exists():
                     tmp.unlink()
                 else:
@@ -89,6 +92,19 @@ def stage_folder(folder: Path, cache: Path, stat_cache: dict[str, list[int | str
         raise
     staged.tree = Tree(tuple(sorted(entries, key=lambda e: e.relpath)))
     return staged
+
+
+def _hashing(name: str, size: int) -> Callable[[int], None] | None:
+    """Progress for a file big enough to watch (``hashing NAME``, bytes), else None."""
+    if size < _WATCH_BYTES:
+        return None
+    progress, key, done = current_progress(), id(name), [0]
+
+    def heard(n: int) -> None:
+        done[0] += n
+        progress.transfer(key, f"hashing {name}", done[0], size, True, done[0] >= size)
+
+    return heard
 
 
 def load_stat_cache(git_dir: Path) -> dict[str, list[int | str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,21 +79,35 @@ class ObjectStore:
         except Exception as exc:
             raise self._error(exc) from None
 
-    def upload(self, oid: str, source: Path, *, concurrency: int = 10) -> None:
+    def upload(
+        self,
+        oid: str,
+        source: Path,
+        *,
+        concurrency: int = 10,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None:
         """Write the object ``oid`` from the file ``source`` (atomically on a local store)."""
         if not self.s3:
             dest = self.path / oid[:2] / oid[2:]
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{id(source)}.tmp")
             try:
-                copy_hashed(source, tmp)
+                copy_hashed(source, tmp, on_bytes=on_bytes)
                 os.replace(tmp, dest)
             finally:
                 tmp.unlink(missing_ok=True)
             return
         self._s3()
         try:
-            _s3_io.upload(self._client, self.bucket, self.key(oid), source, concurrency=concurrency)
+            _s3_io.upload(
+                self._client,
+                self.bucket,
+                self.key(oid),
+                source,
+                concurrency=concurrency,
+                on_bytes=on_bytes,
+            )
         except CpvError:
             raise  # an injected fault, as is
         except Exception as exc:
@@ -135,7 +150,14 @@ class ObjectStore:
         except Exception as exc:
             raise self._error(exc) from None
 
-    def download(self, oid: str, dest: Path, *, size: int | None) -> None:
+    def download(
+        self,
+        oid: str,
+        dest: Path,
+        *,
+        size: int | None,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None:
         """Put the object ``oid`` at ``dest`` only if its bytes hash to ``oid``.
 
         Written under a temporary name beside ``dest``, checked, then renamed: a corrupt or
@@ -149,7 +171,7 @@ class ObjectStore:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{id(dest)}.tmp")
         try:
-            md5 = self._read_into(oid, tmp, size=size)
+            md5 = self._read_into(oid, tmp, size=size, on_bytes=on_bytes)
             if md5 != oid.removesuffix(".dir"):
                 raise IntegrityError(
                     f"object {oid} at {self.url} is corrupt (its bytes hash to {md5}); "
@@ -168,19 +190,23 @@ class ObjectStore:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _read_into(self, oid: str, tmp: Path, *, size: int | None) -> str:
+    def _read_into(
+        self, oid: str, tmp: Path, *, size: int | None, on_bytes: Callable[[int], None] | None
+    ) -> str:
         if not self.s3:
             source = self.path / oid[:2] / oid[2:]
             if not source.is_file():
                 raise MissingDataError(f"object {oid} is not at {self.url}")
-            return copy_hashed(source, tmp)
+            return copy_hashed(source, tmp, on_bytes=on_bytes)
         self._s3()
         try:
             if size is None:
                 size = int(
                     self._client.head_object(Bucket=self.bucket, Key=self.key(oid))["ContentLength"]
                 )
-            return _s3_io.download(self._client, self.bucket, self.key(oid), tmp, size=size)
+            return _s3_io.download(
+                self._client, self.bucket, self.key(oid), tmp, size=size, on_bytes=on_bytes
+            )
         except OSError:
             raise
         except Exception as exc:

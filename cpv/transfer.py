@@ -209,8 +209,8 @@ def push_objects(
         if dry_run:
             return len(files) + len(listings)
         store.abort_open_uploads({*files, *listings})
-        _move(files, cache, lambda oid, path: store.upload(oid, path), "uploading", jobs)
-        _move(listings, cache, lambda oid, path: store.upload(oid, path), "uploading", jobs)
+        _move(files, cache, store.upload, "uploading", jobs)
+        _move(listings, cache, store.upload, "uploading", jobs)
     return len(files) + len(listings)
 
 
@@ -249,8 +249,8 @@ def fetch_objects(
                 hint="Push them from the machine that made the version (`cpv push`).",
             )
 
-        def get(oid: str, path: Path) -> None:
-            store.download(oid, path, size=sizes[oid])
+        def get(oid: str, path: Path, on_bytes: Callable[[int], None]) -> None:
+            store.download(oid, path, size=sizes[oid], on_bytes=on_bytes)
 
         _move(todo, cache, get, "downloading", jobs, sizes=sizes)
     return fetched + len(todo)
@@ -274,13 +274,13 @@ def _naming(listing: ListingFn) -> ListingFn:
 def _move(
     oids: Sequence[str],
     cache: Path,
-    one: Callable[[str, Path], None],
+    one: Callable[..., None],
     what: str,
     jobs: int | None,
     *,
     sizes: dict[str, int] | None = None,
 ) -> None:
-    """Run ``one(oid, cache path)`` for each object: small ones in a pool of ``jobs``
+    """Run ``one(oid, cache path, on_bytes=…)`` for each object: small ones in a pool of ``jobs``
     threads, big ones one at a time (their parts move in parallel). The first failure
     stops what has not started and is raised (an integrity failure first)."""
     if not oids:
@@ -293,11 +293,13 @@ def _move(
     progress, lock, done = current_progress(), threading.Lock(), [0]
     key = id(oids)
 
-    def run(oid: str) -> None:
-        one(oid, object_path(cache, oid))
+    def advance(n: int) -> None:  # from any transfer thread
         with lock:
-            done[0] += size_of(oid)
-            progress.transfer(key, what, done[0], total, True, False)
+            done[0] += n
+            progress.transfer(key, what, min(done[0], total), total, True, False)
+
+    def run(oid: str) -> None:
+        one(oid, object_path(cache, oid), on_bytes=advance)
 
     big = [o for o in oids if size_of(o) > _BIG]
     small = [o for o in oids if size_of(o) <= _BIG]
@@ -316,7 +318,7 @@ def _move(
                 f.result()
             except BaseException as exc:
                 errors.append(exc)
-    progress.transfer(key, what, done[0], total, True, True)
+    progress.transfer(key, what, min(done[0], total), total, True, True)
     if errors:
         raise _first(errors)
 
