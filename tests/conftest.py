@@ -67,7 +67,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """On the RGW tier, run only the tests that talk to S3."""
     if not RGW["endpoint"]:
         return
-    keep = [i for i in items if "s3_endpoint" in getattr(i, "fixturenames", ())]
+    keep = [
+        i
+        for i in items
+        if "s3_endpoint" in getattr(i, "fixturenames", ())
+        and i.get_closest_marker("moto_only") is None
+    ]
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
     items[:] = keep
 

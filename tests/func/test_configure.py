@@ -28,6 +28,7 @@ def _mode(path: Path) -> int:
 # --- non-interactive ----------------------------------------------------------------------
 
 
+@pytest.mark.moto_only  # moto accepts any key; a real gateway checks them
 def test_non_interactive_verifies_and_saves(s3_endpoint: str, s3_bucket: str) -> None:
     proc = run_cpv(
         "configure", "--non-interactive", "--provider", "minio", "--bucket", s3_bucket,
@@ -116,6 +117,7 @@ def test_bad_values_are_usage_errors(extra: list[str], message: str) -> None:
     assert not user_config_path().exists()
 
 
+@pytest.mark.moto_only  # moto accepts any key; a real gateway checks them
 def test_rerun_keeps_git_settings_and_profile_replaces_stored_keys(
     s3_endpoint: str, s3_bucket: str, tmp_path: Path
 ) -> None:
@@ -197,6 +199,7 @@ class Scripted:
         return bool(self._next(message, default))
 
 
+@pytest.mark.moto_only  # moto accepts any key; a real gateway checks them
 def test_wizard_saves_and_rerun_offers_current_values(
     s3_endpoint: str, s3_bucket: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

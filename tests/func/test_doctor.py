@@ -100,6 +100,7 @@ def test_wrong_bucket(s3_endpoint: str, s3_bucket: str) -> None:
     assert "Hint: Create the bucket" in proc.stderr
 
 
+@pytest.mark.moto_only  # moto accepts any key; a real gateway checks them
 def test_wrong_keys(s3_endpoint: str, s3_bucket: str, auth_enforced: None) -> None:
     _configure(s3_endpoint, s3_bucket)
     report = run_doctor()

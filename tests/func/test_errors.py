@@ -111,6 +111,7 @@ def iam_keys(s3_endpoint: str, s3_bucket: str) -> Iterator[dict[str, dict[str, s
 
 # --- storage failures on `cpv push` --------------------------------------------------------
 @pytest.mark.s3
+@pytest.mark.moto_only  # users and policies through moto's IAM
 @pytest.mark.parametrize(
     ("who", "code", "hint"),
     [

@@ -62,8 +62,7 @@ class FaultyProxy:
                 conn = http.client.HTTPConnection(
                     proxy.upstream.hostname, proxy.upstream.port, timeout=30
                 )
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                headers["Host"] = proxy.upstream.netloc
+                headers = dict(self.headers.items())  # Host as signed by the client
                 conn.request(self.command, self.path, body=body or None, headers=headers)
                 answer = conn.getresponse()
                 data = answer.read()
