@@ -4,22 +4,15 @@
 from __future__ import annotations
 
 import builtins
-from typing import ClassVar
 
+from cpv.manager_base import ManagerState
 from cpv.metadata import VersionRecord
-from cpv.progress import Progress
 from cpv.progress import reports_progress as _reporting
 from cpv.refs import AliasMove
-from cpv.repo import ModelRepo
-from cpv.versions import Kind
 
 
-class AliasMethods:
+class AliasMethods(ManagerState):
     """Mixed into :class:`cpv.managers.CheckpointManager`."""
-
-    kinds: ClassVar[tuple[Kind, ...]]
-    repo: ModelRepo
-    progress: Progress | None
 
     @_reporting  # a lock wait is reported
     def promote(self, version: str, alias: str, *, message: str = "") -> AliasMove:

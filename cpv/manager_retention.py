@@ -3,26 +3,13 @@ space accounting (see :mod:`cpv.managers` and ``docs/retention.md``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import ClassVar
-
-from cpv.progress import Progress
+from cpv.manager_base import ManagerState
 from cpv.progress import reports_progress as _reporting
-from cpv.repo import ModelRepo
 from cpv.results import DeleteResult, DuResult, GcResult
-from cpv.versions import Kind
 
 
-class RetentionMethods:
+class RetentionMethods(ManagerState):
     """Mixed into :class:`cpv.managers.CheckpointManager`."""
-
-    kinds: ClassVar[tuple[Kind, ...]]
-    repo: ModelRepo
-    progress: Progress | None
-
-    @property
-    def root(self) -> Path:
-        return self.repo.root
 
     @_reporting
     def gc(

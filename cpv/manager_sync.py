@@ -4,26 +4,14 @@ storage: push, pull, verify, and moving the storage (see :mod:`cpv.managers`).""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import ClassVar
 
-from cpv.progress import Progress
+from cpv.manager_base import ManagerState
 from cpv.progress import reports_progress as _reporting
-from cpv.repo import ModelRepo
 from cpv.results import MoveResult, PullResult, PushResult, StorageState, VerifyResult
-from cpv.versions import Kind
 
 
-class SyncMethods:
+class SyncMethods(ManagerState):
     """Mixed into :class:`cpv.managers.CheckpointManager`."""
-
-    kinds: ClassVar[tuple[Kind, ...]]
-    repo: ModelRepo
-    progress: Progress | None
-
-    @property
-    def root(self) -> Path:
-        return self.repo.root
 
     @_reporting
     def push(self, *, jobs: int | None = None, dry_run: bool = False) -> PushResult:

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from cpv import _dvc, _git
 from cpv.config import UserConfig, load_user_config
@@ -34,28 +33,6 @@ from cpv.storage import POOL, ObjectStore
 from cpv.urls import is_s3
 
 _BIG = 64 << 20  # objects above this move one at a time, their parts in parallel
-
-
-class Transfer(Protocol):
-    def push(
-        self,
-        root: Path,
-        *,
-        revs: list[str],
-        jobs: int | None,
-        labels: dict[str, str] | None = None,
-        dry_run: bool = False,
-    ) -> int: ...
-
-    def fetch(
-        self,
-        root: Path,
-        *,
-        revs: list[str] | None,
-        jobs: int | None,
-        targets: list[str] | None = None,
-        labels: dict[str, str] | None = None,
-    ) -> int: ...
 
 
 @dataclass
@@ -385,6 +362,6 @@ class DirectTransfer:
         return fetch_objects(root, store_for(root, self._cfg), pointers, jobs=jobs)
 
 
-def get_transfer(cfg: UserConfig | None = None) -> Transfer:
+def get_transfer(cfg: UserConfig | None = None) -> DirectTransfer:
     """The object mover (``cfg``: the user configuration, default loaded when used)."""
     return DirectTransfer(cfg)
