@@ -16,9 +16,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cpv.errors import IntegrityError
-from cpv.objects import FileEntry, Tree, object_path
+from cpv.objects import FileEntry, Tree, copy_file, object_path
 
 _READ = 1 << 20
+
+
+#: Cache objects this process wrote moments ago after checking them against their md5
+#: (path, inode, mtime): putting those in a workspace needs no second hash.
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
+def note_verified(path: Path) -> None:
+    """``path`` (a cache object) was just written and found to match its md5."""
+    st = path.stat()
+    _VERIFIED.add((str(path), st.st_ino, st.st_mtime_ns))
+
+
+def _verified(path: Path) -> bool:
+    st = path.stat()
+    return (str(path), st.st_ino, st.st_mtime_ns) in _VERIFIED
 
 
 def copy_hashed(source: Path, dest: Path, *, on_bytes: Callable[[int], None] | None = None) -> str:
@@ -61,7 +77,10 @@ def checkout_tree(cache: Path, dir_hash: str, dest: Path) -> Tree:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
             staged.append((tmp, target))
-            if copy_hashed(object_path(cache, entry.md5), tmp) != entry.md5:
+            source = object_path(cache, entry.md5)
+            if _verified(source):  # downloaded and checked by this very command
+                copy_file(source, tmp)
+            elif copy_hashed(source, tmp) != entry.md5:
                 raise IntegrityError(
                     f"{dest.name}/{entry.relpath}: the cached object {entry.md5} is corrupt; "
                     f"{dest.name}/ was left as it was",

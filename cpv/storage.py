@@ -17,7 +17,7 @@ from typing import Any
 
 from cpv import _s3_io
 from cpv._s3 import s3_client, storage_error
-from cpv.checkout import copy_hashed
+from cpv.checkout import copy_hashed, note_verified
 from cpv.config import UserConfig
 from cpv.credentials import boto_env, resolve_credentials
 from cpv.errors import CpvError, DiskFullError, IntegrityError, MissingDataError, StorageError
@@ -181,6 +181,7 @@ class ObjectStore:
                 )
             os.chmod(tmp, 0o444)
             os.replace(tmp, dest)
+            note_verified(dest)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise DiskFullError(
