@@ -194,6 +194,9 @@ class VerifiedVersion(BaseModel):
     objects: int = 0
     missing_local: list[str] = Field(default_factory=list)
     missing_remote: list[str] = Field(default_factory=list)
+    #: with ``remote``: places absent from the local cache but in the storage (not pulled
+    #: here): not a problem
+    not_fetched: list[str] = Field(default_factory=list)
     repaired_local: int = 0
     repaired_remote: int = 0
     unreadable: list[str] = Field(default_factory=list, exclude=True)

@@ -192,7 +192,10 @@ def push_result(res: PushResult) -> None:
         _say("everything up to date")
         return
     branch = f"branch {res.branch}" if res.branch_pushed else f"branch {res.branch} unchanged"
-    _say(f"pushed {res.objects_pushed} object(s), {branch}, tags: {tags}")
+    records = (
+        f"; alias moves and removals: {' '.join(res.records_pushed)}" if res.records_pushed else ""
+    )
+    _say(f"pushed {res.objects_pushed} object(s), {branch}, tags: {tags}{records}")
 
 
 def pull_result(res: PullResult) -> None:
@@ -220,6 +223,8 @@ def verify_result(res: Any) -> None:
             _say(f"  missing or corrupt locally: {place}")
         for place in v.missing_remote:
             _say(f"  missing or corrupt in storage: {place}")
+        if v.not_fetched:
+            _say(f"  {len(v.not_fetched)} object(s) only in the storage (not pulled here)")
     checked = "re-hashed" if res.deep else "present, sizes checked"
     _say(f"{len(res.versions)} version(s) checked in the {where} ({checked})")
 

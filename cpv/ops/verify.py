@@ -100,25 +100,32 @@ def _check(
         if bad_local and repair and store is not None:
             bad_local = not _refetch(store, oid, local)
             checked.repaired_local += 0 if bad_local else 1
-        if bad_local:
+        bad_remote = False
+        if present is not None and store is not None:
+            bad_remote = _bad_remote(store, present, oid, local, cache, deep=deep)
+            if bad_remote and repair and not bad_local:
+                store.upload(oid, local)
+                checked.repaired_remote += 1
+                bad_remote = False
+        if bad_local and not local.exists() and present is not None and not bad_remote:
+            checked.not_fetched.append(where)  # in the storage, just not pulled here
+        elif bad_local:
             checked.missing_local.append(where)
-        if present is None or store is None:
-            continue
-        if local.is_file():
-            bad_remote = present.get(oid) != local.stat().st_size
-        else:
-            bad_remote = oid not in present
-        if not bad_remote and deep:
-            bad_remote = not _remote_matches(store, oid, cache)
-        if bad_remote and repair and not bad_local:
-            store.upload(oid, local)
-            checked.repaired_remote += 1
-            bad_remote = False
         if bad_remote:
             checked.missing_remote.append(where)
     checked.objects = len(places)
     _checked_listings(needed, checked)
     return checked
+
+
+def _bad_remote(
+    store: ObjectStore, present: dict[str, int], oid: str, local: Path, cache: Path, *, deep: bool
+) -> bool:
+    """Whether the storage lacks ``oid``, holds another size than the local copy, or (deep)
+    holds bytes that do not hash to it."""
+    if oid not in present or (local.is_file() and present[oid] != local.stat().st_size):
+        return True
+    return deep and not _remote_matches(store, oid, cache)
 
 
 def _checked_listings(needed: Needed, checked: VerifiedVersion) -> None:
@@ -133,8 +140,8 @@ def _listing(
 ) -> ListingFn:
     def read(oid: str, p: Pointer) -> list[dict[str, str]]:
         path = object_path(cache, oid)
-        if not path.is_file() and repair and store is not None:
-            _refetch(store, oid, path)
+        if not path.is_file() and store is not None:  # --remote or --repair: its files are
+            _refetch(store, oid, path)  # unknown without it (small, verified on the way in)
         try:
             return list(json.loads(path.read_bytes()))
         except (OSError, ValueError):

@@ -94,3 +94,21 @@ def test_verify_of_an_unknown_version_says_so(tmp_path: Path, name: str) -> None
     _versions(repo)
     proc = run_cpv("verify", name, cwd=repo, check=False)
     assert proc.returncode != 0 and "v0.9" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_in_a_fresh_clone_versions_not_pulled_are_not_problems_with_remote(
+    tmp_path: Path,
+) -> None:
+    from cpv.ops.pull import clone
+
+    repo = init_repository(team="acme", model="m", path=tmp_path / "m")
+    _versions(repo)
+    dest, _ = clone("acme/m", tmp_path / "other")  # only HEAD's version is pulled
+    remote = ModelCheckpoints(dest).verify(all_versions=True, remote=True)
+    assert remote.ok
+    old = remote.versions[0]
+    assert old.version == "model/v0.1" and old.not_fetched == ["model/v0.1: checkpoints/model.bin"]
+    assert remote.versions[1].not_fetched == []
+    local_only = ModelCheckpoints(dest).verify(all_versions=True)
+    assert not local_only.ok  # without the storage, absent is all it can say
+    assert local_only.versions[0].missing_local == ["model/v0.1: checkpoints/model.bin"]
