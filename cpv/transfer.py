@@ -4,11 +4,12 @@ cpv moves its objects itself (through :class:`cpv.storage.ObjectStore`), in the 
 DVC reads, so ``git clone`` + ``dvc pull`` keeps working:
 
 * **push** lists what a set of commits needs (each pointer's hash and, for a folder, every
-  file of its ``.dir`` listing). A needed object missing from the local cache stops the push
-  before anything is sent, naming the version and file. What the storage lacks (by one
-  listing of the bucket, never by a local index, so an object deleted from the bucket is
-  uploaded again; a size that differs counts as lacking) is uploaded, the files of a folder
-  before its listing.
+  file of its ``.dir`` listing) and what the storage holds (one listing of the bucket, never
+  a local index, so an object deleted from the bucket is uploaded again). A needed object in
+  neither the local cache nor the storage stops the push before anything is sent, naming
+  the version and file; one only the storage holds (a clone that never pulled it) needs
+  nothing. What only the local cache holds, or holds with another size, is uploaded, the
+  files of a folder before its listing.
 * **fetch** brings what the local cache lacks, each object checked against its md5 on the
   way in: a corrupt object never enters the cache, and a later fetch, once the storage is
   repaired, succeeds.
@@ -166,21 +167,23 @@ def push_objects(
         StorageError: the storage refused or failed.
     """
     cache = cache_dir(root)
-    needed = needed_objects(pointers, cached_listing(cache))
-    absent = [where for oid, where in needed.files.items() if not object_path(cache, oid).is_file()]
-    if absent:
-        raise MissingDataError(
-            f"{len(absent)} file(s) of the versions to publish are not in the local cache: "
-            + ", ".join(absent[:3])
-            + (" …" if len(absent) > 3 else ""),
-            hint="Nothing was published. Pull the version from a machine that has its bytes, "
-            "or delete the version and tag again.",
-        )
     with applied_env(store.env()):
         present = store.sizes()
+        needed = needed_objects(pointers, _listing_or_published(cache, present))
+        local = {o for o in [*needed.files, *needed.listings] if object_path(cache, o).is_file()}
+        absent = [w for o, w in needed.files.items() if o not in local and o not in present]
+        if absent:
+            raise MissingDataError(
+                f"{len(absent)} file(s) of the versions to publish are neither in the local "
+                "cache nor in the storage: "
+                + ", ".join(absent[:3])
+                + (" …" if len(absent) > 3 else ""),
+                hint="Nothing was published. Pull the version from a machine that has its "
+                "bytes, or delete the version and tag again.",
+            )
 
-        def lacking(oids: Iterable[str]) -> list[str]:
-            return [o for o in oids if present.get(o) != object_path(cache, o).stat().st_size]
+        def lacking(oids: Iterable[str]) -> list[str]:  # what only we have, or differs
+            return [o for o in oids if o in local and present.get(o) != _size(cache, o)]
 
         files, listings = lacking(needed.files), lacking(needed.listings)
         if dry_run:
@@ -189,6 +192,23 @@ def push_objects(
         _move(files, cache, store.upload, "uploading", jobs)
         _move(listings, cache, store.upload, "uploading", jobs)
     return len(files) + len(listings)
+
+
+def _size(cache: Path, oid: str) -> int:
+    return object_path(cache, oid).stat().st_size
+
+
+def _listing_or_published(cache: Path, present: dict[str, int]) -> ListingFn:
+    """A listing from the local cache; one only the storage holds was published after its
+    files, so they need nothing from here (``[]``); one nowhere stops the push."""
+    local = cached_listing(cache)
+
+    def read(oid: str, p: Pointer) -> list[dict[str, str]]:
+        if not object_path(cache, oid).is_file() and oid in present:
+            return []
+        return local(oid, p)
+
+    return read
 
 
 def fetch_objects(

@@ -105,3 +105,18 @@ def test_push_dry_run_counts_the_objects_and_checks_the_storage(
     gone = _cpv(model, "push", "--dry-run")
     assert gone.returncode != 0 and "Traceback" not in gone.stderr
     assert "cpv-test" in gone.stderr and "would push" not in gone.stdout
+
+
+def test_a_clone_that_never_pulled_head_can_still_push(repo: Path, tmp_path: Path) -> None:
+    """HEAD's bytes are in the storage, not here: nothing of them needs to be local."""
+    for content in (b"one", b"two"):
+        (repo / "checkpoints" / "w.bin").write_bytes(content)
+        assert _cpv(repo, "tag", "model").returncode == 0
+    assert _cpv(repo, "push").returncode == 0
+    other = tmp_path / "teammate"
+    cloned = _cpv(repo, "clone", "acme/whisper-small", str(other), "--version", "v0.1")
+    assert cloned.returncode == 0, cloned.stderr
+    assert _cpv(other, "promote", "v0.1", "prod").returncode == 0
+    pushed = _cpv(other, "push", "--json")
+    assert pushed.returncode == 0, pushed.stderr
+    assert json.loads(pushed.stdout)["records_pushed"] == ["alias/prod/1"]
