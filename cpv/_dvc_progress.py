@@ -1,7 +1,7 @@
 """DVC's progress callbacks, routed to the active :class:`cpv.progress.Progress`.
 
-Part of the DVC adapter (with :mod:`cpv._dvc`): DVC reports hashing, caching and transfers
-through fsspec callbacks (its ``TqdmCallback``); :func:`routed` swaps in callbacks that
+Part of the DVC adapter (with :mod:`cpv._dvc`): DVC reports hashing, caching and checkout
+(cpv moves objects itself now, see :mod:`cpv.transfer`) through fsspec callbacks (its ``TqdmCallback``); :func:`routed` swaps in callbacks that
 report to the progress receiver of the call under way (the one passed to the manager).
 The library never draws.
 """
@@ -76,16 +76,12 @@ def routed() -> Iterator[None]:
     import dvc.output as dvc_output
     import dvc_data.hashfile.hash as dvc_hash
     import dvc_data.index.checkout as index_checkout
-    import dvc_data.index.fetch as index_fetch
-    import dvc_data.index.push as index_push
 
     opened: list[Any] = []
     sink_cls = _callback_class(sink, opened=opened)
     patches = [
         (dvc_callbacks, "TqdmCallback", sink_cls),
         (dvc_output, "TqdmCallback", sink_cls),
-        (index_push, "TqdmCallback", sink_cls),
-        (index_fetch, "TqdmCallback", sink_cls),
         (index_checkout, "TqdmCallback", sink_cls),
         (dvc_hash, "LargeFileHashingCallback", _callback_class(sink, hashing=True, opened=opened)),
     ]

@@ -13,21 +13,21 @@ The copy does not go through ``dvc push --rev``: DVC resolves each revision's re
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
-from cpv import _dvc, _git
+from cpv import _dvc
 from cpv.config import GIT_REMOTE_NAME, UserConfig, load_user_config, model_storage_url
 from cpv.credentials import applied_env
 from cpv.errors import MissingDataError, StorageError, UsageError
+from cpv.objects import cache_dir, object_path
 from cpv.progress import Progress
 from cpv.progress import current as current_progress
 from cpv.repo import ModelRepo
 from cpv.results import MoveResult, StorageState, VersionObjects
 from cpv.storage import ObjectStore
-from cpv.transfer import get_transfer
+from cpv.transfer import cached_listing, get_transfer, needed_objects, pointers_at
 from cpv.urls import is_s3
 
 #: ``fn(done, total, label)``: the step callback of :class:`cpv.progress.Progress` alone.
@@ -35,36 +35,19 @@ StepFn = Callable[[int, int, str], None]
 
 
 def _cache_path(root: Path, oid: str) -> Path:
-    return root / ".dvc" / "cache" / "files" / "md5" / oid[:2] / oid[2:]
+    return object_path(cache_dir(root), oid)
 
 
 def version_objects(root: Path, commit: str) -> list[str]:
-    """Object ids a commit needs: every pointer's hash, plus the files of each ``.dir`` listing.
+    """Object ids a commit needs (:func:`cpv.transfer.needed_objects`): the files of each
+    ``.dir`` listing, then the listings, so a listing is uploaded after its files.
 
     Raises:
         MissingDataError: a directory listing is absent from the local cache.
     """
-    git = _git.GitRepo(root)
-    names = git.run("ls-tree", "-r", "--name-only", commit).splitlines()
-    ids: list[str] = []
-    for name in (n for n in names if n.endswith(".dvc")):
-        text = git.show_file(commit, name)
-        if not text:
-            continue
-        oid = _dvc.parse_pointer(text).hash
-        if not oid:
-            continue
-        ids.append(oid)
-        if oid.endswith(".dir"):
-            listing = _cache_path(root, oid)
-            if not listing.is_file():
-                raise MissingDataError(
-                    f"directory listing {oid} of {name} at {commit[:10]} is not in the local cache"
-                )
-            ids.extend(
-                str(entry["md5"]) for entry in json.loads(listing.read_text(encoding="utf-8"))
-            )
-    return list(dict.fromkeys(ids))
+    pointers = pointers_at(root, commit, label=commit[:10])
+    needed = needed_objects(pointers, cached_listing(cache_dir(root)))
+    return [*needed.files, *needed.listings]
 
 
 def move_storage(
