@@ -72,12 +72,7 @@ def stage_folder(folder: Path, cache: Path, stat_cache: dict[str, list[int | str
         for rel, full in files_of(folder):
             st = full.stat()
             key = f"{folder}/{rel}"
-            seen = stat_cache.get(key)
-            md5 = (
-                str(seen[3])
-                if seen and seen[:3] == [st.st_size, st.st_mtime_ns, st.st_ino]
-                else None
-            )
+            md5 = _known(stat_cache, key, st)
             if md5 is None or not (object_path(cache, md5).exists() or md5 in staged.copies):
                 tmp = staging / f".stage-{uuid.uuid4().hex}.tmp"
                 md5 = copy_hashed(full, tmp, on_bytes=_hashing(full.name, st.st_size))
@@ -85,7 +80,7 @@ def stage_folder(folder: Path, cache: Path, stat_cache: dict[str, list[int | str
                     tmp.unlink()
                 else:
                     staged.copies[md5] = tmp
-                stat_cache[key] = [st.st_size, st.st_mtime_ns, st.st_ino, md5]
+                _note(stat_cache, key, st, md5)
             entries.append(FileEntry(rel, md5, st.st_size))
     except BaseException:
         staged.discard()
@@ -105,6 +100,19 @@ def _hashing(name: str, size: int) -> Callable[[int], None] | None:
         progress.transfer(key, f"hashing {name}", done[0], size, True, done[0] >= size)
 
     return heard
+
+
+def _known(stat_cache: dict[str, list[int | str]], key: str, st: os.stat_result) -> str | None:
+    """The md5 the stat cache holds for ``key`` if the file's size, mtime and inode are
+    still ``st``'s, else None."""
+    seen = stat_cache.get(key)
+    if seen and seen[:3] == [st.st_size, st.st_mtime_ns, st.st_ino]:
+        return str(seen[3])
+    return None
+
+
+def _note(stat_cache: dict[str, list[int | str]], key: str, st: os.stat_result, md5: str) -> None:
+    stat_cache[key] = [st.st_size, st.st_mtime_ns, st.st_ino, md5]
 
 
 def load_stat_cache(git_dir: Path) -> dict[str, list[int | str]]:
@@ -146,12 +154,10 @@ def workspace_tree(repo_root: Path, path: str) -> Tree | None:
     for rel, full in files_of(folder):
         st = full.stat()
         key = f"{folder}/{rel}"
-        seen = stat_cache.get(key)
-        if seen and seen[:3] == [st.st_size, st.st_mtime_ns, st.st_ino]:
-            md5 = str(seen[3])
-        else:
+        md5 = _known(stat_cache, key, st)
+        if md5 is None:
             md5 = file_md5(full)[0]
-            stat_cache[key] = [st.st_size, st.st_mtime_ns, st.st_ino, md5]
+            _note(stat_cache, key, st, md5)
         entries.append(FileEntry(rel, md5, st.st_size))
     save_stat_cache(git_dir, stat_cache)
     return Tree(tuple(sorted(entries, key=lambda e: e.relpath)))
@@ -170,11 +176,6 @@ def remember(repo_root: Path, path: str, tree: Tree) -> None:
     stat_cache = load_stat_cache(git_dir)
     folder = repo_root / path
     for entry in tree.entries:
-        st = (folder / entry.relpath).stat()
-        stat_cache[f"{folder}/{entry.relpath}"] = [
-            st.st_size,
-            st.st_mtime_ns,
-            st.st_ino,
-            entry.md5,
-        ]
+        key = f"{folder}/{entry.relpath}"
+        _note(stat_cache, key, (folder / entry.relpath).stat(), entry.md5)
     save_stat_cache(git_dir, stat_cache)
