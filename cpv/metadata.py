@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cpv.versions import Kind, Version, tag_name
 
 SCHEMA = 1
+M = TypeVar("M", bound=BaseModel)
 DIRTY_PATHS_MAX = 50
 _MARKER = "cpv-metadata:"
 
@@ -77,26 +78,39 @@ class VersionRecord(BaseModel):
         )
 
 
+def tag_message(summary: str, marker: str, body: dict[str, Any]) -> str:
+    """A tag message cpv writes: a summary line, a blank line, ``marker`` and one JSON object
+    (versions, alias moves and removal markers alike)."""
+    return f"{summary}\n\n{marker} {json.dumps(body, sort_keys=True)}\n"
+
+
+def decode_record(cls: type[M], text: str, marker: str, **extra: Any) -> M | None:
+    """The ``cls`` record after ``marker`` in a tag message (with ``extra`` fields set), or
+    None when the message is not cpv's or does not read as one."""
+    for line in text.splitlines():
+        if line.startswith(marker):
+            try:
+                data = json.loads(line[len(marker) :])
+            except json.JSONDecodeError:
+                return None
+            if not isinstance(data, dict):
+                return None
+            try:
+                return cls.model_validate({**data, **extra})
+            except ValueError:
+                return None
+    return None
+
+
 def encode_tag_message(record: VersionRecord) -> str:
     """Summary line + JSON body. ``commit`` is implied by the tag's target and not stored."""
     summary = f"{record.kind.value} {record.version}"
     if record.message:
         summary += f": {record.message.splitlines()[0][:200]}"
     body = record.model_dump(mode="json", by_alias=True, exclude={"commit", "aliases", "removed"})
-    return f"{summary}\n\n{_MARKER} {json.dumps(body, sort_keys=True)}\n"
+    return tag_message(summary, _MARKER, body)
 
 
 def decode_tag_message(text: str, *, commit: str = "") -> VersionRecord | None:
     """The record in a tag message, or None when the tag was not made by cpv."""
-    for line in text.splitlines():
-        if line.startswith(_MARKER):
-            try:
-                data = json.loads(line[len(_MARKER) :])
-            except json.JSONDecodeError:
-                return None
-            data["commit"] = commit
-            try:
-                return VersionRecord.model_validate(data)
-            except ValueError:
-                return None
-    return None
+    return decode_record(VersionRecord, text, _MARKER, commit=commit)

@@ -21,7 +21,6 @@ wins, and every clone agrees once it has fetched). Plain git shows them:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -29,7 +28,7 @@ from datetime import datetime, timezone
 from pydantic import BaseModel
 
 from cpv.errors import UsageError, VersionNotFoundError
-from cpv.metadata import VersionRecord
+from cpv.metadata import VersionRecord, decode_record, tag_message
 from cpv.repo import ModelRepo
 from cpv.versions import Kind, Version, parse_version_arg
 
@@ -75,18 +74,11 @@ def alias_ref(name: str, number: int) -> str:
 def encode_move(move: AliasMove) -> str:
     target = move.tag or "nothing (demoted)"
     body = move.model_dump(mode="json", exclude={"ref", "commit", "changed"})
-    return f"alias {move.alias} -> {target}\n\n{_MARKER} {json.dumps(body, sort_keys=True)}\n"
+    return tag_message(f"alias {move.alias} -> {target}", _MARKER, body)
 
 
 def decode_move(text: str, *, ref: str, commit: str) -> AliasMove | None:
-    for line in text.splitlines():
-        if line.startswith(_MARKER):
-            try:
-                data = json.loads(line[len(_MARKER) :])
-                return AliasMove.model_validate({**data, "ref": ref, "commit": commit})
-            except ValueError:
-                return None
-    return None
+    return decode_record(AliasMove, text, _MARKER, ref=ref, commit=commit)
 
 
 def alias_history(repo: ModelRepo) -> list[AliasMove]:

@@ -14,7 +14,6 @@ alias points at the version, and for the version HEAD holds (tag or revert first
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 from cpv.config import GIT_REMOTE_NAME
 from cpv.credentials import applied_env
 from cpv.errors import MissingDataError, UsageError
-from cpv.metadata import VersionRecord
+from cpv.metadata import VersionRecord, decode_record, tag_message
 from cpv.objects import cache_dir, object_path
 from cpv.ops.du import Listings, branch_tips, local_size, objects_at, objects_of
 from cpv.refs import aliases_of, now, resolve_arg
@@ -42,18 +41,11 @@ def marker_ref(tag: str) -> str:
 
 def encode_marker(marker: RemovalMarker) -> str:
     body = marker.model_dump(mode="json", exclude={"ref", "commit"})
-    return f"removed {marker.tag}\n\n{_MARKER} {json.dumps(body, sort_keys=True)}\n"
+    return tag_message(f"removed {marker.tag}", _MARKER, body)
 
 
 def decode_marker(text: str, *, ref: str, commit: str) -> RemovalMarker | None:
-    for line in text.splitlines():
-        if line.startswith(_MARKER):
-            try:
-                data = json.loads(line[len(_MARKER) :])
-                return RemovalMarker.model_validate({**data, "ref": ref, "commit": commit})
-            except ValueError:
-                return None
-    return None
+    return decode_record(RemovalMarker, text, _MARKER, ref=ref, commit=commit)
 
 
 def removed_markers(repo: ModelRepo) -> dict[str, RemovalMarker]:
