@@ -127,7 +127,14 @@ def _register() -> None:
 
     for module in (repo_cmds, versions_cmds, sync_cmds):
         module.register(cli)
-    for name in ("setup_cmds", "template_cmds", "alias_cmds", "gc_cmds"):
+    for name in (
+        "setup_cmds",
+        "template_cmds",
+        "alias_cmds",
+        "gc_cmds",
+        "catalog_cmds",
+        "compare_cmds",
+    ):
         _register_optional(name)
 
 
