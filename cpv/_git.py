@@ -135,6 +135,13 @@ class GitRepo(HistoryMethods):
         except GitError:
             return None
 
+    def resolve(self, ref: str) -> str | None:
+        """The commit ``ref`` names here, or None when there is no such ref."""
+        try:
+            return self.run("rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
+        except GitError:
+            return None
+
     def current_branch(self) -> str:
         try:
             return self.run("symbolic-ref", "--short", "-q", "HEAD")

@@ -219,8 +219,17 @@ def remote_lifecycle(url: str) -> dict[str, str]:
     """Lifecycle tag name -> tag object sha on the remote at ``url``."""
     from cpv import _git
 
-    refs = _git.ls_remote(url, *[f"refs/tags/{p}/*" for p in LIFECYCLE])
-    return {ref[len("refs/tags/") :]: sha for ref, sha in refs.items() if not ref.endswith("^{}")}
+    return lifecycle_of(_git.ls_remote(url, *[f"refs/tags/{p}/*" for p in LIFECYCLE]))
+
+
+def lifecycle_of(listing: dict[str, str]) -> dict[str, str]:
+    """Lifecycle tag name -> tag object sha, from an ``ls-remote`` listing (refname -> sha)."""
+    prefixes = tuple(f"refs/tags/{p}/" for p in LIFECYCLE)
+    return {
+        ref[len("refs/tags/") :]: sha
+        for ref, sha in listing.items()
+        if ref.startswith(prefixes) and not ref.endswith("^{}")
+    }
 
 
 def local_lifecycle(repo: ModelRepo) -> dict[str, str]:

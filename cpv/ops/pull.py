@@ -183,11 +183,20 @@ def _fetch_refs(repo: ModelRepo) -> bool:
     return bool(remote_head) and fast_forward(repo, str(remote_head), branch)
 
 
-def fetch_branch(repo: ModelRepo, url: str, branch: str, *refspecs: str) -> str | None:
+def fetch_branch(
+    repo: ModelRepo,
+    url: str,
+    branch: str,
+    *refspecs: str,
+    listing: dict[str, str] | None = None,
+) -> str | None:
     """Fetch the remote's ``branch`` into its tracking ref (plus ``refspecs``); its head sha,
-    or None when the remote has no such branch yet."""
-    remote_head = _git.ls_remote(url, f"refs/heads/{branch}").get(f"refs/heads/{branch}")
-    if remote_head:
+    or None when the remote has no such branch yet. ``listing``: the remote's refs, already
+    listed (else one ``ls-remote``). No fetch at all when the tracking ref is already there."""
+    if listing is None:
+        listing = _git.ls_remote(url, f"refs/heads/{branch}")
+    remote_head = listing.get(f"refs/heads/{branch}")
+    if remote_head and (refspecs or repo.git.resolve(tracking_ref(branch)) != remote_head):
         repo.git.fetch(GIT_REMOTE_NAME, f"+refs/heads/{branch}:{tracking_ref(branch)}", *refspecs)
     return remote_head
 

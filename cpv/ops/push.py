@@ -35,13 +35,21 @@ def _remote(repo: ModelRepo) -> str:
     return url
 
 
-def _remote_tags(url: str) -> dict[str, str]:
+def _remote_refs(url: str, branch: str) -> dict[str, str]:
+    """What push needs to know of the remote, in one round trip: its versions, its alias
+    moves and removal markers, and its ``branch`` head (refname -> sha)."""
+    patterns = [f"refs/tags/{p}/*" for p in ("model", "data", *refs.LIFECYCLE)]
+    return _git.ls_remote(url, *patterns, f"refs/heads/{branch}")
+
+
+def _remote_tags(listing: dict[str, str]) -> dict[str, str]:
     """cpv tag name -> tag object sha on the remote."""
-    refs = _git.ls_remote(url, "refs/tags/model/*", "refs/tags/data/*")
     return {
         ref[len("refs/tags/") :]: sha
-        for ref, sha in refs.items()
-        if not ref.endswith("^{}") and parse_tag_name(ref[len("refs/tags/") :])
+        for ref, sha in listing.items()
+        if ref.startswith("refs/tags/")
+        and not ref.endswith("^{}")
+        and parse_tag_name(ref[len("refs/tags/") :])
     }
 
 
@@ -59,7 +67,8 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
         branch = repo.git.current_branch()
         renamed: dict[str, str] = {}
         for _attempt in range(_MAX_ATTEMPTS):
-            remote = _remote_tags(url)
+            listing = _remote_refs(url, branch)
+            remote = _remote_tags(listing)
             local = _local_tag_objects(repo)
             colliding = [t for t in local if t in remote and remote[t] != local[t]]
             if colliding:
@@ -68,7 +77,7 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
                 renamed.update(_rename_collisions(repo, colliding, remote))
                 continue
             new_tags = sorted(set(local) - set(remote), key=_tag_sort_key)
-            records = _lifecycle_to_publish(repo, url, renamed)
+            records = _lifecycle_to_publish(repo, listing, renamed)
             if dry_run:
                 return PushResult(
                     pushed_tags=new_tags,
@@ -78,7 +87,7 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
                     renamed=renamed,
                     objects_pushed=_upload(repo, new_tags, branch, jobs=jobs, dry_run=True),
                 )
-            remote_head = _integrate_remote_branch(repo, url, branch)
+            remote_head = _integrate_remote_branch(repo, url, branch, listing)
             branch_pushed = repo.git.head_commit() != remote_head
             objects = _upload(repo, new_tags, branch, jobs=jobs, dry_run=False)
             fault_point("after_data_push")
@@ -92,9 +101,8 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
                 )
             except PushRejectedError:
                 continue  # someone published in between: look again
-            repo.git.fetch(
-                GIT_REMOTE_NAME, f"+refs/heads/{branch}:refs/remotes/{GIT_REMOTE_NAME}/{branch}"
-            )
+            # The remote's branch is now our HEAD: note it without another round trip.
+            repo.git.run("update-ref", tracking_ref(branch), "HEAD")
             return PushResult(
                 pushed_tags=new_tags,
                 renamed=renamed,
@@ -109,10 +117,12 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
         )
 
 
-def _lifecycle_to_publish(repo: ModelRepo, url: str, renamed: dict[str, str]) -> list[str]:
+def _lifecycle_to_publish(
+    repo: ModelRepo, listing: dict[str, str], renamed: dict[str, str]
+) -> list[str]:
     """Our alias moves and removal markers the remote lacks, made to fit beside its own
     (see :func:`cpv.refs.reconcile`) and following the versions push renamed."""
-    remote = refs.remote_lifecycle(url)
+    remote = refs.lifecycle_of(listing)
     refs.follow_renamed_versions(repo, renamed, remote)
     refs.reconcile(repo, remote)
     return sorted(set(refs.local_lifecycle(repo)) - set(remote))
@@ -209,11 +219,13 @@ def _rename_collisions(
     return plan
 
 
-def _integrate_remote_branch(repo: ModelRepo, url: str, branch: str) -> str | None:
+def _integrate_remote_branch(
+    repo: ModelRepo, url: str, branch: str, listing: dict[str, str]
+) -> str | None:
     """Bring in commits another writer pushed. Where both changed a version pointer ours wins
     (our version is about to get the newest number); any other conflict stops the push.
     Returns the remote branch's head before this push (None: the remote has no branch)."""
-    remote_head = fetch_branch(repo, url, branch)
+    remote_head = fetch_branch(repo, url, branch, listing=listing)
     head = repo.git.head_commit()
     if not remote_head or (head and repo.git.is_ancestor(remote_head, head)):
         return remote_head
