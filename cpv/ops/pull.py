@@ -171,14 +171,19 @@ def _fetch_refs(repo: ModelRepo) -> bool:
     if not url:
         return False
     branch = repo.git.current_branch()
-    refs.reconcile(repo, refs.remote_lifecycle(url))  # our unpublished moves kept, renumbered
-    remote_head = fetch_branch(
-        repo,
-        url,
-        branch,
+    patterns = [f"refs/tags/{p}/*" for p in ("model", "data", *refs.LIFECYCLE)]
+    listing = _git.ls_remote(url, *patterns, f"refs/heads/{branch}")  # one round trip
+    refs.reconcile(repo, refs.lifecycle_of(listing))  # our unpublished moves kept, renumbered
+    tags = {r[len("refs/tags/") :]: sha for r, sha in listing.items() if r.startswith("refs/tags/")}
+    local = {t.name: t.obj for t in repo.git.list_tags("model", "data", *refs.LIFECYCLE)}
+    missing = any(local.get(name) != sha for name, sha in tags.items() if not name.endswith("^{}"))
+    tag_refspecs = [
         "refs/tags/model/*:refs/tags/model/*",
         "refs/tags/data/*:refs/tags/data/*",
         *refs.lifecycle_refspecs(),
+    ]
+    remote_head = fetch_branch(
+        repo, url, branch, *(tag_refspecs if missing else []), listing=listing
     )
     return bool(remote_head) and fast_forward(repo, str(remote_head), branch)
 
