@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 
+from cpv import notify
 from cpv.manager_base import ManagerState
 from cpv.metadata import VersionRecord
 from cpv.progress import reports_progress as _reporting
@@ -18,7 +19,7 @@ class AliasMethods(ManagerState):
     def promote(self, version: str, alias: str, *, message: str = "") -> AliasMove:
         """Point ``alias`` (``prod``, ``staging``) at a version: a new immutable tag
         ``alias/<alias>/<n>`` recording who, when, why and the version it pointed at before.
-        Publish it with :meth:`push`.
+        Publish it with :meth:`push`. The webhooks configured for ``promote`` are told.
 
         Args:
             version: any reference of this manager's kinds: ``v0.3`` (on
@@ -39,11 +40,14 @@ class AliasMethods(ManagerState):
         """
         from cpv.ops.promote import promote
 
-        return promote(self.repo.root, version, alias, kinds=self.kinds, message=message)
+        move = promote(self.repo.root, version, alias, kinds=self.kinds, message=message)
+        notify.emit("promote", self.repo, move)
+        return move
 
     @_reporting
     def demote(self, alias: str, *, message: str = "") -> AliasMove:
         """Make ``alias`` point at nothing (a new ``alias/<alias>/<n>`` tag; history stays).
+        The webhooks configured for ``demote`` are told.
 
         Args:
             alias: the alias to demote.
@@ -59,7 +63,9 @@ class AliasMethods(ManagerState):
         """
         from cpv.ops.promote import demote
 
-        return demote(self.repo.root, alias, message=message)
+        move = demote(self.repo.root, alias, message=message)
+        notify.emit("demote", self.repo, move)
+        return move
 
     def aliases(self, *, history: bool = False) -> builtins.list[AliasMove]:
         """The repository's aliases (of either kind: one namespace per repository).

@@ -3,6 +3,7 @@ space accounting (see :mod:`cpv.managers` and ``docs/retention.md``)."""
 
 from __future__ import annotations
 
+from cpv import notify
 from cpv.manager_base import ManagerState
 from cpv.progress import reports_progress as _reporting
 from cpv.results import DeleteResult, DuResult, GcResult
@@ -24,7 +25,8 @@ class RetentionMethods(ManagerState):
 
         Kept whatever the policy: versions an alias points at, ``best`` (when ``cpv.yaml``
         declares it), the latest version of each kind, the versions HEAD and each local
-        branch tip hold, and every object a kept version shares.
+        branch tip hold, and every object a kept version shares. When versions were
+        collected, the webhooks configured for ``gc`` are told.
 
         Args:
             keep_last: keep the last N versions of each kind (default: ``retention:`` in
@@ -46,7 +48,7 @@ class RetentionMethods(ManagerState):
         """
         from cpv.ops.gc import gc
 
-        return gc(
+        result = gc(
             self.root,
             keep_last=keep_last,
             keep_days=keep_days,
@@ -54,6 +56,8 @@ class RetentionMethods(ManagerState):
             remote=remote,
             dry_run=dry_run,
         )
+        notify.emit("gc", self.repo, result)
+        return result
 
     @_reporting
     def delete(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cpv import notify
 from cpv.manager_base import ManagerState
 from cpv.progress import reports_progress as _reporting
 from cpv.results import MoveResult, PullResult, PushResult, StorageState, VerifyResult
@@ -32,10 +33,15 @@ class SyncMethods(ManagerState):
             RemoteError: no git remote, or the push was refused or kept racing.
             StorageError, MissingDataError, DvcError: the bytes could not be uploaded
             (then no tag is published). LockTimeoutError, GitError.
+
+        Once published, the webhooks configured for ``push`` are told (in the background,
+        see :mod:`cpv.notify`); a failing webhook never fails the push.
         """
         from cpv.ops.push import push
 
-        return push(self.root, jobs=jobs, dry_run=dry_run)
+        result = push(self.root, jobs=jobs, dry_run=dry_run)
+        notify.emit("push", self.repo, result)
+        return result
 
     @_reporting
     def pull(

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, TypeVar
 
 # Each method forwards to the module of its command, cpv/ops/<command>.py. init, clone, tag,
 # push, pull and remote are imported where used: `cpv list` starts faster without them.
+from cpv import notify
 from cpv.errors import UsageError
 from cpv.manager_aliases import AliasMethods
 from cpv.manager_retention import RetentionMethods
@@ -196,7 +197,9 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
             force=force,
             dry_run=dry_run,
         )
-        return tag_versions(self.repo, self.kinds, request, source=source)
+        result = tag_versions(self.repo, self.kinds, request, source=source)
+        notify.emit("tag", self.repo, result)  # background; never fails the tag
+        return result
 
     @_reporting
     def revert(self, version: str, *, force: bool = False, dry_run: bool = False) -> RevertResult:

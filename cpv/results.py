@@ -90,6 +90,20 @@ class PushResult(BaseModel):
     up_to_date: bool = False
 
 
+class WebhookFailure(BaseModel):
+    """A webhook's last failed delivery (``cpv status``); its next success clears it."""
+
+    #: the webhook's id (``cpv configure --show``) and its URL, masked
+    id: str
+    url: str
+    event: str
+    #: the model the event was about, ``team/model``
+    model: str = ""
+    at: str = ""
+    reason: str = ""
+    attempts: int = 0
+
+
 class KindStatus(BaseModel):
     kind: str
     path: str
@@ -114,6 +128,8 @@ class StatusResult(BaseModel):
     remote: str | None = None
     #: an interrupted change (e.g. "tag") that the next writing command will roll back
     interrupted: str | None = None
+    #: each webhook's last failed delivery (URL masked) not followed by a success
+    webhook_failures: list[WebhookFailure] = Field(default_factory=list)
 
 
 class DiffEntry(BaseModel):

@@ -105,7 +105,33 @@ def cli(ctx: click.Context, directory: str) -> None:
         raise UsageError(f"-C {directory}: no such directory")
     progress = TerminalProgress(bars=sys.stderr.isatty() and not os.environ.get("CI"))
     ctx.obj = CliContext(path.resolve(), progress)
+    _quiet_webhook_log()
+    ctx.call_on_close(_webhooks_done)  # runs after progress.stop (last in, first out)
     ctx.call_on_close(progress.stop)
+
+
+def _quiet_webhook_log() -> None:
+    """A failed webhook is one warning line from _webhooks_done, not also a log line."""
+    import logging
+
+    logger = logging.getLogger("cpv.notify")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+
+
+def _webhooks_done() -> None:
+    """Wait for the webhooks the command told (never past their budget) and warn, in one
+    line each, of those that failed."""
+    delivery = sys.modules.get("cpv.notify_delivery")
+    if delivery is None:
+        return  # nothing was sent
+    from . import render
+
+    for failure in delivery.wait():
+        render.warning(
+            f"webhook {failure.id} ({failure.url}) was not told of this {failure.event}: "
+            f"{failure.reason}. `cpv status` shows it until a delivery succeeds."
+        )
 
 
 def _register_optional(name: str) -> None:

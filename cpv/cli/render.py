@@ -51,6 +51,11 @@ def info(text: str) -> None:
     err_console.print(text)
 
 
+def warning(text: str) -> None:
+    """One ``warning:`` line on stderr (the text printed as is, not as markup)."""
+    err_console.print(f"[yellow]warning:[/] {_one_line(text)}", markup=True, highlight=False)
+
+
 def _metrics_text(metrics: dict[str, Any]) -> str:
     return " ".join(f"{k}={_layout.number(v)}" for k, v in metrics.items())
 
@@ -310,6 +315,11 @@ def status_result(res: StatusResult) -> None:
         )
         if res.behind_commits:
             _say("  run `cpv pull` to bring in the remote's commits")
+    for f in res.webhook_failures:
+        _say(
+            f"  webhook {f.id} ({f.url}) failed {f.at}: {f.event} of {f.model}: {f.reason}",
+            style="yellow",
+        )
 
 
 _MARK = {

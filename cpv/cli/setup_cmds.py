@@ -37,8 +37,53 @@ def _show(as_json: bool) -> None:
     if view.stored_credentials_path:
         creds = f"{creds} (stored: {view.stored_access_key_id} / secret {view.stored_secret_access_key})"
     render_setup.settings_table(view.config, credentials=creds)
+    _webhook_lines(view.webhooks)
+    for failure in view.webhook_failures:
+        render.console.print(
+            f"[yellow]warning:[/] webhook {failure.id} last failed {failure.at} "
+            f"({failure.event} of {failure.model}): {failure.reason}",
+            markup=True,
+        )
     for problem in view.permission_problems:
         render.console.print(f"[yellow]warning:[/] {problem}")
+
+
+def _webhook_lines(hooks: list[Any]) -> None:
+    if not hooks:
+        render.console.print("Webhooks: none (add one with `cpv configure --webhook URL`)")
+        return
+    render.console.print("Webhooks (URLs masked):")
+    for hook in hooks:
+        render.console.print(
+            f"  {hook.id}  {hook.url}  {hook.format}  events: {','.join(hook.events)}",
+            markup=False,
+        )
+
+
+def _webhooks(
+    add: tuple[str, ...], remove: tuple[str, ...], events: tuple[str, ...], fmt: str | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """``--webhook`` / ``--remove-webhook``: change the webhooks and say what changed."""
+    from cpv.ops.configure import change_webhooks
+
+    urls = [u for u in add if u != "-"]
+    if "-" in add:  # from stdin: a URL on the command line is visible in `ps` and history
+        urls += [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
+        if not urls:
+            raise UsageError("--webhook -: no URL on standard input")
+    result = change_webhooks(add=urls, events=events, fmt=fmt, remove=remove)
+    if as_json:
+        render.print_json(result.model_dump(mode="json"))
+        return
+    for hook in result.removed:
+        render.console.print(f"Removed webhook {hook.id} ({hook.url})", markup=False)
+    for hook in result.added:
+        render.console.print(
+            f"Added webhook {hook.id} ({hook.url}, {hook.format}) for "
+            f"{', '.join(hook.events)}; stored in {result.path} (mode 0600)",
+            markup=False,
+        )
 
 
 @click.command()
@@ -86,17 +131,59 @@ def _show(as_json: bool) -> None:
     show_default=True,
     help="Seconds to wait for the storage endpoint.",
 )
+@click.option(
+    "--webhook",
+    "webhooks",
+    multiple=True,
+    metavar="URL",
+    help="Add a webhook told after tag, push, promote, demote and gc ('-': read the URL from "
+    "stdin, unseen by `ps`). Repeatable.",
+)
+@click.option(
+    "--events",
+    multiple=True,
+    metavar="LIST",
+    help="With --webhook: the events it takes, comma-separated: tag,push,promote,demote,gc "
+    "(default: all).",
+)
+@click.option(
+    "--format",
+    "webhook_format",
+    type=click.Choice(["slack", "teams", "json"]),
+    help="With --webhook: the payload (default: slack or teams from the URL's host, else json).",
+)
+@click.option(
+    "--remove-webhook",
+    multiple=True,
+    metavar="ID|URL",
+    help="Remove a webhook, by the id `--show` prints or by its URL. Repeatable.",
+)
 def configure(
     show: bool, as_json: bool, non_interactive: bool, provider: str | None, bucket: str | None,
     region: str | None, account_id: str | None, endpoint_url: str | None, profile: str | None,
     access_key_id: str | None, secret_access_key: str | None, git_remote_template: str | None,
     ssh_key: str | None, generate_ssh_key: bool, no_verify: bool, timeout: float,
+    webhooks: tuple[str, ...], events: tuple[str, ...], webhook_format: str | None,
+    remove_webhook: tuple[str, ...],
 ) -> None:  # fmt: skip
-    """Set up storage, credentials and the Git host once per person (asks unless --non-interactive)."""
+    """Set up storage, credentials, the Git host and webhooks once per person (asks unless --non-interactive)."""
     from pydantic import SecretStr
 
     from cpv.ops.configure import ConfigureRequest
 
+    if (events or webhook_format) and not webhooks:
+        raise UsageError("--events and --format apply to --webhook URL")
+    if webhooks or remove_webhook:
+        storage = (non_interactive, provider, bucket, region, account_id, endpoint_url, profile,
+                   git_remote_template, ssh_key, generate_ssh_key)  # fmt: skip
+        if any(storage):
+            raise UsageError(
+                "--webhook and --remove-webhook are saved on their own",
+                hint="Run `cpv configure --webhook URL` separately from the storage settings.",
+            )
+        _webhooks(webhooks, remove_webhook, events, webhook_format, as_json and not show)
+        if not show:
+            return
     if show:
         _show(as_json)
         return

@@ -7,11 +7,13 @@ typo never replaces a working setup. Secrets go to :mod:`cpv.credentials`, never
 
 from __future__ import annotations
 
+import stat
+from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
-from cpv import providers
+from cpv import notify, providers
 from cpv.config import (
     GitSettings,
     UserConfig,
@@ -32,7 +34,9 @@ from cpv.credentials import (
     store_in_aws_profile,
 )
 from cpv.errors import UsageError, VerificationFailed
+from cpv.notify import WebhookView
 from cpv.ops.doctor import DoctorReport, run_doctor
+from cpv.results import WebhookFailure
 
 
 class ConfigureRequest(BaseModel):
@@ -73,6 +77,47 @@ class SettingsView(BaseModel):
     stored_access_key_id: str | None
     stored_secret_access_key: str | None
     permission_problems: list[str]
+    #: the webhooks (URLs masked) and each one's last failed delivery
+    webhooks: list[WebhookView] = Field(default_factory=list)
+    webhook_failures: list[WebhookFailure] = Field(default_factory=list)
+
+
+class WebhooksResult(BaseModel):
+    """``cpv configure --webhook`` / ``--remove-webhook``: what changed, URLs masked."""
+
+    path: str
+    added: list[WebhookView] = Field(default_factory=list)
+    removed: list[WebhookView] = Field(default_factory=list)
+    webhooks: list[WebhookView] = Field(default_factory=list)
+
+
+def change_webhooks(
+    *, add: Sequence[str] = (), events: Sequence[str] = (), fmt: str | None = None,
+    remove: Sequence[str] = (),
+) -> WebhooksResult:  # fmt: skip
+    """Add the webhook URLs in ``add`` (each for ``events``, default all, in format ``fmt``,
+    default guessed from the host) and remove those named (by id or URL) in ``remove``.
+    Every URL and event is checked before anything is saved.
+
+    Raises:
+        UsageError: an invalid URL, event or format, or no webhook with a given id or URL.
+        ConfigError: the webhooks file cannot be read.
+    """
+    for url in add:
+        notify.check_url(url)
+    notify.parse_events(events)
+    notify.check_format(fmt)
+    hooks = notify.load_webhooks()
+    for key in remove:
+        notify.find_webhook(hooks, key)
+    removed = [notify.remove_webhook(key).view() for key in remove]
+    added = [notify.add_webhook(url, events=events, fmt=fmt).view() for url in add]
+    return WebhooksResult(
+        path=str(notify.webhooks_path()),
+        added=added,
+        removed=removed,
+        webhooks=[w.view() for w in notify.load_webhooks()],
+    )
 
 
 def build_config(req: ConfigureRequest, *, current: UserConfig) -> UserConfig:
@@ -201,5 +246,15 @@ def show_settings() -> SettingsView:
         stored_secret_access_key=mask(stored.secret_access_key.get_secret_value())
         if stored
         else None,
-        permission_problems=mode_problems(),
+        permission_problems=mode_problems() + _webhooks_mode_problem(),
+        webhooks=[w.view() for w in notify.load_webhooks()],
+        webhook_failures=notify.last_failures(),
     )
+
+
+def _webhooks_mode_problem() -> list[str]:
+    path = notify.webhooks_path()
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o600
+    if mode & 0o077:
+        return [f"{path} has mode {mode:04o}; run: chmod 600 {path}"]
+    return []

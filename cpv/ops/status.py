@@ -1,5 +1,5 @@
 """``cpv status``: the workspace against the latest versions, what the git remote lacks,
-and a change a dead writer left unfinished."""
+a change a dead writer left unfinished, and the webhooks whose last delivery failed."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from cpv.config import GIT_REMOTE_NAME
 from cpv.errors import CpvError
 from cpv.ingest import workspace_tree
 from cpv.metadata import VersionRecord
+from cpv.notify import last_failures
 from cpv.repo import ModelRepo
 from cpv.results import KindStatus, StatusResult
 from cpv.transaction import pending as pending_change
@@ -52,6 +53,7 @@ def status(
         kinds=out,
     )
     result.remote = repo.git.remote_url(GIT_REMOTE_NAME)
+    result.webhook_failures = last_failures()
     if remote and result.remote:
         _unpublished(repo, result, records)
     return result

@@ -1,0 +1,378 @@
+"""Webhooks against a real HTTP server on loopback: what is sent after tag, push, promote,
+demote and gc; a server that answers 500 or never answers does not fail or hold up the
+command; the URL (a secret) never shows, nor reaches the repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run_cpv, write_checkpoint
+
+SECRET = "T0SECRET/B0SECRET/xoxbSECRETtoken42"
+
+
+class HookServer:
+    """A webhook receiver: records each POST; answers ``status``, or never (``hang``)."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.status = 200
+        self.hang = False
+        self.release = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                server.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": json.loads(body)}
+                )
+                if server.hang:
+                    server.release.wait(30)
+                    return
+                self.send_response(server.status)
+                self.end_headers()
+                self.wfile.write(b"ok" if server.status < 400 else b"boom")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str = f"/services/{SECRET}") -> str:
+        return f"http://127.0.0.1:{self.httpd.server_port}{path}"
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [r["body"] for r in self.requests]
+
+
+@pytest.fixture
+def hooks(monkeypatch: pytest.MonkeyPatch) -> Iterator[HookServer]:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.delenv("CPV_NO_WEBHOOKS", raising=False)
+    monkeypatch.delenv("CPV_WEBHOOK_TIMEOUT", raising=False)
+    server = HookServer()
+    server.thread.start()
+    yield server
+    server.release.set()
+    server.httpd.shutdown()
+    server.httpd.server_close()
+
+
+def tag(repo: Path, content: bytes, *extra: str) -> subprocess.CompletedProcess[str]:
+    write_checkpoint(repo, content)
+    return run_cpv("tag", "model", *extra, cwd=repo)
+
+
+def add_hook(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_cpv("configure", "--webhook", url, *extra)
+
+
+def assert_no_secret(*texts: str) -> None:
+    for text in texts:
+        for part in SECRET.split("/"):
+            assert part not in text, f"the webhook's secret leaked: {text[:500]}"
+
+
+def test_tag_posts_one_json_payload_naming_the_version(repo: Path, hooks: HookServer) -> None:
+    add_hook(hooks.url(), "--format", "json")
+    tag(repo, b"weights-1", "-m", "lr 3e-4", "--metric", "wer=0.21")
+
+    [request] = hooks.requests  # sent before the command returned, exactly once
+    assert request["path"] == f"/services/{SECRET}"
+    assert request["headers"]["Content-Type"].startswith("application/json")
+    body = request["body"]
+    assert {k: body[k] for k in ("event", "team", "model", "model_id", "version", "tag")} == {
+        "event": "tag",
+        "team": "acme",
+        "model": "whisper-small",
+        "model_id": "acme/whisper-small",
+        "version": "v0.1",
+        "tag": "model/v0.1",
+    }
+    assert body["metrics"] == {"wer": 0.21}
+    assert body["author"] == "Test User <test@example.com>"
+    assert body["note"] == "lr 3e-4"
+    assert body["aliases"] == []
+    assert "acme/whisper-small" in body["message"] and "model/v0.1" in body["message"]
+    assert "wer=0.21" in body["message"] and "lr 3e-4" in body["message"]
+    assert body["time"].endswith("+00:00")
+
+
+def test_nothing_is_sent_for_a_dry_run_or_an_unchanged_tag(repo: Path, hooks: HookServer) -> None:
+    add_hook(hooks.url())
+    tag(repo, b"weights-1", "--dry-run")
+    assert hooks.requests == []
+    tag(repo, b"weights-1")
+    assert len(hooks.requests) == 1
+    run_cpv("tag", "model", cwd=repo, check=False)  # unchanged content: no new version
+    run_cpv("gc", "--keep-last", "1", "--dry-run", cwd=repo)
+    assert len(hooks.requests) == 1
+
+
+def test_slack_and_teams_payloads(repo: Path, hooks: HookServer) -> None:
+    add_hook(hooks.url("/slack/x"), "--format", "slack")
+    add_hook(hooks.url("/teams/y"), "--format", "teams")
+    tag(repo, b"weights-1", "-m", "<b>bold</b>", "--metric", "wer=0.21")
+
+    by_path = {r["path"]: r["body"] for r in hooks.requests}
+    slack, teams = by_path["/slack/x"], by_path["/teams/y"]
+    assert "acme/whisper-small: new version model/v0.1" in slack["text"]
+    assert "&lt;b&gt;bold&lt;/b&gt;" in slack["text"]  # Slack's mrkdwn escaped
+    assert [b["type"] for b in slack["blocks"]] == ["header", "section", "section", "context"]
+    fields = " ".join(f["text"] for f in slack["blocks"][2]["fields"])
+    assert "*Version*\nmodel/v0.1" in fields and "*wer*\n0.21" in fields
+
+    assert teams["type"] == "message"
+    [attachment] = teams["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = attachment["content"]
+    assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
+    facts = {
+        f["title"]: f["value"] for b in card["body"] if b["type"] == "FactSet" for f in b["facts"]
+    }
+    assert facts["Model"] == "acme/whisper-small"
+    assert facts["Version"] == "model/v0.1" and facts["wer"] == "0.21"
+    assert any("new version model/v0.1" in b.get("text", "") for b in card["body"])
+
+
+def test_events_filter_promote_and_demote(repo: Path, hooks: HookServer) -> None:
+    add_hook(hooks.url(), "--events", "promote,demote")
+    tag(repo, b"weights-1", "--metric", "wer=0.3")
+    tag(repo, b"weights-2", "--metric", "wer=0.2")
+    assert hooks.requests == []  # tag is not among its events
+
+    run_cpv("promote", "v0.2", "prod", "-m", "best wer", cwd=repo)
+    run_cpv("promote", "v0.2", "prod", cwd=repo)  # already there: nothing recorded, nothing sent
+    run_cpv("demote", "prod", cwd=repo)
+    promote, demote = hooks.bodies()
+    assert promote["event"] == "promote" and promote["tag"] == "model/v0.2"
+    assert promote["aliases"] == ["prod"] and promote["metrics"] == {"wer": 0.2}
+    assert promote["details"]["alias"] == "prod" and promote["note"] == "best wer"
+    assert "prod -> model/v0.2" in promote["message"]
+    assert demote["event"] == "demote" and demote["tag"] == "model/v0.2"
+    assert demote["aliases"] == [] and "prod demoted" in demote["message"]
+
+
+def test_push_and_gc_events(repo: Path, hooks: HookServer) -> None:
+    add_hook(hooks.url(), "--events", "push,gc")
+    for n in range(3):
+        tag(repo, f"weights-{n}".encode(), "--metric", f"wer=0.{n + 1}")
+    run_cpv("push", cwd=repo)
+    run_cpv("push", cwd=repo)  # up to date: nothing to announce
+    run_cpv("gc", "--keep-last", "1", cwd=repo)
+
+    push, gc = hooks.bodies()
+    assert push["event"] == "push"
+    assert push["tags"] == ["model/v0.1", "model/v0.2", "model/v0.3"]
+    assert push["tag"] == "model/v0.3" and push["metrics"] == {"wer": 0.3}
+    assert push["author"] == "Test User <test@example.com>"
+    assert gc["event"] == "gc" and gc["tags"] == ["model/v0.1", "model/v0.2"]
+    assert gc["details"]["freed_local"] > 0 and "gc removed" in gc["message"]
+
+
+def test_a_webhook_answering_500_is_retried_then_warned_and_shown_by_status(
+    repo: Path, hooks: HookServer
+) -> None:
+    hooks.status = 500
+    add_hook(hooks.url())
+    done = tag(repo, b"weights-1")
+
+    assert done.returncode == 0 and "created model/v0.1" in done.stdout
+    assert len(hooks.requests) == 3  # bounded retries
+    assert "warning: webhook json-" in done.stderr and "HTTP 500" in done.stderr
+    assert "/services/***" in done.stderr
+    status = run_cpv("status", "--no-remote", cwd=repo)
+    assert "/services/***" in status.stdout and "HTTP 500" in status.stdout
+    [failure] = json.loads(run_cpv("status", "--no-remote", "--json", cwd=repo).stdout)[
+        "webhook_failures"
+    ]
+    assert failure["event"] == "tag" and failure["model"] == "acme/whisper-small"
+    assert failure["url"].endswith("/services/***") and failure["attempts"] == 3
+    failures = Path(os.environ["CPV_HOME"]) / "webhook-failures.json"
+    assert stat.S_IMODE(failures.stat().st_mode) == 0o600
+    assert_no_secret(done.stdout, done.stderr, status.stdout, status.stderr, failures.read_text())
+
+    hooks.status = 200  # the next delivery succeeds: the failure is cleared
+    tag(repo, b"weights-2")
+    assert (
+        json.loads(run_cpv("status", "--no-remote", "--json", cwd=repo).stdout)["webhook_failures"]
+        == []
+    )
+
+
+def test_a_webhook_that_never_answers_holds_the_command_no_longer_than_its_budget(
+    repo: Path, hooks: HookServer
+) -> None:
+    start = time.monotonic()
+    tag(repo, b"weights-0")
+    baseline = time.monotonic() - start
+
+    hooks.hang = True
+    add_hook(hooks.url())
+    start = time.monotonic()
+    done = tag(repo, b"weights-1")
+    elapsed = time.monotonic() - start
+
+    assert done.returncode == 0 and "created model/v0.2" in done.stdout
+    assert hooks.requests, "the payload was sent before the command ended"
+    # the default budget is 5 s (+0.5 s for the thread to record its outcome)
+    assert elapsed < baseline + 5.5 + 2.0, (elapsed, baseline)
+    assert "no answer" in done.stderr
+    status = run_cpv("status", "--no-remote", cwd=repo)
+    assert "no answer" in status.stdout
+    assert_no_secret(done.stdout, done.stderr, status.stdout)
+
+
+def test_a_short_budget_is_kept_too(repo: Path, hooks: HookServer) -> None:
+    hooks.hang = True
+    add_hook(hooks.url())
+    start = time.monotonic()
+    write_checkpoint(repo, b"weights-1")
+    done = run_cpv("tag", "model", cwd=repo, env={"CPV_WEBHOOK_TIMEOUT": "1"})
+    elapsed = time.monotonic() - start
+    assert done.returncode == 0 and "no answer" in done.stderr
+    assert elapsed < 1.5 + 3.0, elapsed
+
+
+def test_configure_show_masks_the_url_and_the_store_is_private(hooks: HookServer) -> None:
+    added = add_hook(hooks.url(), "--events", "tag", "--events", "push")
+    assert "/services/***" in added.stdout and "mode 0600" in added.stdout
+    shown = run_cpv("configure", "--show")
+    as_json = run_cpv("configure", "--show", "--json")
+    assert_no_secret(added.stdout, added.stderr, shown.stdout, as_json.stdout)
+    [hook] = json.loads(as_json.stdout)["webhooks"]
+    assert hook["url"] == hooks.url("/services/***")
+    assert hook["events"] == ["tag", "push"] and hook["format"] == "json"
+    assert hook["id"] in shown.stdout
+
+    home = Path(os.environ["CPV_HOME"])
+    store = home / "webhooks.json"
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert SECRET in store.read_text()  # stored in full, only there
+
+    add_hook(hooks.url(), "--format", "slack")  # the same URL again: replaced, not doubled
+    assert len(json.loads(run_cpv("configure", "--show", "--json").stdout)["webhooks"]) == 1
+    gone = run_cpv("configure", "--remove-webhook", hook["id"])
+    assert f"Removed webhook {hook['id']}" in gone.stdout
+    assert json.loads(run_cpv("configure", "--show", "--json").stdout)["webhooks"] == []
+    missing = run_cpv("configure", "--remove-webhook", hooks.url(), check=False)
+    assert missing.returncode == 2 and "Error: no webhook" in missing.stderr
+    assert_no_secret(gone.stdout, missing.stderr)
+
+
+def test_invalid_webhook_settings_are_refused_in_one_line(hooks: HookServer) -> None:
+    for args in (
+        ("--webhook", f"ftp://example.com/{SECRET}"),
+        ("--webhook", f"https://user:pw@example.com/{SECRET}"),
+        ("--webhook", hooks.url(), "--events", "tag,deploy"),
+        ("--events", "tag"),
+        ("--webhook", hooks.url(), "--provider", "aws"),
+    ):
+        done = run_cpv("configure", *args, check=False)
+        assert done.returncode == 2, args
+        lines = done.stderr.strip().splitlines()
+        assert lines[0].startswith("Error:") and len(lines) <= 2, done.stderr
+        assert_no_secret(done.stderr)
+    assert not (Path(os.environ["CPV_HOME"]) / "webhooks.json").exists()
+
+
+def test_a_url_read_from_stdin_never_reaches_the_command_line(hooks: HookServer) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cpv", "configure", "--webhook", "-", "--format", "teams"],
+        input=hooks.url() + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    [hook] = json.loads(run_cpv("configure", "--show", "--json").stdout)["webhooks"]
+    assert hook["format"] == "teams" and hook["id"].startswith("teams-")
+
+
+def test_the_secret_never_reaches_the_repository(repo: Path, hooks: HookServer) -> None:
+    add_hook(hooks.url())
+    tag(repo, b"weights-1", "-m", "first")
+    run_cpv("promote", "v0.1", "prod", cwd=repo)
+    run_cpv("push", cwd=repo)
+
+    def git(*args: str, cwd: Path = repo) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout
+
+    bare = Path(git("remote", "get-url", "origin").strip())
+    for where in (repo, bare):
+        assert_no_secret(
+            git("log", "--all", "-p", cwd=where),
+            git("for-each-ref", "--format=%(refname) %(contents)", cwd=where),
+        )
+    for path in repo.rglob("*"):
+        if path.is_file():
+            assert SECRET.split("/")[-1].encode() not in path.read_bytes(), path
+    assert len(hooks.requests) == 3  # tag, promote and push were announced
+
+
+def test_python_api_sends_in_the_background_and_can_be_turned_off(
+    repo: Path, hooks: HookServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cpv import ModelCheckpoints, notify, notify_delivery
+
+    notify.add_webhook(hooks.url(), events=["tag"])
+    models = ModelCheckpoints(repo)
+    write_checkpoint(repo, b"weights-1")
+    models.tag(metrics={"wer": 0.4})
+    assert notify_delivery.wait() == []
+    assert [b["version"] for b in hooks.bodies()] == ["v0.1"]
+
+    monkeypatch.setenv("CPV_NO_WEBHOOKS", "1")
+    write_checkpoint(repo, b"weights-2")
+    models.tag()
+    assert notify_delivery.wait() == [] and len(hooks.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        (
+            "https://hooks.slack.com/services/T000/B000/XXXXXXXX",
+            "https://hooks.slack.com/services/***",
+        ),
+        ("https://example.com/abcdef123456", "https://example.com/***"),
+        ("https://example.com/Xy9SECRETtokenValue/more", "https://example.com/***"),
+        (
+            "https://prod-1.westus.logic.azure.com:443/workflows/abc/triggers?sig=SECRET",
+            "https://prod-1.westus.logic.azure.com:443/workflows/***",
+        ),
+        ("http://127.0.0.1:8080/hook?token=SECRET", "http://127.0.0.1:8080/***"),
+    ],
+)
+def test_mask_url_keeps_only_scheme_host_and_a_plain_first_word(url: str, masked: str) -> None:
+    from cpv.notify import mask_url, scrub
+
+    assert mask_url(url) == masked
+    assert "SECRET" not in scrub(f"failed to reach {url}", url)
+
+
+def test_the_format_is_guessed_from_the_host() -> None:
+    from cpv.notify import detect_format
+
+    assert detect_format("https://hooks.slack.com/services/T/B/X") == "slack"
+    assert detect_format("https://acme.webhook.office.com/webhookb2/x") == "teams"
+    assert detect_format("https://prod-1.westus.logic.azure.com/workflows/x") == "teams"
+    assert detect_format("https://ci.example.com/hook") == "json"
