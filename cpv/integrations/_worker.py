@@ -32,7 +32,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from cpv import objects
+from cpv import notify, objects
 from cpv.checkout import checkout_tree
 from cpv.errors import CpvError, NothingToTagError
 from cpv.integrations._budget import SnapshotBudget
@@ -271,6 +271,7 @@ class VersionWorker:
                 message=request.message, metrics=request.metrics, params=request.params
             )
             result = tag_snapshot(self._repo, snap, asked, known=self._known)
+            notify.emit("tag", self._repo, result)  # what ModelCheckpoints.tag announces
             outcome.tag, outcome.created = result.tag, result.created
         except Exception as exc:
             outcome.error = exc

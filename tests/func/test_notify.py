@@ -346,6 +346,22 @@ def test_python_api_sends_in_the_background_and_can_be_turned_off(
     assert notify_delivery.wait() == [] and len(hooks.requests) == 1
 
 
+def test_a_version_made_by_the_training_callbacks_is_announced(
+    repo: Path, hooks: HookServer
+) -> None:
+    from cpv import notify, notify_delivery
+    from cpv.integrations.plain import versioning
+
+    notify.add_webhook(hooks.url(), events=["tag"])
+    write_checkpoint(repo, b"epoch-1")
+    with versioning(repo=repo) as v:
+        v.log_checkpoint(repo / "checkpoints", metrics={"wer": 0.5}, message="epoch 1")
+    assert notify_delivery.wait() == []
+    [body] = hooks.bodies()
+    assert body["tag"] == "model/v0.1" and body["metrics"] == {"wer": 0.5}
+    assert body["note"] == "epoch 1"
+
+
 @pytest.mark.parametrize(
     ("url", "masked"),
     [
