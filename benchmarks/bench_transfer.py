@@ -106,8 +106,19 @@ class Child:
         self.seconds, self.rss_mb, self.out = seconds, rss_mb, out
 
 
+PROFILE_DIR: list[Path] = []  # --profile: where cpv commands write their cProfile stats
+
+
+def _profiled(args: list[str]) -> list[str]:
+    if not PROFILE_DIR or args[: len(CPV)] != CPV:
+        return args
+    out = PROFILE_DIR[0] / f"{len(list(PROFILE_DIR[0].iterdir())):03d}-{args[len(CPV)]}.prof"
+    return [PY, "-m", "cProfile", "-o", str(out), "-m", "cpv", *args[len(CPV) :]]
+
+
 def run(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> Child:
     """Run ``args`` to completion: wall time and peak RSS via ``os.wait4``; fail loudly."""
+    args = _profiled(args)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         rss_file = Path(tempfile.mkstemp()[1])
         timer = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file)] if TIME else []
@@ -687,7 +698,16 @@ def main() -> None:
         "--only", default="push,fetch,small,many", help="sections: push,fetch,small,many"
     )
     parser.add_argument("--workdir", default=None, help="keep files here (default: a temp dir)")
+    parser.add_argument(
+        "--profile",
+        default=None,
+        metavar="DIR",
+        help="run every cpv command under cProfile, writing DIR/<n>-<command>.prof",
+    )
     args = parser.parse_args()
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        PROFILE_DIR.append(Path(args.profile).resolve())
     small = args.quick
     args.size_mb = args.size_mb or (16 if small else 1024 if args.big else 256)
     args.fetch_mb = args.fetch_mb or (16 if small else 256)

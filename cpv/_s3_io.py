@@ -54,8 +54,6 @@ def upload(
 ) -> None:
     """Upload ``source`` to ``bucket/key`` (multipart above one part); ``on_bytes`` hears of
     the bytes sent (from s3transfer's threads)."""
-    from boto3.s3.transfer import TransferConfig
-
     size = source.stat().st_size
     part = part_size(size)
     if size <= part:  # one request; no transfer manager (its thread pools) per small object
@@ -63,12 +61,6 @@ def upload(
         if on_bytes is not None:
             on_bytes(size)
         return
-    config = TransferConfig(
-        multipart_threshold=part + 1,
-        multipart_chunksize=part,
-        max_concurrency=concurrency,
-        use_threads=concurrency > 1,
-    )
     sent = [0]
     faults = bool(os.environ.get("CPV_FAULT"))
 
@@ -79,7 +71,37 @@ def upload(
         if faults and sent[0] > size // 2:  # a fault midway through a big object's bytes
             fault_point("upload_midway")
 
-    client.upload_file(str(source), bucket, key, Config=config, Callback=callback)
+    _multipart(client, bucket, key, source, part=part, concurrency=concurrency, heard=callback)
+
+
+def _multipart(
+    client: Any,
+    bucket: str,
+    key: str,
+    source: Path,
+    *,
+    part: int,
+    concurrency: int,
+    heard: Callable[[int], None],
+) -> None:
+    """One object in ``part``-sized parts, ``concurrency`` at a time (s3transfer's manager,
+    which aborts the multipart upload when a part fails)."""
+    from s3transfer.futures import NonThreadedExecutor
+    from s3transfer.manager import TransferConfig, TransferManager
+    from s3transfer.subscribers import BaseSubscriber
+
+    class Heard(BaseSubscriber):  # type: ignore[misc]
+        def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
+            heard(bytes_transferred)
+
+    config = TransferConfig(
+        multipart_threshold=part + 1,
+        multipart_chunksize=part,
+        max_request_concurrency=concurrency,
+    )
+    executor = None if concurrency > 1 else NonThreadedExecutor
+    with TransferManager(client, config, executor_cls=executor) as manager:
+        manager.upload(str(source), bucket, key, subscribers=[Heard()]).result()
 
 
 def delete_keys(client: Any, bucket: str, keys: list[str]) -> list[str]:
