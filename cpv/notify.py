@@ -80,6 +80,7 @@ def mask_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname or "?"
+        host = f"[{host}]" if ":" in host else host  # IPv6
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "***"
@@ -266,6 +267,7 @@ def remove_webhook(key: str) -> Webhook:
     hooks = load_webhooks()
     gone = find_webhook(hooks, key)
     save_webhooks([w for w in hooks if w is not gone])
+    clear_failure(gone.id)  # status no longer reports a webhook that is gone
     return gone
 
 

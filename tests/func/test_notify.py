@@ -215,6 +215,23 @@ def test_a_webhook_answering_500_is_retried_then_warned_and_shown_by_status(
     )
 
 
+def failures(repo: Path) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = json.loads(
+        run_cpv("status", "--no-remote", "--json", cwd=repo).stdout
+    )["webhook_failures"]
+    return out
+
+
+def test_removing_a_failing_webhook_forgets_its_failure(repo: Path, hooks: HookServer) -> None:
+    hooks.status = 404  # a revoked URL: not retried
+    add_hook(hooks.url())
+    done = tag(repo, b"weights-1")
+    assert len(hooks.requests) == 1 and "HTTP 404" in done.stderr
+    [failure] = failures(repo)
+    run_cpv("configure", "--remove-webhook", failure["id"])
+    assert failures(repo) == []
+
+
 def test_a_webhook_that_never_answers_holds_the_command_no_longer_than_its_budget(
     repo: Path, hooks: HookServer
 ) -> None:
@@ -376,6 +393,7 @@ def test_a_version_made_by_the_training_callbacks_is_announced(
             "https://prod-1.westus.logic.azure.com:443/workflows/***",
         ),
         ("http://127.0.0.1:8080/hook?token=SECRET", "http://127.0.0.1:8080/***"),
+        ("http://[::1]:8080/hooks/SECRET", "http://[::1]:8080/hooks/***"),
     ],
 )
 def test_mask_url_keeps_only_scheme_host_and_a_plain_first_word(url: str, masked: str) -> None:
