@@ -3,6 +3,8 @@
 Run:  .venv/bin/python benchmarks/bench_transfer.py            # 256 MiB, 2,000 files, 200 versions
       .venv/bin/python benchmarks/bench_transfer.py --big      # 1 GiB for push and tag
       .venv/bin/python benchmarks/bench_transfer.py --quick    # small sizes: a smoke run
+      RGW_KEEP=1 scripts/with-rgw.sh .venv/bin/python benchmarks/bench_transfer.py --rgw
+                                    # against a real Ceph RADOS Gateway instead of moto
 
 Every measurement is a whole child process (interpreter start-up and imports included, for
 cpv and for the baselines alike), timed from the parent; its peak RSS is GNU time's ``%M``
@@ -195,6 +197,29 @@ class Moto:
             self.proc = None
 
 
+class Gateway:
+    """A running S3 server given by the environment (``--rgw``: the Ceph RADOS Gateway that
+    ``scripts/with-rgw.sh`` starts), emptied where :class:`Moto` would be restarted."""
+
+    def __init__(self) -> None:
+        self.endpoint = os.environ["CPV_TEST_RGW_ENDPOINT"]
+        self.port = int(self.endpoint.rsplit(":", 1)[1].strip("/"))
+        self.keys = (os.environ["CPV_TEST_RGW_ACCESS_KEY"], os.environ["CPV_TEST_RGW_SECRET_KEY"])
+
+    def start(self) -> None:
+        import boto3
+
+        s3 = boto3.resource("s3", endpoint_url=self.endpoint, region_name="us-east-1")
+        bucket = s3.Bucket(BUCKET)
+        if bucket.creation_date is None:
+            bucket.create()
+        bucket.objects.all().delete()
+        bucket.multipart_uploads.all().delete()
+
+    def stop(self) -> None:
+        pass
+
+
 class DelayProxy:
     """Loopback TCP relay to ``port`` that holds each new HTTP request back ``delay`` s."""
 
@@ -281,11 +306,14 @@ class Bench:
             "DVC_NO_ANALYTICS": "1",
             "NO_COLOR": "1",
         }
+        server: Moto | Gateway = Gateway() if args.rgw else Moto()
+        if isinstance(server, Gateway):
+            self.env["AWS_ACCESS_KEY_ID"], self.env["AWS_SECRET_ACCESS_KEY"] = server.keys
         self.env.pop("AWS_PROFILE", None)
         self.env.pop("CPV_FAULT", None)
         os.environ.clear()
         os.environ.update(self.env)
-        self.moto = Moto()
+        self.moto = server
         self.models = 0
         self.raw: dict[str, list[float]] = {}
         self.failures: list[str] = []
@@ -703,6 +731,11 @@ def main() -> None:
         default=None,
         metavar="DIR",
         help="run every cpv command under cProfile, writing DIR/<n>-<command>.prof",
+    )
+    parser.add_argument(
+        "--rgw",
+        action="store_true",
+        help="use the S3 server in CPV_TEST_RGW_* (run under scripts/with-rgw.sh) instead of moto",
     )
     args = parser.parse_args()
     if args.profile:
