@@ -4,7 +4,8 @@ A remote never has a tag whose data is missing: objects are uploaded first
 (:mod:`cpv.storage`), then the branch and the new tags go in one ``git push --atomic``.
 When another writer already published a version number we made locally with other
 content, our unpublished version is renamed to the next free number; nothing is ever
-force-pushed and neither version is lost.
+force-pushed and neither version is lost. Once published, the model's catalog index is
+brought up to date (:func:`cpv.ops.models.publish_index`); a failure there is a warning.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from cpv import _git, refs
 from cpv._faults import fault_point
 from cpv.config import GIT_REMOTE_NAME
 from cpv.errors import PushRejectedError, RemoteError
+from cpv.ops.models import publish_index
 from cpv.ops.pull import fast_forward, fetch_branch, tracking_ref
 from cpv.ops.renumber import refuse_log_changes, renumber
 from cpv.repo import METRICS_LOG, ModelRepo
@@ -103,7 +105,9 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
                 continue  # someone published in between: look again
             # The remote's branch is now our HEAD: note it without another round trip.
             repo.git.run("update-ref", tracking_ref(branch), "HEAD")
+            published = [*remote, *refs.lifecycle_of(listing)]
             return PushResult(
+                index_warning=publish_index(repo, branch=branch, remote_tags=published),
                 pushed_tags=new_tags,
                 renamed=renamed,
                 objects_pushed=objects,

@@ -1,0 +1,49 @@
+"""Adapter: the catalog's S3 requests — listing "folders" with a delimiter, and reading and
+writing one small JSON object. Callers pass a client from :func:`cpv._s3.s3_client` and
+translate failures with :func:`cpv._s3.storage_error`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+def list_prefixes(client: Any, bucket: str, prefix: str) -> list[str]:
+    """The "folders" right under ``prefix`` (``team/`` -> ``team/model/``), every page."""
+    found: list[str] = []
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix, Delimiter="/"
+    )
+    for page in pages:
+        found.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+    return found
+
+
+def has_keys(client: Any, bucket: str, prefix: str) -> bool:
+    """Whether any object's key starts with ``prefix`` (one request, one key at most)."""
+    answer = client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    return bool(answer.get("KeyCount") or answer.get("Contents"))
+
+
+def get_small(client: Any, bucket: str, key: str) -> bytes | None:
+    """The bytes of a small object, None when there is no such key."""
+    try:
+        return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except Exception as exc:
+        response = getattr(exc, "response", None) or {}
+        if str(response.get("Error", {}).get("Code", "")) in _MISSING:
+            return None
+        raise
+
+
+def put_small(client: Any, bucket: str, key: str, body: bytes) -> None:
+    """Write a small JSON object in one PUT (S3 replaces an object whole: a reader sees the
+    old bytes or the new ones, never a mix)."""
+    client.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=body,
+        ContentType="application/json",
+        CacheControl="no-cache",
+    )

@@ -1,0 +1,26 @@
+"""``cpv models``: parse, call the library, render."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--team", default=None, metavar="TEAM", help="List only this team's models.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def models(team: str | None, as_json: bool) -> None:
+    """List every model in the configured storage, from the index each push keeps (no clone)."""
+    from cpv.ops.models import models as list_models
+
+    from . import render, render_catalog
+
+    result = list_models(team=team)
+    if as_json:
+        render.print_json(result.model_dump(mode="json", by_alias=True))
+    else:
+        render_catalog.models_table(result)
+
+
+def register(cli: click.Group) -> None:
+    """Add the catalog command to the ``cpv`` group."""
+    cli.add_command(models)
