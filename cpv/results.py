@@ -88,6 +88,8 @@ class PushResult(BaseModel):
     dry_run: bool = False
     #: nothing at all was sent: no tag, no object, no commit
     up_to_date: bool = False
+    #: why the catalog index (``cpv models``) could not be updated; the push itself succeeded
+    index_warning: str | None = None
 
 
 class WebhookFailure(BaseModel):
