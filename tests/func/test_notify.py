@@ -4,6 +4,7 @@ command; the URL (a secret) never shows, nor reaches the repository."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -82,6 +83,23 @@ def add_hook(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return run_cpv("configure", "--webhook", url, *extra)
 
 
+def hook(url: str, *, events: tuple[str, ...] = (), fmt: str | None = None) -> None:
+    """A webhook added in-process (a child process each costs seconds on a loaded box)."""
+    from cpv import notify
+
+    notify.add_webhook(url, events=events, fmt=fmt)
+
+
+def api_tag(repo: Path, content: bytes, **kwargs: Any) -> Any:
+    """A version made through the Python API, its deliveries waited for."""
+    from cpv import ModelCheckpoints, notify_delivery
+
+    write_checkpoint(repo, content)
+    result = ModelCheckpoints(repo).tag(**kwargs)
+    notify_delivery.wait()
+    return result
+
+
 def assert_no_secret(*texts: str) -> None:
     for text in texts:
         for part in SECRET.split("/"):
@@ -114,19 +132,25 @@ def test_tag_posts_one_json_payload_naming_the_version(repo: Path, hooks: HookSe
 
 
 def test_nothing_is_sent_for_a_dry_run_or_an_unchanged_tag(repo: Path, hooks: HookServer) -> None:
-    add_hook(hooks.url())
-    tag(repo, b"weights-1", "--dry-run")
+    from cpv import ModelCheckpoints, notify_delivery
+    from cpv.errors import NothingToTagError
+
+    hook(hooks.url())
+    api_tag(repo, b"weights-1", dry_run=True)
     assert hooks.requests == []
-    tag(repo, b"weights-1")
+    api_tag(repo, b"weights-1")
     assert len(hooks.requests) == 1
-    run_cpv("tag", "model", cwd=repo, check=False)  # unchanged content: no new version
-    run_cpv("gc", "--keep-last", "1", "--dry-run", cwd=repo)
+    with contextlib.suppress(NothingToTagError):  # unchanged content: no new version
+        api_tag(repo, b"weights-1")
+    ModelCheckpoints(repo).gc(keep_last=1, dry_run=True)
+    ModelCheckpoints(repo).push(dry_run=True)
+    notify_delivery.wait()
     assert len(hooks.requests) == 1
 
 
 def test_slack_and_teams_payloads(repo: Path, hooks: HookServer) -> None:
-    add_hook(hooks.url("/slack/x"), "--format", "slack")
-    add_hook(hooks.url("/teams/y"), "--format", "teams")
+    hook(hooks.url("/slack/x"), fmt="slack")
+    hook(hooks.url("/teams/y"), fmt="teams")
     tag(repo, b"weights-1", "-m", "<b>bold</b>", "--metric", "wer=0.21")
 
     by_path = {r["path"]: r["body"] for r in hooks.requests}
@@ -151,13 +175,16 @@ def test_slack_and_teams_payloads(repo: Path, hooks: HookServer) -> None:
 
 
 def test_events_filter_promote_and_demote(repo: Path, hooks: HookServer) -> None:
-    add_hook(hooks.url(), "--events", "promote,demote")
-    tag(repo, b"weights-1", "--metric", "wer=0.3")
-    tag(repo, b"weights-2", "--metric", "wer=0.2")
+    from cpv import ModelCheckpoints, notify_delivery
+
+    hook(hooks.url(), events=("promote,demote",))
+    api_tag(repo, b"weights-1", metrics={"wer": 0.3})
+    api_tag(repo, b"weights-2", metrics={"wer": 0.2})
     assert hooks.requests == []  # tag is not among its events
 
     run_cpv("promote", "v0.2", "prod", "-m", "best wer", cwd=repo)
-    run_cpv("promote", "v0.2", "prod", cwd=repo)  # already there: nothing recorded, nothing sent
+    ModelCheckpoints(repo).promote("v0.2", "prod")  # already there: nothing recorded nor sent
+    notify_delivery.wait()
     run_cpv("demote", "prod", cwd=repo)
     promote, demote = hooks.bodies()
     assert promote["event"] == "promote" and promote["tag"] == "model/v0.2"
@@ -169,11 +196,14 @@ def test_events_filter_promote_and_demote(repo: Path, hooks: HookServer) -> None
 
 
 def test_push_and_gc_events(repo: Path, hooks: HookServer) -> None:
-    add_hook(hooks.url(), "--events", "push,gc")
+    from cpv import ModelCheckpoints, notify_delivery
+
+    hook(hooks.url(), events=("push", "gc"))
     for n in range(3):
-        tag(repo, f"weights-{n}".encode(), "--metric", f"wer=0.{n + 1}")
+        api_tag(repo, f"weights-{n}".encode(), metrics={"wer": float(f"0.{n + 1}")})
     run_cpv("push", cwd=repo)
-    run_cpv("push", cwd=repo)  # up to date: nothing to announce
+    ModelCheckpoints(repo).push()  # up to date: nothing to announce
+    notify_delivery.wait()
     run_cpv("gc", "--keep-last", "1", cwd=repo)
 
     push, gc = hooks.bodies()
@@ -189,7 +219,7 @@ def test_a_webhook_answering_500_is_retried_then_warned_and_shown_by_status(
     repo: Path, hooks: HookServer
 ) -> None:
     hooks.status = 500
-    add_hook(hooks.url())
+    hook(hooks.url())
     done = tag(repo, b"weights-1")
 
     assert done.returncode == 0 and "created model/v0.1" in done.stdout
@@ -208,28 +238,24 @@ def test_a_webhook_answering_500_is_retried_then_warned_and_shown_by_status(
     assert_no_secret(done.stdout, done.stderr, status.stdout, status.stderr, failures.read_text())
 
     hooks.status = 200  # the next delivery succeeds: the failure is cleared
-    tag(repo, b"weights-2")
-    assert (
-        json.loads(run_cpv("status", "--no-remote", "--json", cwd=repo).stdout)["webhook_failures"]
-        == []
-    )
+    api_tag(repo, b"weights-2")
+    assert webhook_failures(repo) == []
 
 
-def failures(repo: Path) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = json.loads(
-        run_cpv("status", "--no-remote", "--json", cwd=repo).stdout
-    )["webhook_failures"]
-    return out
+def webhook_failures(repo: Path) -> list[Any]:
+    from cpv import ModelCheckpoints
+
+    return ModelCheckpoints(repo).status(remote=False).webhook_failures
 
 
 def test_removing_a_failing_webhook_forgets_its_failure(repo: Path, hooks: HookServer) -> None:
     hooks.status = 404  # a revoked URL: not retried
-    add_hook(hooks.url())
+    hook(hooks.url())
     done = tag(repo, b"weights-1")
     assert len(hooks.requests) == 1 and "HTTP 404" in done.stderr
-    [failure] = failures(repo)
-    run_cpv("configure", "--remove-webhook", failure["id"])
-    assert failures(repo) == []
+    [failure] = webhook_failures(repo)
+    run_cpv("configure", "--remove-webhook", failure.id)
+    assert webhook_failures(repo) == []
 
 
 def test_a_webhook_that_never_answers_holds_the_command_no_longer_than_its_budget(
@@ -240,7 +266,7 @@ def test_a_webhook_that_never_answers_holds_the_command_no_longer_than_its_budge
     baseline = time.monotonic() - start
 
     hooks.hang = True
-    add_hook(hooks.url())
+    hook(hooks.url())
     start = time.monotonic()
     done = tag(repo, b"weights-1")
     elapsed = time.monotonic() - start
@@ -257,7 +283,7 @@ def test_a_webhook_that_never_answers_holds_the_command_no_longer_than_its_budge
 
 def test_a_short_budget_is_kept_too(repo: Path, hooks: HookServer) -> None:
     hooks.hang = True
-    add_hook(hooks.url())
+    hook(hooks.url())
     start = time.monotonic()
     write_checkpoint(repo, b"weights-1")
     done = run_cpv("tag", "model", cwd=repo, env={"CPV_WEBHOOK_TIMEOUT": "1"})
