@@ -354,4 +354,11 @@ def emit(event: str, repo: Any, result: Any) -> None:
             payload = notify_payload.body(hook.format, facts)
             notify_delivery.start(hook, payload, event=event, model=facts["model_id"])
     except Exception as exc:  # a notification never fails the operation
-        log.warning("cpv webhooks: could not announce %s: %s", event, type(exc).__name__)
+        # a ConfigError names the file, never a URL; anything else only by its type
+        why = exc.message if isinstance(exc, ConfigError) else type(exc).__name__
+        problems.append(f"the {event} could not be announced to the webhooks: {why}")
+        log.warning("cpv webhooks: %s", problems[-1])
+
+
+#: Why an operation could not be announced at all (read by the CLI, which warns of it).
+problems: list[str] = []

@@ -115,18 +115,21 @@ def _quiet_webhook_log() -> None:
     import logging
 
     logger = logging.getLogger("cpv.notify")
-    logger.addHandler(logging.NullHandler())
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
     logger.propagate = False
 
 
 def _webhooks_done() -> None:
     """Wait for the webhooks the command told (never past their budget) and warn, in one
     line each, of those that failed."""
-    delivery = sys.modules.get("cpv.notify_delivery")
-    if delivery is None:
-        return  # nothing was sent
+    notify, delivery = sys.modules.get("cpv.notify"), sys.modules.get("cpv.notify_delivery")
     from . import render
 
+    while notify is not None and notify.problems:
+        render.warning(notify.problems.pop(0))
+    if delivery is None:
+        return  # nothing was sent
     for failure in delivery.wait():
         render.warning(
             f"webhook {failure.id} ({failure.url}) was not told of this {failure.event}: "

@@ -258,6 +258,16 @@ def test_removing_a_failing_webhook_forgets_its_failure(repo: Path, hooks: HookS
     assert webhook_failures(repo) == []
 
 
+def test_an_unreadable_webhooks_file_is_a_warning_not_a_failure(repo: Path) -> None:
+    store = Path(os.environ["CPV_HOME"]) / "webhooks.json"
+    store.parent.mkdir(mode=0o700, exist_ok=True)
+    store.write_text("{not json")
+    done = tag(repo, b"weights-1")
+    assert done.returncode == 0 and "created model/v0.1" in done.stdout
+    assert "warning: the tag could not be announced" in done.stderr
+    assert str(store) in done.stderr
+
+
 def test_a_webhook_that_never_answers_holds_the_command_no_longer_than_its_budget(
     repo: Path, hooks: HookServer
 ) -> None:
