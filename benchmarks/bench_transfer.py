@@ -214,7 +214,8 @@ class Gateway:
         if bucket.creation_date is None:
             bucket.create()
         bucket.objects.all().delete()
-        bucket.multipart_uploads.all().delete()
+        for upload in bucket.multipart_uploads.all():
+            upload.abort()
 
     def stop(self) -> None:
         pass
