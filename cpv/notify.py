@@ -360,5 +360,22 @@ def emit(event: str, repo: Any, result: Any) -> None:
         log.warning("cpv webhooks: %s", problems[-1])
 
 
+def send_ping(hooks: list[Webhook]) -> list[WebhookFailure | None]:
+    """Send a test message to each of ``hooks`` and wait for the answers (each within the
+    delivery budget): None for a delivered one, else its failure (recorded like any other;
+    a success clears the webhook's last failure)."""
+    from cpv import notify_delivery, notify_payload
+
+    sent = [
+        notify_delivery.start(
+            w, notify_payload.body(w.format, notify_payload.ping_facts(list(w.events))),
+            event="test", model="",
+        )
+        for w in hooks
+    ]  # fmt: skip
+    notify_delivery.wait()
+    return [d.failure for d in sent]
+
+
 #: Why an operation could not be announced at all (read by the CLI, which warns of it).
 problems: list[str] = []

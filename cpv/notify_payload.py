@@ -58,7 +58,7 @@ def _metrics_text(metrics: dict[str, Any]) -> str:
 
 
 def _base(event: str, repo: Any, record: Any, **fields: Any) -> dict[str, Any]:
-    team, model = repo.config.team, repo.config.model
+    team, model = (repo.config.team, repo.config.model) if repo is not None else ("", "")
     out: dict[str, Any] = {
         "event": event,
         "team": team,
@@ -158,6 +158,14 @@ def _gc_facts(repo: Any, result: Any) -> dict[str, Any] | None:
         details={"freed_local": result.freed_local, "freed_remote": result.freed_remote,
                  "remote": result.remote, "kept": [k.tag for k in result.kept],
                  "markers": list(result.markers)},
+    )  # fmt: skip
+
+
+def ping_facts(events: list[str]) -> dict[str, Any]:
+    """A test message (``cpv configure --test-webhook``): no model, no version."""
+    return _base(
+        "test", None, None, model_id="cpv",
+        message=f"cpv test message: this webhook will be told of {', '.join(events)}",
     )  # fmt: skip
 
 

@@ -319,7 +319,9 @@ def status_result(res: StatusResult) -> None:
             _say("  run `cpv pull` to bring in the remote's commits")
     for f in res.webhook_failures:
         _say(
-            f"  webhook {f.id} ({f.url}) failed {f.at}: {f.event} of {f.model}: {f.reason}",
+            f"  webhook {f.id} ({f.url}) failed {f.at}: {f.event}"
+            + (f" of {f.model}" if f.model else "")
+            + f": {f.reason}",
             style="yellow",
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from cpv.cli.render import _MARK, console
@@ -43,3 +44,38 @@ def settings_table(cfg: Any, *, credentials: str | None) -> None:
         if value:
             table.add_row(f"[bold]{name}[/]", str(value))
     console.print(table)
+
+
+def webhooks(hooks: list[Any], failures: list[Any]) -> None:
+    """``cpv configure --show``: the webhooks (URLs masked) and each one's last failure."""
+    if not hooks:
+        console.print("Webhooks: none (add one with `cpv configure --webhook URL`)", markup=False)
+    else:
+        console.print("Webhooks (URLs masked):")
+        for hook in hooks:
+            console.print(
+                f"  {hook.id}  {hook.url}  {hook.format}  events: {','.join(hook.events)}",
+                markup=False,
+            )
+    for f in failures:
+        about = f"{f.event} of {f.model}" if f.model else f.event
+        console.print(
+            "[yellow]warning:[/] "
+            + escape(f"webhook {f.id} last failed {f.at} ({about}): {f.reason}")
+        )
+
+
+def webhook_changes(result: Any) -> None:
+    """``cpv configure --webhook / --remove-webhook / --test-webhook``: what changed, what
+    answered."""
+    for hook in result.removed:
+        console.print(f"Removed webhook {hook.id} ({hook.url})", markup=False)
+    for hook in result.added:
+        console.print(
+            f"Added webhook {hook.id} ({hook.url}, {hook.format}) for "
+            f"{', '.join(hook.events)}; stored in {result.path} (mode 0600)",
+            markup=False,
+        )
+    for ping in result.tested:
+        state = "delivered" if ping.ok else f"FAILED: {ping.reason}"
+        console.print(f"Test message to {ping.id} ({ping.url}): {state}", markup=False)

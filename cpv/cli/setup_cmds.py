@@ -37,35 +37,18 @@ def _show(as_json: bool) -> None:
     if view.stored_credentials_path:
         creds = f"{creds} (stored: {view.stored_access_key_id} / secret {view.stored_secret_access_key})"
     render_setup.settings_table(view.config, credentials=creds)
-    _webhook_lines(view.webhooks)
-    for failure in view.webhook_failures:
-        render.console.print(
-            f"[yellow]warning:[/] webhook {failure.id} last failed {failure.at} "
-            f"({failure.event} of {failure.model}): {failure.reason}",
-            markup=True,
-        )
+    render_setup.webhooks(view.webhooks, view.webhook_failures)
     for problem in view.permission_problems:
         render.console.print(f"[yellow]warning:[/] {problem}")
 
 
-def _webhook_lines(hooks: list[Any]) -> None:
-    if not hooks:
-        render.console.print("Webhooks: none (add one with `cpv configure --webhook URL`)")
-        return
-    render.console.print("Webhooks (URLs masked):")
-    for hook in hooks:
-        render.console.print(
-            f"  {hook.id}  {hook.url}  {hook.format}  events: {','.join(hook.events)}",
-            markup=False,
-        )
-
-
 def _webhooks(
     add: tuple[str, ...], remove: tuple[str, ...], events: tuple[str, ...], fmt: str | None,
-    as_json: bool,
+    as_json: bool, test: bool,
 ) -> None:  # fmt: skip
-    """``--webhook`` / ``--remove-webhook``: change the webhooks and say what changed."""
-    from cpv.ops.configure import change_webhooks
+    """``--webhook`` / ``--remove-webhook`` / ``--test-webhook``: change the webhooks, say
+    what changed, then test them."""
+    from cpv.ops.configure import change_webhooks, ping_webhooks
 
     urls = [u for u in add if u != "-"]
     if "-" in add:  # from stdin: a URL on the command line is visible in `ps` and history
@@ -73,16 +56,19 @@ def _webhooks(
         if not urls:
             raise UsageError("--webhook -: no URL on standard input")
     result = change_webhooks(add=urls, events=events, fmt=fmt, remove=remove)
+    if test:
+        result.tested = ping_webhooks()
     if as_json:
         render.print_json(result.model_dump(mode="json"))
-        return
-    for hook in result.removed:
-        render.console.print(f"Removed webhook {hook.id} ({hook.url})", markup=False)
-    for hook in result.added:
-        render.console.print(
-            f"Added webhook {hook.id} ({hook.url}, {hook.format}) for "
-            f"{', '.join(hook.events)}; stored in {result.path} (mode 0600)",
-            markup=False,
+    else:
+        render_setup.webhook_changes(result)
+    failed = [t for t in result.tested if not t.ok]
+    if failed:
+        raise ChecksFailed(
+            f"{len(failed)} webhook(s) did not take the test message: "
+            + "; ".join(f"{t.id}: {t.reason}" for t in failed),
+            hint="Check the URL with the service (a 404 or 403: revoked or mistyped), then "
+            "add it again with `cpv configure --webhook URL`.",
         )
 
 
@@ -158,13 +144,18 @@ def _webhooks(
     metavar="ID|URL",
     help="Remove a webhook, by the id `--show` prints or by its URL. Repeatable.",
 )
+@click.option(
+    "--test-webhook",
+    is_flag=True,
+    help="Send a test message to every webhook and say which delivered (exit 1 if one failed).",
+)
 def configure(
     show: bool, as_json: bool, non_interactive: bool, provider: str | None, bucket: str | None,
     region: str | None, account_id: str | None, endpoint_url: str | None, profile: str | None,
     access_key_id: str | None, secret_access_key: str | None, git_remote_template: str | None,
     ssh_key: str | None, generate_ssh_key: bool, no_verify: bool, timeout: float,
     webhooks: tuple[str, ...], events: tuple[str, ...], webhook_format: str | None,
-    remove_webhook: tuple[str, ...],
+    remove_webhook: tuple[str, ...], test_webhook: bool,
 ) -> None:  # fmt: skip
     """Set up storage, credentials, the Git host and webhooks once per person (asks unless --non-interactive)."""
     from pydantic import SecretStr
@@ -173,7 +164,7 @@ def configure(
 
     if (events or webhook_format) and not webhooks:
         raise UsageError("--events and --format apply to --webhook URL")
-    if webhooks or remove_webhook:
+    if webhooks or remove_webhook or test_webhook:
         storage = (non_interactive, provider, bucket, region, account_id, endpoint_url, profile,
                    git_remote_template, ssh_key, generate_ssh_key)  # fmt: skip
         if any(storage):
@@ -181,7 +172,9 @@ def configure(
                 "--webhook and --remove-webhook are saved on their own",
                 hint="Run `cpv configure --webhook URL` separately from the storage settings.",
             )
-        _webhooks(webhooks, remove_webhook, events, webhook_format, as_json and not show)
+        _webhooks(
+            webhooks, remove_webhook, events, webhook_format, as_json and not show, test_webhook
+        )
         if not show:
             return
     if show:

@@ -82,13 +82,40 @@ class SettingsView(BaseModel):
     webhook_failures: list[WebhookFailure] = Field(default_factory=list)
 
 
+class WebhookPing(BaseModel):
+    """One webhook's answer to ``cpv configure --test-webhook`` (``reason`` when it failed)."""
+
+    id: str
+    url: str
+    ok: bool
+    reason: str = ""
+
+
 class WebhooksResult(BaseModel):
-    """``cpv configure --webhook`` / ``--remove-webhook``: what changed, URLs masked."""
+    """``cpv configure --webhook`` / ``--remove-webhook`` / ``--test-webhook``: what
+    changed and what answered, URLs masked."""
 
     path: str
     added: list[WebhookView] = Field(default_factory=list)
     removed: list[WebhookView] = Field(default_factory=list)
     webhooks: list[WebhookView] = Field(default_factory=list)
+    tested: list[WebhookPing] = Field(default_factory=list)
+
+
+def ping_webhooks() -> list[WebhookPing]:
+    """Send a test message to every configured webhook and say which delivered.
+
+    Raises:
+        UsageError: no webhook is configured.
+        ConfigError: the webhooks file cannot be read.
+    """
+    hooks = notify.load_webhooks()
+    if not hooks:
+        raise UsageError("no webhook to test", hint="Add one first: cpv configure --webhook URL.")
+    return [
+        WebhookPing(id=w.id, url=w.masked_url, ok=f is None, reason=f.reason if f else "")
+        for w, f in zip(hooks, notify.send_ping(hooks), strict=True)
+    ]
 
 
 def change_webhooks(

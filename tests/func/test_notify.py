@@ -329,6 +329,21 @@ def test_configure_show_masks_the_url_and_the_store_is_private(hooks: HookServer
     assert_no_secret(gone.stdout, missing.stderr)
 
 
+def test_test_webhook_sends_a_test_message_and_fails_when_one_is_refused(
+    hooks: HookServer,
+) -> None:
+    added = run_cpv("configure", "--webhook", hooks.url(), "--format", "slack", "--test-webhook")
+    assert "Test message to slack-" in added.stdout and "delivered" in added.stdout
+    [body] = hooks.bodies()
+    assert body["text"].startswith("cpv test message: this webhook will be told of tag, push")
+
+    hooks.status = 404
+    refused = run_cpv("configure", "--test-webhook", check=False)
+    assert refused.returncode == 1 and "FAILED: HTTP 404" in refused.stdout
+    assert "Error: 1 webhook(s) did not take the test message" in refused.stderr
+    assert_no_secret(added.stdout, added.stderr, refused.stdout, refused.stderr)
+
+
 def test_invalid_webhook_settings_are_refused_in_one_line(hooks: HookServer) -> None:
     for args in (
         ("--webhook", f"ftp://example.com/{SECRET}"),
@@ -336,6 +351,7 @@ def test_invalid_webhook_settings_are_refused_in_one_line(hooks: HookServer) -> 
         ("--webhook", hooks.url(), "--events", "tag,deploy"),
         ("--events", "tag"),
         ("--webhook", hooks.url(), "--provider", "aws"),
+        ("--test-webhook",),  # none configured
     ):
         done = run_cpv("configure", *args, check=False)
         assert done.returncode == 2, args
