@@ -130,28 +130,30 @@ class Delivery:
 
     def _settle(self, reason: str | None) -> None:
         """Record the outcome once (the thread or wait(), whichever comes first)."""
+        failure = None
+        if reason is not None:
+            tries = f" after {self.attempts} attempt(s)" if self.attempts > 1 else ""
+            failure = WebhookFailure(
+                id=self.hook_id,
+                url=self.masked,
+                event=self.event,
+                model=self.model,
+                at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                reason=scrub(reason, self._url) + tries,
+                attempts=self.attempts,
+            )
         with self._done:
             if self._settled:
                 return
-            self._settled = True
-        if reason is None:
+            self._settled, self.failure = True, failure
+        if failure is None:
             clear_failure(self.hook_id)
             return
-        tries = f" after {self.attempts} attempt(s)" if self.attempts > 1 else ""
-        self.failure = WebhookFailure(
-            id=self.hook_id,
-            url=self.masked,
-            event=self.event,
-            model=self.model,
-            at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            reason=scrub(reason, self._url) + tries,
-            attempts=self.attempts,
-        )
         log.warning(
             "cpv webhook %s (%s): the %s event was not delivered: %s",
-            self.hook_id, self.masked, self.event, self.failure.reason,
+            self.hook_id, self.masked, self.event, failure.reason,
         )  # fmt: skip
-        record_failure(self.failure)
+        record_failure(failure)
 
 
 def start(hook: Webhook, body: dict[str, Any], *, event: str, model: str) -> Delivery:
