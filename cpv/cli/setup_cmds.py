@@ -169,7 +169,8 @@ def configure(
                    git_remote_template, ssh_key, generate_ssh_key)  # fmt: skip
         if any(storage):
             raise UsageError(
-                "--webhook and --remove-webhook are saved on their own",
+                "--webhook, --remove-webhook and --test-webhook are not combined with the "
+                "storage settings",
                 hint="Run `cpv configure --webhook URL` separately from the storage settings.",
             )
         _webhooks(
