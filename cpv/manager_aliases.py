@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import builtins
 
-from cpv import notify
 from cpv.manager_base import ManagerState
 from cpv.metadata import VersionRecord
 from cpv.progress import reports_progress as _reporting
@@ -38,6 +37,7 @@ class AliasMethods(ManagerState):
             VersionNotFoundError: ``version`` names no version here.
             LockTimeoutError, GitError.
         """
+        from cpv import notify
         from cpv.ops.promote import promote
 
         move = promote(self.repo.root, version, alias, kinds=self.kinds, message=message)
@@ -61,6 +61,7 @@ class AliasMethods(ManagerState):
             VersionNotFoundError: no such alias, or it points at nothing already.
             LockTimeoutError, GitError.
         """
+        from cpv import notify
         from cpv.ops.promote import demote
 
         move = demote(self.repo.root, alias, message=message)

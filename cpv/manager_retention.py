@@ -3,7 +3,6 @@ space accounting (see :mod:`cpv.managers` and ``docs/retention.md``)."""
 
 from __future__ import annotations
 
-from cpv import notify
 from cpv.manager_base import ManagerState
 from cpv.progress import reports_progress as _reporting
 from cpv.results import DeleteResult, DuResult, GcResult
@@ -46,6 +45,7 @@ class RetentionMethods(ManagerState):
             UsageError: no policy given nor configured. MissingDataError (``remote``: a
             kept version's listing is nowhere), StorageError, RemoteError, LockTimeoutError.
         """
+        from cpv import notify
         from cpv.ops.gc import gc
 
         result = gc(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cpv import notify
 from cpv.manager_base import ManagerState
 from cpv.progress import reports_progress as _reporting
 from cpv.results import MoveResult, PullResult, PushResult, StorageState, VerifyResult
@@ -37,6 +36,7 @@ class SyncMethods(ManagerState):
         Once published, the webhooks configured for ``push`` are told (in the background,
         see :mod:`cpv.notify`); a failing webhook never fails the push.
         """
+        from cpv import notify
         from cpv.ops.push import push
 
         result = push(self.root, jobs=jobs, dry_run=dry_run)

@@ -10,7 +10,6 @@ from cpv.config import GIT_REMOTE_NAME
 from cpv.errors import CpvError
 from cpv.ingest import workspace_tree
 from cpv.metadata import VersionRecord
-from cpv.notify import last_failures
 from cpv.repo import ModelRepo
 from cpv.results import KindStatus, StatusResult
 from cpv.transaction import pending as pending_change
@@ -53,6 +52,8 @@ def status(
         kinds=out,
     )
     result.remote = repo.git.remote_url(GIT_REMOTE_NAME)
+    from cpv.notify import last_failures  # cpv list and friends need not import it
+
     result.webhook_failures = last_failures()
     if remote and result.remote:
         _unpublished(repo, result, records)
