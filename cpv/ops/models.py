@@ -12,18 +12,15 @@ push: it becomes a warning.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
 
-from cpv import refs
 from cpv.catalog import BestVersion, ModelIndex, ModelsResult, list_models, public_url
-from cpv.catalog import read_index as _read
-from cpv.catalog import write_index as _write
 from cpv.config import GIT_REMOTE_NAME, load_user_config
-from cpv.credentials import applied_env
 from cpv.errors import CpvError
-from cpv.metadata import VersionRecord
-from cpv.repo import ModelRepo
-from cpv.transfer import store_for
-from cpv.versions import Kind
+
+if TYPE_CHECKING:  # `cpv models` needs none of these: it starts without git or DVC
+    from cpv.metadata import VersionRecord
+    from cpv.repo import ModelRepo
 
 
 def models(*, team: str | None = None) -> ModelsResult:
@@ -41,7 +38,9 @@ def models(*, team: str | None = None) -> ModelsResult:
 def build_index(repo: ModelRepo, *, branch: str) -> ModelIndex:
     """The catalog entry of ``repo`` from its versions and aliases (removed versions left
     out); sizes and ``updated_*`` are filled in by :func:`publish_index`."""
+    from cpv import refs
     from cpv.ops.delete import removed_markers
+    from cpv.versions import Kind
 
     markers = removed_markers(repo)
     live = [r for r in repo.records() if r.tag not in markers]
@@ -72,6 +71,8 @@ def _newest(records: Sequence[VersionRecord]) -> VersionRecord | None:
 def _best(repo: ModelRepo, live: Sequence[VersionRecord]) -> BestVersion | None:
     """``best`` as :func:`cpv.refs.resolve_arg` resolves it (the metric ``cpv.yaml``
     declares); None when none is declared or no version has the metric."""
+    from cpv import refs
+
     declared = repo.config.best
     if declared is None:
         return None
@@ -89,6 +90,11 @@ def publish_index(repo: ModelRepo, *, branch: str, remote_tags: Collection[str])
     Returns None when the index is written (or already says the same), else a warning: a
     failure here never fails the push, whose versions are already published.
     """
+    from cpv import refs
+    from cpv.catalog import read_index, write_index
+    from cpv.credentials import applied_env
+    from cpv.transfer import store_for
+
     try:
         _catch_up(repo, remote_tags)
         index = build_index(repo, branch=branch)
@@ -97,13 +103,13 @@ def publish_index(repo: ModelRepo, *, branch: str, remote_tags: Collection[str])
             listed = store.sizes()
             index.size_bytes, index.objects = sum(listed.values()), len(listed)
             try:
-                current = _read(store)
+                current = read_index(store)
             except CpvError:
                 current = None  # unreadable: written again
             if index.same_as(current):
                 return None
             index.updated_at, index.updated_by = refs.now(), repo.git.identity()
-            _write(store, index)
+            write_index(store, index)
     except Exception as exc:  # the push is done: never turn it into a failure
         why = exc.message if isinstance(exc, CpvError) else f"{type(exc).__name__}: {exc}"
         return (
@@ -116,6 +122,8 @@ def publish_index(repo: ModelRepo, *, branch: str, remote_tags: Collection[str])
 def _catch_up(repo: ModelRepo, remote_tags: Collection[str]) -> None:
     """Fetch the version and lifecycle tags the remote has and this clone lacks (another
     writer's), so the index describes all that is published. No request when none lack."""
+    from cpv import refs
+
     local = {t.name for t in repo.git.list_tags("model", "data", *refs.LIFECYCLE)}
     if set(remote_tags) <= local:
         return
