@@ -31,6 +31,9 @@ class VersionRequest:
     index: int = 0
     #: the private bytes (a cpv.objects.Snapshot); None: ``source`` is a staging folder
     snapshot: Any = None
+    #: the training run, and its steps' metrics since its previous save (see _steps.py)
+    run: str | None = None
+    steps: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass

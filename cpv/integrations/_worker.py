@@ -29,6 +29,7 @@ import time
 import weakref
 from collections.abc import Iterable
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,7 @@ class VersionWorker:
         self._thread: threading.Thread | None = None
         self._reported: set[int] = set()  # id() of outcomes already raised or returned
         self._known: dict[tuple[str, int, int, int], str] = {}  # data files already hashed
+        self._steps: tuple[dict[str, Any], ...] = ()  # steps of saves that made no version
         _live_workers.add(self)
 
     # -- training thread -------------------------------------------------------------
@@ -261,6 +263,8 @@ class VersionWorker:
         outcome = VersionOutcome(request=request)
         started = time.perf_counter()
         snap = request.snapshot or objects.FolderSnapshot(request.source)
+        # Steps of a save that made no version go with the run's next one.
+        steps, self._steps = (*self._steps, *request.steps), ()
         try:
             if request.with_data:
                 with contextlib.suppress(NothingToTagError):
@@ -270,10 +274,14 @@ class VersionWorker:
             asked = TagRequest.build(
                 message=request.message, metrics=request.metrics, params=request.params
             )
+            asked = replace(asked, run=request.run, steps=steps)
             result = tag_snapshot(self._repo, snap, asked, known=self._known)
             notify.emit("tag", self._repo, result)  # what ModelCheckpoints.tag announces
             outcome.tag, outcome.created = result.tag, result.created
+            if not result.created:
+                self._steps = steps
         except Exception as exc:
+            self._steps = steps
             outcome.error = exc
             outcome.kept = self._keep(snap)
             log.error("cpv: %s could not be versioned: %s", request.label or "a save", exc)

@@ -85,6 +85,7 @@ class CpvLightningCallback(pl.Callback):
         self.best_tag: str | None = None
         self._versioning: Versioning | None = None
         self._last_step: int | None = None
+        self._logged: dict[str, Any] = {}  # the step metrics last recorded
 
     # -- hooks --------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -116,6 +117,21 @@ class CpvLightningCallback(pl.Callback):
         self._last_step = trainer.global_step
         self._version(checkpoint, metrics, is_best=is_best, what=f"epoch {trainer.current_epoch}")
 
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if self._versioning is not None and trainer.global_step % self._log_every(trainer) == 0:
+            self._log_step(trainer)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._versioning is not None and not trainer.sanity_checking:
+            self._log_step(trainer)  # before ModelCheckpoint saves (it runs last)
+
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         versioning = self._versioning
         if versioning is None:
@@ -144,6 +160,20 @@ class CpvLightningCallback(pl.Callback):
             versioning.__exit__(type(exception), exception, None)
 
     # -- helpers ------------------------------------------------------------------------
+    @staticmethod
+    def _log_every(trainer: pl.Trainer) -> int:
+        return max(int(getattr(trainer, "log_every_n_steps", 0) or 1), 1)
+
+    def _log_step(self, trainer: pl.Trainer) -> None:
+        """The logged metrics that changed since the last step recorded (a value logged
+        once per epoch is recorded once, not at every step after it)."""
+        assert self._versioning is not None
+        now = clean_metrics(trainer.callback_metrics)
+        fresh = {k: v for k, v in now.items() if self._logged.get(k) != v}
+        self._logged.update(now)
+        if fresh:
+            self._versioning.log_metrics(fresh, step=trainer.global_step)
+
     def _metrics(self, trainer: pl.Trainer) -> dict[str, Any]:
         metrics: dict[str, Any] = clean_metrics(trainer.callback_metrics)
         metrics["epoch"] = trainer.current_epoch

@@ -6,7 +6,8 @@ Two ways in::
 
     with versioning(repo=".", params=params) as v:     # one background worker per run
         for epoch in range(epochs):
-            train_one_epoch()
+            loss = train_one_epoch()
+            v.log_metrics({"loss": loss}, step=epoch)    # drawn by `cpv compare --html`
             save_file(model.state_dict(), "checkpoints/model.safetensors")
             v.log_checkpoint("checkpoints", metrics={"val_loss": val_loss})
     # leaving the block waits for every queued version and raises VersioningError on failure
@@ -38,6 +39,7 @@ from cpv.integrations._outcomes import (
     clean_metrics,
 )
 from cpv.integrations._rank import is_main_process
+from cpv.integrations._steps import StepLog
 from cpv.integrations._worker import VersionWorker
 from cpv.objects import tree_size
 
@@ -95,6 +97,7 @@ class Versioning:
         if is_main_process():  # fail at the start of training when this is no repository
             self._worker = self._new_worker()
         self._staged: set[Path] = set()
+        self._steps = StepLog()
         self._count = 0
         self._saved_in_workspace = False  # a logged path lies inside the model path
 
@@ -114,6 +117,21 @@ class Versioning:
         worker = VersionWorker(**self._options)
         worker.keep_last = self._keep_last
         return worker
+
+    @property
+    def run_id(self) -> str:
+        """This run's id: its versions' and steps' lines in ``metrics.log`` name it."""
+        return self._steps.run
+
+    def log_metrics(self, metrics: Mapping[str, Any], *, step: int | float) -> None:
+        """Record ``metrics`` (numbers; tensors unwrapped) at training ``step``.
+
+        They are written to ``metrics.log`` with the run's next version (before its own
+        line, in the same commit), and ``cpv compare --html`` draws them as training curves.
+        Cheap: call it at every logging step. Does nothing on ranks other than 0.
+        """
+        if is_main_process():
+            self._steps.add(step, metrics)
 
     def checkpoint_dir(self) -> Path | None:
         """A fresh directory to save a checkpoint straight into; logging it costs no copy.
@@ -166,6 +184,8 @@ class Versioning:
             with_data=self.with_data,
             label=f"save {self._count}",
             index=self._count,
+            run=self._steps.run,
+            steps=self._steps.take(),
         )
         if path in self._staged:
             self._staged.discard(path)

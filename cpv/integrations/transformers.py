@@ -42,6 +42,8 @@ Strategy = Literal["every_save", "best_only", "end"]
 TRAINING_STATE_FILES = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*.pth")
 #: Per-evaluation timings: noise in a version's metrics.
 _TIMING_SUFFIXES = ("_runtime", "_per_second")
+#: Logged values that are no training curve.
+_NOT_CURVES = (*_TIMING_SUFFIXES, "total_flos", "epoch")
 _RECORDED_ARGS = (
     "learning_rate",
     "num_train_epochs",
@@ -162,6 +164,9 @@ class CpvCallback(TrainerCallback):
     ) -> None:
         if logs and "loss" in logs:
             self._train_loss = float(logs["loss"])
+        if logs and self._versioning is not None:  # the training curves of compare --html
+            kept = {k: v for k, v in logs.items() if not k.endswith(_NOT_CURVES)}
+            self._versioning.log_metrics(kept, step=state.global_step)
 
     def on_save(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any

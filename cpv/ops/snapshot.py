@@ -105,7 +105,7 @@ def tag_snapshot(
             pointer.write_text(objects.pointer_text(repo.path_of(Kind.MODEL), tree))
             fault_point("after_add")
 
-        made = commit_and_tag(repo, [record], store=store)
+        made = commit_and_tag(repo, [record], store=store, request=request)
         return TagResult(records=made, created=True, repaired=repairs)
 
 

@@ -66,6 +66,9 @@ class TagRequest:
     bump: str = "minor"
     force: bool = False
     dry_run: bool = False
+    #: the training run that made it, and its steps' metrics since its previous version
+    run: str | None = None
+    steps: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def build(
@@ -316,10 +319,12 @@ def commit_and_tag(
     plans: list[VersionRecord],
     *,
     store: Callable[[ModelRepo, list[VersionRecord]], None] = _dvc_add,
+    request: TagRequest | None = None,
 ) -> list[VersionRecord]:
     """Under the repository lock: ``store`` the content and write the pointers, then commit
-    the pointers with the metrics log and the params files, and tag the commit; on any
-    failure, roll back (the params files' index entries as they were, their bytes untouched)."""
+    the pointers with the metrics log (``request``'s training steps first) and the params
+    files, and tag the commit; on any failure, roll back (the params files' index entries
+    as they were, their bytes untouched)."""
     paths, params = version_paths(repo, plans)
     intent = Intent(
         op="tag",
@@ -331,7 +336,7 @@ def commit_and_tag(
     with transaction(repo, intent) as txn:
         note_dirty(repo, plans, [*paths, *params])
         store(repo, plans)
-        _append_metrics_log(repo.root, plans)
+        _append_metrics_log(repo.root, plans, request)
         kinds_text = " + ".join(r.kind.value for r in plans)
         summary = f"cpv: {kinds_text} {plans[0].version}" + (
             f" — {plans[0].message}" if plans[0].message else ""
@@ -369,8 +374,14 @@ def note_dirty(
         record.dirty_paths = dirty[:DIRTY_PATHS_MAX]
 
 
-def _append_metrics_log(root: Path, plans: list[VersionRecord]) -> None:
+def _append_metrics_log(root: Path, plans: list[VersionRecord], req: TagRequest | None) -> None:
+    """A line per version, after a ``{"kind": "step", …}`` line per training step of ``req``'s
+    run (the version lines name the ``run``: :mod:`cpv.ops.compare` draws them)."""
+    run = req.run if req is not None else None
     with open(root / METRICS_LOG, "a", encoding="utf-8") as fh:
+        for step in req.steps if req is not None and run else ():
+            entry = {**step, "kind": "step", "run": run}
+            fh.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
         for r in plans:
             line = {
                 "kind": r.kind.value,
@@ -381,4 +392,6 @@ def _append_metrics_log(root: Path, plans: list[VersionRecord]) -> None:
                 "message": r.message,
                 "content_hash": r.content_hash,
             }
+            if run:
+                line["run"] = run
             fh.write(json.dumps(line, sort_keys=True) + "\n")

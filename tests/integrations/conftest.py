@@ -55,4 +55,14 @@ def run_script(
 
 
 def metrics_log(repo: Path) -> list[dict]:
+    """The versions' lines of ``metrics.log`` (the training steps' lines left out)."""
+    return [e for e in _log_entries(repo) if e.get("kind") != "step"]
+
+
+def step_lines(repo: Path) -> list[dict]:
+    """The training steps' lines of ``metrics.log`` (``{"kind": "step", "run", "step", …}``)."""
+    return [e for e in _log_entries(repo) if e.get("kind") == "step"]
+
+
+def _log_entries(repo: Path) -> list[dict]:
     return [json.loads(line) for line in (repo / "metrics.log").read_text().splitlines() if line]
