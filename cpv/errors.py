@@ -320,8 +320,7 @@ class StorageUnreachableError(StorageError, ConnectionError):
 
 
 # --- adapters' catch-alls ----------------------------------------------------------------
-class GitError(CpvError):
-    pass
+class GitError(CpvError): ...
 
 
 class GitLockedError(GitError):
@@ -337,8 +336,7 @@ class GitLockedError(GitError):
         )
 
 
-class DvcError(CpvError):
-    pass
+class DvcError(CpvError): ...
 
 
 # --- training integrations -------------------------------------------------------------
@@ -396,3 +394,7 @@ class VersionRemovedError(MissingDataError):
     action: str = ""
     by: str = ""
     at: str = ""
+
+
+class MissingExtraError(CpvError, ImportError):
+    """An optional extra is not installed (``cpv compare --html`` needs ``report``)."""

@@ -21,11 +21,10 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 # Each method forwards to the module of its command, cpv/ops/<command>.py. init, clone, tag,
 # push, pull and remote are imported where used: `cpv list` starts faster without them.
-from cpv import notify
 from cpv.errors import UsageError
 from cpv.manager_aliases import AliasMethods
 from cpv.manager_retention import RetentionMethods
@@ -47,6 +46,9 @@ from cpv.results import (
     TagResult,
 )
 from cpv.versions import Kind, Version
+
+if TYPE_CHECKING:
+    from cpv.ops.compare import Comparison
 
 M = TypeVar("M", bound="CheckpointManager")
 
@@ -186,6 +188,7 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
         Raises:
             NothingToTagError, VersionExistsError, UsageError, LockTimeoutError.
         """
+        from cpv import notify
         from cpv.ops.tag import TagRequest, tag_versions
 
         request = TagRequest.build(
@@ -258,6 +261,37 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
             show_op.show(self.repo, kinds_a[0], parsed_a),
             show_op.show(self.repo, kinds_b[0], parsed_b),
         )
+
+    def compare(
+        self,
+        versions: Sequence[str] = (),
+        *,
+        last: int | None = None,
+        metrics: Sequence[str] | None = None,
+        against: str = "first",
+    ) -> Comparison:
+        """Several versions side by side: metrics with deltas and the best, params, sizes,
+        data versions, aliases, and the training curves ``metrics.log`` holds for them.
+
+        Args:
+            versions: the versions to compare, in order (each named as in :meth:`show`);
+                the first is the baseline. Default: the ``last`` N of the first kind.
+            last: compare the newest N versions (default 5); not together with ``versions``.
+            metrics: only these metrics, in this order; ``"wer:min"`` sets the direction.
+            against: the deltas' baseline: ``"first"`` (the first version) or ``"best"``
+                (each metric's best version).
+
+        Returns:
+            A :class:`cpv.ops.compare.Comparison`; ``cpv.report`` draws it as HTML or PNG.
+
+        Raises:
+            UsageError: both ``versions`` and ``last``, an unknown ``against``, a metric no
+                compared version has, or a version of a kind this manager does not act on.
+            VersionNotFoundError: a version that does not exist, or no version at all.
+        """
+        from cpv.ops.compare import compare
+
+        return compare(self.repo, self.kinds, versions, last=last, metrics=metrics, against=against)
 
     def latest(self) -> VersionRecord | None:
         """The newest version of this manager's first kind (the model, for combined)."""
