@@ -180,13 +180,13 @@ def load_webhooks() -> list[Webhook]:
     try:
         data = json.loads(text)
         return [Webhook.model_validate(w) for w in data.get("webhooks", [])]
-    except (ValueError, AttributeError, ValidationError) as exc:
+    except (ValueError, AttributeError, ValidationError):
         raise ConfigError(
             "not a list of webhooks cpv can read",
             path=path,
             hint="Fix or delete the file, then add the webhooks again with "
             "`cpv configure --webhook URL`.",
-        ) from exc
+        ) from None  # pydantic's message would quote the values: the URLs
 
 
 def save_webhooks(hooks: list[Webhook]) -> Path:
