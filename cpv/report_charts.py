@@ -90,10 +90,14 @@ def draw_metric(ax: Axes, comparison: Comparison, row: MetricRow) -> None:
 
 
 def draw_curves(ax: Axes, curves: Sequence[Curve], metric: str) -> None:
-    """The training curve of ``metric`` for each version that has one."""
-    for curve in curves:
-        if curve.metric == metric and curve.steps:
-            ax.plot(curve.steps, curve.values, label=curve.tag, linewidth=1.4)
+    """The training curve of ``metric`` for each version that has one. An earlier version
+    of a run is a prefix of a later one's curve: shorter curves are drawn on top."""
+    mine = [c for c in curves if c.metric == metric and c.steps]
+    colours = {c.tag: f"C{i % 10}" for i, c in enumerate(mine)}
+    for curve in sorted(mine, key=lambda c: -len(c.steps)):
+        ax.plot(curve.steps, curve.values, color=colours[curve.tag], linewidth=1.4)
+    for curve in mine:  # the legend in the compared order
+        ax.plot([], [], color=colours[curve.tag], label=curve.tag, linewidth=1.4)
     ax.set_xlabel("step")
     ax.set_title(f"{metric} during training", loc="left")
     ax.legend(fontsize=8, frameon=False)
