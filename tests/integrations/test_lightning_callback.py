@@ -13,7 +13,7 @@ from cpv.errors import UsageError  # noqa: E402
 from cpv.integrations.lightning import CpvLightningCallback  # noqa: E402
 from cpv.managers import ModelCheckpoints  # noqa: E402
 
-from .conftest import dvc_file_md5s, metrics_log  # noqa: E402
+from .conftest import dvc_file_md5s, metrics_log, step_lines  # noqa: E402
 
 
 class Regression(pl.LightningModule):
@@ -74,6 +74,13 @@ def test_every_save_versions_each_epoch_with_its_val_loss(integ_repo: Path, tmp_
     assert saved["global_step"] == records[-1].metrics["step"]
     assert callback.best_tag == records[-1].tag
     assert len(metrics_log(integ_repo)) == 3
+    # Each validation's val_loss, at its step, went with the next version (compare's curves).
+    steps = step_lines(integ_repo)
+    assert [(s["step"], list(s["metrics"])) for s in steps] == [
+        (r.metrics["step"], ["val_loss"]) for r in records
+    ]
+    assert [s["metrics"]["val_loss"] for s in steps] == pytest.approx(losses)
+    assert {s["run"] for s in steps} == {e["run"] for e in metrics_log(integ_repo)}
 
 
 def test_end_versions_the_final_weights_once(integ_repo: Path, tmp_path: Path) -> None:

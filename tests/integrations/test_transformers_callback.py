@@ -18,7 +18,7 @@ from cpv.managers import ModelCheckpoints  # noqa: E402
 from cpv.repo import ModelRepo  # noqa: E402
 
 from ._tiny_bert import TinyDataset, tiny_args, tiny_model  # noqa: E402
-from .conftest import dvc_file_md5s, md5, metrics_log  # noqa: E402
+from .conftest import dvc_file_md5s, md5, metrics_log, step_lines  # noqa: E402
 
 
 def _trainer(repo: Path, tmp_path: Path, callbacks: list, **overrides) -> Trainer:  # noqa: ANN001
@@ -60,6 +60,12 @@ def test_every_save_versions_each_checkpoint_with_its_metrics(
         assert "optimizer.pt" not in files and not any(f.startswith("rng_state") for f in files)
     assert callback.best_tag == [r.tag for r in records if r.metrics["is_best"]][-1]
     assert [e["version"] for e in metrics_log(integ_repo)] == ["v0.1", "v0.2", "v0.3"]
+    # The Trainer's logs, step by step, went with the versions (cpv compare's curves).
+    steps = step_lines(integ_repo)
+    assert {s["run"] for s in steps} == {e["run"] for e in metrics_log(integ_repo)}
+    assert [s["step"] for s in steps if "loss" in s["metrics"]] == [1, 2, 3, 4, 5, 6]
+    assert [s["step"] for s in steps if "eval_loss" in s["metrics"]] == [2, 4, 6]
+    assert not any(k.endswith("_runtime") or k == "epoch" for s in steps for k in s["metrics"])
 
 
 def test_best_only_versions_only_improvements(integ_repo: Path, tmp_path: Path) -> None:
