@@ -55,7 +55,7 @@ def _style() -> Iterator[None]:
     require()
     import matplotlib
 
-    with matplotlib.rc_context(_STYLE):
+    with matplotlib.rc_context(_STYLE):  # type: ignore[arg-type]  # keys: rcParams names
         yield
 
 
