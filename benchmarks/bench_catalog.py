@@ -84,6 +84,31 @@ def _fill(s3: object, template: dict[str, object], count: int, teams: int) -> No
         list(pool.map(put, range(count)))
 
 
+_FLOOR = """
+import sys, time, boto3
+from concurrent.futures import ThreadPoolExecutor
+endpoint, bucket, keys = sys.argv[1], sys.argv[2], sys.argv[3:]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+t0 = time.perf_counter()
+with ThreadPoolExecutor(16) as pool:
+    list(pool.map(lambda k: s3.get_object(Bucket=bucket, Key=k)["Body"].read(), keys))
+print(time.perf_counter() - t0)
+"""
+
+
+def _floor(endpoint: str, count: int, teams: int) -> float:
+    """Seconds for the GETs alone: every index read by a plain boto3 client, 16 at a time,
+    in another process, its imports and client not counted — what moto's server costs."""
+    keys = [f"team{i % teams:02d}/model-{i:04d}/cpv-index.json" for i in range(count - REAL)]
+    proc = subprocess.run(
+        [sys.executable, "-c", _FLOOR, endpoint, BUCKET, *keys],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(proc.stdout)
+
+
 def _time(args: list[str], runs: int) -> tuple[list[float], list[float], str]:
     """Wall-clock seconds and CPU seconds (user + system) of each run, and the last output."""
     times, cpu, out = [], [], ""
@@ -134,6 +159,7 @@ def main() -> None:
         listed = json.loads(out)["models"]
         assert len(listed) == args.models and all(m["indexed"] for m in listed), len(listed)
         team_times, _, _ = _time([*cpv, "models", "--json", "--team", "team00"], args.runs)
+        floor = [_floor(endpoint, args.models, args.teams) for _ in range(args.runs)]
     finally:
         server.stop()
     med = statistics.median
@@ -147,6 +173,7 @@ def main() -> None:
         f"({args.models // args.teams} models)"
     )
     print(f"cpv --version (start only): median {med(start):.2f} s")
+    print(f"the {args.models - REAL} GETs alone (plain boto3): median {med(floor):.2f} s")
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
 
 
