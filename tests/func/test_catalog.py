@@ -117,6 +117,8 @@ def test_an_unpublished_version_is_never_in_the_index(repo: Path) -> None:
     write_checkpoint(repo, b"two")
     ModelCheckpoints(repo).tag()  # v0.2: local only
     assert _models()["acme/whisper-small"]["model_version"] == "v0.1"
+    push(repo, dry_run=True)
+    assert _models()["acme/whisper-small"]["model_version"] == "v0.1"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CPV_FAULT", "after_data_push")  # the bytes are sent, the tag is not
         with pytest.raises(InjectedFault):
