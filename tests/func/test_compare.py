@@ -80,6 +80,13 @@ def test_named_versions_in_order_last_and_the_baseline_best(versions: Path) -> N
     assert acc.direction == "min" and acc.best == "model/v0.1"
 
 
+def test_cpv_yaml_best_sets_the_direction_of_its_metric(versions: Path) -> None:
+    config = versions / "cpv.yaml"
+    config.write_text(config.read_text() + "best: {metric: step, mode: min}\n")
+    (step,) = ModelCheckpoints(versions).compare(metrics=["step"]).metrics
+    assert step.direction == "min" and step.best == "model/v0.1"  # else no direction at all
+
+
 def test_wrong_requests_are_usage_errors(versions: Path) -> None:
     models = ModelCheckpoints(versions)
     with pytest.raises(UsageError, match="not both"):
@@ -109,6 +116,14 @@ def test_cli_table_shows_every_version_alias_delta_and_the_best(versions: Path) 
     assert re.search(r"^  lr\s+0\.0003\s+0\.0003\s+0\.0001\s+0\.0001$", out, re.M)
     assert "params the same in all: optimizer.name=adam" in out
     assert "\x1b[" not in out  # a pipe gets no colour
+
+
+def test_cli_colours_improvements_green_and_regressions_red(versions: Path) -> None:
+    env = {"COLUMNS": "200", "FORCE_COLOR": "1", "NO_COLOR": ""}  # as on a terminal
+    out = run_cpv("compare", "--metric", "wer", "--against", "best", cwd=versions, env=env).stdout
+    assert re.search(r"\x1b\[31m \(\+0\.1\)", out), out  # v0.1 is 0.1 worse than the best
+    out = run_cpv("compare", "--metric", "wer", cwd=versions, env=env).stdout
+    assert re.search(r"\x1b\[32m \(-0\.06\)", out), out  # v0.2 improves on v0.1
 
 
 def test_cli_json_and_last(versions: Path) -> None:
@@ -152,6 +167,8 @@ def test_html_report_is_self_contained_and_escaped(versions: Path, tmp_path: Pat
     assert not re.search(r"https?:|//[a-z]|<script|<link|<img|<iframe|\bsrc=|@import", page)
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page
     assert page.count("<svg") == 3  # accuracy, step, wer across versions
+    assert '<span class="delta better">-0.06</span>' in page  # wer, v0.2 against v0.1
+    assert '<span class="best">0.21</span>' in page  # wer's best, v0.4
     assert "Training curves" not in page  # no run logged steps here
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids)), "chart ids clash"
