@@ -142,42 +142,42 @@ def _client(cfg: UserConfig, bucket: str) -> tuple[Any, Callable[[BaseException]
     return client, lambda exc: storage_error(exc, storage, creds, client)
 
 
-def _index_key(url: str) -> tuple[str, str]:
-    bucket, prefix = s3_location(url)
-    return bucket, f"{prefix}/{INDEX_NAME}" if prefix else INDEX_NAME
+class IndexFile:
+    """The index beside one model's objects (``store``), read and written through the
+    store's own S3 client: push already made it to list the objects (a client costs more
+    than the requests)."""
 
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
 
-def read_index(store: ObjectStore) -> ModelIndex | None:
-    """The index beside ``store``'s objects; None when there is none or it does not read."""
-    if not store.s3:
+    def _request(self, call: Callable[[Any, str, str], R]) -> R:
+        bucket, prefix = s3_location(self.store.url)
+        key = f"{prefix}/{INDEX_NAME}" if prefix else INDEX_NAME
+        client = self.store._s3()
         try:
-            raw: bytes | None = (Path(store.url) / INDEX_NAME).read_bytes()
-        except FileNotFoundError:
-            raw = None
-    else:
-        bucket, key = _index_key(store.url)
-        client, error = _client(store.cfg.model_copy(update={"storage": store.storage}), bucket)
-        try:
-            with applied_env(store.env()):
-                raw = _s3_catalog.get_small(client, bucket, key)
+            with applied_env(self.store.env()):
+                return call(client, bucket, key)
         except Exception as exc:
-            raise error(exc) from None
-    return _parse(raw)[0] if raw is not None else None
+            raise self.store._error(exc) from None
 
+    def read(self) -> ModelIndex | None:
+        """The index; None when there is none or it does not read as one."""
+        if not self.store.s3:
+            try:
+                raw: bytes | None = (Path(self.store.url) / INDEX_NAME).read_bytes()
+            except FileNotFoundError:
+                raw = None
+        else:
+            raw = self._request(_s3_catalog.get_small)
+        return _parse(raw)[0] if raw is not None else None
 
-def write_index(store: ObjectStore, index: ModelIndex) -> None:
-    """Write ``index`` beside ``store``'s objects, replacing the previous one whole."""
-    body = index.to_json_bytes()
-    if not store.s3:
-        atomic_write(Path(store.url) / INDEX_NAME, body.decode())
-        return
-    bucket, key = _index_key(store.url)
-    client, error = _client(store.cfg.model_copy(update={"storage": store.storage}), bucket)
-    try:
-        with applied_env(store.env()):
-            _s3_catalog.put_small(client, bucket, key, body)
-    except Exception as exc:
-        raise error(exc) from None
+    def write(self, index: ModelIndex) -> None:
+        """Write ``index``, replacing the previous one whole."""
+        body = index.to_json_bytes()
+        if not self.store.s3:
+            atomic_write(Path(self.store.url) / INDEX_NAME, body.decode())
+            return
+        self._request(lambda client, bucket, key: _s3_catalog.put_small(client, bucket, key, body))
 
 
 def _parse(raw: bytes) -> tuple[ModelIndex | None, str]:

@@ -91,7 +91,7 @@ def publish_index(repo: ModelRepo, *, branch: str, remote_tags: Collection[str])
     failure here never fails the push, whose versions are already published.
     """
     from cpv import refs
-    from cpv.catalog import read_index, write_index
+    from cpv.catalog import IndexFile
     from cpv.credentials import applied_env
     from cpv.transfer import store_for
 
@@ -102,14 +102,15 @@ def publish_index(repo: ModelRepo, *, branch: str, remote_tags: Collection[str])
         with applied_env(store.env()):
             listed = store.sizes()
             index.size_bytes, index.objects = sum(listed.values()), len(listed)
+            file = IndexFile(store)
             try:
-                current = read_index(store)
+                current = file.read()
             except CpvError:
                 current = None  # unreadable: written again
             if index.same_as(current):
                 return None
             index.updated_at, index.updated_by = refs.now(), repo.git.identity()
-            write_index(store, index)
+            file.write(index)
     except Exception as exc:  # the push is done: never turn it into a failure
         why = exc.message if isinstance(exc, CpvError) else f"{type(exc).__name__}: {exc}"
         return (
