@@ -8,33 +8,53 @@ from cpv.cli import _layout
 from cpv.cli.render import _emit, _say
 
 _HEADER = ["model", "latest", "data", "aliases", "best", "updated", "size", "git remote"]
+#: Columns left out, in this order, while the table is wider than the terminal.
+_OPTIONAL = ["git remote", "updated", "data"]
 
 
 def models_table(res: ModelsResult) -> None:
     """``cpv models``: team/model, latest model and data versions, aliases (one per line),
-    the best version, when the entry last changed, the stored size and the git remote."""
+    the best version, when the entry last changed, the stored size and the git remote;
+    notes (no index, a newer index) below, marked ``*``."""
     if not res.models:
         where = f"team {res.team} in {res.storage}" if res.team else res.storage
         _say(f"No models in {where}. A model appears here once `cpv push` publishes it.")
         return
     rows = [[[h] for h in _HEADER]] + [_row(m) for m in res.models]
-    widths = [max(len(line) for row in rows for line in row[i]) for i in range(len(_HEADER))]
-    _emit(_layout.columns(rows, widths, {_HEADER.index("size")}), header=True)
-    missing = [m for m in res.models if not m.indexed]
-    if missing:
-        _say(
-            f"{len(missing)} model(s) have no index yet (pushed before cpv kept one, or it "
-            "does not read): run `cpv push` in a clone of each to add it."
-        )
+    names = _fitting(rows)
+    kept = [[row[_HEADER.index(n)] for n in names] for row in rows]
+    widths = [max(len(line) for row in kept for line in row[i]) for i in range(len(names))]
+    _emit(_layout.columns(kept, widths, {names.index("size")}), header=True)
+    for m in res.models:
+        if m.note:
+            _say(f"* {m.team}/{m.model}: {m.note}")
+    if any(not m.indexed for m in res.models):
+        _say("A model without an index gets one from a `cpv push` in any clone of it.")
+
+
+def _fitting(rows: list[list[list[str]]]) -> list[str]:
+    """The columns to show: all of them, less the optional ones the terminal has no room for."""
+    names = list(_HEADER)
+    limit = _layout.width()
+
+    def total() -> int:
+        widths = [max(len(line) for row in rows for line in row[_HEADER.index(n)]) for n in names]
+        return sum(widths) + len(_layout.GAP) * (len(widths) - 1)
+
+    for optional in _OPTIONAL:
+        if limit is None or total() <= limit:
+            break
+        names.remove(optional)
+    return names
 
 
 def _row(m: ModelEntry) -> list[list[str]]:
-    name = f"{m.team}/{m.model}"
+    name = f"{m.team}/{m.model}" + (" *" if m.note else "")
     if not m.indexed:
-        return [[name], ["?"], ["?"], [""], [""], [""], [""], [f"({m.note})"]]
+        return [[name], ["?"], ["?"], ["-"], ["-"], ["-"], ["-"], ["-"]]
     best = f"{m.best.metric}={_layout.number(m.best.value)} {m.best.tag}" if m.best else "-"
     return [
-        [name + (f" ({m.note})" if m.note else "")],
+        [name],
         [m.model_version or "-"],
         [m.data_version or "-"],
         [f"{alias}={tag}" for alias, tag in m.aliases.items()] or ["-"],

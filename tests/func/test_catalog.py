@@ -152,6 +152,9 @@ def test_local_default_two_teams_and_team_filter(tmp_path: Path) -> None:
     assert listed["beta/b"]["storage_url"] == str(cpv_home() / "storage/beta/b")
     assert listed["beta/b"]["git_remote"] == str(cpv_home() / "git/beta/b.git")
     assert sorted(_models("acme")) == ["acme/a"]
+    narrow = run_cpv("models", env={"COLUMNS": "60"}).stdout.splitlines()
+    assert narrow[0].split() == ["model", "latest", "data", "aliases", "best", "size"]
+    assert all(len(line) <= 60 for line in narrow)
     bad = run_cpv("models", "--team", "Not A Team", check=False)
     assert bad.returncode == 2 and "invalid team name" in bad.stderr
 
