@@ -32,8 +32,9 @@ def demote_result(move: AliasMove) -> None:
     )
 
 
-def _table(header: list[str], rows: list[list[str]]) -> None:
-    """Aligned columns; the last (why) wraps between words in what the others leave."""
+def table(header: list[str], rows: list[list[str]]) -> None:
+    """Aligned columns; the last (why, what happened) wraps between words in what the others
+    leave. Shared with :mod:`cpv.cli.render_batch`."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     total = _layout.width()
     if total is not None:
@@ -55,7 +56,7 @@ def alias_table(moves: Sequence[AliasMove]) -> None:
         [m.alias, m.tag or DEMOTED, _layout.short_date(m.at), _who(m.by), m.why or "-"]
         for m in moves
     ]
-    _table(["alias", "version", "moved", "by", "why"], rows)
+    table(["alias", "version", "moved", "by", "why"], rows)
 
 
 def alias_history(moves: Sequence[AliasMove]) -> None:
@@ -74,4 +75,4 @@ def alias_history(moves: Sequence[AliasMove]) -> None:
         ]
         for m in moves
     ]
-    _table(["move", "from", "to", "moved", "by", "why"], rows)
+    table(["move", "from", "to", "moved", "by", "why"], rows)

@@ -71,12 +71,29 @@ def init(
 
 @click.command()
 @click.option("--no-remote", is_flag=True, help="Do not contact the git remote.")
+@click.option(
+    "--all", "all_models", is_flag=True, help="Every model repository in this folder (below it)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_obj
-def status(obj: CliContext, no_remote: bool, as_json: bool) -> None:
+def status(obj: CliContext, no_remote: bool, all_models: bool, as_json: bool) -> None:
     """What changed since the latest versions, and what is not pushed yet."""
     from . import render
 
+    if all_models:
+        from cpv.batch import refuse_inside_repo
+        from cpv.managers import manager_for
+
+        from ._batch import run_all
+
+        refuse_inside_repo(obj.path, "status")
+        run_all(
+            obj,
+            "status",
+            lambda p: manager_for("all", p).status(remote=not no_remote),
+            as_json=as_json,
+        )
+        return
     result = obj.manager("all").status(remote=not no_remote)
     if as_json:
         render.print_json(result.model_dump(mode="json", by_alias=True))

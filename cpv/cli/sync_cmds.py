@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,15 +13,40 @@ if TYPE_CHECKING:
     from cpv.cli.main import CliContext
 
 
+_ALL_HELP = "Every model repository in this folder (below it); not inside a repository."
+
+
+def _each(
+    obj: CliContext, command: str, action: Callable[[Any], Any], kind: str, as_json: bool
+) -> None:
+    """``command --all``: ``action`` on the manager of each model repository here."""
+    from cpv.batch import refuse_inside_repo
+    from cpv.managers import manager_for
+
+    from ._batch import run_all
+
+    refuse_inside_repo(obj.path, command)
+    run_all(
+        obj,
+        command,
+        lambda path: action(manager_for(kind, path, progress=obj.progress)),
+        as_json=as_json,
+    )
+
+
 @click.command()
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Parallel uploads.")
 @click.option("--dry-run", is_flag=True, help="Show what would be pushed; change nothing.")
+@click.option("--all", "all_models", is_flag=True, help=_ALL_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
-def push(obj: CliContext, jobs: int | None, dry_run: bool, as_json: bool) -> None:
+def push(obj: CliContext, jobs: int | None, dry_run: bool, all_models: bool, as_json: bool) -> None:
     """Upload data, then push the branch and new version tags atomically."""
     from . import render
 
+    if all_models:
+        _each(obj, "push", lambda m: m.push(jobs=jobs, dry_run=dry_run), "all", as_json)
+        return
     result = obj.manager("all").push(jobs=jobs, dry_run=dry_run)
     if as_json:
         render.print_json(result.model_dump(mode="json"))
@@ -33,14 +59,24 @@ def push(obj: CliContext, jobs: int | None, dry_run: bool, as_json: bool) -> Non
 @click.argument("kind", type=KIND_CHOICE, default="all")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Parallel downloads.")
 @click.option("--force", is_flag=True, help="Overwrite uncommitted changes in the workspace.")
+@click.option("--all", "all_models", is_flag=True, help=_ALL_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 def pull(
-    obj: CliContext, version: str | None, kind: str, jobs: int | None, force: bool, as_json: bool
+    obj: CliContext,
+    version: str | None,
+    kind: str,
+    jobs: int | None,
+    force: bool,
+    all_models: bool,
+    as_json: bool,
 ) -> None:
     """Fetch the latest branch (or VERSION's bytes) from the remotes, hash-verified."""
     from . import render
 
+    if all_models:
+        _each(obj, "pull", lambda m: m.pull(version, jobs=jobs, force=force), kind, as_json)
+        return
     result = obj.manager(kind).pull(version, jobs=jobs, force=force)
     if as_json:
         render.print_json(result.model_dump(mode="json", by_alias=True))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -103,13 +103,24 @@ def tag(
 
 @click.command(name="list")
 @click.argument("kind", type=KIND_CHOICE, default="all")
-@click.option("--all", "all_versions", is_flag=True, help="Include deleted versions.")
+@click.option(
+    "--all",
+    "all_versions",
+    is_flag=True,
+    help="In a repository: include deleted versions. In a folder of repositories: each one's.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
 @click.pass_obj
 def list_(obj: CliContext, kind: str, all_versions: bool, as_json: bool) -> None:
     """List versions (oldest first), with their aliases; deleted ones only with --all."""
     from . import render
 
+    if all_versions:
+        from cpv.batch import inside_model_repo
+
+        if not inside_model_repo(obj.path):
+            _list_each(obj, kind, as_json)
+            return
     records = obj.manager(kind).list(all_versions=all_versions)
     if as_json:
         render.print_json([r.to_json_dict() for r in records])
@@ -210,3 +221,15 @@ def register(cli: click.Group) -> None:
     """Add the version commands to the ``cpv`` group."""
     for command in (tag, list_, show, diff, revert):
         cli.add_command(command)
+
+
+def _list_each(obj: CliContext, kind: str, as_json: bool) -> None:
+    """``cpv list --all`` in a folder of model repositories: each one's versions."""
+    from cpv.managers import manager_for
+
+    from ._batch import run_all
+
+    def versions(path: Path) -> list[dict[str, Any]]:
+        return [r.to_json_dict() for r in manager_for(kind, path).list()]
+
+    run_all(obj, "list", versions, as_json=as_json)
