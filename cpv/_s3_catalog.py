@@ -47,3 +47,24 @@ def put_small(client: Any, bucket: str, key: str, body: bytes) -> None:
         ContentType="application/json",
         CacheControl="no-cache",
     )
+
+
+def list_etags(client: Any, bucket: str, prefix: str) -> dict[str, str]:
+    """Key (without ``prefix``) -> ETag of every object under ``prefix``, every page."""
+    found: dict[str, str] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            found[obj["Key"][len(prefix) :]] = str(obj.get("ETag", ""))
+    return found
+
+
+def get_tagged(client: Any, bucket: str, key: str) -> tuple[bytes, str] | None:
+    """The bytes of a small object and the ETag of those very bytes; None when absent."""
+    try:
+        answer = client.get_object(Bucket=bucket, Key=key)
+        return bytes(answer["Body"].read()), str(answer.get("ETag", ""))
+    except Exception as exc:
+        response = getattr(exc, "response", None) or {}
+        if str(response.get("Error", {}).get("Code", "")) in _MISSING:
+            return None
+        raise

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cpv import _s3_catalog
+from cpv import _s3_catalog, catalog_cache
 from cpv._s3 import s3_client, storage_error
 from cpv.config import UserConfig, atomic_write, validate_name
 from cpv.credentials import applied_env, boto_env, resolve_credentials
@@ -172,12 +172,20 @@ class IndexFile:
         return _parse(raw)[0] if raw is not None else None
 
     def write(self, index: ModelIndex) -> None:
-        """Write ``index``, replacing the previous one whole."""
+        """Write ``index``, replacing the previous one whole; on S3 also its copy under the
+        storage root (:mod:`cpv.catalog_cache`), which keeps ``cpv models`` to a few requests."""
         body = index.to_json_bytes()
         if not self.store.s3:
             atomic_write(Path(self.store.url) / INDEX_NAME, body.decode())
             return
-        self._request(lambda client, bucket, key: _s3_catalog.put_small(client, bucket, key, body))
+
+        def put(client: Any, bucket: str, key: str) -> None:
+            _s3_catalog.put_small(client, bucket, key, body)
+            copy = catalog_cache.copy_key(key)
+            if copy is not None:
+                _s3_catalog.put_small(client, bucket, copy, body)
+
+        self._request(put)
 
 
 def _parse(raw: bytes) -> tuple[ModelIndex | None, str]:
@@ -253,7 +261,9 @@ def _list_s3(cfg: UserConfig, root: str, team: str | None) -> list[ModelEntry]:
     def read(folder: str) -> ModelEntry | None:
         team_name, model_name = folder[len(base) :].rstrip("/").split("/")
         url = f"s3://{bucket}/{folder.rstrip('/')}"
-        raw = _s3_catalog.get_small(client, bucket, folder + INDEX_NAME)
+        raw = snapshot.index_bytes(team_name, model_name)
+        if raw is None:  # no copy (pushed by an older cpv): the index beside the data
+            raw = _s3_catalog.get_small(client, bucket, folder + INDEX_NAME)
         if raw is None and not (
             _valid(team_name, "team")
             and _valid(model_name, "model")
@@ -263,9 +273,13 @@ def _list_s3(cfg: UserConfig, root: str, team: str | None) -> list[ModelEntry]:
         return _entry(team_name, model_name, url, raw)
 
     try:
+        snapshot = catalog_cache.Snapshot(client, bucket, base)
         teams = [f"{base}{team}/"] if team else folders(base)
+        teams = [t for t in teams if t != base + catalog_cache.COPIES]
         models = [m for found in _concurrently(folders, teams) for m in found]
-        return [e for e in _concurrently(read, models) if e is not None]
+        entries = [e for e in _concurrently(read, models) if e is not None]
+        snapshot.save({f"{e.team}/{e.model}" for e in entries}, prune=team is None)
+        return entries
     except CpvError:
         raise
     except Exception as exc:

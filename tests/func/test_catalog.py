@@ -11,8 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
-from cpv import DataCheckpoints, ModelCheckpoints
+from cpv import DataCheckpoints, ModelCheckpoints, _s3_catalog
 from cpv.catalog import INDEX_NAME, public_url
+from cpv.catalog_cache import COPIES, SNAPSHOT
 from cpv.config import cpv_home
 from cpv.errors import InjectedFault
 from cpv.ops.init import init_repository
@@ -103,6 +104,7 @@ def test_a_model_pushed_before_the_index_is_listed_then_indexed_by_a_push(
     push(repo)
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     s3.delete_object(Bucket=s3_user_config, Key=f"acme/old/{INDEX_NAME}")
+    s3.delete_object(Bucket=s3_user_config, Key=f"{COPIES}acme/old.json")  # nor the copy
     old = _models()["acme/old"]
     assert not old["indexed"] and old["model_version"] is None and old["note"]
     assert "no index yet" in run_cpv("models").stdout
@@ -236,3 +238,59 @@ def test_a_credential_in_the_git_remote_never_reaches_the_catalog(repo: Path) ->
     for args in (("models",), ("models", "--json")):
         out = run_cpv(*args).stdout
         assert "s3cr3t" not in out and shown in out
+
+
+@pytest.mark.s3
+def test_a_listing_reads_only_the_indexes_that_changed_since_the_last(
+    tmp_path: Path, s3_user_config: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repos = [_model(tmp_path, "acme", name, [0.5], best=False) for name in ("a", "b", "c")]
+    for repo in repos:
+        push(repo)
+    reads: list[str] = []
+    for name in ("get_small", "get_tagged"):
+        real = getattr(_s3_catalog, name)
+
+        def counted(client: Any, bucket: str, key: str, real: Any = real) -> Any:
+            reads.append(key)
+            return real(client, bucket, key)
+
+        monkeypatch.setattr(_s3_catalog, name, counted)
+    assert set(_models()) == {"acme/a", "acme/b", "acme/c"}  # first listing: every copy
+    assert sorted(reads) == sorted([SNAPSHOT, *(f"{COPIES}acme/{n}.json" for n in "abc")])
+
+    reads.clear()
+    assert _models()["acme/b"]["model_version"] == "v0.1"
+    assert reads == [SNAPSHOT]  # nothing changed: the snapshot alone
+
+    write_checkpoint(repos[1], b"b, second")
+    ModelCheckpoints(repos[1]).tag()
+    push(repos[1])
+    reads.clear()
+    assert _models()["acme/b"]["model_version"] == "v0.2"
+    assert sorted(reads) == sorted([SNAPSHOT, f"{COPIES}acme/b.json"])  # the changed one only
+
+
+@pytest.mark.s3
+def test_a_broken_or_stale_snapshot_never_shows_a_wrong_index(
+    tmp_path: Path, s3_user_config: str, s3_endpoint: str
+) -> None:
+    repo = _model(tmp_path, "acme", "a", [0.5, 0.4], best=False)
+    push(repo)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    s3.put_object(Bucket=s3_user_config, Key=SNAPSHOT, Body=b"{not json")
+    assert _models()["acme/a"]["model_version"] == "v0.2"
+    snap = json.loads(s3.get_object(Bucket=s3_user_config, Key=SNAPSHOT)["Body"].read())
+    assert snap["models"]["acme/a"]["index"]["model_version"] == "v0.2"  # written again
+    # an entry whose ETag is not the copy's is never used, whatever it says
+    snap["models"]["acme/a"]["etag"] = '"0000"'
+    snap["models"]["acme/a"]["index"]["model_version"] = "v9.9"
+    s3.put_object(Bucket=s3_user_config, Key=SNAPSHOT, Body=json.dumps(snap).encode())
+    assert _models()["acme/a"]["model_version"] == "v0.2"
+    # a model whose folder is gone is not listed from its copy or the snapshot
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=s3_user_config, Prefix="acme/a/"
+    ):
+        for obj in page.get("Contents", []):
+            s3.delete_object(Bucket=s3_user_config, Key=obj["Key"])
+    assert _models() == {}

@@ -1,0 +1,92 @@
+"""What keeps ``cpv models`` at a few requests however many models there are.
+
+``cpv push`` writes each model's index twice: beside its data (the index itself, see
+:mod:`cpv.catalog`) and as a copy under the storage root, ``cpv-catalog.d/<team>/<model>.json``,
+where one LIST returns every copy's ETag. ``cpv models`` keeps ``cpv-catalog.json`` at the
+root: each model's index with the ETag of the copy it was read from. A listing GETs only the
+copies whose ETag differs from that snapshot's, then writes the snapshot back (best effort:
+read-only credentials simply read more).
+
+Nothing here can show a wrong index: a snapshot entry is used only when its ETag is the one
+the LIST returned for that model's copy, and the ETag recorded is that of the bytes read (the
+GET's, not the LIST's), so a push between the two costs one GET more, never a stale entry. A
+lost, corrupt or concurrently rewritten snapshot only costs GETs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cpv import _s3_catalog
+
+#: Under the storage root: one copy of each model's index, ``<team>/<model>.json``.
+COPIES = "cpv-catalog.d/"
+#: At the storage root: the last listing's indexes, with the ETags they were read at.
+SNAPSHOT = "cpv-catalog.json"
+_SCHEMA = 1
+
+
+def copy_key(index_key: str) -> str | None:
+    """Where the copy of the index at ``index_key`` (``[prefix/]team/model/cpv-index.json``)
+    goes; None when the key is not that deep."""
+    parts = index_key.split("/")
+    if len(parts) < 3:
+        return None
+    base = "".join(f"{p}/" for p in parts[:-3])
+    return f"{base}{COPIES}{parts[-3]}/{parts[-2]}.json"
+
+
+class Snapshot:
+    """The copies' ETags (one LIST) and the snapshot of indexes read before (one GET)."""
+
+    def __init__(self, client: Any, bucket: str, base: str) -> None:
+        self.client, self.bucket, self.base = client, bucket, base
+        self.etags = _s3_catalog.list_etags(client, bucket, base + COPIES)
+        self.known: dict[str, dict[str, Any]] = {}
+        self.changed = False
+        raw = _s3_catalog.get_small(client, bucket, base + SNAPSHOT) if self.etags else None
+        try:
+            data = json.loads(raw) if raw else {}
+            if isinstance(data, dict) and data.get("schema") == _SCHEMA:
+                self.known = {k: v for k, v in data.get("models", {}).items() if _entry_ok(v)}
+        except ValueError:
+            self.changed = True  # unreadable: written again
+
+    def index_bytes(self, team: str, model: str) -> bytes | None:
+        """The index of ``team/model`` from the snapshot or its copy; None: no copy (the
+        caller reads the index beside the data)."""
+        name = f"{team}/{model}"
+        etag = self.etags.get(f"{name}.json")
+        if etag is None:
+            return None
+        seen = self.known.get(name)
+        if seen is not None and seen["etag"] == etag:
+            return json.dumps(seen["index"]).encode()
+        got = _s3_catalog.get_tagged(self.client, self.bucket, f"{self.base}{COPIES}{name}.json")
+        if got is None:
+            return None
+        raw, read_etag = got
+        try:
+            self.known[name] = {"etag": read_etag, "index": json.loads(raw)}
+            self.changed = True
+        except ValueError:
+            pass  # an unreadable copy: reported from its bytes, not remembered
+        return raw
+
+    def save(self, listed: set[str], *, prune: bool) -> None:
+        """Write the snapshot back when it changed (``prune``: models no longer listed
+        dropped); a refusal (read-only credentials) is ignored: the next listing reads more."""
+        stale = set(self.known) - listed if prune else set()
+        if not (self.changed or stale) or not self.etags:
+            return
+        models = {k: v for k, v in self.known.items() if k not in stale}
+        body = json.dumps({"schema": _SCHEMA, "models": models}, sort_keys=True).encode()
+        try:
+            _s3_catalog.put_small(self.client, self.bucket, self.base + SNAPSHOT, body)
+        except Exception:  # noqa: BLE001 - a cache that could not be written is no failure
+            pass
+
+
+def _entry_ok(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("etag"), str) and "index" in value
