@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cpv import __version__
+from cpv.units import human_size
 
 #: Slack: a section's text holds 3000 characters, a header 150, a section 10 fields.
 _SLACK_TEXT_MAX = 2900
@@ -42,15 +43,6 @@ def _record(repo: Any, tag: str | None) -> Any:
         return annotate(repo, found)[0] if found else None
     except Exception:
         return None
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"
 
 
 def _metrics_text(metrics: dict[str, Any]) -> str:
@@ -146,9 +138,9 @@ def _gc_facts(repo: Any, result: Any) -> dict[str, Any] | None:
         return None
     tags = [c.tag for c in result.collected]
     who = _identity(repo)
-    freed = _size(result.freed_local) + " locally"
+    freed = human_size(result.freed_local) + " locally"
     if result.remote:
-        freed += f", {_size(result.freed_remote)} in storage"
+        freed += f", {human_size(result.freed_remote)} in storage"
     text = (
         f"{repo.config.team}/{repo.config.model}: gc removed the bytes of {', '.join(tags)} "
         f"(freed {freed}; {len(result.kept)} version(s) kept)"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cpv import report_charts
+from cpv.units import human_size
 
 if TYPE_CHECKING:
     from cpv.ops.compare import Comparison, MetricRow
@@ -74,14 +75,6 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return f"{n} B"
-
-
 def _delta_class(delta: float, direction: str | None) -> str:
     if delta == 0 or direction is None:
         return ""
@@ -104,8 +97,12 @@ def _version_rows(comparison: Comparison) -> list[str]:
     vs = comparison.versions
     aliases = ["".join(f'<span class="alias">{_e(a)}</span>' for a in v.aliases) or "–" for v in vs]
     sizes = [
-        _e(_size(v.size_bytes))
-        + (f'<span class="delta">{"+" if d > 0 else "−"}{_e(_size(abs(d)))}</span>' if d else "")
+        _e(human_size(v.size_bytes))
+        + (
+            f'<span class="delta">{"+" if d > 0 else "−"}{_e(human_size(abs(d)))}</span>'
+            if d
+            else ""
+        )
         for v, d in zip(vs, comparison.size_deltas or [0] * len(vs), strict=True)
     ]
     fields: list[tuple[str, list[str], bool]] = [

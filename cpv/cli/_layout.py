@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from cpv.units import human_size  # noqa: F401 - re-exported: the renderers call _layout.human_size
+
 GAP = "  "
 SHORT_HASH = 12  # like git's short hashes: enough to be unique, short enough to scan
 _HASH = re.compile(r"[0-9a-f]{7,64}(\.dir)?")
@@ -174,15 +176,6 @@ def list_plan(
         return [*widths, natural_m, natural_msg], len(pairs)
     metrics_w, lines = _metrics_width(pairs, avail, min(natural_msg, _MESSAGE_MIN))
     return [*widths, metrics_w, max(min(natural_msg, avail - metrics_w), len("message"))], lines
-
-
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"
 
 
 def pairs(rows: list[tuple[str, str]]) -> list[str]:
