@@ -6,10 +6,11 @@ aliases, the best version, sizes and the git remote. Plain DVC never reads it (i
 reads keys shaped like ``files/md5/xx/rest``), and ``cpv gc --remote`` deletes only the
 objects it names.
 
-Listing an S3 storage is one LIST with a delimiter at the root (the teams), one per team
-(its models) and one small GET per model, the requests of each step made concurrently; a
-local storage is walked. A model pushed before the index existed (a ``files/`` folder and
-no index) is listed with ``indexed = false``.
+Listing an S3 storage is one LIST with a delimiter at the root (the teams) and one per team
+(its models), made concurrently; each model's index then comes from the snapshot of the
+last listing when its copy's ETag has not changed, else from one small GET
+(:mod:`cpv.catalog_cache`). A local storage is walked. A model pushed before the index
+existed (a ``files/`` folder and no index) is listed with ``indexed = false``.
 """
 
 from __future__ import annotations
