@@ -103,11 +103,28 @@ def _client(
     try:
         session = botocore.session.Session(profile=keys.pop("profile_name", None))
         session.register_component("data_loader", _loader())
-        return session.create_client(
-            "s3", endpoint_url=endpoint, region_name=region, config=Config(**options), **keys
-        )
+        # This client's answers keep their timestamps as text: cpv reads none, and parsing
+        # each listed key's LastModified with dateutil was most of a large listing's CPU.
+        # Only this client: a credential provider's own client (STS) is made with the
+        # session's default parsers, restored right after.
+        default_parsers = session.get_component("response_parser_factory")
+        session.register_component("response_parser_factory", _text_timestamps())
+        try:
+            return session.create_client(
+                "s3", endpoint_url=endpoint, region_name=region, config=Config(**options), **keys
+            )
+        finally:
+            session.register_component("response_parser_factory", default_parsers)
     except ProfileNotFound as exc:
         raise _profile_error(exc) from None
+
+
+def _text_timestamps() -> Any:
+    from botocore.parsers import ResponseParserFactory
+
+    factory = ResponseParserFactory()
+    factory.set_parser_defaults(timestamp_parser=str)
+    return factory
 
 
 @functools.cache

@@ -35,6 +35,9 @@ class ObjectStore:
         self.cfg, self.url = cfg, url
         self.s3 = is_s3(url)
         self._client: Any = None
+        #: What this store's last listing found, plus what it uploaded since (None: never
+        #: listed); lets a push describe the storage without listing it a second time.
+        self.known: dict[str, int] | None = None
         if self.s3:
             self.bucket, prefix = s3_location(url)
             self.storage = cfg.storage.model_copy(update={"bucket": self.bucket})
@@ -62,22 +65,32 @@ class ObjectStore:
         """Object id -> size of every object present (one listing, not one request each)."""
         if not self.s3:
             if not self.path.is_dir():
+                self.known = {}
                 return {}
-            return {
+            found = {
                 d.name + f.name: f.stat().st_size
                 for d in self.path.iterdir()
                 if d.is_dir()
                 for f in d.iterdir()
                 if not f.name.startswith(".")
             }
+            self.known = dict(found)
+            return found
         self._s3()
         try:
-            return {
+            found = {
                 k.replace("/", "", 1): size
                 for k, size in _s3_io.list_sizes(self._client, self.bucket, self.base)
             }
         except Exception as exc:
             raise self._error(exc) from None
+        self.known = dict(found)
+        return found
+
+    def known_sizes(self) -> dict[str, int]:
+        """Object id -> size as of the last listing plus this store's uploads since (one
+        listing when there was none)."""
+        return dict(self.known) if self.known is not None else self.sizes()
 
     def upload(
         self,
@@ -97,21 +110,23 @@ class ObjectStore:
                 os.replace(tmp, dest)
             finally:
                 tmp.unlink(missing_ok=True)
-            return
-        self._s3()
-        try:
-            _s3_io.upload(
-                self._client,
-                self.bucket,
-                self.key(oid),
-                source,
-                concurrency=concurrency,
-                on_bytes=on_bytes,
-            )
-        except CpvError:
-            raise  # an injected fault, as is
-        except Exception as exc:
-            raise self._error(exc) from None
+        else:
+            self._s3()
+            try:
+                _s3_io.upload(
+                    self._client,
+                    self.bucket,
+                    self.key(oid),
+                    source,
+                    concurrency=concurrency,
+                    on_bytes=on_bytes,
+                )
+            except CpvError:
+                raise  # an injected fault, as is
+            except Exception as exc:
+                raise self._error(exc) from None
+        if self.known is not None:
+            self.known[oid] = source.stat().st_size
 
     def delete(self, oids: list[str]) -> None:
         """Remove the objects ``oids`` (those already absent are fine).
@@ -119,6 +134,9 @@ class ObjectStore:
         Raises:
             StorageError: the storage refused some (named), or failed.
         """
+        if self.known is not None:
+            for oid in oids:
+                self.known.pop(oid, None)
         if not self.s3:
             for oid in oids:
                 (self.path / oid[:2] / oid[2:]).unlink(missing_ok=True)

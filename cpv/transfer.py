@@ -18,6 +18,8 @@ DVC reads, so ``git clone`` + ``dvc pull`` keeps working:
 from __future__ import annotations
 
 import json
+import os
+import stat
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -170,7 +172,7 @@ def push_objects(
     with applied_env(store.env()):
         present = store.sizes()
         needed = needed_objects(pointers, _listing_or_published(cache, present))
-        local = {o for o in [*needed.files, *needed.listings] if object_path(cache, o).is_file()}
+        local = _cached_sizes(cache, [*needed.files, *needed.listings])
         absent = [w for o, w in needed.files.items() if o not in local and o not in present]
         if absent:
             raise MissingDataError(
@@ -183,19 +185,28 @@ def push_objects(
             )
 
         def lacking(oids: Iterable[str]) -> list[str]:  # what only we have, or differs
-            return [o for o in oids if o in local and present.get(o) != _size(cache, o)]
+            return [o for o in oids if o in local and present.get(o) != local[o]]
 
         files, listings = lacking(needed.files), lacking(needed.listings)
         if dry_run:
             return len(files) + len(listings)
         store.abort_open_uploads({*files, *listings})
-        _move(files, cache, store.upload, "uploading", jobs)
-        _move(listings, cache, store.upload, "uploading", jobs)
+        _move(files, cache, store.upload, "uploading", jobs, sizes=local)
+        _move(listings, cache, store.upload, "uploading", jobs, sizes=local)
     return len(files) + len(listings)
 
 
-def _size(cache: Path, oid: str) -> int:
-    return object_path(cache, oid).stat().st_size
+def _cached_sizes(cache: Path, oids: Iterable[str]) -> dict[str, int]:
+    """Object id -> size of those of ``oids`` the local cache holds (one stat each)."""
+    found: dict[str, int] = {}
+    for oid in oids:
+        try:
+            st = os.stat(object_path(cache, oid))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found[oid] = st.st_size
+    return found
 
 
 def _listing_or_published(cache: Path, present: dict[str, int]) -> ListingFn:
@@ -283,10 +294,9 @@ def _move(
     if not oids:
         return
 
-    def size_of(oid: str) -> int:
-        return sizes[oid] if sizes is not None else object_path(cache, oid).stat().st_size
-
-    total = sum(size_of(o) for o in oids)
+    if sizes is None:
+        sizes = {o: object_path(cache, o).stat().st_size for o in oids}
+    total = sum(sizes[o] for o in oids)
     progress, lock, done = current_progress(), threading.Lock(), [0]
     key = id(oids)
 
@@ -298,8 +308,8 @@ def _move(
     def run(oid: str) -> None:
         one(oid, object_path(cache, oid), on_bytes=advance)
 
-    big = [o for o in oids if size_of(o) > _BIG]
-    small = [o for o in oids if size_of(o) <= _BIG]
+    big = [o for o in oids if sizes[o] > _BIG]
+    small = [o for o in oids if sizes[o] <= _BIG]
     errors: list[BaseException] = []
     with ThreadPoolExecutor(max_workers=max(1, min(jobs or POOL, POOL))) as pool:
         futures = [pool.submit(run, o) for o in small]
@@ -342,14 +352,17 @@ class DirectTransfer:
         jobs: int | None,
         labels: dict[str, str] | None = None,
         dry_run: bool = False,
+        store: ObjectStore | None = None,
     ) -> int:
         """Upload what the storage lacks of ``revs``' objects (``labels``: commit -> the
-        version named in errors); ``dry_run``: list the storage and count, send nothing."""
+        version named in errors); ``dry_run``: list the storage and count, send nothing.
+        ``store``: the model's storage when the caller has it (see ``ObjectStore.known``)."""
         labels = labels or {}
         pointers = [
             p for rev in revs for p in pointers_at(root, rev, label=labels.get(rev, rev[:10]))
         ]
-        return push_objects(root, store_for(root, self._cfg), pointers, jobs=jobs, dry_run=dry_run)
+        store = store or store_for(root, self._cfg)
+        return push_objects(root, store, pointers, jobs=jobs, dry_run=dry_run)
 
     def fetch(
         self,

@@ -21,6 +21,7 @@ from cpv.errors import CpvError
 if TYPE_CHECKING:  # `cpv models` needs none of these: it starts without git or DVC
     from cpv.metadata import VersionRecord
     from cpv.repo import ModelRepo
+    from cpv.storage import ObjectStore
 
 
 def models(*, team: str | None = None) -> ModelsResult:
@@ -83,9 +84,17 @@ def _best(repo: ModelRepo, live: Sequence[VersionRecord]) -> BestVersion | None:
     return BestVersion(metric=declared.metric, mode=declared.mode, tag=found.tag, value=value)
 
 
-def publish_index(repo: ModelRepo, *, branch: str, remote_tags: Collection[str]) -> str | None:
+def publish_index(
+    repo: ModelRepo,
+    *,
+    branch: str,
+    remote_tags: Collection[str],
+    store: ObjectStore | None = None,
+) -> str | None:
     """Write ``repo``'s catalog index beside its data, right after a successful push;
-    ``remote_tags``: the version and lifecycle tags the remote listed before the push.
+    ``remote_tags``: the version and lifecycle tags the remote listed before the push;
+    ``store``: the push's own store, whose listing and uploads give the stored size without
+    listing the storage again.
 
     Returns None when the index is written (or already says the same), else a warning: a
     failure here never fails the push, whose versions are already published.
@@ -98,9 +107,9 @@ def publish_index(repo: ModelRepo, *, branch: str, remote_tags: Collection[str])
     try:
         _catch_up(repo, remote_tags)
         index = build_index(repo, branch=branch)
-        store = store_for(repo.root)
+        store = store or store_for(repo.root)
         with applied_env(store.env()):
-            listed = store.sizes()
+            listed = store.known_sizes()
             index.size_bytes, index.objects = sum(listed.values()), len(listed)
             file = IndexFile(store)
             try:

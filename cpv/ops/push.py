@@ -22,7 +22,8 @@ from cpv.ops.pull import fast_forward, fetch_branch, tracking_ref
 from cpv.ops.renumber import refuse_log_changes, renumber
 from cpv.repo import METRICS_LOG, ModelRepo
 from cpv.results import PushResult
-from cpv.transfer import get_transfer
+from cpv.storage import ObjectStore
+from cpv.transfer import get_transfer, store_for
 from cpv.versions import Kind, Version, parse_tag_name, tag_name
 
 _MAX_ATTEMPTS = 5
@@ -65,6 +66,7 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
     tags in one ``git push --atomic``; retried when the remote changes in between."""
     repo = ModelRepo.open(path)
     url = _remote(repo)
+    store = store_for(repo.root)  # lists once; the index reuses what it knows (no 2nd listing)
     with repo.locked():
         branch = repo.git.current_branch()
         renamed: dict[str, str] = {}
@@ -81,17 +83,10 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
             new_tags = sorted(set(local) - set(remote), key=_tag_sort_key)
             records = _lifecycle_to_publish(repo, listing, renamed)
             if dry_run:
-                return PushResult(
-                    pushed_tags=new_tags,
-                    records_pushed=records,
-                    branch=branch,
-                    dry_run=True,
-                    renamed=renamed,
-                    objects_pushed=_upload(repo, new_tags, branch, jobs=jobs, dry_run=True),
-                )
+                return _dry_run(repo, branch, new_tags, records, renamed, jobs=jobs)
             remote_head = _integrate_remote_branch(repo, url, branch, listing)
             branch_pushed = repo.git.head_commit() != remote_head
-            objects = _upload(repo, new_tags, branch, jobs=jobs, dry_run=False)
+            objects = _upload(repo, new_tags, branch, jobs=jobs, dry_run=False, store=store)
             fault_point("after_data_push")
             try:
                 repo.git.push_atomic(
@@ -107,7 +102,9 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
             repo.git.run("update-ref", tracking_ref(branch), "HEAD")
             published = [*remote, *refs.lifecycle_of(listing)]
             return PushResult(
-                index_warning=publish_index(repo, branch=branch, remote_tags=published),
+                index_warning=publish_index(
+                    repo, branch=branch, remote_tags=published, store=store
+                ),
                 pushed_tags=new_tags,
                 renamed=renamed,
                 objects_pushed=objects,
@@ -119,6 +116,26 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
         raise PushRejectedError(
             "the remote kept changing while pushing", url=url, hint="Run `cpv push` again."
         )
+
+
+def _dry_run(
+    repo: ModelRepo,
+    branch: str,
+    new_tags: list[str],
+    records: list[str],
+    renamed: dict[str, str],
+    *,
+    jobs: int | None,
+) -> PushResult:
+    """What a push would publish; the storage is still listed (see :func:`_upload`)."""
+    return PushResult(
+        pushed_tags=new_tags,
+        records_pushed=records,
+        branch=branch,
+        dry_run=True,
+        renamed=renamed,
+        objects_pushed=_upload(repo, new_tags, branch, jobs=jobs, dry_run=True),
+    )
 
 
 def _lifecycle_to_publish(
@@ -133,7 +150,13 @@ def _lifecycle_to_publish(
 
 
 def _upload(
-    repo: ModelRepo, tags: list[str], branch: str, *, jobs: int | None, dry_run: bool
+    repo: ModelRepo,
+    tags: list[str],
+    branch: str,
+    *,
+    jobs: int | None,
+    dry_run: bool,
+    store: ObjectStore | None = None,
 ) -> int:
     """Upload (``dry_run``: count) what the storage lacks of ``tags``' and HEAD's objects.
     A dry run still lists the storage: an unreachable storage or a missing local object
@@ -143,7 +166,7 @@ def _upload(
     labels.update({records[t].commit: t for t in reversed(tags) if t in records})
     labels.pop("", None)
     return get_transfer().push(
-        repo.root, revs=sorted(labels), jobs=jobs, labels=labels, dry_run=dry_run
+        repo.root, revs=sorted(labels), jobs=jobs, labels=labels, dry_run=dry_run, store=store
     )
 
 

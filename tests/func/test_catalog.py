@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from cpv import DataCheckpoints, ModelCheckpoints, _s3_catalog
+from cpv import storage as storage_module
 from cpv.catalog import INDEX_NAME, public_url
 from cpv.catalog_cache import COPIES, SNAPSHOT
 from cpv.config import cpv_home
@@ -269,6 +270,30 @@ def test_a_listing_reads_only_the_indexes_that_changed_since_the_last(
     reads.clear()
     assert _models()["acme/b"]["model_version"] == "v0.2"
     assert sorted(reads) == sorted([SNAPSHOT, f"{COPIES}acme/b.json"])  # the changed one only
+
+
+@pytest.mark.s3
+def test_push_lists_the_storage_once_and_its_index_counts_what_is_there(
+    tmp_path: Path, s3_user_config: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = _model(tmp_path, "acme", "a", [0.5], best=False)
+    push(repo)
+    write_checkpoint(repo, b"second weights " * 100)
+    ModelCheckpoints(repo).tag()
+    listings: list[str] = []
+    real = storage_module._s3_io.list_sizes
+
+    def counted(client: Any, bucket: str, prefix: str) -> Any:
+        listings.append(prefix)
+        return real(client, bucket, prefix)
+
+    monkeypatch.setattr(storage_module._s3_io, "list_sizes", counted)
+    assert push(repo).objects_pushed == 2 and listings == ["acme/a/files/md5/"]
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    found = s3.list_objects_v2(Bucket=s3_user_config, Prefix="acme/a/files/")["Contents"]
+    row = _models()["acme/a"]
+    # What push listed plus what it uploaded is what the storage holds.
+    assert (row["size_bytes"], row["objects"]) == (sum(o["Size"] for o in found), len(found))
 
 
 @pytest.mark.s3
