@@ -172,10 +172,11 @@ def download(
     key: str,
     dest: Path,
     *,
-    size: int,
+    size: int | None,
     on_bytes: Callable[[int], None] | None = None,
 ) -> str:
-    """Write ``bucket/key`` (``size`` bytes) to ``dest``; its md5, computed as bytes arrive.
+    """Write ``bucket/key`` (``size`` bytes; None: unknown, one streamed GET) to ``dest``;
+    its md5, computed as bytes arrive.
 
     ``dest`` is created (truncated); the caller removes it on failure or mismatch.
     ``on_bytes`` hears of the bytes written (progress; a retried body counts again).
@@ -183,7 +184,7 @@ def download(
     fd = os.open(dest, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)  # read back to hash
     heard = on_bytes or (lambda n: None)
     try:
-        if size <= _RANGE:
+        if size is None or size <= _RANGE:
             return _download_stream(client, bucket, key, fd, heard)
         return _download_ranges(client, bucket, key, fd, size, heard)
     finally:

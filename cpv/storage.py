@@ -55,6 +55,12 @@ class ObjectStore:
             self._client = s3_client(self.storage, self.creds, timeout=60, pool=POOL, attempts=5)
         return self._client
 
+    def connect(self) -> None:
+        """Make the S3 client now, so that threads using the store share one (no-op for a
+        local store)."""
+        if self.s3:
+            self._s3()
+
     def _error(self, exc: BaseException) -> Exception:
         return storage_error(exc, self.storage, self.creds, self._client)
 
@@ -152,15 +158,29 @@ class ObjectStore:
                 hint="Check the storage permissions (s3:DeleteObject), then run it again.",
             )
 
-    def abort_open_uploads(self, oids: set[str]) -> int:
+    def open_uploads(self) -> list[tuple[str, str]]:
+        """(key, upload id) of the multipart uploads open under this store (none locally)."""
+        if not self.s3:
+            return []
+        self._s3()
+        try:
+            return _s3_io.open_uploads(self._client, self.bucket, self.base)
+        except Exception as exc:
+            raise self._error(exc) from None
+
+    def abort_open_uploads(
+        self, oids: set[str], *, listed: list[tuple[str, str]] | None = None
+    ) -> int:
         """Abort multipart uploads left open (by an interrupted push) for ``oids``: objects
-        about to be uploaded again, whose orphan parts would otherwise be billed."""
+        about to be uploaded again, whose orphan parts would otherwise be billed.
+        ``listed``: :meth:`open_uploads` as the caller already listed it (before any
+        upload of its own began)."""
         if not self.s3 or not oids:
             return 0
         self._s3()
         try:
             wanted = {self.key(o) for o in oids}
-            stale = _s3_io.open_uploads(self._client, self.bucket, self.base)
+            stale = self.open_uploads() if listed is None else listed
             for key, upload_id in stale:
                 if key in wanted:
                     _s3_io.abort_upload(self._client, self.bucket, key, upload_id)
@@ -219,10 +239,6 @@ class ObjectStore:
             return copy_hashed(source, tmp, on_bytes=on_bytes)
         self._s3()
         try:
-            if size is None:
-                size = int(
-                    self._client.head_object(Bucket=self.bucket, Key=self.key(oid))["ContentLength"]
-                )
             return _s3_io.download(
                 self._client, self.bucket, self.key(oid), tmp, size=size, on_bytes=on_bytes
             )

@@ -22,7 +22,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,7 +169,10 @@ def push_objects(
         StorageError: the storage refused or failed.
     """
     cache = cache_dir(root)
-    with applied_env(store.env()):
+    with applied_env(store.env()), ThreadPoolExecutor(max_workers=1) as aside:
+        store.connect()  # one client, made here: the two listings below share it
+        # Both listings at once (the open uploads are listed before any upload of ours).
+        open_uploads = aside.submit(store.open_uploads)
         present = store.sizes()
         needed = needed_objects(pointers, _listing_or_published(cache, present))
         local = _cached_sizes(cache, [*needed.files, *needed.listings])
@@ -190,7 +193,7 @@ def push_objects(
         files, listings = lacking(needed.files), lacking(needed.listings)
         if dry_run:
             return len(files) + len(listings)
-        store.abort_open_uploads({*files, *listings})
+        store.abort_open_uploads({*files, *listings}, listed=open_uploads.result())
         _move(files, cache, store.upload, "uploading", jobs, sizes=local)
         _move(listings, cache, store.upload, "uploading", jobs, sizes=local)
     return len(files) + len(listings)
@@ -234,21 +237,25 @@ def fetch_objects(
     """
     cache = cache_dir(root)
     fetched = 0
+    listed: list[Future[dict[str, int]]] = []  # the storage's listing, begun early
 
     def listing(oid: str, p: Pointer) -> list[dict[str, str]]:
         nonlocal fetched
         path = object_path(cache, oid)
         if not path.is_file():
+            if not listed:  # a folder's bytes are coming: list the storage meanwhile
+                store.connect()
+                listed.append(aside.submit(store.sizes))
             store.download(oid, path, size=None)
             fetched += 1
         return list(json.loads(path.read_bytes()))
 
-    with applied_env(store.env()):
+    with applied_env(store.env()), ThreadPoolExecutor(max_workers=1) as aside:
         needed = needed_objects(pointers, _naming(listing))
         todo = [o for o in needed.files if not object_path(cache, o).is_file()]
         if not todo:
             return fetched
-        sizes = store.sizes()
+        sizes = listed[0].result() if listed else store.sizes()
         gone = [needed.files[o] for o in todo if o not in sizes]
         if gone:
             raise MissingDataError(
