@@ -1,25 +1,30 @@
-"""The only module that speaks GitPython (and the git CLI through it).
+"""The only module with a repository's git operations (git's own CLI, through
+:func:`cpv._git_exec.git_exec`).
 
 Everything here is in git terms (commits, refs, tags); the managers translate them to
-versions. Repos are opened per call and closed with ``with`` so that no
-``git cat-file`` helper processes linger.
+versions.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
-
 from cpv._git_errors import push_error, remote_error
+from cpv._git_exec import (  # noqa: F401  (the adapter's one door: callers use cpv._git)
+    GitFailure,
+    clone,
+    find_root,
+    git_error,
+    git_exec,
+    init_bare,
+    ls_remote,
+    network_env,
+)
 from cpv._git_history import HistoryMethods
 from cpv.errors import GitError, GitLockedError
 
@@ -32,74 +37,6 @@ class TagRef:
     contents: str  # the annotated tag's message ("" for lightweight tags)
 
 
-_LOCK_FILE = re.compile(r"Unable to create '([^']+\.lock)': File exists")
-
-
-def _git_error(exc: GitCommandError, what: str) -> GitError:
-    stderr = (exc.stderr or "").strip().replace("stderr: ", "").strip("'\" \n")
-    locked = _LOCK_FILE.search(stderr)
-    if locked:  # git's closing line ("remove the file manually") does not say which file
-        return GitLockedError(f"{what} failed: {locked.group(1)} exists", path=locked.group(1))
-    last = stderr.splitlines()[-1] if stderr else str(exc.status)
-    return GitError(f"{what} failed: {last}")
-
-
-def network_env() -> dict[str, str]:
-    """Environment for git commands that reach a remote (SSH key from the user config)."""
-    from cpv.config import load_user_config
-
-    env: dict[str, str] = {"GIT_TERMINAL_PROMPT": "0"}
-    key = load_user_config().git.ssh_key
-    if key and "GIT_SSH_COMMAND" not in os.environ:
-        # git runs GIT_SSH_COMMAND through a shell, so the key path never goes into it: it
-        # travels as data in CPV_SSH_KEY, whose "$…" expansion the shell does not re-read
-        # (a path like '$(touch pwned)' stays a file name). StrictHostKeyChecking=yes: an
-        # unknown or changed host key is never accepted silently.
-        env["CPV_SSH_KEY"] = str(Path(key).expanduser())
-        env["GIT_SSH_COMMAND"] = (
-            'ssh -i "$CPV_SSH_KEY" -o IdentitiesOnly=yes -o BatchMode=yes '
-            "-o StrictHostKeyChecking=yes"
-        )
-    return env
-
-
-def find_root(start: Path) -> Path | None:
-    try:
-        with git.Repo(start, search_parent_directories=True) as repo:
-            wt = repo.working_tree_dir
-            return Path(wt) if wt else None
-    except (InvalidGitRepositoryError, NoSuchPathError):
-        return None
-
-
-def init_bare(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    git.Repo.init(path, bare=True, initial_branch="main").close()
-
-
-def ls_remote(url: str, *patterns: str) -> dict[str, str]:
-    """refname -> sha on a remote URL (peeled ``^{}`` entries included as such)."""
-    try:
-        out = git.Git().execute(
-            ["git", "ls-remote", url, *patterns], env={**os.environ, **network_env()}
-        )
-    except GitCommandError as exc:
-        raise remote_error(exc, url) from exc
-    refs: dict[str, str] = {}
-    for line in str(out).splitlines():
-        sha, _, ref = line.partition("\t")
-        if ref:
-            refs[ref] = sha
-    return refs
-
-
-def clone(url: str, dest: Path) -> None:
-    try:
-        git.Repo.clone_from(url, dest, env={**os.environ, **network_env()}).close()
-    except GitCommandError as exc:
-        raise remote_error(exc, url) from exc
-
-
 class GitRepo(HistoryMethods):
     """A working-tree repository at ``root``."""
 
@@ -108,21 +45,24 @@ class GitRepo(HistoryMethods):
 
     @classmethod
     def init(cls, root: Path) -> GitRepo:
-        git.Repo.init(root, initial_branch="main").close()
+        root.mkdir(parents=True, exist_ok=True)
+        try:
+            git_exec(["init", "-q", "--initial-branch=main"], cwd=root)
+        except GitFailure as exc:
+            raise git_error(exc, "git init") from exc
         return cls(root)
 
-    @contextmanager
-    def _repo(self) -> Iterator[git.Repo]:
-        with git.Repo(self.root) as repo:
-            yield repo
+    def _git(
+        self, *args: str, env: Mapping[str, str] | None = None, stdin: bytes | None = None
+    ) -> str:
+        """``git ARGS`` here; a failure stays a :class:`GitFailure` for the caller to read."""
+        return git_exec(args, cwd=self.root, env=env, stdin=stdin)
 
     def run(self, *args: str, env: dict[str, str] | None = None, what: str | None = None) -> str:
-        with self._repo() as repo:
-            try:
-                full_env = {**os.environ, **env} if env else None
-                return str(repo.git.execute(["git", *args], env=full_env))
-            except GitCommandError as exc:
-                raise _git_error(exc, what or f"git {args[0]}") from exc
+        try:
+            return self._git(*args, env=env)
+        except GitFailure as exc:
+            raise git_error(exc, what or f"git {args[0]}") from exc
 
     @property
     def git_dir(self) -> Path:
@@ -177,12 +117,11 @@ class GitRepo(HistoryMethods):
         return self.run("rev-parse", "HEAD")
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        with self._repo() as repo:
-            try:
-                repo.git.merge_base("--is-ancestor", ancestor, descendant)
-                return True
-            except GitCommandError:
-                return False
+        try:
+            self._git("merge-base", "--is-ancestor", ancestor, descendant)
+            return True
+        except GitFailure:
+            return False
 
     def show_file(self, rev: str, path: str) -> str | None:
         try:
@@ -265,25 +204,19 @@ class GitRepo(HistoryMethods):
 
     def write_backup_commit(self, files: dict[str, str], message: str, ref: str) -> str:
         """Store ``files`` in a commit reachable from ``ref`` only (not on any branch)."""
-        with self._repo() as repo:
+        try:
             entries = []
             for name, content in files.items():
-                with tempfile.NamedTemporaryFile("w", delete=False, encoding="utf-8") as fh:
-                    fh.write(content)
-                try:
-                    blob = repo.git.hash_object("-w", fh.name)
-                finally:
-                    os.unlink(fh.name)
+                blob = self._git("hash-object", "-w", "--stdin", stdin=content.encode("utf-8"))
                 entries.append(f"100644 blob {blob}\t{name}")
-            with tempfile.TemporaryFile() as listing:
-                listing.write(("\n".join(entries) + "\n").encode())
-                listing.seek(0)
-                tree = repo.git.execute(["git", "mktree"], istream=listing)
+            tree = self._git("mktree", stdin=("\n".join(entries) + "\n").encode())
             head = self.head_commit()
             parents = ["-p", head] if head else []
-            sha = repo.git.commit_tree(str(tree), *parents, "-m", message)
-            repo.git.update_ref(ref, sha, "0" * 40)  # create only: never overwrite a backup
-            return str(sha)
+            sha = self._git("commit-tree", tree, *parents, "-m", message)
+            self._git("update-ref", ref, sha, "0" * 40)  # create only: never overwrite a backup
+            return sha
+        except GitFailure as exc:
+            raise git_error(exc, "writing a backup commit") from exc
 
     # --- tags --------------------------------------------------------------------
     def create_tag(self, name: str, message: str, commit: str) -> None:
@@ -331,11 +264,8 @@ class GitRepo(HistoryMethods):
 
     # --- remotes -----------------------------------------------------------------
     def set_remote(self, name: str, url: str) -> None:
-        with self._repo() as repo:
-            if name in [r.name for r in repo.remotes]:
-                repo.git.remote("set-url", name, url)
-            else:
-                repo.git.remote("add", name, url)
+        action = "set-url" if name in self.run("remote").split() else "add"
+        self.run("remote", action, name, url)
 
     def remote_url(self, name: str) -> str | None:
         try:
@@ -344,14 +274,10 @@ class GitRepo(HistoryMethods):
             return None
 
     def fetch(self, remote: str, *refspecs: str) -> None:
-        with self._repo() as repo:
-            try:
-                repo.git.execute(
-                    ["git", "fetch", "-q", "--no-tags", remote, *refspecs],
-                    env={**os.environ, **network_env()},
-                )
-            except GitCommandError as exc:
-                raise remote_error(exc, self.remote_url(remote) or remote) from exc
+        try:
+            self._git("fetch", "-q", "--no-tags", remote, *refspecs, env=network_env())
+        except GitFailure as exc:
+            raise remote_error(exc, self.remote_url(remote) or remote) from exc
 
     def push_atomic(self, remote: str, refspecs: Sequence[str]) -> None:
         """``git push --atomic``: all refs or none. Never forces.
@@ -361,37 +287,32 @@ class GitRepo(HistoryMethods):
             HookRejectedError: a server-side hook refused the push (its text attached).
             RemoteError: the remote is missing, unreachable or refused us.
         """
-        with self._repo() as repo:
-            try:
-                repo.git.execute(
-                    ["git", "push", "--atomic", "--porcelain", remote, *refspecs],
-                    env={**os.environ, **network_env()},
-                )
-            except GitCommandError as exc:
-                raise push_error(exc, self.remote_url(remote) or remote) from exc
+        try:
+            self._git("push", "--atomic", "--porcelain", remote, *refspecs, env=network_env())
+        except GitFailure as exc:
+            raise push_error(exc, self.remote_url(remote) or remote) from exc
 
     def merge(self, ref: str, message: str, *, ours_wins: Sequence[str] = ()) -> None:
         """Merge ``ref``; conflicts in ``ours_wins`` paths take our side, any other conflict
         aborts the merge (leaving the branch as it was) and raises."""
-        with self._repo() as repo:
-            try:
-                repo.git.execute(["git", "merge", "-q", "--no-edit", "--no-ff", "-m", message, ref])
+        try:
+            self._git("merge", "-q", "--no-edit", "--no-ff", "-m", message, ref)
+            return
+        except GitFailure as exc:
+            conflicted = self.run("diff", "--name-only", "--diff-filter=U").split()
+            if conflicted and set(conflicted) <= set(ours_wins):
+                self.run("checkout", "--ours", "--", *conflicted)
+                self.run("add", "--", *conflicted)
+                self.run("commit", "-q", "--no-edit", "--no-verify", what="git commit")
                 return
-            except GitCommandError as exc:
-                conflicted = repo.git.diff("--name-only", "--diff-filter=U").split()
-                if conflicted and set(conflicted) <= set(ours_wins):
-                    repo.git.checkout("--ours", "--", *conflicted)
-                    repo.git.add("--", *conflicted)
-                    repo.git.execute(["git", "commit", "-q", "--no-edit", "--no-verify"])
-                    return
-                try:
-                    repo.git.merge("--abort")
-                except GitCommandError:
-                    pass
-                if conflicted:
-                    raise GitError(
-                        f"merging {ref} conflicts in {', '.join(conflicted)}",
-                        hint=f"Someone else changed the same files: merge {ref} yourself "
-                        "(git merge), then run the command again.",
-                    ) from exc
-                raise _git_error(exc, f"merging {ref}") from exc
+            try:
+                self._git("merge", "--abort")
+            except GitFailure:
+                pass
+            if conflicted:
+                raise GitError(
+                    f"merging {ref} conflicts in {', '.join(conflicted)}",
+                    hint=f"Someone else changed the same files: merge {ref} yourself "
+                    "(git merge), then run the command again.",
+                ) from exc
+            raise git_error(exc, f"merging {ref}") from exc

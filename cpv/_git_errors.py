@@ -3,7 +3,8 @@
 git has no machine-readable errors, so this is the one place that reads its text: the
 stderr of a failed command (ssh's complaint, git's ``fatal:``) and the per-ref status
 lines of ``git push --porcelain``. Callers get :mod:`cpv.errors` types with their data.
-The failed command is GitPython's ``GitCommandError`` (``stdout``, ``stderr``, ``status``).
+The failed command is a ``subprocess.CalledProcessError`` (``stdout``, ``stderr``,
+``returncode``) from :func:`cpv._git_exec.git_exec`.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def remote_error(exc: Any, url: str) -> RemoteError:
     # The cause (ssh's or git's first complaint), not git's generic closing advice.
     detail = next(
         (line for line in lines if not any(g in line.lower() for g in _GENERIC)),
-        lines[0] if lines else f"exit {exc.status}",
+        lines[0] if lines else f"exit {exc.returncode}",
     )
     text = "\n".join(lines).lower()
     message = f"cannot reach git remote {url}: {detail}"

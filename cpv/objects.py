@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -297,6 +298,19 @@ def cache_dir(repo_root: Path) -> Path:
 
 def object_path(cache: Path, md5: str) -> Path:
     return cache / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def cached_sizes(cache: Path, oids: Iterable[str]) -> dict[str, int]:
+    """Object id -> size of those of ``oids`` the local cache holds (one stat each)."""
+    found: dict[str, int] = {}
+    for oid in oids:
+        try:
+            st = os.stat(object_path(cache, oid))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found[oid] = st.st_size
+    return found
 
 
 def _settle(path: Path) -> None:

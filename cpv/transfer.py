@@ -18,8 +18,6 @@ DVC reads, so ``git clone`` + ``dvc pull`` keeps working:
 from __future__ import annotations
 
 import json
-import os
-import stat
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,7 +28,7 @@ from cpv import _dvc, _git
 from cpv.config import UserConfig, load_user_config
 from cpv.credentials import applied_env
 from cpv.errors import CpvError, IntegrityError, MissingDataError, StorageError
-from cpv.objects import cache_dir, object_path
+from cpv.objects import cache_dir, cached_sizes, object_path
 from cpv.progress import current as current_progress
 from cpv.storage import POOL, ObjectStore
 from cpv.urls import is_s3
@@ -175,7 +173,7 @@ def push_objects(
         open_uploads = aside.submit(store.open_uploads)
         present = store.sizes()
         needed = needed_objects(pointers, _listing_or_published(cache, present))
-        local = _cached_sizes(cache, [*needed.files, *needed.listings])
+        local = cached_sizes(cache, [*needed.files, *needed.listings])
         absent = [w for o, w in needed.files.items() if o not in local and o not in present]
         if absent:
             raise MissingDataError(
@@ -197,19 +195,6 @@ def push_objects(
         _move(files, cache, store.upload, "uploading", jobs, sizes=local)
         _move(listings, cache, store.upload, "uploading", jobs, sizes=local)
     return len(files) + len(listings)
-
-
-def _cached_sizes(cache: Path, oids: Iterable[str]) -> dict[str, int]:
-    """Object id -> size of those of ``oids`` the local cache holds (one stat each)."""
-    found: dict[str, int] = {}
-    for oid in oids:
-        try:
-            st = os.stat(object_path(cache, oid))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        if stat.S_ISREG(st.st_mode):
-            found[oid] = st.st_size
-    return found
 
 
 def _listing_or_published(cache: Path, present: dict[str, int]) -> ListingFn:
