@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ class ObjectStore:
         self.cfg, self.url = cfg, url
         self.s3 = is_s3(url)
         self._client: Any = None
+        self._making = threading.Lock()
         #: What this store's last listing found, plus what it uploaded since (None: never
         #: listed); lets a push describe the storage without listing it a second time.
         self.known: dict[str, int] | None = None
@@ -51,8 +53,12 @@ class ObjectStore:
 
     def _s3(self) -> Any:
         if self._client is None:
-            self.creds = resolve_credentials(self.cfg)
-            self._client = s3_client(self.storage, self.creds, timeout=60, pool=POOL, attempts=5)
+            with self._making:  # one client, whichever thread asks first
+                if self._client is None:
+                    self.creds = resolve_credentials(self.cfg)
+                    self._client = s3_client(
+                        self.storage, self.creds, timeout=60, pool=POOL, attempts=5
+                    )
         return self._client
 
     def connect(self) -> None:
@@ -60,6 +66,21 @@ class ObjectStore:
         local store)."""
         if self.s3:
             self._s3()
+
+    def warm_up(self) -> None:
+        """Start making the S3 client in a thread: its import and set-up (~0.1 s) overlap
+        the git work a command does first. A failure there is left for the first real use
+        to raise (it makes the client again)."""
+        if not self.s3 or self._client is not None:
+            return
+
+        def make() -> None:
+            try:
+                self._s3()
+            except Exception:  # raised again, in context, by the first use
+                pass
+
+        threading.Thread(target=make, name="cpv-s3-client", daemon=True).start()
 
     def _error(self, exc: BaseException) -> Exception:
         return storage_error(exc, self.storage, self.creds, self._client)

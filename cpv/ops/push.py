@@ -67,6 +67,7 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
     repo = ModelRepo.open(path)
     url = _remote(repo)
     store = store_for(repo.root)  # lists once; the index reuses what it knows (no 2nd listing)
+    store.warm_up()  # its client is made while git talks to the remote
     with repo.locked():
         branch = repo.git.current_branch()
         renamed: dict[str, str] = {}
