@@ -191,7 +191,8 @@ def push_objects(
         files, listings = lacking(needed.files), lacking(needed.listings)
         if dry_run:
             return len(files) + len(listings)
-        store.abort_open_uploads({*files, *listings}, listed=open_uploads.result())
+        if files or listings:  # (a no-op push never needs the open uploads)
+            store.abort_open_uploads({*files, *listings}, listed=open_uploads.result())
         _move(files, cache, store.upload, "uploading", jobs, sizes=local)
         _move(listings, cache, store.upload, "uploading", jobs, sizes=local)
     return len(files) + len(listings)

@@ -30,6 +30,11 @@ _SLOWDOWN = (
     b"<Message>Please reduce your request rate.</Message></Error>"
 )
 
+_DENIED = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+    b"<Message>Access Denied</Message></Error>"
+)
+
 
 class FaultyProxy:
     """Forwards to ``upstream``; ``put_failures`` object PUTs answer 503 SlowDown first,
@@ -39,6 +44,7 @@ class FaultyProxy:
         self.upstream = urlsplit(upstream)
         self.put_failures = 0
         self.cut_gets = 0
+        self.deny_upload_listing = False
         self.seen: list[str] = []
         proxy = self
 
@@ -52,6 +58,12 @@ class FaultyProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 is_object = "/files/md5/" in self.path
                 proxy.seen.append(f"{self.command} {self.path}")
+                if proxy.deny_upload_listing and self.command == "GET" and "uploads" in self.path:
+                    self.send_response(403)
+                    self.send_header("Content-Length", str(len(_DENIED)))
+                    self.end_headers()
+                    self.wfile.write(_DENIED)
+                    return
                 if self.command == "PUT" and is_object and proxy.put_failures > 0:
                     proxy.put_failures -= 1
                     self.send_response(503)
@@ -120,6 +132,25 @@ def test_throttling_and_cut_downloads_are_retried(proxy: FaultyProxy, tmp_path: 
     assert proxy.cut_gets == 0  # one body was cut mid-way, and fetched again
     got = (dest / "checkpoints" / "model.bin").read_bytes()
     assert hashlib.md5(got).digest() == hashlib.md5(blob).digest()
+
+
+@pytest.mark.s3
+def test_a_push_with_nothing_to_send_needs_no_multipart_listing(
+    proxy: FaultyProxy, tmp_path: Path
+) -> None:
+    """The open multipart uploads are listed beside the objects, but only a push that
+    uploads needs them: with that listing denied, a push with nothing to send succeeds."""
+    repo = init_repository(team="acme", model="m", path=tmp_path / "m")
+    write_checkpoint(repo, os.urandom(1000))
+    ModelCheckpoints(repo).tag()
+    push(repo)
+    proxy.deny_upload_listing = True
+    assert push(repo).up_to_date
+    with pytest.raises(StorageError):  # uploading still aborts what an earlier push left
+        write_checkpoint(repo, os.urandom(1000))
+        ModelCheckpoints(repo).tag()
+        push(repo)
+    assert any("uploads" in s for s in proxy.seen)
 
 
 @pytest.mark.s3
