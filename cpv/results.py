@@ -90,6 +90,8 @@ class PushResult(BaseModel):
     up_to_date: bool = False
     #: why the catalog index (``cpv models``) could not be updated; the push itself succeeded
     index_warning: str | None = None
+    #: what the storage would not let push do besides its job (e.g. list open uploads)
+    storage_warning: str | None = None
 
 
 class WebhookFailure(BaseModel):

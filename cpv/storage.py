@@ -21,7 +21,14 @@ from cpv._s3 import s3_client, storage_error
 from cpv.checkout import copy_hashed, note_verified
 from cpv.config import UserConfig
 from cpv.credentials import boto_env, resolve_credentials
-from cpv.errors import CpvError, DiskFullError, IntegrityError, MissingDataError, StorageError
+from cpv.errors import (
+    CpvError,
+    DiskFullError,
+    IntegrityError,
+    MissingDataError,
+    StorageAccessDeniedError,
+    StorageError,
+)
 from cpv.urls import is_s3, s3_location
 
 _READ = 1 << 20
@@ -40,6 +47,8 @@ class ObjectStore:
         #: What this store's last listing found, plus what it uploaded since (None: never
         #: listed); lets a push describe the storage without listing it a second time.
         self.known: dict[str, int] | None = None
+        #: What a caller should tell the user though nothing failed (one line each).
+        self.notes: list[str] = []
         if self.s3:
             self.bucket, prefix = s3_location(url)
             self.storage = cfg.storage.model_copy(update={"bucket": self.bucket})
@@ -179,15 +188,20 @@ class ObjectStore:
                 hint="Check the storage permissions (s3:DeleteObject), then run it again.",
             )
 
-    def open_uploads(self) -> list[tuple[str, str]]:
-        """(key, upload id) of the multipart uploads open under this store (none locally)."""
+    def open_uploads(self) -> list[tuple[str, str]] | None:
+        """(key, upload id) of the multipart uploads open under this store (none locally);
+        None when these credentials may not list them: a permission of its own, often not
+        granted to keys that read and write objects."""
         if not self.s3:
             return []
         self._s3()
         try:
             return _s3_io.open_uploads(self._client, self.bucket, self.base)
         except Exception as exc:
-            raise self._error(exc) from None
+            error = self._error(exc)
+        if isinstance(error, StorageAccessDeniedError):
+            return None
+        raise error
 
     def abort_open_uploads(
         self, oids: set[str], *, listed: list[tuple[str, str]] | None = None
@@ -195,13 +209,23 @@ class ObjectStore:
         """Abort multipart uploads left open (by an interrupted push) for ``oids``: objects
         about to be uploaded again, whose orphan parts would otherwise be billed.
         ``listed``: :meth:`open_uploads` as the caller already listed it (before any
-        upload of its own began)."""
+        upload of its own began). Credentials that may not list them are noted in
+        :attr:`notes`, and the push goes on (s3transfer still aborts the uploads of a push
+        that fails in-process)."""
         if not self.s3 or not oids:
+            return 0
+        stale = listed if listed is not None else self.open_uploads()
+        if stale is None:
+            self.notes.append(
+                f"{self.url}: these credentials may not list multipart uploads, so parts an "
+                "interrupted push left there cannot be aborted (billed until they are); grant "
+                "s3:ListBucketMultipartUploads and s3:AbortMultipartUpload, or add a "
+                "lifecycle rule that aborts incomplete uploads"
+            )
             return 0
         self._s3()
         try:
             wanted = {self.key(o) for o in oids}
-            stale = self.open_uploads() if listed is None else listed
             for key, upload_id in stale:
                 if key in wanted:
                     _s3_io.abort_upload(self._client, self.bucket, key, upload_id)

@@ -183,6 +183,8 @@ def revert_result(res: RevertResult) -> None:
 def push_result(res: PushResult) -> None:
     if res.index_warning:
         warning(res.index_warning)
+    if res.storage_warning:
+        warning(res.storage_warning)
     for old, new in res.renamed.items():
         becomes = "would become" if res.dry_run else "is now"
         info(

@@ -106,6 +106,7 @@ def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = Fal
                 index_warning=publish_index(
                     repo, branch=branch, remote_tags=published, store=store
                 ),
+                storage_warning="; ".join(store.notes) or None,
                 pushed_tags=new_tags,
                 renamed=renamed,
                 objects_pushed=objects,
