@@ -24,6 +24,7 @@ from cpv._git_exec import (  # noqa: F401  (the adapter's one door: callers use 
     init_bare,
     ls_remote,
     network_env,
+    refuse_option,
 )
 from cpv._git_history import HistoryMethods
 from cpv.errors import GitError, GitLockedError
@@ -264,6 +265,7 @@ class GitRepo(HistoryMethods):
 
     # --- remotes -----------------------------------------------------------------
     def set_remote(self, name: str, url: str) -> None:
+        refuse_option(url)
         action = "set-url" if name in self.run("remote").split() else "add"
         self.run("remote", action, name, url)
 

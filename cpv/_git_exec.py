@@ -94,10 +94,11 @@ def find_root(start: Path) -> Path | None:
         top = git_exec(["rev-parse", "--show-toplevel"], cwd=start)
     except GitFailure as exc:
         if "dubious ownership" in exc.stderr:  # a repository git will not work in
+            advice = [ln.strip() for ln in exc.stderr.splitlines() if "safe.directory" in ln]
+            command = advice[-1] if advice else "git config --global --add safe.directory PATH"
             raise GitError(
                 f"git refuses to work in {start}: it belongs to another user",
-                hint="If you trust it: git config --global --add safe.directory PATH "
-                "(the path git names above), then run the command again.",
+                hint=f"If you trust it: {command}; then run the command again.",
             ) from None
         return None
     return Path(top) if top else None
@@ -111,7 +112,7 @@ def init_bare(path: Path) -> None:
         raise git_error(exc, "git init") from exc
 
 
-def _refuse_option(url: str) -> None:
+def refuse_option(url: str) -> None:
     """A remote URL is never read as an option (``--upload-pack=…`` runs a command)."""
     if url.startswith("-"):
         raise GitError(
@@ -121,7 +122,7 @@ def _refuse_option(url: str) -> None:
 
 def ls_remote(url: str, *patterns: str) -> dict[str, str]:
     """refname -> sha on a remote URL (peeled ``^{}`` entries included as such)."""
-    _refuse_option(url)
+    refuse_option(url)
     try:
         out = git_exec(["ls-remote", url, *patterns], env=network_env())
     except GitFailure as exc:
@@ -135,7 +136,7 @@ def ls_remote(url: str, *patterns: str) -> dict[str, str]:
 
 
 def clone(url: str, dest: Path) -> None:
-    _refuse_option(url)
+    refuse_option(url)
     try:
         git_exec(["clone", "-q", "--", url, str(dest)], env=network_env())
     except GitFailure as exc:

@@ -20,6 +20,10 @@ def test_a_remote_url_that_looks_like_an_option_runs_nothing(tmp_path: Path) -> 
         _git.ls_remote(evil)
     with pytest.raises(GitError, match="not a git remote URL"):
         _git.clone(evil, tmp_path / "dest")
+    repo = _git.GitRepo.init(tmp_path / "m")
+    with pytest.raises(GitError, match="not a git remote URL"):
+        repo.set_remote("origin", evil)
+    assert "origin" not in repo.run("remote").split()
     assert not marker.exists() and not (tmp_path / "dest").exists()
 
 
@@ -42,4 +46,4 @@ def test_a_repository_git_refuses_to_work_in_is_named_not_ignored(
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-safe-directory-here"))
     with pytest.raises(GitError, match="belongs to another user") as caught:
         _git.find_root(repo)
-    assert "safe.directory" in (caught.value.hint or "")
+    assert f"git config --global --add safe.directory {repo}" in (caught.value.hint or "")
