@@ -8,7 +8,6 @@ versions.
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -188,12 +187,7 @@ class GitRepo(HistoryMethods):
                     self.run("checkout", rev, "--", path)
                 except GitLockedError:
                     # the index is locked: at least the working tree gets its bytes back
-                    blob = subprocess.run(
-                        ["git", "cat-file", "blob", f"{rev}:{path}"],
-                        cwd=self.root,
-                        capture_output=True,
-                        check=True,
-                    ).stdout
+                    blob = self._plumb("cat-file", "blob", f"{rev}:{path}")
                     (self.root / path).write_bytes(blob)
             else:
                 self.run("rm", "-q", "--cached", "--ignore-unmatch", "--", path)

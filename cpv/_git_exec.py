@@ -22,18 +22,18 @@ from cpv.errors import GitError, GitLockedError
 GitFailure = subprocess.CalledProcessError
 
 
-def git_exec(
+def git_bytes(
     args: Sequence[str],
     *,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     stdin: bytes | None = None,
-) -> str:
-    """``git ARGS``'s stdout (one trailing newline dropped).
+) -> bytes:
+    """``git ARGS``'s stdout, byte for byte (the one place cpv starts git).
 
     Raises:
         subprocess.CalledProcessError: git exited non-zero or could not be started (its
-            ``returncode``, ``stdout`` and ``stderr`` as text).
+            ``returncode``, and ``stdout`` and ``stderr`` as text).
     """
     full_env = {**os.environ, **(env or {}), "LC_ALL": "C", "LANGUAGE": "C"}
     try:
@@ -47,11 +47,25 @@ def git_exec(
         )
     except OSError as exc:  # no git, or ``cwd`` is gone
         raise GitFailure(127, ["git", *args], "", str(exc)) from None
-    out = done.stdout.decode("utf-8", "replace")
     if done.returncode:
         raise GitFailure(
-            done.returncode, ["git", *args], out, done.stderr.decode("utf-8", "replace")
+            done.returncode,
+            ["git", *args],
+            done.stdout.decode("utf-8", "replace"),
+            done.stderr.decode("utf-8", "replace"),
         )
+    return done.stdout
+
+
+def git_exec(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+) -> str:
+    """:func:`git_bytes` as text, one trailing newline dropped."""
+    out = git_bytes(args, cwd=cwd, env=env, stdin=stdin).decode("utf-8", "replace")
     return out[:-1] if out.endswith("\n") else out
 
 

@@ -7,12 +7,11 @@ Nothing here knows about versions: :mod:`cpv.ops.renumber` decides what changes.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cpv._git_exec import GitFailure, git_bytes
 from cpv.errors import GitError
 
 ZERO = "0" * 40
@@ -49,18 +48,13 @@ class HistoryMethods:
         self, *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None
     ) -> bytes:
         """Run git on bytes; its stdout untouched."""
-        done = subprocess.run(
-            ["git", *args],
-            cwd=self.root,
-            input=stdin if stdin is not None else b"",
-            capture_output=True,
-            env={**os.environ, **env} if env else None,
-            check=False,
-        )
-        if done.returncode:
-            lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise GitError(f"git {args[0]} failed: {lines[-1] if lines else done.returncode}")
-        return done.stdout
+        try:
+            return git_bytes(args, cwd=self.root, env=env, stdin=stdin)
+        except GitFailure as exc:
+            lines = (exc.stderr or "").strip().splitlines()
+            raise GitError(
+                f"git {args[0]} failed: {lines[-1] if lines else exc.returncode}"
+            ) from None
 
     def commits_to_rewrite(
         self, head: str, published: Sequence[str], *, remote: str | None = None
