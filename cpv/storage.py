@@ -209,9 +209,9 @@ class ObjectStore:
         """Abort multipart uploads left open (by an interrupted push) for ``oids``: objects
         about to be uploaded again, whose orphan parts would otherwise be billed.
         ``listed``: :meth:`open_uploads` as the caller already listed it (before any
-        upload of its own began). Credentials that may not list them are noted in
+        upload of its own began). Credentials that may not list or abort them are noted in
         :attr:`notes`, and the push goes on (s3transfer still aborts the uploads of a push
-        that fails in-process)."""
+        that fails in-process); how many were aborted."""
         if not self.s3 or not oids:
             return 0
         stale = listed if listed is not None else self.open_uploads()
@@ -224,14 +224,23 @@ class ObjectStore:
             )
             return 0
         self._s3()
-        try:
-            wanted = {self.key(o) for o in oids}
-            for key, upload_id in stale:
-                if key in wanted:
-                    _s3_io.abort_upload(self._client, self.bucket, key, upload_id)
-            return sum(1 for key, _ in stale if key in wanted)
-        except Exception as exc:
-            raise self._error(exc) from None
+        wanted = {self.key(o) for o in oids}
+        orphans = [(key, upload_id) for key, upload_id in stale if key in wanted]
+        for n, (key, upload_id) in enumerate(orphans):
+            try:
+                _s3_io.abort_upload(self._client, self.bucket, key, upload_id)
+            except Exception as exc:
+                error = self._error(exc)
+                if not isinstance(error, StorageAccessDeniedError):
+                    raise error from None
+                self.notes.append(
+                    f"{self.url}: these credentials may not abort multipart uploads, so the "
+                    f"parts {len(orphans) - n} interrupted upload(s) left there stay (billed "
+                    "until they are aborted); grant s3:AbortMultipartUpload, or add a "
+                    "lifecycle rule that aborts incomplete uploads"
+                )
+                return n
+        return len(orphans)
 
     def download(
         self,

@@ -45,6 +45,7 @@ class FaultyProxy:
         self.put_failures = 0
         self.cut_gets = 0
         self.deny_upload_listing = False
+        self.deny_abort = False
         self.seen: list[str] = []
         proxy = self
 
@@ -58,7 +59,9 @@ class FaultyProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 is_object = "/files/md5/" in self.path
                 proxy.seen.append(f"{self.command} {self.path}")
-                if proxy.deny_upload_listing and self.command == "GET" and "uploads" in self.path:
+                listing = self.command == "GET" and "uploads" in self.path
+                abort = self.command == "DELETE" and "uploadId=" in self.path
+                if (proxy.deny_upload_listing and listing) or (proxy.deny_abort and abort):
                     self.send_response(403)
                     self.send_header("Content-Length", str(len(_DENIED)))
                     self.end_headers()
@@ -154,6 +157,37 @@ def test_credentials_that_may_not_list_multipart_uploads_still_push(
     assert (dest / "checkpoints" / "model.bin").read_bytes() == (
         repo / "checkpoints" / "model.bin"
     ).read_bytes()
+
+
+@pytest.mark.s3
+def test_credentials_that_may_not_abort_multipart_uploads_still_push(
+    proxy: FaultyProxy, s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
+    """An interrupted push left parts of the object about to be uploaded; these keys may
+    list them but not abort them: the push publishes anyway and says the parts stay."""
+    import boto3
+
+    from cpv.transfer import remote_settings
+
+    repo = init_repository(team="acme", model="m", path=tmp_path / "m")
+    blob = os.urandom(1000)
+    write_checkpoint(repo, blob)
+    ModelCheckpoints(repo).tag()
+    prefix = remote_settings(repo)["url"].removeprefix(f"s3://{s3_bucket}/")
+    md5 = hashlib.md5(blob).hexdigest()
+    key = f"{prefix}/files/md5/{md5[:2]}/{md5[2:]}"
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    s3.create_multipart_upload(Bucket=s3_bucket, Key=key)  # the interrupted push's
+    proxy.deny_abort = True
+    result = push(repo)
+    assert result.pushed_tags == ["model/v0.1"] and result.objects_pushed == 2
+    assert "s3:AbortMultipartUpload" in (result.storage_warning or "")
+    assert "1 interrupted upload(s)" in (result.storage_warning or "")
+    assert any(s.startswith("DELETE") and "uploadId=" in s for s in proxy.seen)  # it tried
+    left = s3.list_multipart_uploads(Bucket=s3_bucket, Prefix=prefix).get("Uploads", [])
+    assert [u["Key"] for u in left] == [key]  # refused, so still there (as the warning says)
+    dest, _ = clone("acme/m", tmp_path / "other")
+    assert (dest / "checkpoints" / "model.bin").read_bytes() == blob
 
 
 @pytest.mark.s3
