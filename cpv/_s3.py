@@ -53,24 +53,52 @@ def s3_client(
     """A boto3 S3 client for ``storage`` with ``creds``; checksum mode from the preset.
 
     ``pool`` connections are kept open (one per concurrent transfer); ``attempts`` bounds
-    botocore's retries (with backoff) of throttling, 5xx answers and cut connections.
+    botocore's retries (with backoff) of throttling, 5xx answers and cut connections. A
+    connection that cannot be made at all (refused, unknown host, no answer within
+    ``min(timeout, 10)`` s) is tried twice, not ``attempts`` + 1 times: a wrong or down
+    endpoint is reported in about a second, not after ~20 s of backoff.
 
     Raises:
         ProfileNotFoundError: ``creds`` name an AWS profile that is not defined.
     """
-    return _client(
+    client = _client(
         creds.boto_kwargs(),
         endpoint=storage.endpoint_url or None,
         region=storage.region or None,
         path_style=storage.provider in ("minio", "custom"),
         checksum_when_required=storage.checksum_when_required,
         tuning={
-            "connect_timeout": timeout,
+            "connect_timeout": min(timeout, 10.0),
             "read_timeout": timeout,
             "retries": {"max_attempts": attempts, "mode": "standard"},
             "max_pool_connections": pool,
         },
     )
+    _fail_fast_on_connect(client, total_attempts=attempts + 1)
+    return client
+
+
+def _fail_fast_on_connect(client: Any, *, total_attempts: int) -> None:
+    """Replace the client's standard retry handler by one that gives up on a connection
+    that cannot be made after its second try, and decides every other retry as before
+    (botocore's own handler, built the same way, with the same attempt budget)."""
+    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
+    from botocore.retries import standard
+
+    event, unique_id = "needs-retry.s3", "retry-config-s3"
+    client.meta.events.unregister(event, unique_id=unique_id)
+    handler = standard.register_retry_handler(client, max_attempts=total_attempts)
+    client.meta.events.unregister(event, unique_id=unique_id)
+
+    def needs_retry(**kwargs: Any) -> float | None:
+        cannot_connect = (EndpointConnectionError, ConnectTimeoutError)
+        if isinstance(kwargs.get("caught_exception"), cannot_connect):
+            if kwargs.get("attempts", 1) >= 2:
+                return None
+        delay: float | None = handler.needs_retry(**kwargs)
+        return delay
+
+    client.meta.events.register(event, needs_retry, unique_id=unique_id)
 
 
 def _client(

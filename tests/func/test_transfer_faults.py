@@ -207,3 +207,67 @@ def test_a_storage_that_keeps_failing_fails_the_push_after_bounded_attempts(
     from tests.func.test_transfer_integrity import _remote_tags
 
     assert _remote_tags(repo) == []  # no tag without its bytes
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _counting_store(tmp_path: Path, endpoint: str) -> tuple[object, list[str]]:
+    """The model's store for ``endpoint``, and the requests its client sends (every attempt)."""
+    from cpv.config import StorageSettings, UserConfig, save_user_config
+    from cpv.transfer import store_for
+
+    settings = StorageSettings(
+        provider="minio", bucket="cpv-test", endpoint_url=endpoint, region="us-east-1"
+    )
+    save_user_config(UserConfig(storage=settings))
+    repo = init_repository(team="acme", model="m", path=tmp_path / "m")
+    store = store_for(repo)
+    store.connect()
+    sent: list[str] = []
+    store._client.meta.events.register(
+        "before-send.s3", lambda request, **kw: sent.append(request.method)
+    )
+    return store, sent
+
+
+def test_an_endpoint_that_refuses_connections_is_tried_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong or down endpoint is reported after a second try, not after botocore's whole
+    budget of six attempts with backoff (~20 s)."""
+    from cpv.errors import StorageUnreachableError
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    store, sent = _counting_store(tmp_path, f"http://127.0.0.1:{_closed_port()}")
+    with pytest.raises(StorageUnreachableError):
+        store.sizes()  # type: ignore[attr-defined]
+    assert sent == ["GET", "GET"]
+
+
+@pytest.mark.s3
+def test_throttling_keeps_the_whole_retry_budget(
+    proxy: FaultyProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """503 SlowDown on every try: six attempts, each retry after botocore's backoff (asked
+    for, not slept here: up to 31 s), then one error."""
+    from botocore.retries.standard import ExponentialBackoff
+
+    waits: list[int] = []
+    monkeypatch.setattr(
+        ExponentialBackoff, "delay_amount", lambda self, context: waits.append(1) or 0.0
+    )
+    store, _ = _counting_store(tmp_path, proxy.url)
+    blob = tmp_path / "blob"
+    blob.write_bytes(b"x" * 1000)
+    proxy.put_failures = 1000
+    with pytest.raises(StorageError):
+        store.upload("0" * 32, blob)  # type: ignore[attr-defined]
+    assert len([s for s in proxy.seen if s.startswith("PUT")]) == 6
+    assert len(waits) == 5
