@@ -365,10 +365,11 @@ class DirectTransfer:
         jobs: int | None,
         targets: list[str] | None = None,
         labels: dict[str, str] | None = None,
+        store: ObjectStore | None = None,
     ) -> int:
         """Download what the local cache lacks of ``revs``' objects (None: the pointers in
         the workspace), only the pointer files ``targets`` when given; ``labels``: commit ->
-        the version named in errors."""
+        the version named in errors; ``store``: the model's storage when the caller has it."""
         labels = labels or {}
         if revs is None:
             names = targets or [p.name for p in root.glob("*.dvc")]
@@ -385,7 +386,7 @@ class DirectTransfer:
             ]
         if not pointers:
             return 0
-        return fetch_objects(root, store_for(root, self._cfg), pointers, jobs=jobs)
+        return fetch_objects(root, store or store_for(root, self._cfg), pointers, jobs=jobs)
 
 
 def get_transfer(cfg: UserConfig | None = None) -> DirectTransfer:

@@ -7,6 +7,7 @@ a version's bytes in place (fetched when missing, verified by hash).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from cpv import _dvc
 from cpv.checkout import checkout_tree
@@ -16,6 +17,9 @@ from cpv.metadata import VersionRecord
 from cpv.objects import cache_dir
 from cpv.repo import ModelRepo
 from cpv.versions import Kind
+
+if TYPE_CHECKING:
+    from cpv.storage import ObjectStore
 
 
 def dirty_kinds(repo: ModelRepo, kinds: Sequence[Kind]) -> list[str]:
@@ -50,7 +54,11 @@ def refuse_unsaved_work(repo: ModelRepo, kinds: Sequence[Kind], *, force: bool) 
 
 
 def ensure_objects(
-    repo: ModelRepo, records: Sequence[VersionRecord], *, jobs: int | None = None
+    repo: ModelRepo,
+    records: Sequence[VersionRecord],
+    *,
+    jobs: int | None = None,
+    store: ObjectStore | None = None,
 ) -> int:
     """Make every object of ``records`` present in the local cache, fetching (verified)
     what is missing; nothing is asked of the storage when the cache has it all.
@@ -75,6 +83,7 @@ def ensure_objects(
             jobs=jobs,
             targets=[pointer],
             labels={record.commit: record.tag},
+            store=store,
         )
     return fetched
 
@@ -99,10 +108,15 @@ def refuse_removed(repo: ModelRepo, records: Sequence[VersionRecord]) -> None:
 
 
 def materialize(
-    repo: ModelRepo, records: Sequence[VersionRecord], *, jobs: int | None = None
+    repo: ModelRepo,
+    records: Sequence[VersionRecord],
+    *,
+    jobs: int | None = None,
+    store: ObjectStore | None = None,
 ) -> int:
-    """Put ``records``' bytes in the workspace (pointers untouched), verified by hash."""
-    fetched = ensure_objects(repo, records, jobs=jobs)
+    """Put ``records``' bytes in the workspace (pointers untouched), verified by hash;
+    ``store``: the model's storage when the caller has it."""
+    fetched = ensure_objects(repo, records, jobs=jobs, store=store)
     for record in records:
         text = repo.git.show_file(record.commit, repo.pointer_of(record.kind)) or ""
         place(repo, text, record.path)

@@ -13,6 +13,7 @@ from pathlib import Path
 from cpv import _dvc, _git, refs
 from cpv.config import GIT_REMOTE_NAME, load_user_config, parse_model_id
 from cpv.errors import (
+    CpvError,
     MissingDataError,
     RemoteError,
     StorageError,
@@ -23,7 +24,8 @@ from cpv.metadata import VersionRecord
 from cpv.refs import is_reference_word, resolve_arg
 from cpv.repo import ModelRepo
 from cpv.results import PullResult
-from cpv.transfer import get_transfer
+from cpv.storage import ObjectStore
+from cpv.transfer import get_transfer, store_for
 from cpv.urls import UrlKind, git_kind, is_s3, local_path, s3_location
 from cpv.versions import Kind, Version, parse_version_arg
 from cpv.workspace import checkout_head, materialize, refuse_unsaved_work
@@ -127,6 +129,7 @@ def pull(
         parse_version_arg(version, within=kinds, action="pull")  # refuse before fetching
     repo = ModelRepo.open(path)
     with repo.locked():
+        store = _warm_store(repo)  # its S3 client is made while git fetches
         updated = _fetch_refs(repo)
         if version is not None:  # after the fetch: an alias may have moved
             kind_arg, parsed = resolve_arg(repo, version, within=kinds, action="pull")
@@ -141,6 +144,7 @@ def pull(
                     repo.pointer_of(k) for k in kinds if (repo.root / repo.pointer_of(k)).exists()
                 ]
                 or None,
+                store=store,
             )
             verified = checkout_head(repo, kinds)
             return PullResult(
@@ -156,13 +160,24 @@ def pull(
         if not records:
             repo.find(wanted[0], parsed)
         refuse_unsaved_work(repo, [r.kind for r in records], force=force)
-        fetched = materialize(repo, records, jobs=jobs)
+        fetched = materialize(repo, records, jobs=jobs, store=store)
         return PullResult(
             records=records,
             fetched_objects=fetched,
             verified_paths=[r.path for r in records],
             updated_branch=updated,
         )
+
+
+def _warm_store(repo: ModelRepo) -> ObjectStore | None:
+    """The model's storage, its client being made in a thread; None when it has none (the
+    fetch, if it needs one, says so)."""
+    try:
+        store = store_for(repo.root)
+    except CpvError:
+        return None
+    store.warm_up()
+    return store
 
 
 def _fetch_refs(repo: ModelRepo) -> bool:
