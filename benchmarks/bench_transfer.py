@@ -473,7 +473,7 @@ class Bench:
         self.random_file(repo / "checkpoints" / "model.bin", size)
         run([*CPV, "tag", "model"], cwd=repo, env=self.env)
         run([*CPV, "push"], cwd=repo, env=self.env)
-        from cpv.transfer import remote_settings
+        from cpv.storage import remote_settings
 
         url = remote_settings(repo)["url"]
         prefix = url.removeprefix(f"s3://{BUCKET}").strip("/")

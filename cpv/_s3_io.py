@@ -104,6 +104,19 @@ def _multipart(
         manager.upload(str(source), bucket, key, subscribers=[Heard()]).result()
 
 
+def exists(client: Any, bucket: str, key: str) -> bool:
+    """Whether ``bucket/key`` is there now (one HEAD; a 404 is False, other errors raise)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            return False
+        raise
+    return True
+
+
 def delete_keys(client: Any, bucket: str, keys: list[str]) -> list[str]:
     """Delete ``keys`` (1,000 per request); the keys the storage refused to delete."""
     failed: list[str] = []

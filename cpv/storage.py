@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cpv import _s3_io
+from cpv import _dvc, _s3_io
 from cpv._s3 import s3_client, storage_error
 from cpv.checkout import copy_hashed, note_verified
-from cpv.config import UserConfig
+from cpv.config import UserConfig, load_user_config
 from cpv.credentials import boto_env, resolve_credentials
 from cpv.errors import (
     CpvError,
@@ -34,6 +34,8 @@ from cpv.urls import is_s3, s3_location
 _READ = 1 << 20
 #: Concurrent object transfers (and S3 connections kept open).
 POOL = 16
+#: :meth:`ObjectStore.missing` checks up to this many objects one HEAD each, more by listing.
+_HEAD_AT_MOST = 256
 
 
 class ObjectStore:
@@ -122,6 +124,33 @@ class ObjectStore:
             raise self._error(exc) from None
         self.known = dict(found)
         return found
+
+    def missing(self, oids: list[str]) -> list[str]:
+        """Which of ``oids`` the storage does not hold now: a HEAD each (in parallel), or one
+        listing when there are more than :data:`_HEAD_AT_MOST`."""
+        if not oids:
+            return []
+        if not self.s3:
+            return [o for o in oids if not (self.path / o[:2] / o[2:]).is_file()]
+        if len(oids) > _HEAD_AT_MOST:
+            now = self.sizes()
+            return [o for o in oids if o not in now]
+        self._s3()
+        from concurrent.futures import ThreadPoolExecutor
+
+        def there(oid: str) -> bool:
+            try:
+                return _s3_io.exists(self._client, self.bucket, self.key(oid))
+            except Exception as exc:
+                raise self._error(exc) from None
+
+        with ThreadPoolExecutor(max_workers=min(POOL, len(oids))) as pool:
+            found = list(pool.map(there, oids))
+        gone = [o for o, ok in zip(oids, found, strict=True) if not ok]
+        for oid in gone:
+            if self.known is not None:
+                self.known.pop(oid, None)
+        return gone
 
     def known_sizes(self) -> dict[str, int]:
         """Object id -> size as of the last listing plus this store's uploads since (one
@@ -308,3 +337,49 @@ def _is_missing(exc: BaseException) -> bool:
     response = getattr(exc, "response", None) or {}
     code = str(response.get("Error", {}).get("Code", ""))
     return code in ("NoSuchKey", "404", "NotFound")
+
+
+def store_for(root: Path, cfg: UserConfig | None = None) -> ObjectStore:
+    """The model's storage as an object store: the URL, endpoint and region its
+    ``.dvc/config`` names (what plain DVC would use), with this user's credentials."""
+    settings = remote_settings(root)
+    url = settings.get("url", "")
+    if not url:
+        raise StorageError(
+            "this model has no storage configured in .dvc/config",
+            hint="Set one with `cpv remote set URL`.",
+        )
+    cfg = cfg or load_user_config()
+    if not is_s3(url):
+        if not Path(url).is_absolute():
+            url = str((root / ".dvc" / url).resolve())  # DVC: relative to .dvc/
+        return ObjectStore(cfg, url)
+    storage = cfg.storage
+    endpoint = settings.get("endpointurl")
+    if endpoint and endpoint != storage.endpoint_url:
+        custom = storage.provider in ("local", "aws")
+        update: dict[str, object] = {"endpoint_url": endpoint}
+        if custom:  # an endpoint this user has no preset for: the safe S3 dialect
+            update.update(provider="custom", checksum_when_required=True)
+        storage = storage.model_copy(update=update)
+    if settings.get("region"):
+        storage = storage.model_copy(update={"region": settings["region"]})
+    return ObjectStore(cfg.model_copy(update={"storage": storage}), url)
+
+
+def remote_settings(root: Path) -> dict[str, str]:
+    """The ``remote "storage"`` section of ``.dvc/config`` (``config.local`` wins), read as
+    text: opening DVC's own config reader costs a second of imports."""
+    import configparser
+
+    found: dict[str, str] = {}
+    for name in ("config", "config.local"):
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        try:
+            parser.read(root / ".dvc" / name, encoding="utf-8")
+        except configparser.Error:
+            continue
+        for section in parser.sections():
+            if section.strip("'").replace('"', "") == f"remote {_dvc.REMOTE}":
+                found.update(parser[section])
+    return found

@@ -25,13 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cpv import _dvc, _git
-from cpv.config import UserConfig, load_user_config
+from cpv.config import UserConfig
 from cpv.credentials import applied_env
-from cpv.errors import CpvError, IntegrityError, MissingDataError, StorageError
+from cpv.errors import CpvError, IntegrityError, MissingDataError
 from cpv.objects import cache_dir, cached_sizes, object_path
 from cpv.progress import current as current_progress
-from cpv.storage import POOL, ObjectStore
-from cpv.urls import is_s3
+from cpv.storage import POOL, ObjectStore, store_for
 
 _BIG = 64 << 20  # objects above this move one at a time, their parts in parallel
 
@@ -105,52 +104,6 @@ def cached_listing(cache: Path) -> ListingFn:
     return read
 
 
-def store_for(root: Path, cfg: UserConfig | None = None) -> ObjectStore:
-    """The model's storage as an object store: the URL, endpoint and region its
-    ``.dvc/config`` names (what plain DVC would use), with this user's credentials."""
-    settings = remote_settings(root)
-    url = settings.get("url", "")
-    if not url:
-        raise StorageError(
-            "this model has no storage configured in .dvc/config",
-            hint="Set one with `cpv remote set URL`.",
-        )
-    cfg = cfg or load_user_config()
-    if not is_s3(url):
-        if not Path(url).is_absolute():
-            url = str((root / ".dvc" / url).resolve())  # DVC: relative to .dvc/
-        return ObjectStore(cfg, url)
-    storage = cfg.storage
-    endpoint = settings.get("endpointurl")
-    if endpoint and endpoint != storage.endpoint_url:
-        custom = storage.provider in ("local", "aws")
-        update: dict[str, object] = {"endpoint_url": endpoint}
-        if custom:  # an endpoint this user has no preset for: the safe S3 dialect
-            update.update(provider="custom", checksum_when_required=True)
-        storage = storage.model_copy(update=update)
-    if settings.get("region"):
-        storage = storage.model_copy(update={"region": settings["region"]})
-    return ObjectStore(cfg.model_copy(update={"storage": storage}), url)
-
-
-def remote_settings(root: Path) -> dict[str, str]:
-    """The ``remote "storage"`` section of ``.dvc/config`` (``config.local`` wins), read as
-    text: opening DVC's own config reader costs a second of imports."""
-    import configparser
-
-    found: dict[str, str] = {}
-    for name in ("config", "config.local"):
-        parser = configparser.ConfigParser(strict=False, interpolation=None)
-        try:
-            parser.read(root / ".dvc" / name, encoding="utf-8")
-        except configparser.Error:
-            continue
-        for section in parser.sections():
-            if section.strip("'").replace('"', "") == f"remote {_dvc.REMOTE}":
-                found.update(parser[section])
-    return found
-
-
 def push_objects(
     root: Path,
     store: ObjectStore,
@@ -195,7 +148,39 @@ def push_objects(
             store.abort_open_uploads({*files, *listings}, listed=open_uploads.result())
         _move(files, cache, store.upload, "uploading", jobs, sizes=local)
         _move(listings, cache, store.upload, "uploading", jobs, sizes=local)
-    return len(files) + len(listings)
+        sent = {*files, *listings}  # (nothing sent: nothing new to publish, no check)
+        again = _still_there(store, cache, needed, sent=sent, local=local) if sent else 0
+    return len(files) + len(listings) + again
+
+
+def _still_there(
+    store: ObjectStore, cache: Path, needed: Needed, *, sent: set[str], local: dict[str, int]
+) -> int:
+    """Right before the versions are published, check that what they need and this push did
+    not send (the storage had it when listed) is still there: a `cpv gc --remote` or `delete
+    --remote` elsewhere may have removed it since. What is gone is uploaded again from the
+    local cache, and said; gone and not here stops the push before git. How many went up
+    again."""
+    relied = [o for o in (*needed.files, *needed.listings) if o not in sent]
+    gone = store.missing(relied)
+    if not gone:
+        return 0
+    lost = [needed.files.get(o) or needed.listings[o] for o in gone if o not in local]
+    if lost:
+        raise MissingDataError(
+            f"{len(lost)} file(s) of the versions to publish left the storage during this push "
+            "(a `cpv gc --remote` or `delete --remote` elsewhere?) and are not in the local "
+            "cache: " + ", ".join(lost[:3]) + (" …" if len(lost) > 3 else ""),
+            hint="Nothing was published. Pull the version from a machine that has its bytes "
+            "and push from there, or delete the version and tag again.",
+        )
+    _move([o for o in gone if o in needed.files], cache, store.upload, "uploading", None)
+    _move([o for o in gone if o in needed.listings], cache, store.upload, "uploading", None)
+    store.notes.append(
+        f"{len(gone)} object(s) the versions need left {store.url} during this push (a `cpv "
+        "gc --remote` or `delete --remote` elsewhere?); they were uploaded again"
+    )
+    return len(gone)
 
 
 def _listing_or_published(cache: Path, present: dict[str, int]) -> ListingFn:

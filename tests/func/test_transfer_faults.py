@@ -167,7 +167,7 @@ def test_credentials_that_may_not_abort_multipart_uploads_still_push(
     list them but not abort them: the push publishes anyway and says the parts stay."""
     import boto3
 
-    from cpv.transfer import remote_settings
+    from cpv.storage import remote_settings
 
     repo = init_repository(team="acme", model="m", path=tmp_path / "m")
     blob = os.urandom(1000)

@@ -206,3 +206,61 @@ def test_a_ranged_download_is_verified_and_lands_whole(
     with pytest.raises(IntegrityError):
         clone("acme/m", tmp_path / "victim")
     assert not (tmp_path / "victim").exists()
+
+
+def _gc_elsewhere_during_the_upload(
+    monkeypatch: pytest.MonkeyPatch, s3: object, key: str
+) -> list[str]:
+    """Another machine's `cpv gc --remote` removes ``key`` once this push has listed the
+    storage and begun uploading (the first upload call); what it removed is appended."""
+    from cpv.storage import ObjectStore
+
+    real, removed = ObjectStore.upload, []
+
+    def upload(self: ObjectStore, oid: str, source: Path, **kwargs: object) -> None:
+        if not removed:
+            s3.delete_object(Bucket="cpv-test", Key=key)  # type: ignore[attr-defined]
+            removed.append(key)
+        real(self, oid, source, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ObjectStore, "upload", upload)
+    return removed
+
+
+@pytest.mark.s3
+def test_an_object_removed_during_the_push_is_uploaded_again_before_publishing(
+    model: Path, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    push(model)
+    write_checkpoint(model, b"weights two", "model.bin")
+    ModelCheckpoints(model).tag()  # v0.2 shares tokenizer.json, already stored, with v0.1
+    key = _key(hashlib.md5(b"tokenizer one").hexdigest())
+    s3 = _s3(s3_endpoint)
+    removed = _gc_elsewhere_during_the_upload(monkeypatch, s3, key)
+    result = push(model)
+    assert removed == [key] and result.pushed_tags == ["model/v0.2"]
+    assert "uploaded again" in (result.storage_warning or "")
+    body = s3.get_object(Bucket="cpv-test", Key=key)["Body"].read()  # type: ignore[attr-defined]
+    assert body == b"tokenizer one"
+    dest, _ = clone("acme/m", tmp_path / "other")
+    assert (dest / "checkpoints" / "tokenizer.json").read_bytes() == b"tokenizer one"
+
+
+@pytest.mark.s3
+def test_an_object_removed_during_the_push_and_not_here_stops_it_before_git(
+    model: Path, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    push(model)
+    write_checkpoint(model, b"weights two", "model.bin")
+    ModelCheckpoints(model).tag()
+    md5 = hashlib.md5(b"tokenizer one").hexdigest()
+    cached = object_path(model / ".dvc" / "cache", md5)
+    os.chmod(cached, 0o644)
+    cached.unlink()  # this clone relies on the storage's copy alone
+    _gc_elsewhere_during_the_upload(monkeypatch, _s3(s3_endpoint), _key(md5))
+    with pytest.raises(MissingDataError) as err:
+        push(model)
+    assert "left the storage during this push" in err.value.message
+    assert "checkpoints/tokenizer.json" in err.value.message
+    published = _remote_tags(model)
+    assert "model/v0.1" in published and not any("v0.2" in t for t in published)
