@@ -287,6 +287,11 @@ class GcResult(BaseModel):
     objects_remote: int = 0
     #: removal markers written (``--remote`` only); ``cpv push`` publishes them
     markers: list[str] = Field(default_factory=list)
+    #: objects deleted from the storage and uploaded again: a version another clone
+    #: published meanwhile needs them (``--remote`` only)
+    restored: int = 0
+    #: what the storage is missing for such a version, and how to repair it
+    warning: str | None = None
 
 
 class DeleteResult(BaseModel):
@@ -303,6 +308,9 @@ class DeleteResult(BaseModel):
     shared_objects: int = 0
     #: the marker written (None on a dry run); ``cpv push`` publishes it
     marker: str | None = None
+    #: as in :class:`GcResult`
+    restored: int = 0
+    warning: str | None = None
 
 
 class VersionUsage(BaseModel):

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from cpv.cli import _layout
-from cpv.cli.render import _emit, _say
+from cpv.cli.render import _emit, _say, warning
 from cpv.results import DeleteResult, DuResult, GcResult
 
 _size = _layout.human_size
@@ -34,6 +34,15 @@ def gc_result(res: GcResult) -> None:
     _say(f"{freed} {_size(res.freed_local)} ({res.objects_local} objects) locally{storage}")
     if res.markers:
         _say(f"{len(res.markers)} removal marker(s) written: publish them with `cpv push`")
+    _put_back(res.restored, res.warning)
+
+
+def _put_back(restored: int, problem: str | None) -> None:
+    """What a version published during a remote gc or delete made it upload again."""
+    if restored:
+        _say(f"{restored} object(s) uploaded again: a version pushed meanwhile needs them")
+    if problem:
+        warning(problem)
 
 
 def delete_result(res: DeleteResult) -> None:
@@ -45,6 +54,7 @@ def delete_result(res: DeleteResult) -> None:
         _say(f"  {res.shared_objects} object(s) kept: other versions need them")
     if res.marker:
         _say(f"  marked {res.marker}: publish it with `cpv push`")
+    _put_back(res.restored, res.warning)
 
 
 def du_result(res: DuResult) -> None:

@@ -93,6 +93,42 @@ def remove_remote(store: ObjectStore, oids: Iterable[str], *, dry_run: bool) -> 
     return there
 
 
+def restore_published(
+    repo: ModelRepo,
+    store: ObjectStore,
+    removed: dict[str, int],
+    *,
+    known: set[str],
+    listings: Listings,
+) -> tuple[dict[str, int], str | None]:
+    """After ``removed`` left the storage: a version another clone published meanwhile (a
+    tag not in ``known``) may need some of them, its push having seen them there. Those
+    are uploaded again from the local cache (files before listings). Returns what was put
+    back ({oid: size}) and a warning naming what could not be (not in this cache)."""
+    from cpv.ops.pull import _fetch_refs
+
+    if not removed or not repo.git.remote_url(GIT_REMOTE_NAME):
+        return {}, None
+    _fetch_refs(repo)
+    new = [r for r in repo.records() if r.tag not in known]
+    wanted: set[str] = set()
+    for record in new:
+        wanted |= objects_of(repo, record, listings) & removed.keys()
+    back = {o: removed[o] for o in wanted if object_path(listings.cache, o).is_file()}
+    with applied_env(store.env()):
+        for oid in sorted(back, key=lambda o: o.endswith(".dir")):
+            store.upload(oid, object_path(listings.cache, oid))
+    lost = len(wanted) - len(back)
+    if not lost:
+        return back, None
+    tags = ", ".join(r.tag for r in new)
+    return back, (
+        f"{lost} object(s) that {tags} (published by another clone while this ran) need "
+        "were deleted and are not in this clone's cache; run `cpv verify --remote --repair` "
+        "in the clone that pushed it"
+    )
+
+
 def refuse_unknown(listings: Listings, what: str) -> None:
     """Deleting from the storage without knowing everything a kept version needs could
     delete its bytes: refuse, naming the version."""
@@ -138,6 +174,7 @@ def delete(
             _fetch_refs(repo)  # another clone's alias, marker or version counts too
         record = _one(repo, version, kinds)
         _refuse(repo, record)
+        known = {r.tag for r in repo.records()}
         markers = removed_markers(repo)
         others = [r for r in repo.records() if r.tag != record.tag and r.tag not in markers]
         store = store_for(repo.root) if remote else None
@@ -152,6 +189,12 @@ def delete(
         )
         if store is not None:
             there = remove_remote(store, gone, dry_run=dry_run)
+            if not dry_run:  # a version published meanwhile gets back what it needs
+                back, result.warning = restore_published(
+                    repo, store, there, known=known, listings=listings
+                )
+                result.restored, gone = len(back), gone - back.keys()
+                there = {o: n for o, n in there.items() if o not in back}
             result.objects_remote, result.freed_remote = len(there), sum(there.values())
         if dry_run:
             cached = [s for s in (local_size(listings.cache, o) for o in gone) if s is not None]

@@ -31,12 +31,14 @@ from cpv.ops.delete import (
     remove_local,
     remove_remote,
     removed_markers,
+    restore_published,
     write_marker,
 )
 from cpv.ops.du import Listings, branch_tips, local_size, objects_of
 from cpv.refs import aliases_of, best
 from cpv.repo import ModelRepo
 from cpv.results import CollectedVersion, GcResult, KeptVersion
+from cpv.storage import ObjectStore
 from cpv.transfer import store_for
 from cpv.versions import Kind
 
@@ -66,6 +68,7 @@ def gc(
 
             _fetch_refs(repo)
         markers = removed_markers(repo)
+        known = {r.tag for r in repo.records()}
         live = [r for r in repo.records() if r.tag not in markers]
         reasons = kept_reasons(repo, live, keep_last=keep_last, keep_days=keep_days, kinds=kinds)
         collected = [r for r in live if r.tag not in reasons]
@@ -82,17 +85,36 @@ def gc(
             refuse_unknown(listings, "gc")
         _account(result, collected, owner, listings.cache)
         if store is not None:
-            there = remove_remote(store, owner, dry_run=dry_run)
-            result.objects_remote, result.freed_remote = len(there), sum(there.values())
-            per = {c.tag: c for c in result.collected}
-            for oid, size in there.items():
-                per[owner[oid]].remote_bytes += size
+            _collect_remote(repo, store, owner, result, known=known, listings=listings)
         if dry_run:
             return result
         result.objects_local, result.freed_local = remove_local(listings.cache, owner)
         if remote:
             result.markers = _mark(repo, collected, result)
         return result
+
+
+def _collect_remote(
+    repo: ModelRepo,
+    store: ObjectStore,
+    owner: dict[str, str],
+    result: GcResult,
+    *,
+    known: set[str],
+    listings: Listings,
+) -> None:
+    """Delete the collected objects from the storage; put back any a version published
+    meanwhile needs (:func:`restore_published`), and keep those in the local cache too."""
+    there = remove_remote(store, owner, dry_run=result.dry_run)
+    if not result.dry_run:
+        back, result.warning = restore_published(repo, store, there, known=known, listings=listings)
+        result.restored = len(back)
+        for oid in back:
+            del there[oid], owner[oid]
+    result.objects_remote, result.freed_remote = len(there), sum(there.values())
+    per = {c.tag: c for c in result.collected}
+    for oid, size in there.items():
+        per[owner[oid]].remote_bytes += size
 
 
 def _policy(
