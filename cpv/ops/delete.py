@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cpv.config import GIT_REMOTE_NAME
 from cpv.credentials import applied_env
-from cpv.errors import MissingDataError, UsageError
+from cpv.errors import CpvError, MissingDataError, UsageError
 from cpv.metadata import VersionRecord, decode_record, tag_message
 from cpv.objects import cache_dir, object_path
 from cpv.ops.du import Listings, branch_tips, local_size, objects_at, objects_of
@@ -109,15 +109,21 @@ def restore_published(
 
     if not removed or not repo.git.remote_url(GIT_REMOTE_NAME):
         return {}, None
-    _fetch_refs(repo)
-    new = [r for r in repo.records() if r.tag not in known]
-    wanted: set[str] = set()
-    for record in new:
-        wanted |= objects_of(repo, record, listings) & removed.keys()
-    back = {o: removed[o] for o in wanted if object_path(listings.cache, o).is_file()}
-    with applied_env(store.env()):
-        for oid in sorted(back, key=lambda o: o.endswith(".dir")):
-            store.upload(oid, object_path(listings.cache, oid))
+    try:  # the deletion is done: a failure here is a warning, never a half-finished gc
+        _fetch_refs(repo)
+        new = [r for r in repo.records() if r.tag not in known]
+        wanted: set[str] = set()
+        for record in new:
+            wanted |= objects_of(repo, record, listings) & removed.keys()
+        back = {o: removed[o] for o in wanted if object_path(listings.cache, o).is_file()}
+        with applied_env(store.env()):
+            for oid in sorted(back, key=lambda o: o.endswith(".dir")):
+                store.upload(oid, object_path(listings.cache, oid))
+    except CpvError as exc:
+        return {}, (
+            f"could not look again for versions published while this ran ({exc.message}); "
+            "`cpv verify --remote --all` after a `cpv pull` tells whether one misses objects"
+        )
     lost = len(wanted) - len(back)
     if not lost:
         return back, None
