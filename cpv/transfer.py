@@ -146,8 +146,7 @@ def push_objects(
             return len(files) + len(listings)
         if files or listings:  # (a no-op push never needs the open uploads)
             store.abort_open_uploads({*files, *listings}, listed=open_uploads.result())
-        _move(files, cache, store.upload, "uploading", jobs, sizes=local)
-        _move(listings, cache, store.upload, "uploading", jobs, sizes=local)
+        upload_objects(store, cache, [*files, *listings], jobs=jobs, sizes=local)
         sent = {*files, *listings}  # (nothing sent: nothing new to publish, no check)
         again = _still_there(store, cache, needed, sent=sent, local=local) if sent else 0
     return len(files) + len(listings) + again
@@ -174,13 +173,27 @@ def _still_there(
             hint="Nothing was published. Pull the version from a machine that has its bytes "
             "and push from there, or delete the version and tag again.",
         )
-    _move([o for o in gone if o in needed.files], cache, store.upload, "uploading", None)
-    _move([o for o in gone if o in needed.listings], cache, store.upload, "uploading", None)
+    upload_objects(store, cache, gone)
     store.notes.append(
         f"{len(gone)} object(s) the versions need left {store.url} during this push (a `cpv "
         "gc --remote` or `delete --remote` elsewhere?); they were uploaded again"
     )
     return len(gone)
+
+
+def upload_objects(
+    store: ObjectStore,
+    cache: Path,
+    oids: Sequence[str],
+    *,
+    jobs: int | None = None,
+    sizes: dict[str, int] | None = None,
+) -> None:
+    """Upload ``oids`` from the local cache: the files first, then the ``.dir`` listings
+    that name them, so a listing never stands on the storage without its files."""
+    for listings in (False, True):
+        part = [o for o in oids if o.endswith(".dir") == listings]
+        _move(part, cache, store.upload, "uploading", jobs, sizes=sizes)
 
 
 def _listing_or_published(cache: Path, present: dict[str, int]) -> ListingFn:

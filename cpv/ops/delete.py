@@ -28,7 +28,7 @@ from cpv.refs import aliases_of, now, resolve_arg
 from cpv.repo import ModelRepo
 from cpv.results import DeleteResult, RemovalMarker
 from cpv.storage import ObjectStore
-from cpv.transfer import store_for
+from cpv.transfer import store_for, upload_objects
 from cpv.versions import Kind
 
 REMOVED_PREFIX = "removed"
@@ -103,8 +103,9 @@ def restore_published(
 ) -> tuple[dict[str, int], str | None]:
     """After ``removed`` left the storage: a version another clone published meanwhile (a
     tag not in ``known``) may need some of them, its push having seen them there. Those
-    are uploaded again from the local cache (files before listings). Returns what was put
-    back ({oid: size}) and a warning naming what could not be (not in this cache)."""
+    are uploaded again from the local cache (:func:`~cpv.transfer.upload_objects`).
+    Returns what was put back ({oid: size}) and a warning naming what could not be (not in
+    this cache)."""
     from cpv.ops.pull import _fetch_refs
 
     if not removed or not repo.git.remote_url(GIT_REMOTE_NAME):
@@ -117,8 +118,7 @@ def restore_published(
             wanted |= objects_of(repo, record, listings) & removed.keys()
         back = {o: removed[o] for o in wanted if object_path(listings.cache, o).is_file()}
         with applied_env(store.env()):
-            for oid in sorted(back, key=lambda o: o.endswith(".dir")):
-                store.upload(oid, object_path(listings.cache, oid))
+            upload_objects(store, listings.cache, sorted(back))
     except CpvError as exc:
         return {}, (
             f"could not look again for versions published while this ran ({exc.message}); "
