@@ -13,6 +13,7 @@ import errno
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,6 @@ class ObjectStore:
             now = self.sizes()
             return [o for o in oids if o not in now]
         self._s3()
-        from concurrent.futures import ThreadPoolExecutor
 
         def there(oid: str) -> bool:
             try:
@@ -147,8 +147,8 @@ class ObjectStore:
         with ThreadPoolExecutor(max_workers=min(POOL, len(oids))) as pool:
             found = list(pool.map(there, oids))
         gone = [o for o, ok in zip(oids, found, strict=True) if not ok]
-        for oid in gone:
-            if self.known is not None:
+        if self.known is not None:
+            for oid in gone:
                 self.known.pop(oid, None)
         return gone
 
