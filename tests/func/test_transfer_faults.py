@@ -23,6 +23,7 @@ from cpv.errors import StorageError
 from cpv.ops.init import init_repository
 from cpv.ops.pull import clone
 from cpv.ops.push import push
+from cpv.storage import ObjectStore
 from tests.conftest import write_checkpoint
 
 _SLOWDOWN = (
@@ -217,7 +218,7 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _counting_store(tmp_path: Path, endpoint: str) -> tuple[object, list[str]]:
+def _counting_store(tmp_path: Path, endpoint: str) -> tuple[ObjectStore, list[str]]:
     """The model's store for ``endpoint``, and the requests its client sends (every attempt)."""
     from cpv.config import StorageSettings, UserConfig, save_user_config
     from cpv.transfer import store_for
@@ -247,7 +248,7 @@ def test_an_endpoint_that_refuses_connections_is_tried_twice(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     store, sent = _counting_store(tmp_path, f"http://127.0.0.1:{_closed_port()}")
     with pytest.raises(StorageUnreachableError):
-        store.sizes()  # type: ignore[attr-defined]
+        store.sizes()
     assert sent == ["GET", "GET"]
 
 
@@ -268,6 +269,6 @@ def test_throttling_keeps_the_whole_retry_budget(
     blob.write_bytes(b"x" * 1000)
     proxy.put_failures = 1000
     with pytest.raises(StorageError):
-        store.upload("0" * 32, blob)  # type: ignore[attr-defined]
+        store.upload("0" * 32, blob)
     assert len([s for s in proxy.seen if s.startswith("PUT")]) == 6
     assert len(waits) == 5
