@@ -106,8 +106,12 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
             The manager of the new repository, and what was created.
 
         Raises:
-            InvalidNameError, RepositoryExistsError, UsageError (unknown template), RemoteError
-            (git remote missing or unreachable), StorageError (bucket check), GitError.
+            InvalidNameError: ``team`` or ``name`` is not a valid name.
+            RepositoryExistsError: the folder already holds a repository.
+            UsageError: an unknown template.
+            RemoteError: the git remote is missing or unreachable.
+            StorageError: the bucket check failed.
+            GitError: git itself failed.
         """
         from cpv.ops.init import init_repository
 
@@ -146,7 +150,10 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
 
         Raises:
             UsageError: ``dest`` is not empty, or ``version`` is of another kind.
-            RemoteError, MissingDataError, IntegrityError, VersionNotFoundError.
+            RemoteError: the git remote is unreachable.
+            MissingDataError: an object of the version is in no storage.
+            IntegrityError: a download did not match its hash.
+            VersionNotFoundError: ``version`` does not exist.
         """
         with reporting(progress):
             from cpv.ops.pull import clone
@@ -186,7 +193,10 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
             The records made (or the unchanged latest ones).
 
         Raises:
-            NothingToTagError, VersionExistsError, UsageError, LockTimeoutError.
+            NothingToTagError: the checkpoint (or data) folder holds nothing.
+            VersionExistsError: the requested version number is taken.
+            UsageError: an invalid combination of arguments.
+            LockTimeoutError: another writer held the repository too long.
         """
         from cpv import notify
         from cpv.ops.tag import TagRequest, tag_versions
@@ -218,8 +228,11 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
 
         Raises:
             UsageError: ``version`` is of a kind this manager does not act on.
-            VersionNotFoundError, DirtyWorkspaceError, MissingDataError, IntegrityError,
-            LockTimeoutError.
+            VersionNotFoundError: ``version`` does not exist.
+            DirtyWorkspaceError: the workspace has changes that are not a version.
+            MissingDataError: an object of the version is in no storage.
+            IntegrityError: a download did not match its hash.
+            LockTimeoutError: another writer held the repository too long.
         """
         kinds, parsed = self._resolve(version, "revert")
         return revert_op.revert(self.repo, parsed, kinds, force=force, dry_run=dry_run)
