@@ -296,7 +296,19 @@ def user_config_path() -> Path:
 
 
 def load_user_config() -> UserConfig:
-    """The user configuration, or the embedded local default when there is none."""
+    """The settings in use: the user configuration (or the embedded local default when there
+    is none) with the ``CPV_*`` environment variables on top (:mod:`cpv.config_env`).
+
+    Raises:
+        ConfigError: the file, or an environment variable, holds an invalid value.
+    """
+    from cpv.config_env import apply_env
+
+    return apply_env(load_user_config_file())
+
+
+def load_user_config_file() -> UserConfig:
+    """What ``$CPV_HOME/config.yaml`` says (the local default when it is absent), nothing else."""
     path = user_config_path()
     if not path.exists():
         return UserConfig()

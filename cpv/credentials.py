@@ -4,8 +4,9 @@ Secrets live in one file, ``$CPV_HOME/credentials`` (mode 0600 in a 0700 directo
 written through a temporary file and a rename), or in a named profile of the AWS shared
 credentials file. ``config.yaml`` never holds a secret.
 
-Precedence, first match wins: command-line flag > environment (``AWS_*``) > cpv's stored
-credentials > AWS profile (``storage.profile``) > boto3's default chain.
+Precedence, first match wins: command-line flag > environment (``CPV_ACCESS_KEY_ID`` /
+``CPV_SECRET_ACCESS_KEY``, then ``AWS_*``) > cpv's stored credentials > AWS profile
+(``storage.profile``, ``CPV_PROFILE``) > boto3's default chain.
 
 cpv's S3 client gets them in memory at run time (:func:`resolve_credentials`), never through
 ``.dvc/config``, the environment of a child process or its command line.
@@ -186,8 +187,42 @@ def profile_exists(profile: str) -> bool:
     return exists(profile)
 
 
+def _cpv_env_credentials() -> ResolvedCredentials | None:
+    """Keys (and a session token) in ``CPV_ACCESS_KEY_ID`` / ``CPV_SECRET_ACCESS_KEY``
+    (``CPV_SESSION_TOKEN``): cpv's own, so they win over the ``AWS_*`` ones.
+
+    Raises:
+        ConfigError: only one of the pair is set.
+    """
+    key = os.environ.get("CPV_ACCESS_KEY_ID", "").strip()
+    secret = os.environ.get("CPV_SECRET_ACCESS_KEY", "").strip()
+    if not key and not secret:
+        return None
+    if not (key and secret):
+        given, missing = (
+            ("CPV_ACCESS_KEY_ID", "CPV_SECRET_ACCESS_KEY")
+            if key
+            else ("CPV_SECRET_ACCESS_KEY", "CPV_ACCESS_KEY_ID")
+        )
+        raise ConfigError(
+            f"{given} is set in the environment but {missing} is not",
+            hint="Set both, or unset both to use the AWS_* variables or the stored keys.",
+        )
+    token = os.environ.get("CPV_SESSION_TOKEN", "").strip()
+    return ResolvedCredentials(
+        source="env",
+        detail="CPV_ACCESS_KEY_ID / CPV_SECRET_ACCESS_KEY",
+        access_key_id=key,
+        secret_access_key=SecretStr(secret),
+        session_token=SecretStr(token) if token else None,
+    )
+
+
 def _env_credentials() -> ResolvedCredentials | None:
-    """Keys (and a session token) or a profile named by the standard AWS variables."""
+    """Keys (and a session token) or a profile named by cpv's or the standard AWS variables."""
+    from_cpv = _cpv_env_credentials()
+    if from_cpv is not None:
+        return from_cpv
     env_key, env_secret = (
         os.environ.get("AWS_ACCESS_KEY_ID"),
         os.environ.get("AWS_SECRET_ACCESS_KEY"),

@@ -356,6 +356,13 @@ def store_for(root: Path, cfg: UserConfig | None = None) -> ObjectStore:
         return ObjectStore(cfg, url)
     storage = cfg.storage
     endpoint = settings.get("endpointurl")
+    from cpv.config_env import set_in_env
+
+    pinned = set_in_env()  # how to reach the same bytes: the environment wins over the model's
+    if "endpoint_url" in pinned:
+        endpoint = None
+    if "region" in pinned:
+        settings.pop("region", None)
     if endpoint and endpoint != storage.endpoint_url:
         custom = storage.provider in ("local", "aws")
         update: dict[str, object] = {"endpoint_url": endpoint}

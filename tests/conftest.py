@@ -45,6 +45,19 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "AWS_SESSION_TOKEN",
         "GIT_DIR",
         "GIT_WORK_TREE",
+        # settings from the environment (cpv/config_env.py): a developer's must not leak in
+        "CPV_PROVIDER",
+        "CPV_BUCKET",
+        "CPV_REGION",
+        "CPV_ENDPOINT_URL",
+        "CPV_ACCOUNT_ID",
+        "CPV_PROFILE",
+        "CPV_STORAGE_URL",
+        "CPV_GIT_REMOTE_TEMPLATE",
+        "CPV_SSH_KEY",
+        "CPV_ACCESS_KEY_ID",
+        "CPV_SECRET_ACCESS_KEY",
+        "CPV_SESSION_TOKEN",
     ):
         monkeypatch.delenv(key, raising=False)
     # The venv's console scripts (dvc, cpv) even when pytest runs as .venv/bin/python -m pytest.

@@ -21,29 +21,48 @@ def doctor_report(report: Any) -> None:
         )
         table.add_row(c.name, _MARK[c.status], details)
     console.print(table)
+    shown = [s for s in getattr(report, "sources", ()) if s.value is not None]
+    if shown:
+        console.print("Settings in use (value, source):")
+        rows = Table(show_header=False, box=None, pad_edge=False)
+        for source in shown:
+            rows.add_row(
+                f"  {source.key}", escape(source.value), f"[dim]{escape(_origin(source))}[/]"
+            )
+        console.print(rows)
 
 
-def settings_table(cfg: Any, *, credentials: str | None) -> None:
-    """``cpv configure --show``: the user settings, secrets already masked by the caller."""
+def settings_table(cfg: Any, *, credentials: str | None, sources: list[Any] | None = None) -> None:
+    """``cpv configure --show``: the user settings, secrets already masked by the caller; with
+    ``sources``, a third column says where each value came from."""
     st, git = cfg.storage, cfg.git
+    origin = {s.key: _origin(s) for s in sources or ()}
     table = Table(show_header=False, box=None, pad_edge=False)
     rows = [
-        ("provider", st.provider),
-        ("bucket", st.bucket),
-        ("region", st.region),
-        ("endpoint", st.endpoint_url),
-        ("account id", st.account_id),
-        ("aws profile", st.profile),
-        ("checksums", "when required" if st.checksum_when_required else "boto3 default"),
-        ("storage root", st.root_url()),
-        ("credentials", credentials),
-        ("git remote", git.remote_template or "local bare repos (default)"),
-        ("ssh key", git.ssh_key),
-    ]
-    for name, value in rows:
+        ("provider", st.provider, "storage.provider"),
+        ("bucket", st.bucket, "storage.bucket"),
+        ("region", st.region, "storage.region"),
+        ("endpoint", st.endpoint_url, "storage.endpoint_url"),
+        ("account id", st.account_id, "storage.account_id"),
+        ("aws profile", st.profile, "storage.profile"),
+        ("checksums", "when required" if st.checksum_when_required else "boto3 default",
+         "storage.checksum_when_required"),
+        ("storage root", st.root_url(), "storage.url" if st.url else "storage.bucket"),
+        ("credentials", credentials, ""),
+        ("git remote", git.remote_template or "local bare repos (default)", "git.remote_template"),
+        ("ssh key", git.ssh_key, "git.ssh_key"),
+    ]  # fmt: skip
+    for name, value, key in rows:
         if value:
-            table.add_row(f"[bold]{name}[/]", str(value))
+            cells = [f"[bold]{name}[/]", escape(str(value))]
+            if sources is not None:
+                cells.append(f"[dim]{escape(origin.get(key, 'default') if key else '')}[/]")
+            table.add_row(*cells)
     console.print(table)
+
+
+def _origin(source: Any) -> str:
+    return f"{source.origin}: {source.detail}" if source.detail else source.origin
 
 
 def webhooks(hooks: list[Any], failures: list[Any]) -> None:

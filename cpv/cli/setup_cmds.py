@@ -32,11 +32,11 @@ def _show(as_json: bool) -> None:
         if view.config_exists
         else f"{view.config_path} (absent: embedded local default)"
     )
-    render.console.print(f"Settings from {where}")
+    render.console.print(f"Settings from {where}, with the CPV_* environment on top")
     creds = view.credentials_source
     if view.stored_credentials_path:
         creds = f"{creds} (stored: {view.stored_access_key_id} / secret {view.stored_secret_access_key})"
-    render_setup.settings_table(view.config, credentials=creds)
+    render_setup.settings_table(view.config, credentials=creds, sources=view.sources)
     render_setup.webhooks(view.webhooks, view.webhook_failures)
     for problem in view.permission_problems:
         render.console.print(f"[yellow]warning:[/] {problem}")
@@ -221,9 +221,9 @@ def run_wizard(
 ) -> None:
     """The interactive flow (tests call it with a scripted or pipe-driven prompter)."""
     from cpv.cli.wizard import ask
-    from cpv.config import load_user_config
+    from cpv.config import load_user_config_file
 
-    current = load_user_config()
+    current = load_user_config_file()
     req = ask(prompter, current=current, say=lambda text: render.console.print(text, markup=False))
     _apply(
         req, verify=verify, as_json=as_json, timeout=timeout,

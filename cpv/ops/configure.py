@@ -17,11 +17,12 @@ from cpv import notify, providers
 from cpv.config import (
     GitSettings,
     UserConfig,
-    load_user_config,
+    load_user_config_file,
     save_user_config,
     user_config_path,
     validate_remote_template,
 )
+from cpv.config_env import SettingSource, apply_env, sources
 from cpv.credentials import (
     ResolvedCredentials,
     credentials_path,
@@ -71,7 +72,10 @@ class SettingsView(BaseModel):
 
     config_path: str
     config_exists: bool
+    #: the settings in use: the file's with the CPV_* environment variables on top
     config: UserConfig
+    #: each setting's value and where it came from (env, config, preset, default)
+    sources: list[SettingSource] = Field(default_factory=list)
     credentials_source: str | None
     stored_credentials_path: str | None
     stored_access_key_id: str | None
@@ -210,7 +214,8 @@ def configure(
         VerificationFailed: a check failed and ``save_if_failed`` is false (nothing saved);
             ``exc.result.report`` holds the checks.
     """
-    current = current if current is not None else load_user_config()
+    # The file only: values from CPV_* variables are this process's, never written to disk.
+    current = current if current is not None else load_user_config_file()
     cfg = build_config(req, current=current)
     report: DoctorReport | None = None
     if verify:
@@ -257,8 +262,14 @@ def configure(
 
 
 def show_settings() -> SettingsView:
-    """The current settings and which credentials are in use, secrets masked."""
-    cfg = load_user_config()
+    """The settings in use, each with where it came from, and which credentials are in use,
+    secrets masked.
+
+    Raises:
+        ConfigError: the file or a ``CPV_*`` variable holds an invalid value.
+    """
+    file_cfg = load_user_config_file()
+    cfg = apply_env(file_cfg)
     stored = load_stored()
     source: str | None = None
     if cfg.storage.provider != "local":
@@ -267,6 +278,7 @@ def show_settings() -> SettingsView:
         config_path=str(user_config_path()),
         config_exists=user_config_path().exists(),
         config=cfg,
+        sources=sources(cfg, file_cfg if user_config_path().exists() else None),
         credentials_source=source,
         stored_credentials_path=str(credentials_path()) if stored else None,
         stored_access_key_id=mask(stored.access_key_id) if stored else None,

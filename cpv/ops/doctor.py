@@ -16,12 +16,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 import cpv
 from cpv import git_origin, ssh
 from cpv._s3 import describe_endpoint, s3_client, storage_error
-from cpv.config import UserConfig, load_user_config, user_config_path, validate_remote_template
+from cpv.config import (
+    UserConfig,
+    load_user_config_file,
+    user_config_path,
+    validate_remote_template,
+)
+from cpv.config_env import SettingSource, apply_env, env_values, sources
 from cpv.credentials import (
     ResolvedCredentials,
     applied_env,
@@ -49,6 +55,8 @@ class DoctorReport(BaseModel):
     checks: list[Check]
     provider: str
     credentials_source: str | None = None
+    #: each setting in use and where it came from (environment, config file, preset, default)
+    sources: list[SettingSource] = Field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -62,16 +70,22 @@ def _fail(name: str, exc: CpvError) -> Check:
     return Check(name=name, status="fail", message=exc.message, hint=exc.hint)
 
 
-def check_config() -> tuple[Check, UserConfig | None]:
+def check_config() -> tuple[Check, UserConfig | None, list[SettingSource]]:
+    """The settings in use (the file, with the ``CPV_*`` environment on top) and each
+    one's source."""
     path = user_config_path()
     try:
-        cfg = load_user_config()
+        file_cfg = load_user_config_file()
+        cfg = apply_env(file_cfg)
     except CpvError as exc:
-        return _fail("config", exc), None
+        return _fail("config", exc), None, []
     where = str(path) if path.exists() else "no config file: the embedded local default"
-    return Check(
-        name="config", status="ok", message=f"{where} (provider {cfg.storage.provider})"
-    ), cfg
+    found = sorted(v.name for v in env_values())
+    env = f"; from the environment: {', '.join(found)}" if found else ""
+    check = Check(
+        name="config", status="ok", message=f"{where} (provider {cfg.storage.provider}){env}"
+    )
+    return check, cfg, sources(cfg, file_cfg if path.exists() else None)
 
 
 def check_permissions() -> Check:
@@ -285,8 +299,9 @@ def run_doctor(
     ``team``/``model`` resolve the remote template; inside a model repository pass its own.
     """
     checks: list[Check] = []
+    found: list[SettingSource] = []
     if cfg is None:
-        config_check, cfg = check_config()
+        config_check, cfg, found = check_config()
         checks.append(config_check)
     if cfg is None:
         checks.append(check_versions())
@@ -304,4 +319,5 @@ def run_doctor(
         checks=checks,
         provider=cfg.storage.provider,
         credentials_source=creds.describe() if creds else None,
+        sources=found,
     )
