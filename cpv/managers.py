@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from cpv._paths import StrPath
 
 # Each method forwards to the module of its command, cpv/ops/<command>.py. init, clone, tag,
 # push, pull and remote are imported where used: `cpv list` starts faster without them.
@@ -58,7 +59,7 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
 
     kinds: ClassVar[tuple[Kind, ...]]
 
-    def __init__(self, path: str | Path = ".", *, progress: Progress | None = None) -> None:
+    def __init__(self, path: StrPath = ".", *, progress: Progress | None = None) -> None:
         """Open the model repository at ``path`` (or above it).
 
         Args:
@@ -81,7 +82,7 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
         *,
         team: str,
         model: str,
-        path: Path | None = None,
+        path: StrPath | None = None,
         storage: str | None = None,
         git_remote: str | None = None,
         template: str | None = None,
@@ -129,8 +130,8 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
     @classmethod
     def clone(
         cls: type[M],
-        source: str,
-        dest: Path | None = None,
+        source: StrPath,
+        dest: StrPath | None = None,
         *,
         version: str | None = None,
         jobs: int | None = None,
@@ -172,7 +173,7 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
         bump: str | None = None,
         force: bool = False,
         dry_run: bool = False,
-        source: Path | None = None,
+        source: StrPath | None = None,
     ) -> TagResult:
         """Make the next version from the workspace, atomically.
 
@@ -353,7 +354,7 @@ _BY_KIND: dict[tuple[Kind, ...], type[CheckpointManager]] = {
 
 
 def manager_for(
-    kinds: str | Kind | Sequence[Kind], path: str | Path = ".", *, progress: Progress | None = None
+    kinds: str | Kind | Sequence[Kind], path: StrPath = ".", *, progress: Progress | None = None
 ) -> CheckpointManager:
     """The manager acting on ``kinds``: ``"model"``, ``"data"``, ``"all"`` or Kind values.
 

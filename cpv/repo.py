@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cpv import _git
+from cpv._paths import StrPath
 from cpv.config import RepoConfig, load_repo_config
 from cpv.errors import NotARepositoryError, VersionNotFoundError
 from cpv.metadata import VersionRecord, decode_tag_message
@@ -30,7 +31,7 @@ class ModelRepo:
         self.git = _git.GitRepo(root)
 
     @classmethod
-    def open(cls, path: str | Path = ".") -> ModelRepo:
+    def open(cls, path: StrPath = ".") -> ModelRepo:
         start = Path(path).expanduser().resolve()
         if not start.exists():
             raise NotARepositoryError(f"no such directory: {start}")

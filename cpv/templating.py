@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from cpv._paths import StrPath, as_path
 from cpv.errors import ConfigError, UsageError
 
 NONE_TEMPLATE = "none"
@@ -153,7 +154,7 @@ def _refuse_conflicts(
 
 
 def render_template(
-    name: str, dest: Path, *, team: str, model: str, overwrite: bool = False
+    name: str, dest: StrPath, *, team: str, model: str, overwrite: bool = False
 ) -> list[Path]:
     """Render template ``name`` into ``dest`` for ``team/model``.
 
@@ -174,7 +175,7 @@ def render_template(
     info = get_template(name)
     if info.name == NONE_TEMPLATE:
         return []
-    dest = Path(dest).resolve()
+    root = as_path(dest).resolve()
     context = {
         "team": team,
         "model": model,
@@ -188,16 +189,16 @@ def render_template(
         relative = source.relative_to(info.path)
         if relative.name == TEMPLATE_META or "__pycache__" in relative.parts:
             continue
-        target = dest / _target_name(relative)
+        target = root / _target_name(relative)
         if source.suffix == ".j2":
             rendered[target] = env.get_template(relative.as_posix()).render(**context)
         else:
             rendered[target] = source.read_bytes()
 
-    _refuse_conflicts(info.name, dest, rendered, overwrite=overwrite)
+    _refuse_conflicts(info.name, root, rendered, overwrite=overwrite)
     for target, content in rendered.items():
         target.parent.mkdir(parents=True, exist_ok=True)
-        merged = target.relative_to(dest).as_posix() in _MERGED_FILES
+        merged = target.relative_to(root).as_posix() in _MERGED_FILES
         if merged and isinstance(content, str) and target.exists():
             content = _merge_lines(target.read_text(encoding="utf-8"), content)
         if isinstance(content, str):

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from cpv import notify, objects
+from cpv._paths import StrPath
 from cpv.checkout import checkout_tree
 from cpv.errors import CpvError, NothingToTagError
 from cpv.integrations._budget import SnapshotBudget
@@ -94,7 +95,7 @@ class VersionWorker:
     def __init__(
         self,
         *,
-        repo: str | Path = ".",
+        repo: StrPath = ".",
         push: bool = False,
         background: bool = True,
         max_pending: int = 0,

@@ -24,6 +24,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
+from cpv._paths import StrPath
 from cpv.errors import UsageError
 from cpv.integrations._best import BestTracker, check_strategy
 from cpv.integrations._outcomes import VersionOutcome, clean_metrics
@@ -52,7 +53,7 @@ class CpvLightningCallback(pl.Callback):
     def __init__(
         self,
         *,
-        repo: str | Path = ".",
+        repo: StrPath = ".",
         strategy: str = "every_save",
         monitor: str | None = None,
         mode: str | None = None,

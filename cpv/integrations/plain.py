@@ -30,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from cpv._paths import StrPath
 from cpv.errors import CpvError
 from cpv.integrations._outcomes import (
     VersioningError,
@@ -72,7 +73,7 @@ class Versioning:
     def __init__(
         self,
         *,
-        repo: str | Path = ".",
+        repo: StrPath = ".",
         params: Mapping[str, Any] | None = None,
         with_data: bool = False,
         push: bool = False,
@@ -147,7 +148,7 @@ class Versioning:
 
     def log_checkpoint(
         self,
-        path: str | Path,
+        path: StrPath,
         *,
         metrics: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
@@ -275,9 +276,9 @@ versioning = Versioning
 
 
 def log_checkpoint(
-    path: str | Path,
+    path: StrPath,
     *,
-    repo: str | Path = ".",
+    repo: StrPath = ".",
     metrics: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
     message: str = "",

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from cpv._paths import StrPath
 from cpv.errors import UsageError
 from cpv.integrations._best import BestTracker, check_strategy
 from cpv.integrations._outcomes import VersionOutcome
@@ -77,7 +78,7 @@ class CpvCallback(TrainerCallback):
     def __init__(
         self,
         *,
-        repo: str | Path = ".",
+        repo: StrPath = ".",
         strategy: Strategy = "every_save",
         metric_for_best_model: str | None = None,
         greater_is_better: bool | None = None,

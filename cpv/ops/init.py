@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from cpv import _dvc, _git
+from cpv._paths import StrPath, as_path
 from cpv.config import (
     GIT_REMOTE_NAME,
     BestMetric,
@@ -65,7 +66,7 @@ def init_repository(
     *,
     team: str,
     model: str,
-    path: Path | None = None,
+    path: StrPath | None = None,
     storage: str | None = None,
     git_remote: str | None = None,
     template: str | None = None,
@@ -82,7 +83,7 @@ def init_repository(
     """
     validate_name(team, what="team")
     validate_name(model, what="model")
-    dest = _check_destination((path or Path.cwd() / model).expanduser().resolve())
+    dest = _check_destination((Path.cwd() / model if path is None else as_path(path)).resolve())
     _check_template(template)
     user = load_user_config()
     storage_url = model_storage_url(storage or user.storage.root_url(), team, model)

@@ -6,11 +6,13 @@ fast-forwarding to it.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from cpv import _dvc, _git, refs
+from cpv._paths import StrPath, as_path
 from cpv.config import GIT_REMOTE_NAME, load_user_config, parse_model_id
 from cpv.errors import (
     CpvError,
@@ -45,8 +47,8 @@ def resolve_clone_source(source: str) -> str:
 
 
 def clone(
-    source: str,
-    dest: Path | None = None,
+    source: StrPath,
+    dest: StrPath | None = None,
     *,
     version: str | None = None,
     kinds: Sequence[Kind] = (Kind.MODEL, Kind.DATA),
@@ -55,14 +57,14 @@ def clone(
     """Clone a model repository and materialize (and verify) ``kinds`` of a version's bytes."""
     if version is not None and not is_reference_word(version):
         parse_version_arg(version, within=kinds, action="clone")  # refuse before cloning
-    url = resolve_clone_source(source)
+    url = resolve_clone_source(os.fspath(source))
     if git_kind(url).local and not local_path(url).exists():
         raise RemoteError(
             f"no repository at {url}",
             hint="Check the name (TEAM/MODEL) or URL; push it first from the machine that has it.",
         )
     name = url.rstrip("/").split("/")[-1].split(":")[-1].removesuffix(".git") or "model"
-    target = (dest or Path.cwd() / name).expanduser().resolve()
+    target = (Path.cwd() / name if dest is None else as_path(dest)).resolve()
     if target.exists() and any(target.iterdir()):
         raise UsageError(f"{target} already exists and is not empty", hint="Choose another PATH.")
     if not _git.ls_remote(url, "refs/heads/*"):
@@ -110,7 +112,7 @@ def _storage_not_configured(repo: ModelRepo, exc: Exception) -> StorageError | N
 
 
 def pull(
-    path: str | Path = ".",
+    path: StrPath = ".",
     *,
     version: str | None = None,
     kinds: Sequence[Kind] = (Kind.MODEL, Kind.DATA),

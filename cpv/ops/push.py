@@ -11,10 +11,10 @@ brought up to date (:func:`cpv.ops.models.publish_index`); a failure there is a 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from cpv import _git, refs
 from cpv._faults import fault_point
+from cpv._paths import StrPath
 from cpv.config import GIT_REMOTE_NAME
 from cpv.errors import PushRejectedError, RemoteError
 from cpv.ops.models import publish_index
@@ -61,7 +61,7 @@ def _local_tag_objects(repo: ModelRepo) -> dict[str, str]:
     return {t.name: t.obj for t in repo.git.list_tags("model", "data")}
 
 
-def push(path: str | Path = ".", *, jobs: int | None = None, dry_run: bool = False) -> PushResult:
+def push(path: StrPath = ".", *, jobs: int | None = None, dry_run: bool = False) -> PushResult:
     """Upload the objects of every unpublished version, then push the branch and the new
     tags in one ``git push --atomic``; retried when the remote changes in between."""
     repo = ModelRepo.open(path)

@@ -15,6 +15,7 @@ from typing import Any
 
 from cpv import _dvc, ingest
 from cpv._faults import fault_point
+from cpv._paths import StrPath, as_path
 from cpv.errors import NothingToTagError, UsageError, VersionExistsError
 from cpv.metadata import DIRTY_PATHS_MAX, VersionRecord, encode_tag_message
 from cpv.metrics import validate_metrics
@@ -112,7 +113,7 @@ def tag_versions(
     kinds: Sequence[Kind],
     request: TagRequest,
     *,
-    source: Path | None = None,
+    source: StrPath | None = None,
 ) -> TagResult:
     """Version ``kinds`` (one, or model+data under one number) — all of it or none of it.
 
@@ -124,7 +125,7 @@ def tag_versions(
             raise UsageError("source= applies to model checkpoints only")
         from cpv.ops.snapshot import tag_from_source
 
-        return tag_from_source(repo, Path(source), request)
+        return tag_from_source(repo, as_path(source), request)
     with repo.locked() as repairs:
         repo.git.current_branch()  # a detached HEAD would leave the version on no branch
         for kind in kinds:
