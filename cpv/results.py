@@ -172,6 +172,8 @@ class MoveResult(BaseModel):
     objects_to_upload: int
     verified: bool = False
     commit: str | None = None
+    #: why the catalog index could not be copied to the new storage; the move itself is done
+    index_warning: str | None = None
 
 
 class StorageState(BaseModel):

@@ -85,3 +85,16 @@ def s3_location(url: str) -> tuple[str, str]:
 
 def s3_url(bucket: str) -> str:
     return f"s3://{bucket}"
+
+
+def model_prefix_url(url: str, *, team: str, model: str) -> str:
+    """The storage URL a model's objects live at: ``url`` itself when it already ends in
+    ``/<team>/<model>``, else ``url/<team>/<model>`` (a bucket root, or any folder holding
+    models, lays the model out as ``cpv models`` reads it). A local path is made absolute."""
+    if storage_kind(url) is UrlKind.PATH:
+        url = str(Path(url).expanduser().resolve())
+    base = url.rstrip("/")
+    suffix = f"/{team}/{model}"
+    if base.endswith(suffix) and base != suffix and not base.endswith(f":/{suffix}"):
+        return base
+    return f"{base}{suffix}"

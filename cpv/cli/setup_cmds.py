@@ -360,6 +360,8 @@ def remote_set(
         con.print(
             f"Verified every version's objects at {result.new_url}; committed {result.commit and result.commit[:10]}"
         )
+        if result.index_warning:
+            render.warning(result.index_warning)
         con.print("Publish the change with `cpv push`.")
 
 

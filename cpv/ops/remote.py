@@ -22,13 +22,14 @@ from cpv.config import GIT_REMOTE_NAME, UserConfig, load_user_config, model_stor
 from cpv.credentials import applied_env
 from cpv.errors import MissingDataError, StorageError, UsageError
 from cpv.objects import cache_dir, object_path
+from cpv.prefix_owner import carry_index, refuse_foreign, refuse_model_prefix
 from cpv.progress import Progress
 from cpv.progress import current as current_progress
 from cpv.repo import ModelRepo
 from cpv.results import MoveResult, StorageState, VersionObjects
-from cpv.storage import ObjectStore
+from cpv.storage import ObjectStore, store_for
 from cpv.transfer import cached_listing, get_transfer, needed_objects, pointers_at
-from cpv.urls import is_s3
+from cpv.urls import is_s3, model_prefix_url
 
 #: ``fn(done, total, label)``: the step callback of :class:`cpv.progress.Progress` alone.
 StepFn = Callable[[int, int, str], None]
@@ -81,18 +82,30 @@ def move_storage(
     """
     cfg = cfg or load_user_config()
     repo = ModelRepo.open(root)
-    url = new_url or model_storage_url(cfg.storage.root_url(), repo.config.team, repo.config.model)
-    if not is_s3(url):
-        url = str(Path(url).expanduser().resolve())
+    team, model = repo.config.team, repo.config.model
+    given = new_url or model_storage_url(cfg.storage.root_url(), team, model)
+    url = model_prefix_url(given, team=team, model=model)
     old_url = _dvc.remote_url(repo.root)
     if old_url == url:
         raise UsageError(f"the model already uses {url}", hint="`cpv push` uploads new versions.")
+    if url != given.rstrip("/"):
+        refuse_model_prefix(ObjectStore(cfg, given), team=team, model=model)
     with repo.locked():
         versions = _versions_to_move(repo, cfg, old_url, all_versions=all_versions)
         store = ObjectStore(cfg, url)
-        result = _copy(repo.root, store, old_url, versions, dry_run=dry_run, step=_step(progress))
+        result = _copy(
+            repo.root,
+            store,
+            old_url,
+            versions,
+            owner=(team, model),
+            dry_run=dry_run,
+            step=_step(progress),
+        )
         if not dry_run:
+            old_store = store_for(repo.root, cfg) if old_url else None
             result.commit = _switch_remote(repo, cfg, url)
+            result.index_warning = carry_index(old_store, store, team=team, model=model)
         return result
 
 
@@ -126,16 +139,19 @@ def _copy(
     old_url: str | None,
     versions: list[VersionObjects],
     *,
+    owner: tuple[str, str],
     dry_run: bool,
     step: StepFn,
 ) -> MoveResult:
-    """Upload what the new store lacks, then check every object arrived (unless ``dry_run``)."""
+    """Upload what the new store lacks, then check every object arrived (unless ``dry_run``).
+    Refused when the new store's prefix holds another model than ``owner`` (team, model)."""
     url = store.url
     with applied_env(store.env()):
         present = store.sizes()
+        needed = {oid for v in versions for oid in v.objects}
+        refuse_foreign(store, team=owner[0], model=owner[1], present=present, needed=needed)
         for v in versions:
             v.missing_on_remote = [o for o in v.objects if o not in present]
-        needed = {oid for v in versions for oid in v.objects}
         result = MoveResult(
             old_url=old_url,
             new_url=url,

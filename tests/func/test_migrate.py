@@ -123,7 +123,7 @@ def test_move_keeps_every_versions_bytes(
 
     again = move_storage(repo, new_url=str(tmp_path / "elsewhere"), all_versions=True)
     assert again.objects_to_upload == again.objects_total  # and back to a local path works too
-    assert _dvc.remote_url(repo) == str(tmp_path / "elsewhere")
+    assert _dvc.remote_url(repo) == str(tmp_path / "elsewhere" / "acme" / "mover")  # layout
 
 
 def test_clone_and_pull_each_version_after_the_move(
