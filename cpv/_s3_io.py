@@ -288,8 +288,18 @@ def _hash_range(fd: int, digest: Any, start: int, end: int) -> None:
     view = memoryview(bytearray(_READ))
     offset = start
     while offset < end:
-        n = os.preadv(fd, [view[: min(_READ, end - offset)]], offset)
+        n = _read_at(fd, view[: min(_READ, end - offset)], offset)
         if not n:
             raise OSError(f"short read at {offset}")
         digest.update(view[:n])
         offset += n
+
+
+def _read_at(fd: int, into: memoryview, offset: int) -> int:
+    """Read into ``into`` at ``offset`` without a copy (``preadv``: Linux and the BSDs); where
+    Python has no ``preadv`` (macOS before 11, some builds), ``pread`` and one copy."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [into], offset)
+    data = os.pread(fd, len(into), offset)
+    into[: len(data)] = data
+    return len(data)

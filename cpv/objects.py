@@ -318,11 +318,12 @@ def _settle(path: Path) -> None:
 
     A training run writes a version per save: keeping every one in the page cache would
     push out what training reads (and, on a VM, touch fresh memory for each). The sync
-    waits on the disk, not the CPU.
+    waits on the disk, not the CPU. ``fdatasync`` and ``posix_fadvise`` are absent on macOS
+    (and Windows): there it is ``fsync``, and the pages stay cached.
     """
     fd = os.open(path, os.O_RDONLY)
     try:
-        os.fdatasync(fd)
+        getattr(os, "fdatasync", os.fsync)(fd)
         if hasattr(os, "posix_fadvise"):
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
