@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cpv.errors import ConfigError, InvalidNameError, UsageError
+from cpv.promotion import PromotionRule, validate_rules
 from cpv.urls import s3_url
 
 REPO_CONFIG_FILE = "cpv.yaml"
@@ -173,10 +174,13 @@ class RepoConfig(_Strict):
     #: The metric ``best`` ranks versions by.
     best: BestMetric | None = None
     retention: Retention | None = None
+    #: Per alias: what a version must show before ``cpv promote`` points the alias at it.
+    promotion: dict[str, PromotionRule] | None = None
 
     def model_post_init(self, __context: Any) -> None:
         validate_name(self.team, what="team")
         validate_name(self.model, what="model")
+        validate_rules(self.promotion or {}, has_best=self.best is not None)
         for p in (self.model_path, self.data_path):
             check_repo_path(p)
         self.params_files = [
@@ -345,7 +349,8 @@ def load_repo_config(root: Path) -> RepoConfig:
         raise ConfigError(
             msg,
             path=path,
-            hint=f"Fix {REPO_CONFIG_FILE} (team, model, model_path, data_path, params_files).",
+            hint=f"Fix {REPO_CONFIG_FILE} (team, model, model_path, data_path, params_files, "
+            "best, retention, promotion).",
         ) from exc
 
 

@@ -396,5 +396,18 @@ class VersionRemovedError(MissingDataError):
     at: str = ""
 
 
+class PromotionRefusedError(CpvError):
+    """A version fails the promotion rules of ``alias`` in ``cpv.yaml`` (``failed``: one line
+    per rule, naming it); nothing was recorded."""
+
+    default_hint = (
+        "Promote a version that meets the rules (cpv.yaml: promotion), or override them with "
+        "--force (force=True), which the move records."
+    )
+    alias: str = ""
+    tag: str | None = None
+    failed: list[str] = []  # noqa: RUF012 - a default, replaced per instance
+
+
 class MissingExtraError(CpvError, ImportError):
     """An optional extra is not installed (``cpv compare --html`` needs ``report``)."""

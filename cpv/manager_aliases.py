@@ -15,7 +15,9 @@ class AliasMethods(ManagerState):
     """Mixed into :class:`cpv.managers.CheckpointManager`."""
 
     @_reporting  # a lock wait is reported
-    def promote(self, version: str, alias: str, *, message: str = "") -> AliasMove:
+    def promote(
+        self, version: str, alias: str, *, message: str = "", force: bool = False
+    ) -> AliasMove:
         """Point ``alias`` (``prod``, ``staging``) at a version: a new immutable tag
         ``alias/<alias>/<n>`` recording who, when, why and the version it pointed at before.
         Publish it with :meth:`push`. The webhooks configured for ``promote`` are told.
@@ -26,6 +28,8 @@ class AliasMethods(ManagerState):
                 ``latest``, ``best``, ``best:METRIC:min|max`` or another alias.
             alias: a lowercase word (not ``latest``, ``best`` or a version).
             message: why, stored in the move.
+            force: promote even if the version fails the alias's promotion rules
+                (``promotion:`` in ``cpv.yaml``); the move records the rules overridden.
 
         Returns:
             The move made; when the alias already points at that version nothing is
@@ -35,12 +39,16 @@ class AliasMethods(ManagerState):
             UsageError: an invalid alias name, or a version of another kind.
             InvalidNameError: ``version`` is not a reference.
             VersionNotFoundError: ``version`` names no version here.
+            PromotionRefusedError: the version fails the alias's promotion rules (each
+                failed rule named in ``failed``); nothing was recorded.
             LockTimeoutError, GitError.
         """
         from cpv import notify
         from cpv.ops.promote import promote
 
-        move = promote(self.repo.root, version, alias, kinds=self.kinds, message=message)
+        move = promote(
+            self.repo.root, version, alias, kinds=self.kinds, message=message, force=force
+        )
         notify.emit("promote", self.repo, move)
         return move
 

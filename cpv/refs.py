@@ -49,6 +49,8 @@ class AliasMove(BaseModel):
     by: str = ""
     at: str = ""
     why: str = ""
+    #: the promotion rules (cpv.yaml) a forced promote overrode, one line each
+    overridden: list[str] = []  # noqa: RUF012 - pydantic copies the default
     ref: str = ""  # the tag's name
     commit: str = ""
     #: False for a promote to the version the alias already names: nothing was recorded

@@ -22,15 +22,21 @@ if TYPE_CHECKING:
     help="Which kind's version a bare VERSION means (default: the model's, else the data's).",
 )
 @click.option("-m", "--message", default="", help="Why, stored with the move.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Promote even if VERSION fails ALIAS's promotion rules in cpv.yaml (recorded in the move).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the move as JSON.")
 @click.pass_obj
 def promote(
-    obj: CliContext, version: str, alias: str, kind: str | None, message: str, as_json: bool
-) -> None:
+    obj: CliContext, version: str, alias: str, kind: str | None, message: str, force: bool,
+    as_json: bool,
+) -> None:  # fmt: skip
     """Point ALIAS (prod, staging …) at VERSION (v0.3, latest, best, another alias)."""
     from . import render, render_aliases
 
-    move = obj.manager(kind or "all").promote(version, alias, message=message)
+    move = obj.manager(kind or "all").promote(version, alias, message=message, force=force)
     if as_json:
         render.print_json(move.model_dump(mode="json"))
     else:

@@ -17,12 +17,20 @@ def _who(by: str) -> str:
     return by.split(" <")[0] or "-"
 
 
+def _why(move: AliasMove) -> str:
+    """The reason, and the promotion rules a forced move overrode (recorded in its tag)."""
+    forced = f" [forced past: {'; '.join(move.overridden)}]" if move.overridden else ""
+    return (move.why or "-") + forced
+
+
 def promote_result(move: AliasMove) -> None:
     if not move.changed:
         render._say(f"{move.alias} already points at {move.tag}; nothing to do")
         return
     was = f" (was {move.previous})" if move.previous else ""
     render._say(f"{move.alias} -> {move.tag}{was}, recorded as {move.ref}; `cpv push` publishes it")
+    for rule in move.overridden:
+        render._say(f"forced past a promotion rule (recorded in {move.ref}): {rule}")
 
 
 def demote_result(move: AliasMove) -> None:
@@ -53,8 +61,7 @@ def alias_table(moves: Sequence[AliasMove]) -> None:
         render.console.print("No aliases yet. Make one with `cpv promote VERSION ALIAS`.")
         return
     rows = [
-        [m.alias, m.tag or DEMOTED, _layout.short_date(m.at), _who(m.by), m.why or "-"]
-        for m in moves
+        [m.alias, m.tag or DEMOTED, _layout.short_date(m.at), _who(m.by), _why(m)] for m in moves
     ]
     table(["alias", "version", "moved", "by", "why"], rows)
 
@@ -71,7 +78,7 @@ def alias_history(moves: Sequence[AliasMove]) -> None:
             m.tag or DEMOTED,
             _layout.short_date(m.at),
             _who(m.by),
-            m.why or "-",
+            _why(m),
         ]
         for m in moves
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from cpv import refs
+from cpv import promotion, refs
 from cpv.errors import VersionNotFoundError
 from cpv.metadata import VersionRecord
 from cpv.refs import AliasMove
@@ -43,8 +43,9 @@ def resolve_record(
 
 
 def promote(
-    path: str | Path, version: str, alias: str, *, kinds: Sequence[Kind], message: str = ""
-) -> AliasMove:
+    path: str | Path, version: str, alias: str, *, kinds: Sequence[Kind], message: str = "",
+    force: bool = False,
+) -> AliasMove:  # fmt: skip
     """Point ``alias`` at the version ``version`` names, as a new ``alias/<alias>/<n>`` tag.
 
     When the alias already points at that version nothing is recorded: the current move is
@@ -54,6 +55,8 @@ def promote(
         UsageError: an invalid alias name, or a version of a kind outside ``kinds``.
         InvalidNameError: ``version`` is not a reference.
         VersionNotFoundError: ``version`` names no version here.
+        PromotionRefusedError: the version fails the alias's rules (``cpv.yaml``) and
+            ``force`` is false; with ``force`` the move records the rules it overrode.
         LockTimeoutError, GitError.
     """
     refs.check_alias_name(alias)
@@ -64,6 +67,7 @@ def promote(
         current = history[-1] if history else None
         if current is not None and current.tag == record.tag:
             return current.model_copy(update={"changed": False})
+        overridden = promotion.enforce(repo, record, alias, current=current, force=force)
         move = AliasMove(
             alias=alias,
             number=max((m.number for m in history), default=0) + 1,
@@ -73,6 +77,7 @@ def promote(
             by=repo.git.identity(),
             at=refs.now(),
             why=message,
+            overridden=overridden,
         )
         return _record(repo, move, record.commit)
 
