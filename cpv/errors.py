@@ -106,9 +106,7 @@ class VerificationFailed(CpvError):
 class ChecksFailed(CpvError):
     """``cpv doctor`` found failing checks."""
 
-    default_hint = (
-        "Each failed check above says what to do; run `cpv doctor` again after fixing it."
-    )
+    default_hint = "Each failed check above says what to do; run `cpv doctor` again after fixing it."  # fmt: skip
 
 
 class SshKeyError(CpvError):
@@ -158,9 +156,7 @@ class IntegrityError(CpvError):
 
 
 class LockTimeoutError(CpvError, TimeoutError):
-    default_hint = (
-        "Another cpv command is working on this repository; wait for it, or raise CPV_LOCK_TIMEOUT."
-    )
+    default_hint = "Another cpv command is working on this repository; wait for it, or raise CPV_LOCK_TIMEOUT."  # fmt: skip
     path: Path | None = None
     timeout: float | None = None
 
@@ -181,9 +177,7 @@ class PathNotWritableError(CpvError, PermissionError):
     """``path`` cannot be written: read-only file system, no permission, or a parent that
     is not a directory (``errno`` says which)."""
 
-    default_hint = (
-        "Choose a writable location (for cpv's own files set CPV_HOME), or fix the permissions."
-    )
+    default_hint = "Choose a writable location (for cpv's own files set CPV_HOME), or fix the permissions."  # fmt: skip
     path: Path | str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None, **data: Any) -> None:
@@ -341,10 +335,8 @@ class DvcError(CpvError): ...
 
 # --- training integrations -------------------------------------------------------------
 class VersioningError(CpvError):
-    """Saves made during training could not all be versioned or pushed.
-
-    ``outcomes``: every save's ``VersionOutcome``; ``report``: their ``VersioningReport``.
-    """
+    """Saves made during training could not all be versioned or pushed (``outcomes``: every
+    save's ``VersionOutcome``; ``report``: their ``VersioningReport``)."""
 
     outcomes: list[Any] = []  # noqa: RUF012 - a class-level default, replaced per instance
     report: Any = None
@@ -396,14 +388,8 @@ class VersionRemovedError(MissingDataError):
     at: str = ""
 
 
-class PromotionRefusedError(CpvError):
-    """A version fails the promotion rules of ``alias`` in ``cpv.yaml`` (``failed``: one line
-    per rule, naming it); nothing was recorded."""
-
-    default_hint = (
-        "Promote a version that meets the rules (cpv.yaml: promotion), or override them with "
-        "--force (force=True), which the move records."
-    )
+class PromotionRefusedError(CpvError):  # ``tag`` fails ``alias``'s rules in cpv.yaml: ``failed``
+    default_hint = "Promote a version that meets the rules (cpv.yaml: promotion), or override them with --force (force=True), which the move records."
     alias: str = ""
     tag: str | None = None
     failed: list[str] = []  # noqa: RUF012 - a default, replaced per instance
