@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-from typing import Any, Literal
+from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -21,14 +19,9 @@ from rich.progress import (
 from rich.text import Text
 
 from cpv.cli import _layout
+from cpv.cli.render_console import console, err_console
 from cpv.metadata import VersionRecord
 from cpv.results import DiffResult, PullResult, PushResult, RevertResult, StatusResult, TagResult
-
-# NO_COLOR: no escape codes at all (rich alone would still print bold); off a terminal
-# rich prints none either. Output is laid out by _layout, never wrapped or cut by rich.
-_COLORS: Literal["auto"] | None = None if os.environ.get("NO_COLOR") else "auto"
-console = Console(highlight=False, soft_wrap=True, color_system=_COLORS)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True, color_system=_COLORS)
 
 
 def print_json(data: Any) -> None:
@@ -48,7 +41,8 @@ def error(message: str, hint: str) -> None:
 
 
 def info(text: str) -> None:
-    err_console.print(text)
+    """One line on stderr, printed as is (never read as markup)."""
+    err_console.print(text, markup=False)
 
 
 def warning(text: str) -> None:
@@ -359,7 +353,7 @@ class TransferProgress:
 
     def __init__(self) -> None:
         self._progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             _AmountColumn(),
             TimeRemainingColumn(),

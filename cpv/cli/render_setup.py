@@ -16,10 +16,10 @@ def doctor_report(report: Any) -> None:
     for col in ("check", "status", "details"):
         table.add_column(col)
     for c in report.checks:
-        details = c.message + (
-            f"\n[dim]→ {c.hint}[/]" if c.hint and c.status in ("fail", "warn") else ""
+        details = escape(c.message) + (
+            f"\n[dim]→ {escape(c.hint)}[/]" if c.hint and c.status in ("fail", "warn") else ""
         )
-        table.add_row(c.name, _MARK[c.status], details)
+        table.add_row(escape(c.name), _MARK[c.status], details)
     console.print(table)
     shown = [s for s in getattr(report, "sources", ()) if s.value is not None]
     if shown:
