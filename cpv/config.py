@@ -30,7 +30,7 @@ USER_CONFIG_FILE = "config.yaml"
 DVC_REMOTE_NAME = "storage"
 GIT_REMOTE_NAME = "origin"
 
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")  # always fullmatch
 _PLACEHOLDER_RE = re.compile(r"{([^{}]*)}")
 
 ProviderName = Literal["local", "aws", "r2", "b2", "wasabi", "digitalocean", "minio", "custom"]
@@ -46,7 +46,7 @@ def validate_name(value: str, *, what: str) -> str:
     """Team and model names: lowercase letters, digits, ``-``, ``_``, ``.``; no spaces."""
     if (
         not isinstance(value, str)
-        or not _NAME_RE.match(value)
+        or not _NAME_RE.fullmatch(value)
         or ".." in value
         or value.endswith((".", ".lock", ".git"))
     ):

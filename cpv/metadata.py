@@ -7,17 +7,21 @@ A tag message is a human summary line, a blank line, then one JSON object.
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import datetime, timezone
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cpv.metrics import INT_MAX, INT_MIN, as_read, finite_json
 from cpv.versions import Kind, Version, tag_name
 
 SCHEMA = 1
 M = TypeVar("M", bound=BaseModel)
 DIRTY_PATHS_MAX = 50
 _MARKER = "cpv-metadata:"
+#: A size or a count as read from a tag: bounded, so no arithmetic on it can overflow (a
+#: record outside the bounds does not read as cpv's, like any malformed tag).
+Count = Annotated[int, Field(ge=INT_MIN, le=INT_MAX)]
 
 
 class VersionRecord(BaseModel):
@@ -31,8 +35,8 @@ class VersionRecord(BaseModel):
     created_at: str = Field(description="ISO 8601, UTC")
     author: str = ""
     message: str = ""
-    size_bytes: int = 0
-    file_count: int = 0
+    size_bytes: Count = 0
+    file_count: Count = 0
     content_hash: str = Field(description="DVC md5 of the tracked directory (ends in .dir)")
     metrics: dict[str, float | int | str] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -41,19 +45,38 @@ class VersionRecord(BaseModel):
     #: model versions: the data tag whose content matched the workspace data at tag time.
     data_version: str | None = None
     #: data versions: rows/files per split where they can be counted.
-    sample_count: int | None = None
-    samples: dict[str, int] | None = None
+    sample_count: Count | None = None
+    samples: dict[str, Count] | None = None
     #: tracked files that differed from the version's commit (not committed with it);
     #: ``dirty_paths`` is sorted and holds at most ``DIRTY_PATHS_MAX`` of ``dirty_count``.
     dirty: bool = False
     dirty_paths: list[str] = Field(default_factory=list)
-    dirty_count: int = 0
+    dirty_count: Count = 0
     schema_: int = Field(default=SCHEMA, alias="schema")
     #: read time only, never stored in the tag: the aliases pointing at this version now
     aliases: list[str] = Field(default_factory=list)
     #: read time only: the removal marker (action, by, at, remote, …) when its bytes were
     #: removed on purpose (``cpv gc`` / ``cpv delete``)
     removed: dict[str, Any] | None = None
+
+    @field_validator("metrics", mode="after")
+    @classmethod
+    def _metrics_as_read(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return {k: as_read(v) for k, v in value.items()}
+
+    @field_validator("params", mode="after")
+    @classmethod
+    def _params_as_read(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return {k: finite_json(v) for k, v in value.items()}
+
+    @field_validator("created_at", mode="after")
+    @classmethod
+    def _a_time(cls, value: str) -> str:
+        """An ISO 8601 time of years 2 to 9998, so that it converts to any time zone
+        (``9999-12-31T23:59-14:00`` would overflow wherever it is shown or compared)."""
+        if not time_in_range(value):
+            raise ValueError(f"not a time cpv can show: {value[:40]!r}")
+        return value
 
     @property
     def parsed_version(self) -> Version:
@@ -76,6 +99,16 @@ class VersionRecord(BaseModel):
         return self.model_copy(
             update={"version": str(version), "tag": tag_name(self.kind, version)}
         )
+
+
+def time_in_range(value: str) -> bool:
+    """Whether ``value`` is an ISO 8601 time of years 2 to 9998 (UTC when it has no zone)."""
+    try:
+        made = datetime.fromisoformat(value)
+        utc = (made if made.tzinfo else made.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return False
+    return 2 <= utc.year <= 9998
 
 
 def tag_message(summary: str, marker: str, body: dict[str, Any]) -> str:

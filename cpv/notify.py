@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 #: A first path segment shown unmasked: a plain word (``services``, ``workflows``, ``hook``),
 #: never something that could be a token (digits, long, mixed).
-_PLAIN_SEGMENT = re.compile(r"^[A-Za-z_-]{1,16}$")
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z_-]{1,16}")
 
 
 class Webhook(BaseModel):
@@ -85,7 +85,7 @@ def mask_url(url: str) -> str:
     except ValueError:
         return "***"
     segments = [s for s in parts.path.split("/") if s]
-    keep = f"/{segments[0]}" if len(segments) > 1 and _PLAIN_SEGMENT.match(segments[0]) else ""
+    keep = f"/{segments[0]}" if len(segments) > 1 and _PLAIN_SEGMENT.fullmatch(segments[0]) else ""
     return f"{parts.scheme}://{host}{port}{keep}/***"
 
 

@@ -30,10 +30,10 @@ ALIASES: dict[str, ProviderName] = {
 DIGITALOCEAN_REGIONS = ("nyc3", "ams3", "sgp1", "sfo2", "sfo3", "fra1")
 AWS_FALLBACK_REGION = "us-east-1"
 
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
-_B2_REGION_RE = re.compile(r"^[a-z]{2}-[a-z]+-\d{3}$")
-_R2_ACCOUNT_RE = re.compile(r"^[0-9a-f]{32}$")
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_REGION_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,40}")
+_B2_REGION_RE = re.compile(r"[a-z]{2}-[a-z]+-\d{3}")
+_R2_ACCOUNT_RE = re.compile(r"[0-9a-f]{32}")
 
 
 class Preset(BaseModel):
@@ -141,7 +141,11 @@ def preset(name: str) -> Preset:
 
 def validate_bucket(bucket: str) -> str:
     """S3 bucket naming rules (3–63 chars, lowercase letters, digits, '-', '.')."""
-    if not _BUCKET_RE.match(bucket) or ".." in bucket or re.match(r"^\d+\.\d+\.\d+\.\d+$", bucket):
+    if (
+        not _BUCKET_RE.fullmatch(bucket)
+        or ".." in bucket
+        or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", bucket)
+    ):
         raise UsageError(
             f"invalid bucket name {bucket!r}",
             hint="A bucket name has 3-63 lowercase letters, digits, '-' or '.', "
@@ -180,13 +184,13 @@ def _check_region(p: Preset, region: str) -> str:
             f"unknown {p.title} region {region!r}",
             hint=f"Use one of {', '.join(p.regions)}, or --provider custom --endpoint-url URL.",
         )
-    if p.name == "b2" and not _B2_REGION_RE.match(region):
+    if p.name == "b2" and not _B2_REGION_RE.fullmatch(region):
         raise UsageError(
             f"invalid Backblaze B2 region {region!r}",
             hint="Use the region from the bucket's S3 endpoint, e.g. us-west-004 "
             "(from s3.us-west-004.backblazeb2.com).",
         )
-    if not _REGION_RE.match(region):
+    if not _REGION_RE.fullmatch(region):
         raise UsageError(f"invalid region {region!r}", hint=p.region_hint or None)
     return region
 
@@ -201,7 +205,7 @@ def _check_account_id(p: Preset, account_id: str | None) -> str | None:
             hint="Pass --account-id (32 hex characters, shown in the Cloudflare dashboard under R2).",
         )
     account_id = account_id.strip().lower()
-    if not _R2_ACCOUNT_RE.match(account_id):
+    if not _R2_ACCOUNT_RE.fullmatch(account_id):
         raise UsageError(
             f"invalid Cloudflare account id {account_id!r}",
             hint="The account id is 32 hexadecimal characters.",

@@ -34,7 +34,7 @@ from cpv.versions import Kind, Version, parse_version_arg
 
 ALIAS_PREFIX = "alias"
 _MARKER = "cpv-alias:"
-ALIAS_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+ALIAS_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # fullmatch: "prod\n" is no alias
 RESERVED = frozenset({"latest", "best", "head", "all", "model", "data"})
 
 
@@ -60,7 +60,7 @@ class AliasMove(BaseModel):
 
 def check_alias_name(name: str) -> str:
     """An alias name: a lowercase word, never ``latest``/``best`` or a version."""
-    if not ALIAS_NAME.match(name) or name in RESERVED or re.match(r"^v?\d", name):
+    if not ALIAS_NAME.fullmatch(name) or name in RESERVED or re.match(r"^v?\d", name):
         raise UsageError(
             f"invalid alias name {name!r}",
             hint="Use a lowercase word such as prod, staging or champion (not latest, best "
@@ -153,7 +153,11 @@ def is_reference_word(text: str) -> bool:
     return (
         word in ("latest", "best")
         or word.startswith("best:")
-        or (bool(ALIAS_NAME.match(word)) and word not in RESERVED and not re.match(r"^v?\d", word))
+        or (
+            bool(ALIAS_NAME.fullmatch(word))
+            and word not in RESERVED
+            and not re.match(r"^v?\d", word)
+        )
     )
 
 
@@ -184,7 +188,7 @@ def resolve_arg(
                 "best:METRIC:min|max.",
             )
         return found.kind, found.parsed_version
-    if ALIAS_NAME.match(word) and word not in RESERVED and not re.match(r"^v?\d", word):
+    if ALIAS_NAME.fullmatch(word) and word not in RESERVED and not re.match(r"^v?\d", word):
         move = aliases(repo).get(word)
         if move is None:
             raise VersionNotFoundError(

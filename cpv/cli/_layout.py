@@ -45,7 +45,7 @@ def short_date(iso: str) -> str:
     ISO 8601 UTC timestamp stays in ``cpv show`` and ``--json``."""
     try:
         return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
+    except (ValueError, OverflowError):  # not a time, or one no time zone can hold
         return iso
 
 

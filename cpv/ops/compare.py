@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from cpv.errors import UsageError, VersionNotFoundError
 from cpv.metadata import VersionRecord
+from cpv.metrics import is_comparable
 from cpv.refs import resolve_arg
 from cpv.repo import METRICS_LOG, ModelRepo
 from cpv.versions import Kind
@@ -209,7 +210,7 @@ def _metric_rows(
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return is_comparable(value)  # a 401-digit integer or a NaN in metrics.log is no number
 
 
 def _delta(value: Any, base: Any) -> float | None:

@@ -1,0 +1,143 @@
+"""Hostile or odd metadata is data, not control (issue 19, family 7): what a teammate can put
+in a tag message, an alias move, an index or a snapshot with plain git or a bucket client
+never crashes a command, never reaches the terminal as escape sequences or markup, and one
+bad model never hides the others from ``cpv models``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cpv import ModelCheckpoints
+from tests.conftest import run_cpv, write_checkpoint
+
+#: OSC 52 (write the clipboard), clear screen, a cursor move, C1 CSI, a bidi override, BEL
+HOSTILE = "ok \x1b]52;c;ZXZpbA==\x07 \x1b[2J\x1b[1A \x9b31m \u202etxt.exe [red]red[/] :fire:"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def rewrite_tag(repo: Path, tag: str, change: dict[str, object], raw: str = "") -> None:
+    """Re-make ``tag`` at its commit with plain git, its cpv JSON changed as a teammate could
+    (``raw``: text put in place of the JSON string ``"@RAW@"``, for what JSON cannot say)."""
+    message = git(repo, "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}")
+    summary, _, rest = message.partition("\n\n")
+    marker, _, body = rest.strip().partition(" ")
+    data = {**json.loads(body), **change}
+    text = json.dumps(data).replace('"@RAW@"', raw)
+    commit = git(repo, "rev-list", "-n1", tag).strip()
+    note = repo.parent / "message.txt"
+    note.write_text(f"{summary}\n\n{marker} {text}\n")
+    git(repo, "tag", "-f", "-a", tag, "-F", str(note), commit)
+
+
+def assert_inert(text: str) -> None:
+    """No byte that a terminal reads as control (tab and newline aside)."""
+    bad = [c for c in text if (ord(c) < 0x20 and c not in "\t\n") or 0x7F <= ord(c) < 0xA0]
+    assert not bad, f"control characters reach the terminal: {bad!r} in {text[:300]!r}"
+    assert "\u202e" not in text
+
+
+def test_escape_sequences_in_messages_and_reasons_never_reach_the_terminal(repo: Path) -> None:
+    write_checkpoint(repo, b"weights")
+    ModelCheckpoints(repo).tag(message=HOSTILE, metrics={"note": HOSTILE})
+    ModelCheckpoints(repo).promote("v0.1", "prod", message=HOSTILE)
+
+    for args in (("list",), ("show", "v0.1"), ("aliases",), ("aliases", "--history")):
+        out = run_cpv(*args, cwd=repo, env={"COLUMNS": "400"})
+        assert_inert(out.stdout + out.stderr)
+        assert "␛]52;c;ZXZpbA==" in out.stdout, args  # shown, as visible characters
+        assert "[red]red[/]" in out.stdout and ":fire:" in out.stdout  # no markup, no emoji
+    # JSON stays the data, exactly (JSON escapes control characters itself)
+    shown = json.loads(run_cpv("show", "v0.1", "--json", cwd=repo).stdout)
+    assert shown["message"] == HOSTILE and shown["metrics"]["note"] == HOSTILE
+
+
+def test_an_error_quoting_what_a_teammate_wrote_is_inert(repo: Path) -> None:
+    write_checkpoint(repo, b"weights")
+    ModelCheckpoints(repo).tag()
+    ModelCheckpoints(repo).promote("v0.1", "prod")
+    ModelCheckpoints(repo).demote("prod")
+    rewrite_tag(repo, "alias/prod/2", {"by": HOSTILE})
+
+    bad = run_cpv("show", "prod", cwd=repo, check=False)
+    assert bad.returncode == 1 and bad.stderr.startswith("Error: alias 'prod' points at nothing")
+    assert_inert(bad.stdout + bad.stderr)
+    assert "␛[2J" in bad.stderr and "[red]red[/]" in bad.stderr
+
+
+def _declare_best(repo: Path) -> None:
+    with (repo / "cpv.yaml").open("a") as fh:
+        fh.write("best: {metric: loss, mode: min}\n")
+    git(repo, "commit", "-qam", "best: loss")
+
+
+def test_a_metric_no_number_can_hold_is_shown_but_never_compared(repo: Path) -> None:
+    """A 401-digit integer and -Infinity (which would win ``best:min`` if compared) written
+    with plain git: best, compare, gc and the catalog skip them instead of crashing."""
+    from cpv.ops.models import models
+    from cpv.ops.push import push
+
+    _declare_best(repo)
+    for i, loss in enumerate([0.5, 0.3, 0.4]):
+        write_checkpoint(repo, f"weights {i}".encode())
+        ModelCheckpoints(repo).tag(metrics={"loss": loss})
+    rewrite_tag(repo, "model/v0.2", {"metrics": {"loss": "@RAW@"}}, raw="9" * 401)
+    rewrite_tag(repo, "model/v0.3", {"metrics": {"loss": "@RAW@"}}, raw="-Infinity")
+
+    manager = ModelCheckpoints(repo)
+    assert manager.show("best").tag == "model/v0.1"
+    assert manager.show("best:loss:max").tag == "model/v0.1"
+    listed = {r.tag: r.metrics["loss"] for r in manager.list()}
+    assert listed == {"model/v0.1": 0.5, "model/v0.2": "9" * 401, "model/v0.3": "-inf"}
+    [row] = manager.compare(["v0.1", "v0.2", "v0.3"]).metrics
+    assert row.best == "model/v0.1" and row.deltas[1:] == [None, None]
+    gc = manager.gc(keep_last=1, dry_run=True)
+    assert "best" in next(k.reasons for k in gc.kept if k.tag == "model/v0.1")
+    assert push(repo).index_warning is None
+    [entry] = models().models
+    assert entry.best is not None and entry.best.tag == "model/v0.1" and not entry.note
+
+    for args in (("show", "best"), ("compare", "v0.1", "v0.2", "v0.3"), ("list", "--json")):
+        done = run_cpv(*args, cwd=repo)  # exit 0, no "unexpected OverflowError"
+        assert "Error" not in done.stderr
+    assert json.loads(run_cpv("list", "--json", cwd=repo).stdout)[2]["metrics"] == {
+        "loss": "-inf"  # valid JSON: no bare -Infinity
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("9" * 401, "out of range (401 digits)"),
+        ("nan", "is nan"),
+        ("-1e999", "is -inf"),
+        ("x" * 1001, "a text of 1001 characters"),
+    ],
+)
+def test_tag_refuses_a_metric_no_reader_can_use(repo: Path, value: str, why: str) -> None:
+    write_checkpoint(repo, b"weights")
+    bad = run_cpv("tag", "model", "--metric", f"loss={value}", cwd=repo, check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("Error: ") and why in bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert git(repo, "tag", "--list") == ""
+
+
+def test_a_record_with_an_impossible_size_or_date_reads_as_no_version(repo: Path) -> None:
+    """Sizes and times are bounded where read: such a tag is skipped like any tag cpv did
+    not make (and named by nothing), never an overflow in `cpv list`."""
+    for i in range(3):
+        write_checkpoint(repo, f"weights {i}".encode())
+        ModelCheckpoints(repo).tag()
+    rewrite_tag(repo, "model/v0.2", {"size_bytes": "@RAW@"}, raw="1" + "0" * 400)
+    rewrite_tag(repo, "model/v0.3", {"created_at": "9999-12-31T23:59:59-14:00"})
+
+    out = run_cpv("list", cwd=repo)
+    assert [line.split()[0] for line in out.stdout.splitlines()[1:]] == ["model/v0.1"]
