@@ -19,8 +19,9 @@ from typing import Any
 import yaml
 
 from cpv import _dvc_output, _dvc_progress
-from cpv.errors import DvcError, IntegrityError, MissingDataError
+from cpv.errors import DvcError, IntegrityError, InvalidObjectIdError, MissingDataError
 from cpv.objects import file_md5
+from cpv.oids import NOT_CPV, check_oid
 
 REMOTE = "storage"
 
@@ -168,15 +169,35 @@ def hash_path(root: Path, path: str) -> TrackedContent | None:
         )
 
 
-def parse_pointer(text: str) -> TrackedContent:
-    data = yaml.safe_load(text) or {}
-    outs = data.get("outs") or []
-    if not outs:
-        raise DvcError("DVC pointer file has no outs")
-    out = outs[0]
-    return TrackedContent(
-        hash=str(out.get("md5", "")), size=int(out.get("size", 0)), nfiles=int(out.get("nfiles", 1))
-    )
+def parse_pointer(text: str, *, where: str = "") -> TrackedContent:
+    """What a pointer file's text records, read as untrusted input: its md5 must be an
+    object id (:func:`cpv.oids.check_oid`) and its ``path`` a plain name in its folder
+    (``where``: the version or commit it was read from, named in errors).
+
+    Raises:
+        DvcError: the text is not a DVC pointer file.
+        InvalidObjectIdError: its md5 is not an object id, or its path leaves its folder.
+    """
+    try:
+        data = yaml.safe_load(text) or {}
+        outs = data.get("outs") if isinstance(data, dict) else None
+        out = outs[0] if isinstance(outs, list) and outs else None
+        if not isinstance(out, dict):
+            raise DvcError(f"{where or 'a pointer file'}: not a DVC pointer file (no outs)")
+        md5, path = out.get("md5", ""), out.get("path", "")
+        size, nfiles = int(out.get("size", 0)), int(out.get("nfiles", 1))
+    except (yaml.YAMLError, TypeError, ValueError, IndexError, KeyError) as exc:
+        raise DvcError(f"{where or 'a pointer file'}: not a readable DVC pointer file") from exc
+    if md5 != "":
+        check_oid(md5, where=where)
+    if not isinstance(path, str) or path in (".", "..") or "/" in path or "\\" in path:
+        raise InvalidObjectIdError(  # a pointer names the file or folder beside it, no other
+            f"{where or 'a pointer file'}: its path {str(path)[:80]!r} is not a name beside it",
+            hint=NOT_CPV,
+            oid=str(md5),
+            where=where,
+        )
+    return TrackedContent(hash=str(md5), size=size, nfiles=nfiles)
 
 
 def checkout(root: Path, pointer_file: str) -> None:

@@ -18,8 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cpv.errors import IntegrityError
+from cpv.errors import IntegrityError, InvalidObjectIdError
 from cpv.objects import FileEntry, Tree, copy_file, object_path
+from cpv.pointers import listing_entries
 
 #: Cache objects this process wrote moments ago after checking them against their md5
 #: (path, inode, mtime): putting those in a workspace needs no second hash.
@@ -107,30 +108,46 @@ def _write_all(out: Any, view: memoryview) -> None:
         view = view[out.write(view) :]
 
 
-def load_tree(cache: Path, dir_hash: str) -> Tree:
-    """The tree a ``.dir`` manifest in the cache describes (sizes from the cached objects)."""
+def load_tree(cache: Path, dir_hash: str, *, where: str = "") -> Tree:
+    """The tree a ``.dir`` manifest in the cache describes (sizes from the cached objects),
+    every id and path in it checked (:func:`cpv.pointers.listing_entries`; ``where``: the
+    version it belongs to, named in errors)."""
     listing = json.loads(object_path(cache, dir_hash).read_bytes())
     entries = []
-    for item in listing:
-        size = object_path(cache, item["md5"]).stat().st_size
-        entries.append(FileEntry(item["relpath"], item["md5"], size))
+    for md5, relpath in listing_entries(listing, where=where or dir_hash):
+        entries.append(FileEntry(relpath, md5, object_path(cache, md5).stat().st_size))
     return Tree(tuple(entries))
 
 
-def checkout_tree(cache: Path, dir_hash: str, dest: Path) -> Tree:
+def _inside(dest: Path, target: Path) -> None:
+    """Refuse a target whose folder leads out of ``dest`` through a link in the workspace."""
+    real = dest.resolve()
+    folder = target.parent.resolve()
+    if folder != real and real not in folder.parents:
+        raise InvalidObjectIdError(
+            f"{dest.name}/{target.relative_to(dest).as_posix()} would be written outside "
+            f"{dest.name}/ (through a link to {folder}): {dest.name}/ was left as it was",
+            hint="Remove the link from the workspace, then run the command again.",
+            oid="",
+            where=str(target),
+        )
+
+
+def checkout_tree(cache: Path, dir_hash: str, dest: Path, *, where: str = "") -> Tree:
     """Make ``dest`` hold exactly the version ``dir_hash`` (copies, never links); its tree.
 
     Raises:
         IntegrityError: a cached object does not match its md5 (``dest`` is untouched).
         MissingDataError / OSError: an object is missing, or the disk is full.
     """
-    tree = load_tree(cache, dir_hash)
+    tree = load_tree(cache, dir_hash, where=where)
     staged: list[tuple[Path, Path]] = []
     before = {dest, *(p for p in dest.rglob("*") if p.is_dir())} if dest.exists() else set()
     done = False
     try:
         for entry in tree.entries:
             target = dest / entry.relpath
+            _inside(dest, target)
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
             staged.append((tmp, target))

@@ -1,10 +1,9 @@
 """The one exception hierarchy of cpv.
 
-Every error carries a one-line message, a hint of what to do next and its data as
-attributes (``paths``, ``tag``, ``objects``, ``url``, ``bucket`` …). Where a built-in
-exception means the same thing, the error is also one (a missing bucket is a
-:class:`LookupError`, a refused key a :class:`PermissionError`), so plain ``except``
-clauses work too.
+Every error carries a one-line message, a hint of what to do next and its data as attributes
+(``paths``, ``tag``, ``objects``, ``url``, ``bucket`` …). Where a built-in exception means the same
+thing, the error is also one (a missing bucket is a :class:`LookupError`, a refused key a
+:class:`PermissionError`), so plain ``except`` clauses work too.
 
 Adapters (``cpv._git``, ``cpv._dvc``, ``cpv._s3``) translate foreign failures into these
 types; nobody matches message text. The CLI maps them to exit codes in one place
@@ -155,6 +154,14 @@ class IntegrityError(CpvError):
     paths: Sequence[str] = ()
 
 
+class InvalidObjectIdError(IntegrityError, ValueError):
+    """An object id or path, read from git or the storage, that cpv and DVC never write (``oid``,
+    read in ``where``: a version, commit or storage): that version is refused, nothing touched."""
+
+    oid: str = ""
+    where: str = ""
+
+
 class LockTimeoutError(CpvError, TimeoutError):
     default_hint = "Another cpv command is working on this repository; wait for it, or raise CPV_LOCK_TIMEOUT."  # fmt: skip
     path: Path | None = None
@@ -247,8 +254,7 @@ class HostKeyError(RemoteAccessDeniedError):
     host: str | None = None
 
     def _default_hint(self) -> str:
-        host = self.host or "HOST"
-        return f"Verify the host's key, then add it: ssh-keyscan {host} >> ~/.ssh/known_hosts."
+        return f"Verify the host's key, then add it: ssh-keyscan {self.host or 'HOST'} >> ~/.ssh/known_hosts."
 
 
 class PushRejectedError(RemoteError):
@@ -303,10 +309,7 @@ class ProfileNotFoundError(StorageError, LookupError):
     profile: str | None = None
 
     def _default_hint(self) -> str:
-        return (
-            f"Define it (`aws configure --profile {self.profile or 'NAME'}`), "
-            "or pick other credentials with `cpv configure`."
-        )
+        return f"Define it (`aws configure --profile {self.profile or 'NAME'}`), or pick other credentials with `cpv configure`."
 
 
 class StorageUnreachableError(StorageError, ConnectionError):
@@ -324,10 +327,7 @@ class GitLockedError(GitError):
     path: Path | str | None = None
 
     def _default_hint(self) -> str:
-        return (
-            f"If no other git command is running in this repository, remove {self.path} "
-            "and run the command again."
-        )
+        return f"If no other git command is running in this repository, remove {self.path} and run the command again."
 
 
 class DvcError(CpvError): ...

@@ -221,11 +221,14 @@ class VerifiedVersion(BaseModel):
     not_fetched: list[str] = Field(default_factory=list)
     repaired_local: int = 0
     repaired_remote: int = 0
+    #: why the version was refused unchecked: its pointer or listing names something that
+    #: is not an object id (nothing of it was fetched, uploaded or deleted)
+    refused: str | None = None
     unreadable: list[str] = Field(default_factory=list, exclude=True)
 
     @property
     def ok(self) -> bool:
-        return not self.missing_local and not self.missing_remote
+        return not self.missing_local and not self.missing_remote and self.refused is None
 
 
 class VerifyResult(BaseModel):

@@ -30,6 +30,7 @@ from cpv.errors import (
     StorageAccessDeniedError,
     StorageError,
 )
+from cpv.oids import check_oid, is_oid
 from cpv.urls import is_s3, s3_location
 
 _READ = 1 << 20
@@ -98,7 +99,15 @@ class ObjectStore:
         return storage_error(exc, self.storage, self.creds, self._client)
 
     def key(self, oid: str) -> str:
+        """The S3 key of object ``oid``, the id checked first (:func:`cpv.oids.check_oid`):
+        no key read from a repository leaves this model's prefix."""
+        oid = check_oid(oid)
         return f"{self.base}{oid[:2]}/{oid[2:]}"
+
+    def _file(self, oid: str) -> Path:
+        """Where object ``oid`` lives in a local store (the id checked, as in :meth:`key`)."""
+        oid = check_oid(oid)
+        return self.path / oid[:2] / oid[2:]
 
     def sizes(self) -> dict[str, int]:
         """Object id -> size of every object present (one listing, not one request each)."""
@@ -111,15 +120,16 @@ class ObjectStore:
                 for d in self.path.iterdir()
                 if d.is_dir()
                 for f in d.iterdir()
-                if not f.name.startswith(".")
+                if is_oid(d.name + f.name) and len(d.name) == 2
             }
             self.known = dict(found)
             return found
         self._s3()
         try:
-            found = {
+            found = {  # what is not an object (a stray or hostile key) is not one of ours
                 k.replace("/", "", 1): size
                 for k, size in _s3_io.list_sizes(self._client, self.bucket, self.base)
+                if k[2:3] == "/" and is_oid(k.replace("/", "", 1))
             }
         except Exception as exc:
             raise self._error(exc) from None
@@ -132,7 +142,7 @@ class ObjectStore:
         if not oids:
             return []
         if not self.s3:
-            return [o for o in oids if not (self.path / o[:2] / o[2:]).is_file()]
+            return [o for o in oids if not self._file(o).is_file()]
         if len(oids) > _HEAD_AT_MOST:
             now = self.sizes()
             return [o for o in oids if o not in now]
@@ -167,7 +177,7 @@ class ObjectStore:
     ) -> None:
         """Write the object ``oid`` from the file ``source`` (atomically on a local store)."""
         if not self.s3:
-            dest = self.path / oid[:2] / oid[2:]
+            dest = self._file(oid)
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{id(source)}.tmp")
             try:
@@ -204,7 +214,7 @@ class ObjectStore:
                 self.known.pop(oid, None)
         if not self.s3:
             for oid in oids:
-                (self.path / oid[:2] / oid[2:]).unlink(missing_ok=True)
+                self._file(oid).unlink(missing_ok=True)
             return
         self._s3()
         try:
@@ -316,7 +326,7 @@ class ObjectStore:
         self, oid: str, tmp: Path, *, size: int | None, on_bytes: Callable[[int], None] | None
     ) -> str:
         if not self.s3:
-            source = self.path / oid[:2] / oid[2:]
+            source = self._file(oid)
             if not source.is_file():
                 raise MissingDataError(f"object {oid} is not at {self.url}")
             return copy_hashed(source, tmp, on_bytes=on_bytes)

@@ -21,87 +21,24 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from cpv import _dvc, _git
 from cpv.config import UserConfig
 from cpv.credentials import applied_env
 from cpv.errors import CpvError, IntegrityError, MissingDataError
 from cpv.objects import cache_dir, cached_sizes, object_path
+from cpv.pointers import (
+    ListingFn,
+    Needed,
+    Pointer,
+    cached_listing,
+    needed_objects,
+    pointers_at,
+)
 from cpv.progress import current as current_progress
 from cpv.storage import POOL, ObjectStore, store_for
 
 _BIG = 64 << 20  # objects above this move one at a time, their parts in parallel
-
-
-@dataclass
-class Pointer:
-    """One ``.dvc`` pointer: who needs it (a version label), its file, its text."""
-
-    label: str
-    name: str
-    text: str
-
-    @property
-    def out(self) -> str:
-        return self.name.removesuffix(".dvc")
-
-
-@dataclass
-class Needed:
-    """Objects a set of pointers needs: object id -> the first place that needs it."""
-
-    files: dict[str, str] = field(default_factory=dict)
-    listings: dict[str, str] = field(default_factory=dict)
-
-
-ListingFn = Callable[[str, Pointer], list[dict[str, str]]]
-
-
-def pointers_at(root: Path, commit: str, *, label: str, only: Iterable[str] = ()) -> list[Pointer]:
-    """The pointer files of ``commit`` (``only``: just these names)."""
-    git = _git.GitRepo(root)
-    wanted = set(only)
-    names = git.run("ls-tree", "-r", "--name-only", commit).splitlines()
-    found = []
-    for name in names:
-        if name.endswith(".dvc") and (not wanted or name in wanted):
-            text = git.show_file(commit, name)
-            if text:
-                found.append(Pointer(label, name, text))
-    return found
-
-
-def needed_objects(pointers: Sequence[Pointer], listing: ListingFn) -> Needed:
-    """Every object ``pointers`` need; ``listing`` reads (or fetches) a ``.dir`` listing."""
-    needed = Needed()
-    for p in pointers:
-        oid = _dvc.parse_pointer(p.text).hash
-        if not oid:
-            continue
-        if not oid.endswith(".dir"):
-            needed.files.setdefault(oid, f"{p.label}: {p.out}")
-            continue
-        needed.listings.setdefault(oid, f"{p.label}: {p.out}/ (its listing)")
-        for item in listing(oid, p):
-            needed.files.setdefault(str(item["md5"]), f"{p.label}: {p.out}/{item['relpath']}")
-    return needed
-
-
-def cached_listing(cache: Path) -> ListingFn:
-    """Read listings from the local cache; a missing one is a :class:`MissingDataError`."""
-
-    def read(oid: str, p: Pointer) -> list[dict[str, str]]:
-        path = object_path(cache, oid)
-        if not path.is_file():
-            raise MissingDataError(
-                f"{p.label}: the listing of {p.out}/ ({oid}) is not in the local cache",
-                hint="Nothing was published. Fetch it (`cpv pull`) or re-create the version.",
-            )
-        return list(json.loads(path.read_bytes()))
-
-    return read
 
 
 def push_objects(
@@ -380,7 +317,7 @@ class DirectTransfer:
             pointers = [
                 p
                 for rev in revs
-                for p in pointers_at(root, rev, label=rev[:10], only=targets or ())
+                for p in pointers_at(root, rev, label=labels.get(rev, rev[:10]), only=targets or ())
             ]
         if not pointers:
             return 0

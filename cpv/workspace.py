@@ -119,16 +119,18 @@ def materialize(
     fetched = ensure_objects(repo, records, jobs=jobs, store=store)
     for record in records:
         text = repo.git.show_file(record.commit, repo.pointer_of(record.kind)) or ""
-        place(repo, text, record.path)
+        place(repo, text, record.path, where=f"{record.tag} (commit {record.commit[:10]})")
     return fetched
 
 
-def place(repo: ModelRepo, pointer_text: str, path: str) -> None:
+def place(repo: ModelRepo, pointer_text: str, path: str, *, where: str = "") -> None:
     """Make ``path`` hold the content ``pointer_text`` records, every byte checked (a folder
-    by cpv itself, anything else by DVC), the pointer file on disk untouched."""
-    content = _dvc.parse_pointer(pointer_text)
+    by cpv itself, anything else by DVC), the pointer file on disk untouched; ``where``:
+    the version it comes from, named in errors."""
+    where = where or f"{path}.dvc"
+    content = _dvc.parse_pointer(pointer_text, where=where)
     if content.hash.endswith(".dir"):
-        tree = checkout_tree(cache_dir(repo.root), content.hash, repo.root / path)
+        tree = checkout_tree(cache_dir(repo.root), content.hash, repo.root / path, where=where)
         remember(repo.root, path, tree)  # what was just written need not be read again
         return
     pointer = repo.root / f"{path}.dvc"

@@ -213,6 +213,9 @@ def verify_result(res: Any) -> None:
     """``cpv verify``: one line per version, then each place missing or corrupt."""
     where = "local cache and storage" if res.remote else "local cache"
     for v in res.versions:
+        if v.refused is not None:
+            _say(f"{v.version}: REFUSED, not checked ({v.refused})")
+            continue
         state = "ok" if v.ok else "PROBLEMS"
         fixed = [
             f"{n} {side} repaired"

@@ -156,10 +156,16 @@ def verify(
         render.verify_result(result)
     if not result.ok:
         bad = sum(len(v.missing_local) + len(v.missing_remote) for v in result.versions)
+        refused = [v.version for v in result.versions if v.refused is not None]
+        problems = [f"{bad} object(s) missing or corrupt"] if bad or not refused else []
+        if refused:
+            problems.append(f"{', '.join(refused)} refused: not an object id (see above)")
         raise IntegrityError(
-            f"{bad} object(s) missing or corrupt",
+            "; ".join(problems),
             hint="Run `cpv verify --repair` (add --remote for the storage's copies)."
-            if not repair
+            if not repair and bad
+            else "A refused version was not made by cpv or DVC: ask who pushed it."
+            if not bad
             else "What is left has no good copy on either side: re-create those versions.",
         )
 

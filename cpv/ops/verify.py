@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from cpv.errors import IntegrityError, MissingDataError, UsageError
+from cpv.errors import IntegrityError, InvalidObjectIdError, MissingDataError, UsageError
 from cpv.metadata import VersionRecord
 from cpv.objects import cache_dir, file_md5, object_path
 from cpv.refs import resolve_arg
@@ -50,7 +50,10 @@ def verify(
             pointers = pointers_at(
                 repo.root, record.commit, label=record.tag, only=[repo.pointer_of(record.kind)]
             )
-            checked = _check(cache, store, present, pointers, deep=deep, repair=repair)
+            try:
+                checked = _check(cache, store, present, pointers, deep=deep, repair=repair)
+            except InvalidObjectIdError as exc:  # refused, untouched: the rest go on
+                checked = VerifiedVersion(version=record.tag, refused=exc.message)
             checked.version = record.tag
             result.versions.append(checked)
         return result
