@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cpv.errors import DiskFullError, UsageError
-from cpv.oids import check_oid
+from cpv.oids import oid_parts
 
 _CHUNK = 1 << 20
 _CACHE_MODE = 0o444
@@ -300,8 +300,7 @@ def cache_dir(repo_root: Path) -> Path:
 def object_path(cache: Path, md5: str) -> Path:
     """Where object ``md5`` lives in ``cache``; the id is checked first
     (:func:`cpv.oids.check_oid`), so no path read from a repository leaves the cache."""
-    oid = check_oid(md5)
-    return cache / "files" / "md5" / oid[:2] / oid[2:]
+    return cache.joinpath("files", "md5", *oid_parts(md5))
 
 
 def cached_sizes(cache: Path, oids: Iterable[str]) -> dict[str, int]:

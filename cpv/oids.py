@@ -49,6 +49,13 @@ def check_oid(oid: object, *, listing: bool | None = None, where: str = "") -> s
     )
 
 
+def oid_parts(oid: str) -> tuple[str, str]:
+    """The two parts of ``oid``'s place in DVC's layout (``xx``, the rest), the id checked:
+    how the cache and the storages turn an id into a path or a key."""
+    checked = check_oid(oid)
+    return checked[:2], checked[2:]
+
+
 def check_relpath(relpath: object, *, where: str = "") -> str:
     """``relpath`` when it is a file's path inside its folder, as a listing records it:
     posix, relative, no empty, ``.`` or ``..`` part, no NUL (on Windows no ``\\`` or ``:``).

@@ -30,7 +30,7 @@ from cpv.errors import (
     StorageAccessDeniedError,
     StorageError,
 )
-from cpv.oids import check_oid, is_oid
+from cpv.oids import is_oid, oid_parts
 from cpv.urls import is_s3, s3_location
 
 _READ = 1 << 20
@@ -99,15 +99,12 @@ class ObjectStore:
         return storage_error(exc, self.storage, self.creds, self._client)
 
     def key(self, oid: str) -> str:
-        """The S3 key of object ``oid``, the id checked first (:func:`cpv.oids.check_oid`):
-        no key read from a repository leaves this model's prefix."""
-        oid = check_oid(oid)
-        return f"{self.base}{oid[:2]}/{oid[2:]}"
+        """The S3 key of object ``oid``: never outside this model's prefix (id checked)."""
+        return "{}{}/{}".format(self.base, *oid_parts(oid))
 
     def _file(self, oid: str) -> Path:
         """Where object ``oid`` lives in a local store (the id checked, as in :meth:`key`)."""
-        oid = check_oid(oid)
-        return self.path / oid[:2] / oid[2:]
+        return self.path.joinpath(*oid_parts(oid))
 
     def sizes(self) -> dict[str, int]:
         """Object id -> size of every object present (one listing, not one request each)."""
