@@ -23,13 +23,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cpv import _s3_catalog, catalog_cache
 from cpv._s3 import s3_client, storage_error
 from cpv.config import UserConfig, atomic_write, validate_name
 from cpv.credentials import applied_env, boto_env, resolve_credentials
 from cpv.errors import CpvError, InvalidNameError
+from cpv.metadata import Count, time_in_range
+from cpv.metrics import as_read
 from cpv.urls import UrlKind, git_kind, is_s3, local_path, s3_location
 
 if TYPE_CHECKING:
@@ -66,8 +68,8 @@ class ModelIndex(BaseModel):
     model_version: str | None = None
     data_version: str | None = None
     #: how many versions of each kind are published and not removed
-    model_versions: int = 0
-    data_versions: int = 0
+    model_versions: Count = 0
+    data_versions: Count = 0
     #: alias -> the version tag it names now (demoted aliases left out)
     aliases: dict[str, str] = Field(default_factory=dict)
     best: BestVersion | None = None
@@ -78,12 +80,24 @@ class ModelIndex(BaseModel):
     updated_at: str | None = None
     updated_by: str = ""
     #: bytes and objects in the model's storage (every version's, counted once)
-    size_bytes: int = 0
-    objects: int = 0
+    size_bytes: Count = 0
+    objects: Count = 0
     #: the git remote, without any user, password or token
     git_remote: str = ""
     branch: str = ""
     commit: str = ""
+
+    @field_validator("latest_at", "updated_at", mode="after")
+    @classmethod
+    def _a_time(cls, value: str | None) -> str | None:
+        if value is not None and not time_in_range(value):
+            raise ValueError(f"not a time cpv can show: {value[:40]!r}")
+        return value
+
+    @field_validator("metrics", mode="after")
+    @classmethod
+    def _metrics_as_read(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return {k: as_read(v) for k, v in value.items()}
 
     def to_json_bytes(self) -> bytes:
         data = self.model_dump(mode="json", by_alias=True)
@@ -113,6 +127,8 @@ class ModelsResult(BaseModel):
     storage: str
     team: str | None = None
     models: list[ModelEntry] = Field(default_factory=list)
+    #: what the listing met and got past (a snapshot that did not read, and was rebuilt)
+    notes: list[str] = Field(default_factory=list)
 
 
 def public_url(url: str) -> str:
@@ -213,13 +229,14 @@ def list_models(cfg: UserConfig, *, team: str | None = None) -> ModelsResult:
     if team is not None:
         validate_name(team, what="team")
     root = cfg.storage.root_url()
+    notes: list[str] = []
     if is_s3(root):
         with applied_env(boto_env(cfg)):
-            models = _list_s3(cfg, root, team)
+            models = _list_s3(cfg, root, team, notes)
     else:
         models = _list_local(local_path(root), team)
     models.sort(key=lambda m: (m.team, m.model))
-    return ModelsResult(storage=root, team=team, models=models)
+    return ModelsResult(storage=root, team=team, models=models, notes=notes)
 
 
 def _valid(name: str, what: str) -> bool:
@@ -236,12 +253,15 @@ def _entry(team: str, model: str, url: str, raw: bytes | None) -> ModelEntry:
         return ModelEntry(
             team=team, model=model, indexed=False, storage_url=url, note="no index yet"
         )
-    index, note = _parse(raw)
-    if index is None:
-        return ModelEntry(team=team, model=model, indexed=False, storage_url=url, note=note)
-    # Where the index lies names the model: a copied index still describes its folder.
-    fields = index.model_dump(exclude={"team", "model"})
-    return ModelEntry(**fields, team=team, model=model, storage_url=url, note=note)
+    try:
+        index, note = _parse(raw)
+        if index is not None:
+            # Where the index lies names the model: a copied index still describes its folder.
+            fields = index.model_dump(exclude={"team", "model"})
+            return ModelEntry(**fields, team=team, model=model, storage_url=url, note=note)
+    except Exception as exc:  # noqa: BLE001 - one model's odd index never hides the others
+        note = f"its {INDEX_NAME} could not be read ({type(exc).__name__})"
+    return ModelEntry(team=team, model=model, indexed=False, storage_url=url, note=note)
 
 
 def _concurrently(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
@@ -251,7 +271,7 @@ def _concurrently(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return list(pool.map(fn, items))
 
 
-def _list_s3(cfg: UserConfig, root: str, team: str | None) -> list[ModelEntry]:
+def _list_s3(cfg: UserConfig, root: str, team: str | None, notes: list[str]) -> list[ModelEntry]:
     bucket, prefix = s3_location(root)
     base = f"{prefix}/" if prefix else ""
     client, error = _client(cfg, bucket)
@@ -280,6 +300,7 @@ def _list_s3(cfg: UserConfig, root: str, team: str | None) -> list[ModelEntry]:
         models = [m for found in _concurrently(folders, teams) for m in found]
         entries = [e for e in _concurrently(read, models) if e is not None]
         snapshot.save({f"{e.team}/{e.model}" for e in entries}, prune=team is None)
+        notes.extend(snapshot.notes)
         return entries
     except CpvError:
         raise

@@ -45,13 +45,30 @@ class Snapshot:
         self.etags = _s3_catalog.list_etags(client, bucket, base + COPIES)
         self.known: dict[str, dict[str, Any]] = {}
         self.changed = False
+        #: what was wrong with the snapshot (it is then written again from what is read)
+        self.notes: list[str] = []
         raw = _s3_catalog.get_small(client, bucket, base + SNAPSHOT) if self.etags else None
+        if raw is not None:
+            self._load(raw)
+
+    def _load(self, raw: bytes) -> None:
+        """The snapshot's entries; one of another shape is dropped (and rebuilt), as is every
+        entry that is not an ETag and an index."""
         try:
-            data = json.loads(raw) if raw else {}
-            if isinstance(data, dict) and data.get("schema") == _SCHEMA:
-                self.known = {k: v for k, v in data.get("models", {}).items() if _entry_ok(v)}
+            data = json.loads(raw)
         except ValueError:
-            self.changed = True  # unreadable: written again
+            data = None
+        models = data.get("models") if isinstance(data, dict) else None
+        if isinstance(data, dict) and data.get("schema") != _SCHEMA:
+            self.changed = True  # another format: written again in this one
+            return
+        if not isinstance(models, dict):
+            self.changed = True
+            self.notes.append(f"{SNAPSHOT} did not read as a snapshot of indexes: rebuilt")
+            return
+        self.known = {k: v for k, v in models.items() if isinstance(k, str) and _entry_ok(v)}
+        if len(self.known) != len(models):
+            self.changed = True  # its bad entries are not written back
 
     def index_bytes(self, team: str, model: str) -> bytes | None:
         """The index of ``team/model`` from the snapshot or its copy; None: no copy (the
@@ -89,4 +106,8 @@ class Snapshot:
 
 
 def _entry_ok(value: Any) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("etag"), str) and "index" in value
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("etag"), str)
+        and isinstance(value.get("index"), dict)
+    )

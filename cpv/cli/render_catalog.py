@@ -15,7 +15,9 @@ _OPTIONAL = ["git remote", "updated", "data"]
 def models_table(res: ModelsResult) -> None:
     """``cpv models``: team/model, latest model and data versions, aliases (one per line),
     the best version, when the entry last changed, the stored size and the git remote;
-    notes (no index, a newer index) below, marked ``*``."""
+    notes (no index, a newer index) below, marked ``*``; then what the listing got past."""
+    for note in res.notes:
+        _say(f"note: {note}")
     if not res.models:
         where = f"team {res.team} in {res.storage}" if res.team else res.storage
         _say(f"No models in {where}. A model appears here once `cpv push` publishes it.")

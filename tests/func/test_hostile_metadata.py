@@ -141,3 +141,78 @@ def test_a_record_with_an_impossible_size_or_date_reads_as_no_version(repo: Path
 
     out = run_cpv("list", cwd=repo)
     assert [line.split()[0] for line in out.stdout.splitlines()[1:]] == ["model/v0.1"]
+
+
+def _published(tmp_path: Path, name: str) -> Path:
+    from cpv.ops.init import init_repository
+    from cpv.ops.push import push
+
+    repo = init_repository(team="acme", model=name, path=tmp_path / name)
+    write_checkpoint(repo, f"{name} weights".encode())
+    ModelCheckpoints(repo).tag(metrics={"loss": 0.5})
+    assert push(repo).index_warning is None
+    return repo
+
+
+def _hostile_index(good: bytes) -> bytes:
+    """A model's index as a teammate with bucket access could write it."""
+    data = json.loads(good)
+    data.update(updated_at="9999-12-31T23:59:59-14:00", git_remote=HOSTILE, size_bytes="@RAW@")
+    return json.dumps(data).replace('"@RAW@"', "1" + "0" * 400).encode()
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        {"schema": 1, "models": []},
+        {"schema": 1, "models": {"acme/a": "x", "acme/b": {"etag": 1, "index": []}}},
+        [1, 2],
+    ],
+)
+def test_one_bad_index_or_snapshot_never_hides_the_other_models(
+    tmp_path: Path, s3_user_config: str, s3_endpoint: str, snapshot: object
+) -> None:
+    import boto3
+
+    from cpv.catalog import INDEX_NAME
+    from cpv.catalog_cache import COPIES, SNAPSHOT
+    from cpv.ops.models import models
+
+    _published(tmp_path, "a")
+    _published(tmp_path, "b")
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    good = s3.get_object(Bucket=s3_user_config, Key=f"acme/b/{INDEX_NAME}")["Body"].read()
+    for key in (f"acme/b/{INDEX_NAME}", f"{COPIES}acme/b.json"):
+        s3.put_object(Bucket=s3_user_config, Key=key, Body=_hostile_index(good))
+    s3.put_object(Bucket=s3_user_config, Key=SNAPSHOT, Body=json.dumps(snapshot).encode())
+
+    result = models()
+    listed = {f"{m.team}/{m.model}": m for m in result.models}
+    unreadable = not isinstance(snapshot, dict) or not isinstance(snapshot["models"], dict)
+    assert any("rebuilt" in n for n in result.notes) == unreadable
+    assert listed["acme/a"].model_version == "v0.1" and not listed["acme/a"].note
+    assert not listed["acme/b"].indexed and "does not read as a cpv index" in listed["acme/b"].note
+    rebuilt = json.loads(s3.get_object(Bucket=s3_user_config, Key=SNAPSHOT)["Body"].read())
+    assert rebuilt["models"]["acme/a"]["index"]["model_version"] == "v0.1"  # the snapshot healed
+
+    s3.put_object(Bucket=s3_user_config, Key=SNAPSHOT, Body=json.dumps(snapshot).encode())
+    out = run_cpv("models")
+    assert "acme/a" in out.stdout and "acme/b *" in out.stdout
+    assert_inert(out.stdout + out.stderr)
+    assert json.loads(run_cpv("models", "--json").stdout)["models"][0]["model_version"] == "v0.1"
+
+
+def test_a_local_index_out_of_range_is_named_and_the_rest_listed(tmp_path: Path) -> None:
+    from cpv.catalog import INDEX_NAME
+    from cpv.config import cpv_home
+
+    _published(tmp_path, "a")
+    _published(tmp_path, "b")
+    index = cpv_home() / "storage" / "acme" / "b" / INDEX_NAME
+    index.write_bytes(_hostile_index(index.read_bytes()))
+
+    out = run_cpv("models")
+    assert "* acme/b: its cpv-index.json does not read as a cpv index" in out.stdout
+    assert out.stdout.splitlines()[1].split()[:2] == ["acme/a", "v0.1"]
+    assert_inert(out.stdout + out.stderr)
