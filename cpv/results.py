@@ -74,6 +74,39 @@ class PullResult(BaseModel):
     updated_branch: bool = False
 
 
+class PendingMove(BaseModel):
+    """An alias move or demote not published yet, under the ref push would give it."""
+
+    ref: str
+    alias: str
+    #: "promote", "demote" (or "unknown": an ``alias/`` tag cpv cannot read)
+    action: str
+    #: the version it names after the move (None: demoted)
+    tag: str | None = None
+
+
+class Unpublished(BaseModel):
+    """Every ref the git remote lacks, by kind (``cpv status``, ``cpv push --dry-run``)."""
+
+    #: version tags (``model/v0.3``), as push would name them
+    versions: list[str] = Field(default_factory=list)
+    alias_moves: list[PendingMove] = Field(default_factory=list)
+    demotes: list[PendingMove] = Field(default_factory=list)
+    #: removal markers (``removed/model/v0.1``)
+    removals: list[str] = Field(default_factory=list)
+    #: commits on the branch the remote lacks; None: unknown
+    branch_commits: int | None = None
+
+    def lifecycle_refs(self) -> list[str]:
+        """The alias moves, demotes and removal markers, as ref names (sorted)."""
+        return sorted([*(m.ref for m in [*self.alias_moves, *self.demotes]), *self.removals])
+
+    @property
+    def tag_count(self) -> int:
+        """How many tags would be published."""
+        return len(self.versions) + len(self.alias_moves) + len(self.demotes) + len(self.removals)
+
+
 class PushResult(BaseModel):
     """What ``push`` published: new version tags, renamed collisions, uploaded objects."""
 
@@ -92,6 +125,8 @@ class PushResult(BaseModel):
     index_warning: str | None = None
     #: what the storage would not let push do besides its job (e.g. list open uploads)
     storage_warning: str | None = None
+    #: (dry run) every ref the push would publish, by kind
+    unpublished: Unpublished | None = None
 
 
 class WebhookFailure(BaseModel):
@@ -134,6 +169,8 @@ class StatusResult(BaseModel):
     interrupted: str | None = None
     #: each webhook's last failed delivery (URL masked) not followed by a success
     webhook_failures: list[WebhookFailure] = Field(default_factory=list)
+    #: every ref the remote lacks, by kind; None: unknown (no remote, or unreachable)
+    unpublished: Unpublished | None = None
 
 
 class DiffEntry(BaseModel):

@@ -21,7 +21,15 @@ from rich.text import Text
 from cpv.cli import _layout
 from cpv.cli.render_console import console, err_console
 from cpv.metadata import VersionRecord
-from cpv.results import DiffResult, PullResult, PushResult, RevertResult, StatusResult, TagResult
+from cpv.results import (
+    DiffResult,
+    PullResult,
+    PushResult,
+    RevertResult,
+    StatusResult,
+    TagResult,
+    Unpublished,
+)
 
 
 def print_json(data: Any) -> None:
@@ -186,10 +194,10 @@ def push_result(res: PushResult) -> None:
         )
     tags = " ".join(res.pushed_tags) or "-"
     if res.dry_run:
-        _say(
-            f"would push {len(res.pushed_tags)} tag(s): {tags} and branch {res.branch}; "
-            f"would upload {res.objects_pushed} object(s)"
-        )
+        from cpv.cli.render_unpublished import push_dry_run
+
+        pending = res.unpublished or Unpublished(versions=res.pushed_tags)
+        push_dry_run(pending, branch=res.branch, objects=res.objects_pushed)
         return
     if res.up_to_date:
         _say("everything up to date")
@@ -305,15 +313,12 @@ def status_result(res: StatusResult) -> None:
         if k.workspace_version and k.latest and k.workspace_version != k.latest.version:
             state = f"holds {k.workspace_version}"
         _say(f"  {k.kind:<5} {k.path}/  latest {latest}: {state}")
-    if res.unpushed_tags is None:
+    if res.unpublished is None:
         _say("  remote: unknown (unreachable or none)")
     else:
-        ahead = "?" if res.unpushed_commits is None else res.unpushed_commits
-        behind = "?" if res.behind_commits is None else res.behind_commits
-        _say(
-            f"  unpushed: {len(res.unpushed_tags)} tag(s) {' '.join(res.unpushed_tags)}; "
-            f"branch {ahead} commit(s) ahead, {behind} behind the remote"
-        )
+        from cpv.cli.render_unpublished import status_remote
+
+        status_remote(res.unpublished, behind=res.behind_commits)
         if res.behind_commits:
             _say("  run `cpv pull` to bring in the remote's commits")
     for f in res.webhook_failures:

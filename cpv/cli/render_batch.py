@@ -22,7 +22,9 @@ def _status(res: dict[str, Any]) -> str:
         parts.append("remote unknown")
     else:
         ahead, behind = res.get("unpushed_commits"), res.get("behind_commits")
-        parts.append(f"{len(tags)} tag(s) unpushed")
+        pending = res.get("unpublished") or {}
+        count = sum(len(pending.get(k) or []) for k in ("alias_moves", "demotes", "removals"))
+        parts.append(f"{len(tags) + count} tag(s) unpushed")
         if ahead:
             parts.append(f"{ahead} commit(s) ahead")
         if behind:

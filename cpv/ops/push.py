@@ -24,6 +24,7 @@ from cpv.repo import METRICS_LOG, ModelRepo
 from cpv.results import PushResult
 from cpv.storage import ObjectStore
 from cpv.transfer import get_transfer, store_for
+from cpv.unpublished import unpublished
 from cpv.versions import Kind, Version, parse_tag_name, tag_name
 
 _MAX_ATTEMPTS = 5
@@ -78,13 +79,13 @@ def push(path: StrPath = ".", *, jobs: int | None = None, dry_run: bool = False)
             colliding = [t for t in local if t in remote and remote[t] != local[t]]
             if colliding:
                 if dry_run:
-                    return _dry_run_with_renames(repo, branch, local, remote, colliding)
+                    return _dry_run_with_renames(repo, branch, listing, local, colliding)
                 renamed.update(_rename_collisions(repo, colliding, remote))
                 continue
             new_tags = sorted(set(local) - set(remote), key=_tag_sort_key)
+            if dry_run:  # before _lifecycle_to_publish, which renumbers our alias moves
+                return _dry_run(repo, branch, new_tags, listing, renamed, jobs=jobs)
             records = _lifecycle_to_publish(repo, listing, renamed)
-            if dry_run:
-                return _dry_run(repo, branch, new_tags, records, renamed, jobs=jobs)
             remote_head = _integrate_remote_branch(repo, url, branch, listing)
             branch_pushed = repo.git.head_commit() != remote_head
             objects = _upload(repo, new_tags, branch, jobs=jobs, dry_run=False, store=store)
@@ -124,15 +125,18 @@ def _dry_run(
     repo: ModelRepo,
     branch: str,
     new_tags: list[str],
-    records: list[str],
+    listing: dict[str, str],
     renamed: dict[str, str],
     *,
     jobs: int | None,
 ) -> PushResult:
-    """What a push would publish; the storage is still listed (see :func:`_upload`)."""
+    """What a push would publish (every ref, by kind: :mod:`cpv.unpublished`, which changes
+    nothing); the storage is still listed (see :func:`_upload`)."""
+    pending = unpublished(repo, listing, branch=branch, renamed=renamed)
     return PushResult(
         pushed_tags=new_tags,
-        records_pushed=records,
+        records_pushed=pending.lifecycle_refs(),
+        unpublished=pending,
         branch=branch,
         dry_run=True,
         renamed=renamed,
@@ -181,19 +185,23 @@ def _tag_sort_key(name: str) -> tuple[str, Version]:
 def _dry_run_with_renames(
     repo: ModelRepo,
     branch: str,
+    listing: dict[str, str],
     local: dict[str, str],
-    remote: dict[str, str],
     colliding: Sequence[str],
 ) -> PushResult:
     """What a push would publish, under the numbers the colliding versions would get."""
+    remote = _remote_tags(listing)
     plan = _plan_renames(repo, colliding, remote)
-    unpublished = sorted((set(local) - set(remote)) | set(colliding), key=_tag_sort_key)
+    tags = sorted((set(local) - set(remote)) | set(colliding), key=_tag_sort_key)
+    pending = unpublished(repo, listing, branch=branch, renamed=plan)
     return PushResult(
-        pushed_tags=sorted({plan.get(t, t) for t in unpublished}, key=_tag_sort_key),
+        pushed_tags=sorted({plan.get(t, t) for t in tags}, key=_tag_sort_key),
+        records_pushed=pending.lifecycle_refs(),
+        unpublished=pending,
         branch=branch,
         dry_run=True,
         renamed=plan,
-        objects_pushed=_upload(repo, unpublished, branch, jobs=None, dry_run=True),
+        objects_pushed=_upload(repo, tags, branch, jobs=None, dry_run=True),
     )
 
 

@@ -9,10 +9,11 @@ from cpv import _git
 from cpv.config import GIT_REMOTE_NAME
 from cpv.errors import CpvError
 from cpv.ingest import workspace_tree
-from cpv.metadata import VersionRecord
+from cpv.refs import LIFECYCLE
 from cpv.repo import ModelRepo
 from cpv.results import KindStatus, StatusResult
 from cpv.transaction import pending as pending_change
+from cpv.unpublished import unpublished
 from cpv.versions import Kind
 
 
@@ -56,41 +57,36 @@ def status(
 
     result.webhook_failures = last_failures()
     if remote and result.remote:
-        _unpublished(repo, result, records)
+        _unpublished(repo, result)
     return result
 
 
-def _unpublished(repo: ModelRepo, result: StatusResult, records: Sequence[VersionRecord]) -> None:
-    """Fill in the tags and commits the git remote lacks; unknown when it cannot be reached."""
+def _unpublished(repo: ModelRepo, result: StatusResult) -> None:
+    """Fill in every ref the git remote lacks, by kind, and how far the branch is ahead and
+    behind; left unknown when the remote cannot be reached."""
     assert result.remote is not None
+    patterns = [f"refs/tags/{p}/*" for p in ("model", "data", *LIFECYCLE)]
     try:
-        refs = _git.ls_remote(
-            result.remote, "refs/tags/model/*", "refs/tags/data/*", f"refs/heads/{result.branch}"
-        )
+        listing = _git.ls_remote(result.remote, *patterns, f"refs/heads/{result.branch}")
     except CpvError:
         return  # remote unreachable: unknown, not "everything unpushed"
-    published = {
-        r[len("refs/tags/") :] for r in refs if r.startswith("refs/tags/") and not r.endswith("^{}")
-    }
-    result.unpushed_tags = sorted(r.tag for r in records if r.tag not in published)
-    remote_head = refs.get(f"refs/heads/{result.branch}")
+    remote_head = listing.get(f"refs/heads/{result.branch}")
     head = repo.git.head_commit()
-    if head is None:
-        result.unpushed_commits, result.behind_commits = 0, 0
-        return
-    if not remote_head:  # the remote has no such branch: every commit is ours alone
-        result.unpushed_commits, result.behind_commits = _count(repo, "HEAD"), 0
-        return
-    if not _has_object(repo, remote_head):
+    if head and remote_head and not _has_object(repo, remote_head):
         try:  # a teammate pushed: bring their commits in as a remote-tracking ref only
             repo.git.fetch(
                 GIT_REMOTE_NAME,
                 f"+refs/heads/{result.branch}:refs/remotes/{GIT_REMOTE_NAME}/{result.branch}",
             )
         except CpvError:
-            return  # unknown, never a guess
-    result.unpushed_commits = _count(repo, f"{remote_head}..HEAD")
-    result.behind_commits = _count(repo, f"HEAD..{remote_head}")
+            pass  # the counts stay unknown, never a guess
+    result.unpublished = unpublished(repo, listing, branch=result.branch)
+    result.unpushed_tags = list(result.unpublished.versions)
+    result.unpushed_commits = result.unpublished.branch_commits
+    if head is None or not remote_head:
+        result.behind_commits = 0  # no commits here, or the remote has no such branch
+    elif _has_object(repo, remote_head):
+        result.behind_commits = _count(repo, f"HEAD..{remote_head}")
 
 
 def _count(repo: ModelRepo, revs: str) -> int:
