@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cpv import report_charts
+from cpv._paths import StrPath, as_path
+from cpv.errors import PathNotWritableError
 from cpv.units import human_size
 
 if TYPE_CHECKING:
@@ -184,22 +186,38 @@ def render_html(comparison: Comparison) -> str:
     return "\n".join(parts)
 
 
-def write_html(comparison: Comparison, path: Path) -> Path:
-    """Write the page to ``path`` (replaced if it exists); returns ``path``.
+def write_html(comparison: Comparison, path: StrPath) -> Path:
+    """Write the page to ``path`` (replaced if it exists; missing folders are created); returns
+    ``path``.
 
     Raises:
         MissingExtraError: matplotlib (the ``report`` extra) is not installed.
     """
     text = render_html(comparison)
-    path.write_text(text, encoding="utf-8")
-    return path
+    target = _writable(path)
+    target.write_text(text, encoding="utf-8")
+    return target
 
 
-def write_png(comparison: Comparison, path: Path) -> Path:
-    """Every chart in one PNG at ``path``; returns ``path``.
+def write_png(comparison: Comparison, path: StrPath) -> Path:
+    """Every chart in one PNG at ``path`` (missing folders are created); returns ``path``.
 
     Raises:
         MissingExtraError: matplotlib (the ``report`` extra) is not installed.
         UsageError: no compared version has a numeric metric.
     """
-    return report_charts.write_png(comparison, path)
+    return report_charts.write_png(comparison, _writable(path))
+
+
+def _writable(path: StrPath) -> Path:
+    """``path`` with its folder created (an unwritable one raises, shown as one line)."""
+    target = as_path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:  # a file where a folder should be
+        raise PathNotWritableError(
+            f"cannot write {target}: {exc.filename or target.parent} is a file, not a folder",
+            path=str(target),
+            hint="Choose another path for the report.",
+        ) from None
+    return target

@@ -176,6 +176,20 @@ def test_html_report_is_self_contained_and_escaped(versions: Path, tmp_path: Pat
     assert width >= 800 and height >= 600
 
 
+def test_reports_into_a_missing_folder_create_it(versions: Path, tmp_path: Path) -> None:
+    report, png = tmp_path / "reports" / "new" / "report.html", tmp_path / "charts" / "c.png"
+    run_cpv("compare", "--html", str(report), "--png", str(png), cwd=versions)
+    assert report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert _png_size(png)[0] >= 800
+    (tmp_path / "a-file").write_text("x")
+    proc = run_cpv(
+        "compare", "--html", str(tmp_path / "a-file" / "r.html"), cwd=versions, check=False
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("Error: cannot write") and "a file, not a folder" in proc.stderr
+    assert "unexpected" not in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_report_without_matplotlib_is_one_error_with_the_install_hint(
     versions: Path, tmp_path: Path
 ) -> None:
