@@ -180,7 +180,12 @@ def resolve_arg(
         return (kinds[0] if len(kinds) == 1 else None), newest
     if word == "best" or word.startswith("best:"):
         metric, mode = _best_spec(repo, word)
-        found = best([r for r in repo.records() if r.kind in kinds], metric=metric, mode=mode)
+        records = repo.records()
+        found = None
+        for kind in kinds:  # the model's best, else the data's (as a bare version means)
+            found = best([r for r in records if r.kind is kind], metric=metric, mode=mode)
+            if found is not None:
+                break
         if found is None:
             raise VersionNotFoundError(
                 f"no version has the metric {metric!r}: `best` names nothing",

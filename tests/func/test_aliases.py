@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cpv import CombinedCheckpoints, ModelCheckpoints
+from cpv import CombinedCheckpoints, DataCheckpoints, ModelCheckpoints
 from cpv.cli.main import main
 from cpv.errors import UsageError, VersionNotFoundError
 from cpv.ops.pull import clone, pull
@@ -162,6 +162,19 @@ def test_best_by_the_metric_cpv_yaml_declares(repo: Path) -> None:
     assert cpv_json(repo, "show", "best")["tag"] == "model/v0.1"
     with pytest.raises(VersionNotFoundError, match="no version has the metric"):
         ModelCheckpoints(repo).resolve("best:wer:min")
+
+
+def test_best_of_a_model_and_data_version_is_the_model_s(repo: Path) -> None:
+    """`tag all --metric` records the metric on both kinds: `best` (promote's default kinds
+    are both) names the model's version, as a bare version does, not the data's."""
+    write_checkpoint(repo, b"weights" * 100)
+    (repo / "data" / "train" / "rows.jsonl").write_text("{}\n")
+    CombinedCheckpoints(repo).tag(metrics={"wer": 0.2}, message="both")
+    assert CombinedCheckpoints(repo).resolve("best:wer:min").tag == "model/v0.1"
+    assert cpv_json(repo, "promote", "best:wer:min", "prod")["tag"] == "model/v0.1"
+    (repo / "data" / "train" / "rows.jsonl").write_text("{}\n{}\n")
+    DataCheckpoints(repo).tag(metrics={"rows": 2.0}, message="data")  # a metric only data has
+    assert CombinedCheckpoints(repo).resolve("best:rows:max").tag == "data/v0.2"
 
 
 @pytest.mark.parametrize("name", ["Prod", "latest", "v1", "best", "model", "1st", "a/b"])
