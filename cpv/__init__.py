@@ -22,6 +22,8 @@ _EXPORTS = {
     "init_repository": "cpv.ops.init",
     "ModelRepo": "cpv.repo",
     "clone": "cpv.ops.pull",
+    "get": "cpv.ops.get",
+    "GetResult": "cpv.ops.get",
     "push": "cpv.ops.push",
     "VersionRecord": "cpv.metadata",
     "TagResult": "cpv.results",
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
         manager_for,
     )
     from cpv.metadata import VersionRecord
+    from cpv.ops.get import GetResult, get
     from cpv.ops.init import init_repository
     from cpv.ops.pull import clone
     from cpv.ops.push import push
@@ -72,6 +75,7 @@ __all__ = [
     "CpvError",
     "DataCheckpoints",
     "DiffResult",
+    "GetResult",
     "InitResult",
     "Kind",
     "ModelCheckpoints",
@@ -89,6 +93,7 @@ __all__ = [
     "VersionRecord",
     "__version__",
     "clone",
+    "get",
     "init_repository",
     "manager_for",
     "push",

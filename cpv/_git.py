@@ -269,9 +269,11 @@ class GitRepo(HistoryMethods):
         except GitError:
             return None
 
-    def fetch(self, remote: str, *refspecs: str) -> None:
+    def fetch(self, remote: str, *refspecs: str, depth: int | None = None) -> None:
+        """``git fetch`` of ``refspecs`` (``depth``: shallow, that many commits of history)."""
+        shallow = [f"--depth={depth}"] if depth else []
         try:
-            self._git("fetch", "-q", "--no-tags", remote, *refspecs, env=network_env())
+            self._git("fetch", "-q", "--no-tags", *shallow, remote, *refspecs, env=network_env())
         except GitFailure as exc:
             raise remote_error(exc, self.remote_url(remote) or remote) from exc
 

@@ -163,6 +163,7 @@ def _register() -> None:
         "gc_cmds",
         "catalog_cmds",
         "compare_cmds",
+        "get_cmds",
     ):
         _register_optional(name)
 
