@@ -1,8 +1,7 @@
-"""Acting on every model repository in a folder: ``cpv status|push|pull|list --all``.
+"""Acting on every model repository in a folder: ``cpv status|push|pull|list --recursive``.
 
-``--all`` means everything in reach. Inside a model repository that is every version
-(``cpv list --all``, ``cpv verify --all``); in a folder that is not inside one, it is every
-model repository below it, found by :func:`find_model_repos`. :func:`run_each` runs one
+The folder is not inside a model repository; the repositories are every one below it, found
+by :func:`find_model_repos`. :func:`run_each` runs one
 action on each, records each outcome, and carries on past a failing model: one broken
 repository never hides the state of the others.
 
@@ -157,15 +156,15 @@ def _jsonable(value: Any) -> Any:
 
 
 def refuse_inside_repo(path: Path, command: str) -> None:
-    """``cpv COMMAND --all`` inside a repository: refused (it acts on a folder of them).
+    """``cpv COMMAND --recursive`` inside a repository: refused (it acts on a folder of them).
 
     Raises:
         UsageError: ``path`` is inside a model repository.
     """
     if inside_model_repo(path):
         raise UsageError(
-            f"`cpv {command} --all` acts on a folder of model repositories, and {path} is "
+            f"`cpv {command} --recursive` acts on a folder of model repositories, and {path} is "
             "inside one",
             hint=f"Run it from the folder that holds your models (or pass -C DIR); here, "
-            f"run `cpv {command}` without --all.",
+            f"run `cpv {command}` without --recursive.",
         )

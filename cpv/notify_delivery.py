@@ -170,6 +170,12 @@ def start(hook: Webhook, body: dict[str, Any], *, event: str, model: str) -> Del
     return delivery
 
 
+def running() -> int:
+    """How many deliveries started so far have not finished yet."""
+    with _lock:
+        return sum(1 for d in _pending if d.thread.is_alive())
+
+
 def wait() -> list[WebhookFailure]:
     """Wait for the deliveries started so far, each at most until its budget ends, and
     return those that failed. A delivery still running then counts as failed (no answer)."""

@@ -64,6 +64,14 @@ class Progress(Protocol):
         """The command waits for another writer to release the repository lock."""
 
 
+class StageProgress(Progress, Protocol):
+    """A :class:`Progress` that also hears of the stages of work that moves no bytes (an
+    optional method: receivers without it are not told)."""
+
+    def stage(self, label: str) -> None:
+        """The work moved on to ``label``, e.g. ``"publishing to git"`` after the upload."""
+
+
 class NoProgress:
     """The default: report nothing."""
 
@@ -99,6 +107,15 @@ def active() -> Progress | None:
 def current() -> Progress:
     """The active progress receiver, or one that ignores everything."""
     return _active.get() or _NOTHING
+
+
+def stage(label: str) -> None:
+    """Tell the active receiver, when it has a ``stage`` method (:class:`StageProgress`),
+    that the work moved on to ``label``: what runs after the last byte moved is not silence."""
+    receiver = _active.get()
+    told = getattr(receiver, "stage", None)
+    if callable(told):
+        told(label)
 
 
 @contextmanager

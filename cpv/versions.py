@@ -170,14 +170,14 @@ def _wrong_kind(text: str, kind: Kind, within: Sequence[Kind], action: str) -> U
     if action == "clone":
         python, cli = (
             f"{manager}.clone(SOURCE, version={text!r})",
-            f"cpv clone SOURCE --version {text}",
+            f"cpv clone SOURCE --ref {text}",
         )
     elif action == "diff":
         python, cli = f"{manager}(path).diff(A, B)", f"cpv diff with two {kind.value} versions"
     elif action:
         python, cli = f"{manager}(path).{action}({text!r})", f"cpv {action} {text}"
     else:
-        python, cli = f"{manager}(path)", f"cpv with {kind.value} as KIND"
+        python, cli = f"{manager}(path)", f"cpv with --kind {kind.value}"
     mine = " and ".join(k.value for k in within)
     return UsageError(
         f"{text} is a {kind.value} version; this acts on {mine} versions only",

@@ -1,4 +1,4 @@
-"""``--all`` on ``status``, ``push``, ``pull`` and ``list`` in a folder of model repositories:
+"""``--recursive`` on ``status``, ``push``, ``pull`` and ``list`` in a folder of model repositories:
 find them, run the command's action on each (:mod:`cpv.batch`), print one row (or one JSON
 entry) per model, and fail, after printing, when any model failed."""
 

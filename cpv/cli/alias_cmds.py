@@ -6,28 +6,27 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cpv.cli.versions_cmds import ONE_KIND_CHOICE
+from cpv.cli.completion import complete_alias, complete_version
+from cpv.cli.options import ONE_KIND, json_option, kind_option, message_option
 
 if TYPE_CHECKING:
     from cpv.cli.main import CliContext
 
 
-@click.command()
-@click.argument("version")
-@click.argument("alias")
-@click.option(
-    "--kind",
-    type=ONE_KIND_CHOICE,
-    default=None,
+@click.command(short_help="Point an alias (prod, staging …) at a version.")
+@click.argument("version", shell_complete=complete_version)
+@click.argument("alias", shell_complete=complete_alias)
+@kind_option(
+    choices=ONE_KIND,
     help="Which kind's version a bare VERSION means (default: the model's, else the data's).",
 )
-@click.option("-m", "--message", default="", help="Why, stored with the move.")
+@message_option(help="Why, stored with the move.")
 @click.option(
     "--force",
     is_flag=True,
     help="Promote even if VERSION fails ALIAS's promotion rules in cpv.yaml (recorded in the move).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the move as JSON.")
+@json_option("the move")
 @click.pass_obj
 def promote(
     obj: CliContext, version: str, alias: str, kind: str | None, message: str, force: bool,
@@ -43,10 +42,10 @@ def promote(
         render_aliases.promote_result(move)
 
 
-@click.command()
-@click.argument("alias")
-@click.option("-m", "--message", default="", help="Why, stored with the move.")
-@click.option("--json", "as_json", is_flag=True, help="Print the move as JSON.")
+@click.command(short_help="Make an alias point at nothing (history stays).")
+@click.argument("alias", shell_complete=complete_alias)
+@message_option(help="Why, stored with the move.")
+@json_option("the move")
 @click.pass_obj
 def demote(obj: CliContext, alias: str, message: str, as_json: bool) -> None:
     """Make ALIAS point at nothing (its history stays)."""
@@ -59,9 +58,9 @@ def demote(obj: CliContext, alias: str, message: str, as_json: bool) -> None:
         render_aliases.demote_result(move)
 
 
-@click.command()
+@click.command(short_help="List the aliases and the version each points at.")
 @click.option("--history", is_flag=True, help="Every move of every alias, oldest first.")
-@click.option("--json", "as_json", is_flag=True, help="Print the aliases as JSON.")
+@json_option("the aliases")
 @click.pass_obj
 def aliases(obj: CliContext, history: bool, as_json: bool) -> None:
     """List the aliases and the version each points at."""
@@ -74,9 +73,3 @@ def aliases(obj: CliContext, history: bool, as_json: bool) -> None:
         render_aliases.alias_history(moves)
     else:
         render_aliases.alias_table(moves)
-
-
-def register(cli: click.Group) -> None:
-    """Add the alias commands to the ``cpv`` group."""
-    for command in (promote, demote, aliases):
-        cli.add_command(command)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 
-@click.command()
+@click.command(short_help="List every model in the configured storage.")
 @click.option("--team", default=None, metavar="TEAM", help="List only this team's models.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def models(team: str | None, as_json: bool) -> None:
@@ -19,8 +19,3 @@ def models(team: str | None, as_json: bool) -> None:
         render.print_json(result.model_dump(mode="json", by_alias=True))
     else:
         render_catalog.models_table(result)
-
-
-def register(cli: click.Group) -> None:
-    """Add the catalog command to the ``cpv`` group."""
-    cli.add_command(models)

@@ -8,14 +8,17 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cpv.cli.completion import complete_version
+from cpv.cli.options import ONE_KIND, json_option, kind_option
+
 if TYPE_CHECKING:
     from cpv.cli.main import CliContext
 
 _FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
 
 
-@click.command()
-@click.argument("versions", nargs=-1)
+@click.command(short_help="Compare versions side by side (table, HTML, PNG).")
+@click.argument("versions", nargs=-1, shell_complete=complete_version)
 @click.option(
     "--last",
     type=click.IntRange(1),
@@ -34,13 +37,8 @@ _FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
     default="first",
     help="Deltas against the first version (default) or each metric's best.",
 )
-@click.option(
-    "--kind",
-    type=click.Choice(["model", "data"]),
-    default=None,
-    help="Which kind's versions (default model).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@kind_option(choices=ONE_KIND, help="Which kind's versions (default model).")
+@json_option("the comparison")
 @click.option(
     "--html",
     "html_file",
@@ -86,8 +84,3 @@ def compare(
         render.print_json(result.model_dump(mode="json", by_alias=True))
     else:
         render_compare.comparison_table(result)
-
-
-def register(cli: click.Group) -> None:
-    """Add ``cpv compare`` to the ``cpv`` group."""
-    cli.add_command(compare)

@@ -6,11 +6,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cpv.cli.completion import complete_version
+from cpv.cli.options import dry_run_option, json_option, message_option, pick_message
+
 if TYPE_CHECKING:
     from cpv.cli.main import CliContext
 
 
-@click.command()
+@click.command(short_help="Free the bytes of versions retention does not keep.")
 @click.option(
     "--keep-last",
     type=click.IntRange(1),
@@ -49,19 +52,26 @@ def gc(
         render_gc.gc_result(result)
 
 
-@click.command()
-@click.argument("version")
+@click.command(short_help="Mark a version removed and free its bytes.")
+@click.argument("version", shell_complete=complete_version)
 @click.option("--remote", is_flag=True, help="Delete the storage's copies too.")
-@click.option("--why", default="", help="The reason, recorded in the removal marker.")
-@click.option("--dry-run", is_flag=True, help="Show what would be freed; change nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@message_option(help="The reason, recorded in the removal marker.", command="delete")
+@dry_run_option("be freed")
+@json_option()
 @click.pass_obj
 def delete(
-    obj: CliContext, version: str, remote: bool, why: str, dry_run: bool, as_json: bool
+    obj: CliContext,
+    version: str,
+    remote: bool,
+    message: str,
+    old_why: str | None,
+    dry_run: bool,
+    as_json: bool,
 ) -> None:
     """Mark VERSION removed for everyone and free the bytes no other version needs."""
     from . import render, render_gc
 
+    why = pick_message(message, old_why)
     result = obj.manager("all").delete(version, remote=remote, dry_run=dry_run, why=why)
     if as_json:
         render.print_json(result.model_dump(mode="json"))
@@ -69,8 +79,8 @@ def delete(
         render_gc.delete_result(result)
 
 
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.command(short_help="Bytes per version; cache and storage totals.")
+@json_option()
 @click.pass_obj
 def du(obj: CliContext, as_json: bool) -> None:
     """Bytes per version (unique and shared), the cache and storage totals."""
@@ -81,9 +91,3 @@ def du(obj: CliContext, as_json: bool) -> None:
         render.print_json(result.model_dump(mode="json"))
     else:
         render_gc.du_result(result)
-
-
-def register(cli: click.Group) -> None:
-    """Add the retention commands to the ``cpv`` group."""
-    for command in (gc, delete, du):
-        cli.add_command(command)

@@ -6,29 +6,27 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cpv.cli.versions_cmds import ONE_KIND_CHOICE
+from cpv.cli.options import ONE_KIND, jobs_option, json_option, kind_option
 
 if TYPE_CHECKING:
     from cpv.cli.main import CliContext
 
 
-@click.command()
+@click.command(short_help="Fetch one version's files by name, without a clone.")
 @click.argument("spec", metavar="TEAM/MODEL[@REF]")
 @click.argument("dest", required=False, type=click.Path(file_okay=False))
-@click.option(
-    "--kind",
-    type=ONE_KIND_CHOICE,
+@kind_option(
+    choices=ONE_KIND,
     default="model",
-    show_default=True,
     help="Which kind's version: the weights (model) or the data.",
 )
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Parallel downloads.")
+@jobs_option("downloads")
 @click.option(
     "--force",
     is_flag=True,
     help="Let a non-empty DEST be made to hold exactly this version (its other files go).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print what was fetched as JSON.")
+@json_option("what was fetched")
 @click.pass_obj
 def get(
     obj: CliContext, spec: str, dest: str | None, kind: str, jobs: int | None, force: bool,
@@ -55,8 +53,3 @@ def get(
         f"{result.model}@{result.ref} = {result.tag}: {result.files} file(s), "
         f"{result.bytes} bytes in {result.path} (hash-verified; {source})"
     )
-
-
-def register(cli: click.Group) -> None:
-    """Add ``get`` to the ``cpv`` command group."""
-    cli.add_command(get)

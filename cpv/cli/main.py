@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,14 +29,18 @@ if TYPE_CHECKING:
 
 class TerminalProgress:
     """:class:`cpv.progress.Progress` for a person: bars on a terminal's stderr for transfers
-    and storage moves (``bars``), and a line on stderr when waiting for another writer."""
+    and storage moves (``bars``), a line on stderr when waiting for another writer, and the
+    stages of the work that shows no bar ("publishing to git…") on a terminal; ``verbose``:
+    every stage, with the seconds since the start, and the total time at the end."""
 
-    def __init__(self, *, bars: bool) -> None:
+    def __init__(self, *, bars: bool, verbose: bool = False) -> None:
         from . import render
 
         self._render = render
         self._transfers = render.TransferProgress() if bars else None
         self._bars = bars
+        self._verbose = verbose
+        self._started = time.monotonic()
         self._steps: Any = None
         self._step_task: Any = None
 
@@ -67,11 +71,23 @@ class TerminalProgress:
     def waiting(self, message: str) -> None:
         self._render.info(message)
 
+    def stage(self, label: str) -> None:
+        """The work moved on to ``label`` (``publishing to git``)."""
+        if self._verbose:
+            self._render.info(f"[{time.monotonic() - self._started:6.2f}s] {label}")
+        elif self._bars:
+            self._render.info(f"{label}…")
+
     def stop(self) -> None:
         if self._transfers is not None:
             self._transfers.stop()
         if self._steps is not None:
             self._steps.stop()
+
+    def finished(self) -> None:
+        """The command is over: with ``verbose``, say how long it took."""
+        if self._verbose:
+            self._render.info(f"done in {time.monotonic() - self._started:.2f}s")
 
 
 class CliContext:
@@ -88,7 +104,15 @@ class CliContext:
         return manager_for(kinds, self.path, progress=self.progress)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """``cpv``: its commands listed in ``cpv --help`` in the order of :data:`COMMANDS` (the
+    order of a model's life), not alphabetically."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-C",
     "directory",
@@ -96,17 +120,33 @@ class CliContext:
     default=".",
     help="Run as if cpv was started in this directory.",
 )
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Only errors, warnings and the result: no progress or notes.",
+)
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Also each step of the work, with timings, on stderr."
+)
 @click.version_option(__version__, prog_name="cpv", message="%(prog)s %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, directory: str) -> None:
+def cli(ctx: click.Context, directory: str, quiet: bool, verbose: bool) -> None:
     """Checkpoint versioning for ML teams: one Git repo per model, bytes on DVC + S3."""
+    from . import render
+
+    if quiet and verbose:
+        raise UsageError("-q and -v: give one of them", hint="-q says less, -v says more.")
     path = Path(directory).expanduser()
     if not path.is_dir():
         raise UsageError(f"-C {directory}: no such directory")
-    progress = TerminalProgress(bars=sys.stderr.isatty() and not os.environ.get("CI"))
+    render.quiet = quiet
+    interactive = sys.stderr.isatty() and not os.environ.get("CI")
+    progress = TerminalProgress(bars=interactive and not quiet, verbose=verbose)
     ctx.obj = CliContext(path.resolve(), progress)
     _quiet_webhook_log()
-    ctx.call_on_close(_webhooks_done)  # runs after progress.stop (last in, first out)
+    ctx.call_on_close(progress.finished)
+    ctx.call_on_close(lambda: _webhooks_done(progress))  # after progress.stop (last in, first out)
     ctx.call_on_close(progress.stop)
 
 
@@ -120,7 +160,7 @@ def _quiet_webhook_log() -> None:
     logger.propagate = False
 
 
-def _webhooks_done() -> None:
+def _webhooks_done(progress: TerminalProgress) -> None:
     """Wait for the webhooks the command told (never past their budget) and warn, in one
     line each, of those that failed."""
     notify, delivery = sys.modules.get("cpv.notify"), sys.modules.get("cpv.notify_delivery")
@@ -130,6 +170,9 @@ def _webhooks_done() -> None:
         render.warning(notify.problems.pop(0))
     if delivery is None:
         return  # nothing was sent
+    running = delivery.running()
+    if running:
+        progress.stage(f"waiting for {running} webhook(s) to answer")
     for failure in delivery.wait():
         render.warning(
             f"webhook {failure.id} ({failure.url}) was not told of this {failure.event}: "
@@ -137,38 +180,57 @@ def _webhooks_done() -> None:
         )
 
 
-def _register_optional(name: str) -> None:
-    """Command groups that live in their own modules (configure/doctor, templates)."""
-    import importlib
+def _commands() -> list[click.Command]:
+    """Every command of ``cpv``, in the order ``cpv --help`` lists them. A command is
+    registered here or nowhere (tests/func/test_cli_shape.py checks each module's commands
+    are all in this list)."""
+    from cpv.cli import (
+        alias_cmds,
+        catalog_cmds,
+        compare_cmds,
+        completion,
+        gc_cmds,
+        get_cmds,
+        repo_cmds,
+        setup_cmds,
+        sync_cmds,
+        template_cmds,
+        versions_cmds,
+    )
 
-    try:
-        module = importlib.import_module(f"cpv.cli.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"cpv.cli.{name}":
-            return
-        raise
-    register: Callable[[click.Group], None] = module.register
-    register(cli)
+    return [
+        repo_cmds.init,
+        versions_cmds.tag,
+        versions_cmds.list_,
+        versions_cmds.show,
+        versions_cmds.diff,
+        compare_cmds.compare,
+        versions_cmds.revert,
+        sync_cmds.push,
+        sync_cmds.pull,
+        sync_cmds.clone,
+        get_cmds.get,
+        repo_cmds.status,
+        sync_cmds.verify,
+        alias_cmds.promote,
+        alias_cmds.demote,
+        alias_cmds.aliases,
+        gc_cmds.gc,
+        gc_cmds.delete,
+        gc_cmds.du,
+        catalog_cmds.models,
+        repo_cmds.repair,
+        template_cmds.templates_command,
+        setup_cmds.configure,
+        setup_cmds.doctor,
+        setup_cmds.remote,
+        completion.completion,
+    ]
 
 
-def _register() -> None:
-    from cpv.cli import repo_cmds, sync_cmds, versions_cmds
-
-    for module in (repo_cmds, versions_cmds, sync_cmds):
-        module.register(cli)
-    for name in (
-        "setup_cmds",
-        "template_cmds",
-        "alias_cmds",
-        "gc_cmds",
-        "catalog_cmds",
-        "compare_cmds",
-        "get_cmds",
-    ):
-        _register_optional(name)
-
-
-_register()
+COMMANDS = _commands()
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -48,9 +48,14 @@ def error(message: str, hint: str) -> None:
         err_console.print(f"[dim]Hint:[/] {_one_line(hint)}", markup=True, highlight=False)
 
 
+#: ``cpv -q``: no notes on stderr (errors, warnings and results are still printed).
+quiet = False
+
+
 def info(text: str) -> None:
-    """One line on stderr, printed as is (never read as markup)."""
-    err_console.print(text, markup=False)
+    """One line on stderr, printed as is (never read as markup); none with ``cpv -q``."""
+    if not quiet:
+        err_console.print(text, markup=False)
 
 
 def warning(text: str) -> None:

@@ -1,4 +1,4 @@
-"""What ``cpv status|push|pull|list --all`` print: one row per model repository (laid out
+"""What ``cpv status|push|pull|list --recursive`` print: one row per model repository (laid out
 like ``cpv aliases``); the command then ends with one ``Error:`` line if any failed."""
 
 from __future__ import annotations

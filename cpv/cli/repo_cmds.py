@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cpv.cli.options import json_option, recursive_option
+
 if TYPE_CHECKING:
     from cpv.cli.main import CliContext
     from cpv.results import RepairResult
 
 
-@click.command()
+@click.command(short_help="Create a model repository TEAM/MODEL.")
 @click.argument("model_id", metavar="TEAM/MODEL")
 @click.argument("path", required=False, type=click.Path(file_okay=False))
 @click.option(
@@ -69,18 +71,16 @@ def init(
         render.console.print(f"created {team}/{model} in {result.path}")
 
 
-@click.command()
+@click.command(short_help="What changed since the latest versions; what is unpushed.")
 @click.option("--no-remote", is_flag=True, help="Do not contact the git remote.")
-@click.option(
-    "--all", "all_models", is_flag=True, help="Every model repository in this folder (below it)."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@recursive_option("status")
+@json_option("the status")
 @click.pass_obj
-def status(obj: CliContext, no_remote: bool, all_models: bool, as_json: bool) -> None:
+def status(obj: CliContext, no_remote: bool, recursive: bool, old_all: bool, as_json: bool) -> None:
     """What changed since the latest versions, and what is not pushed yet."""
     from . import render
 
-    if all_models:
+    if recursive or old_all:
         from cpv.batch import refuse_inside_repo
         from cpv.managers import manager_for
 
@@ -101,7 +101,7 @@ def status(obj: CliContext, no_remote: bool, all_models: bool, as_json: bool) ->
         render.status_result(result)
 
 
-@click.command()
+@click.command(short_help="Show, or discard, an interrupted change's journal.")
 @click.option(
     "--discard",
     is_flag=True,
@@ -148,9 +148,3 @@ def _repair_lines(res: RepairResult) -> list[str]:
     else:
         lines.append("`cpv repair --discard` moves it aside (kept, never deleted)")
     return lines
-
-
-def register(cli: click.Group) -> None:
-    """Add ``init``, ``status`` and ``repair`` to the ``cpv`` group."""
-    for command in (init, status, repair):
-        cli.add_command(command)

@@ -72,7 +72,7 @@ def _webhooks(
         )
 
 
-@click.command()
+@click.command(short_help="Set up storage, credentials, Git host, webhooks.")
 @click.option("--show", is_flag=True, help="Print the current settings (secrets masked) and exit.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @click.option("--non-interactive", is_flag=True, help="Take every value from options; ask nothing.")
@@ -270,7 +270,7 @@ def _render_result(result: Any, as_json: bool) -> None:
     render_setup.settings_table(result.config, credentials=source)
 
 
-@click.command()
+@click.command(short_help="Check config, credentials, storage, Git and SSH.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 @click.option(
     "--timeout",
@@ -306,7 +306,7 @@ def doctor(ctx: click.Context, as_json: bool, timeout: float) -> None:
         )
 
 
-@click.group()
+@click.group(short_help="Show or move the model's storage remote.")
 def remote() -> None:
     """Show or move the model's storage remote."""
 
@@ -318,7 +318,7 @@ def _manager(ctx: click.Context) -> CheckpointManager:
     return CombinedCheckpoints(_cwd(ctx), progress=getattr(ctx.obj, "progress", None))
 
 
-@remote.command("show")
+@remote.command("show", short_help="Print the model's storage and Git remotes.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def remote_show(ctx: click.Context, as_json: bool) -> None:
@@ -331,7 +331,7 @@ def remote_show(ctx: click.Context, as_json: bool) -> None:
         render.console.print(f"[bold]{name}[/]\t{value or '(none)'}")
 
 
-@remote.command("set")
+@remote.command("set", short_help="Move the model's storage, copying every object.")
 @click.argument("url", required=False)
 @click.option(
     "--all-versions/--current-only",
@@ -363,10 +363,3 @@ def remote_set(
         if result.index_warning:
             render.warning(result.index_warning)
         con.print("Publish the change with `cpv push`.")
-
-
-def register(cli: click.Group) -> None:
-    """Add ``configure``, ``doctor`` and ``remote`` to the ``cpv`` command group."""
-    cli.add_command(configure)
-    cli.add_command(doctor)
-    cli.add_command(remote)

@@ -7,19 +7,28 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cpv.cli.versions_cmds import KIND_CHOICE
+from cpv.cli.completion import complete_version
+from cpv.cli.options import (
+    all_versions_option,
+    dry_run_option,
+    either,
+    jobs_option,
+    json_option,
+    kind_option,
+    old_kind_argument,
+    old_version_option,
+    recursive_option,
+    resolve_kind,
+)
 
 if TYPE_CHECKING:
     from cpv.cli.main import CliContext
 
 
-_ALL_HELP = "Every model repository in this folder (below it); not inside a repository."
-
-
 def _each(
     obj: CliContext, command: str, action: Callable[[Any], Any], kind: str, as_json: bool
 ) -> None:
-    """``command --all``: ``action`` on the manager of each model repository here."""
+    """``command --recursive``: ``action`` on the manager of each model repository here."""
     from cpv.batch import refuse_inside_repo
     from cpv.managers import manager_for
 
@@ -34,17 +43,24 @@ def _each(
     )
 
 
-@click.command()
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Parallel uploads.")
-@click.option("--dry-run", is_flag=True, help="Show what would be pushed; change nothing.")
-@click.option("--all", "all_models", is_flag=True, help=_ALL_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.command(short_help="Publish: upload data, then push branch and tags.")
+@jobs_option("uploads")
+@dry_run_option("be pushed")
+@recursive_option("push")
+@json_option()
 @click.pass_obj
-def push(obj: CliContext, jobs: int | None, dry_run: bool, all_models: bool, as_json: bool) -> None:
+def push(
+    obj: CliContext,
+    jobs: int | None,
+    dry_run: bool,
+    recursive: bool,
+    old_all: bool,
+    as_json: bool,
+) -> None:
     """Upload data, then push the branch and new version tags atomically."""
     from . import render
 
-    if all_models:
+    if recursive or old_all:
         _each(obj, "push", lambda m: m.push(jobs=jobs, dry_run=dry_run), "all", as_json)
         return
     result = obj.manager("all").push(jobs=jobs, dry_run=dry_run)
@@ -54,27 +70,31 @@ def push(obj: CliContext, jobs: int | None, dry_run: bool, all_models: bool, as_
         render.push_result(result)
 
 
-@click.command()
-@click.argument("version", required=False)
-@click.argument("kind", type=KIND_CHOICE, default="all")
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Parallel downloads.")
+@click.command(short_help="Fetch the latest, or one version's bytes, verified.")
+@click.argument("version", required=False, shell_complete=complete_version)
+@old_kind_argument("pull")
+@kind_option(default="all", help="Which kind's bytes to fetch.")
+@jobs_option("downloads")
 @click.option("--force", is_flag=True, help="Overwrite uncommitted changes in the workspace.")
-@click.option("--all", "all_models", is_flag=True, help=_ALL_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@recursive_option("pull")
+@json_option()
 @click.pass_obj
 def pull(
     obj: CliContext,
     version: str | None,
+    old_kind: str | None,
     kind: str,
     jobs: int | None,
     force: bool,
-    all_models: bool,
+    recursive: bool,
+    old_all: bool,
     as_json: bool,
 ) -> None:
     """Fetch the latest branch (or VERSION's bytes) from the remotes, hash-verified."""
     from . import render
 
-    if all_models:
+    kind = resolve_kind(None if kind == "all" else kind, old_kind) or "all"
+    if recursive or old_all:
         _each(obj, "pull", lambda m: m.pull(version, jobs=jobs, force=force), kind, as_json)
         return
     result = obj.manager(kind).pull(version, jobs=jobs, force=force)
@@ -84,20 +104,26 @@ def pull(
         render.pull_result(result)
 
 
-@click.command()
+@click.command(short_help="Clone a model repository and fetch its bytes.")
 @click.argument("source", metavar="TEAM/MODEL|GIT_URL")
 @click.argument("path", required=False, type=click.Path(file_okay=False))
 @click.option(
-    "--version", default=None, help="Materialize this version instead of the branch head."
+    "--ref",
+    "version",
+    default=None,
+    metavar="REF",
+    help="Materialize this version (or alias, latest, best) instead of the branch head.",
 )
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Parallel downloads.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@old_version_option("clone", "--ref")
+@jobs_option("downloads")
+@json_option()
 @click.pass_obj
 def clone(
     obj: CliContext,
     source: str,
     path: str | None,
     version: str | None,
+    old_version: str | None,
     jobs: int | None,
     as_json: bool,
 ) -> None:
@@ -109,7 +135,7 @@ def clone(
     manager, result = CombinedCheckpoints.clone(
         source,
         obj.path / path if path else None,
-        version=version,
+        version=either(version, old_version, names="--ref and --version"),
         jobs=jobs,
         progress=obj.progress,
     )
@@ -122,19 +148,20 @@ def clone(
         render.pull_result(result)
 
 
-@click.command()
-@click.argument("versions", nargs=-1)
-@click.option("--all", "all_versions", is_flag=True, help="Every version (default: HEAD's).")
+@click.command(short_help="Check every object of versions, here and in storage.")
+@click.argument("versions", nargs=-1, shell_complete=complete_version)
+@all_versions_option("verify", help="Every version (default: HEAD's).")
 @click.option("--remote", is_flag=True, help="Check the storage too (one listing).")
 @click.option("--deep", is_flag=True, help="Re-hash every object (with --remote: download it).")
 @click.option("--repair", is_flag=True, help="Fetch or upload again what is missing or corrupt.")
-@click.option("--kind", type=KIND_CHOICE, default="all", help="Versions of this kind only.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@kind_option(default="all", help="Versions of this kind only.")
+@json_option()
 @click.pass_obj
 def verify(
     obj: CliContext,
     versions: tuple[str, ...],
     all_versions: bool,
+    old_all: bool,
     remote: bool,
     deep: bool,
     repair: bool,
@@ -148,7 +175,7 @@ def verify(
     from . import render
 
     result = obj.manager(kind).verify(
-        versions, all_versions=all_versions, remote=remote, deep=deep, repair=repair
+        versions, all_versions=all_versions or old_all, remote=remote, deep=deep, repair=repair
     )
     if as_json:
         render.print_json({"ok": result.ok, **result.model_dump(mode="json")})
@@ -168,9 +195,3 @@ def verify(
             if not bad
             else "What is left has no good copy on either side: re-create those versions.",
         )
-
-
-def register(cli: click.Group) -> None:
-    """Add the commands exchanging with the remotes to the ``cpv`` group."""
-    for command in (push, pull, clone, verify):
-        cli.add_command(command)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 
-@click.command("templates")
+@click.command("templates", short_help="List the training templates for `cpv init`.")
 @click.option("--json", "as_json", is_flag=True, help="Print the templates as JSON.")
 def templates_command(as_json: bool) -> None:
     """List the training templates, with a one-line description each."""
@@ -25,8 +25,3 @@ def templates_command(as_json: bool) -> None:
         table.add_row(info.name, info.description)
     render.console.print(table)
     render.info("Use one with `cpv init TEAM/MODEL --template NAME`.")
-
-
-def register(cli: click.Group) -> None:
-    """Add ``cpv templates`` to the ``cpv`` command group."""
-    cli.add_command(templates_command)

@@ -11,8 +11,20 @@ if TYPE_CHECKING:
     from cpv.cli.main import CliContext
     from cpv.metadata import VersionRecord
 
-KIND_CHOICE = click.Choice(["model", "data", "all"])
-ONE_KIND_CHOICE = click.Choice(["model", "data"])
+from cpv.cli.completion import complete_version
+from cpv.cli.options import (
+    ONE_KIND,
+    deprecated,
+    dry_run_option,
+    either,
+    json_option,
+    kind_option,
+    message_option,
+    old_kind_argument,
+    old_version_option,
+    recursive_option,
+    resolve_kind,
+)
 
 
 def kind_named(*versions: str) -> str | None:
@@ -29,21 +41,24 @@ def kind_named(*versions: str) -> str | None:
     return None
 
 
-@click.command()
-@click.argument("kind", type=KIND_CHOICE, default="model")
+@click.command(short_help="Version the weights, the data, or both.")
+@old_kind_argument("tag")
+@kind_option(help="model (default: checkpoints/), data (data/) or all (both, one number).")
 @click.option(
-    "--version",
+    "--as",
     "version",
     default=None,
+    metavar="V",
     help="Explicit version, e.g. v1.0 (must be new and above the latest).",
 )
+@old_version_option("tag", "--as")
 @click.option(
     "--bump",
     type=click.Choice(["minor", "major"]),
     default=None,
-    help="Which part of the version to increase (default: minor); not with --version.",
+    help="Which part of the version to increase (default: minor); not with --as.",
 )
-@click.option("-m", "--message", default="", help="What changed in this version.")
+@message_option(help="What changed in this version.")
 @click.option(
     "--metric",
     "metric_pairs",
@@ -57,34 +72,46 @@ def kind_named(*versions: str) -> str | None:
     help="JSON file of {name: value} metrics.",
 )
 @click.option(
+    "--param",
+    "param_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A hyperparameter to record (repeatable); adds to the params files' values.",
+)
+@click.option(
     "--force", is_flag=True, help="Tag even if unchanged, or an explicit version below the latest."
 )
-@click.option("--dry-run", is_flag=True, help="Show what would be tagged; change nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@dry_run_option("be tagged")
+@json_option()
 @click.pass_obj
 def tag(
     obj: CliContext,
-    kind: str,
+    old_kind: str | None,
+    kind: str | None,
     version: str | None,
+    old_version: str | None,
     bump: str | None,
     message: str,
     metric_pairs: tuple[str, ...],
     metrics_file: Path | None,
+    param_pairs: tuple[str, ...],
     force: bool,
     dry_run: bool,
     as_json: bool,
 ) -> None:
     """Version the model weights, the data, or both (all) under the next number."""
     from cpv.metrics import load_metrics_file, parse_metric_assignments
+    from cpv.params import parse_param_assignments
 
     from . import render
 
     metrics = load_metrics_file(obj.path / metrics_file) if metrics_file else {}
     metrics.update(parse_metric_assignments(metric_pairs))
-    result = obj.manager(kind).tag(
+    result = obj.manager(resolve_kind(kind, old_kind) or "model").tag(
         message=message,
         metrics=metrics,
-        version=version,
+        params=parse_param_assignments(param_pairs) if param_pairs else None,
+        version=either(version, old_version, names="--as and --version"),
         bump=bump,
         force=force,
         dry_run=dry_run,
@@ -101,42 +128,49 @@ def tag(
         render.tag_result(result)
 
 
-@click.command(name="list")
-@click.argument("kind", type=KIND_CHOICE, default="all")
-@click.option(
-    "--all",
-    "all_versions",
-    is_flag=True,
-    help="In a repository: include deleted versions. In a folder of repositories: each one's.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
+@click.command(name="list", short_help="List versions, oldest first, with their aliases.")
+@old_kind_argument("list")
+@kind_option(default="all", help="Versions of this kind only.")
+@click.option("--deleted", is_flag=True, help="Include the versions `cpv delete` removed.")
+@recursive_option("list")
+@json_option("the versions")
 @click.pass_obj
-def list_(obj: CliContext, kind: str, all_versions: bool, as_json: bool) -> None:
-    """List versions (oldest first), with their aliases; deleted ones only with --all."""
+def list_(
+    obj: CliContext,
+    old_kind: str | None,
+    kind: str,
+    deleted: bool,
+    recursive: bool,
+    old_all: bool,
+    as_json: bool,
+) -> None:
+    """List versions (oldest first), with their aliases; deleted ones only with --deleted."""
     from . import render
 
-    if all_versions:
+    kind = resolve_kind(None if kind == "all" else kind, old_kind) or "all"
+    if old_all:  # the old --all: deleted versions here, every repository in a folder
         from cpv.batch import inside_model_repo
 
-        if not inside_model_repo(obj.path):
-            _list_each(obj, kind, as_json)
-            return
-    records = obj.manager(kind).list(all_versions=all_versions)
+        here = inside_model_repo(obj.path)
+        deprecated("cpv list --all", "cpv list --deleted" if here else "cpv list --recursive")
+        deleted, recursive = deleted or here, recursive or not here
+    if recursive:
+        from cpv.batch import refuse_inside_repo
+
+        refuse_inside_repo(obj.path, "list")
+        _list_each(obj, kind, deleted, as_json)
+        return
+    records = obj.manager(kind).list(all_versions=deleted)
     if as_json:
         render.print_json([r.to_json_dict() for r in records])
     else:
         render.records_table(records)
 
 
-@click.command()
-@click.argument("version")
-@click.option(
-    "--kind",
-    type=ONE_KIND_CHOICE,
-    default=None,
-    help="Which kind's version (default: the model's, else the data's).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
+@click.command(short_help="Show one version's metadata, metrics and params.")
+@click.argument("version", shell_complete=complete_version)
+@kind_option(choices=ONE_KIND, help="Which kind's version (default: the model's, else the data's).")
+@json_option("the version")
 @click.pass_obj
 def show(obj: CliContext, version: str, kind: str | None, as_json: bool) -> None:
     """Show one version's metadata (VERSION: v0.3, model/v0.3 or data/v0.3)."""
@@ -167,19 +201,14 @@ def _find(obj: CliContext, kind: str, version: str) -> VersionRecord | None:
         return None
 
 
-@click.command()
-@click.argument("version_a")
-@click.argument("version_b")
-@click.option(
-    "--kind",
-    type=ONE_KIND_CHOICE,
-    default=None,
-    help="Which kind's versions (default model).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.command(short_help="Compare two versions: metrics, params, sizes.")
+@click.argument("version_a", shell_complete=complete_version)
+@click.argument("version_b", shell_complete=complete_version)
+@kind_option(choices=ONE_KIND, help="Which kind's versions (default model).")
+@json_option("the comparison")
 @click.pass_obj
 def diff(obj: CliContext, version_a: str, version_b: str, kind: str | None, as_json: bool) -> None:
-    """Compare two versions' metrics, sizes and metadata."""
+    """Compare two versions' metrics, params, sizes and metadata."""
     from . import render
 
     manager = obj.manager(kind or kind_named(version_a, version_b) or "model")
@@ -190,26 +219,29 @@ def diff(obj: CliContext, version_a: str, version_b: str, kind: str | None, as_j
         render.diff_result(result)
 
 
-@click.command()
-@click.argument("version")
-@click.argument("kind", type=KIND_CHOICE, required=False)
-@click.option(
-    "--dry-run", is_flag=True, help="Check that the version can be restored; change nothing."
-)
+@click.command(short_help="Restore a version's files as a new commit.")
+@click.argument("version", shell_complete=complete_version)
+@old_kind_argument("revert")
+@kind_option(help="Which kind to restore (default: the kind VERSION names, else model).")
+@dry_run_option("be restored")
 @click.option(
     "--force", is_flag=True, help="Revert over uncommitted changes (saved to the cache first)."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option()
 @click.pass_obj
 def revert(
-    obj: CliContext, version: str, kind: str | None, dry_run: bool, force: bool, as_json: bool
+    obj: CliContext,
+    version: str,
+    old_kind: str | None,
+    kind: str | None,
+    dry_run: bool,
+    force: bool,
+    as_json: bool,
 ) -> None:
-    """Restore VERSION's files into the workspace as a new commit (history and tags stay).
-
-    KIND defaults to the kind VERSION names (data/v0.2), else model."""
+    """Restore VERSION's files into the workspace as a new commit (history and tags stay)."""
     from . import render
 
-    manager = obj.manager(kind or kind_named(version) or "model")
+    manager = obj.manager(resolve_kind(kind, old_kind) or kind_named(version) or "model")
     result = manager.revert(version, force=force, dry_run=dry_run)
     if as_json:
         render.print_json(result.model_dump(mode="json", by_alias=True))
@@ -217,19 +249,13 @@ def revert(
         render.revert_result(result)
 
 
-def register(cli: click.Group) -> None:
-    """Add the version commands to the ``cpv`` group."""
-    for command in (tag, list_, show, diff, revert):
-        cli.add_command(command)
-
-
-def _list_each(obj: CliContext, kind: str, as_json: bool) -> None:
-    """``cpv list --all`` in a folder of model repositories: each one's versions."""
+def _list_each(obj: CliContext, kind: str, deleted: bool, as_json: bool) -> None:
+    """``cpv list --recursive`` in a folder of model repositories: each one's versions."""
     from cpv.managers import manager_for
 
     from ._batch import run_all
 
     def versions(path: Path) -> list[dict[str, Any]]:
-        return [r.to_json_dict() for r in manager_for(kind, path).list()]
+        return [r.to_json_dict() for r in manager_for(kind, path).list(all_versions=deleted)]
 
     run_all(obj, "list", versions, as_json=as_json)

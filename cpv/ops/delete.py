@@ -122,7 +122,7 @@ def restore_published(
     except CpvError as exc:
         return {}, (
             f"could not look again for versions published while this ran ({exc.message}); "
-            "`cpv verify --remote --all` after a `cpv pull` tells whether one misses objects"
+            "`cpv verify --remote --all-versions` after a `cpv pull` tells whether one misses objects"
         )
     lost = len(wanted) - len(back)
     if not lost:

@@ -44,8 +44,8 @@ data in `{data_path}/{{train,validation,test}}/`, both tracked by DVC; every ver
 annotated git tag (`model/vX.Y`, `data/vX.Y`) carrying its metrics.
 
 ```
-cpv tag model -m "what changed" --metric loss=0.12   # new version of the weights
-cpv tag all -m "new data + retrain"                  # weights and data, one version
+cpv tag -m "what changed" --metric loss=0.12         # new version of the weights
+cpv tag --kind all -m "new data + retrain"           # weights and data, one version
 cpv list                                             # every version
 cpv push                                             # data first, then git
 ```

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cpv import _git, refs
+from cpv import _git, progress, refs
 from cpv._faults import fault_point
 from cpv._paths import StrPath
 from cpv.config import GIT_REMOTE_NAME
@@ -86,10 +86,12 @@ def push(path: StrPath = ".", *, jobs: int | None = None, dry_run: bool = False)
             if dry_run:  # before _lifecycle_to_publish, which renumbers our alias moves
                 return _dry_run(repo, branch, new_tags, listing, renamed, jobs=jobs)
             records = _lifecycle_to_publish(repo, listing, renamed)
+            progress.stage("checking the remote for new work")
             remote_head = _integrate_remote_branch(repo, url, branch, listing)
             branch_pushed = repo.git.head_commit() != remote_head
             objects = _upload(repo, new_tags, branch, jobs=jobs, dry_run=False, store=store)
             fault_point("after_data_push")
+            progress.stage("publishing to git")
             try:
                 repo.git.push_atomic(
                     GIT_REMOTE_NAME,
@@ -103,6 +105,7 @@ def push(path: StrPath = ".", *, jobs: int | None = None, dry_run: bool = False)
             # The remote's branch is now our HEAD: note it without another round trip.
             repo.git.run("update-ref", tracking_ref(branch), "HEAD")
             published = [*remote, *refs.lifecycle_of(listing)]
+            progress.stage("updating the model index in the storage")
             return PushResult(
                 index_warning=publish_index(
                     repo, branch=branch, remote_tags=published, store=store

@@ -28,6 +28,7 @@ from cpv.ops.tag import (
     commit_and_tag,
     note_dirty,
 )
+from cpv.params import recorded as recorded_params
 from cpv.repo import ModelRepo
 from cpv.results import TagResult
 from cpv.versions import Kind, Version, tag_name
@@ -123,7 +124,7 @@ def _record(
         file_count=tree.nfiles,
         content_hash=tree.hash,
         metrics=dict(request.metrics),
-        params=dict(request.params),
+        params=recorded_params(repo.root, repo.config.params_files, request.params),
         path=repo.path_of(Kind.MODEL),
         data_version=data,
     )

@@ -20,6 +20,8 @@ from cpv.errors import NothingToTagError, UsageError, VersionExistsError
 from cpv.metadata import DIRTY_PATHS_MAX, VersionRecord, encode_tag_message
 from cpv.metrics import validate_metrics
 from cpv.objects import cache_dir, pointer_text, refuse_escaping_links
+from cpv.params import recorded as recorded_params
+from cpv.params import validate as validate_params
 from cpv.repo import METRICS_LOG, ModelRepo
 from cpv.results import TagResult
 from cpv.transaction import Intent, transaction
@@ -91,8 +93,8 @@ class TagRequest:
         """
         if version is not None and bump is not None:
             raise UsageError(
-                "give --version or --bump, not both",
-                hint="--version names the number; --bump picks the next one for you.",
+                "give --as (version=) or --bump, not both",
+                hint="--as names the number; --bump picks the next one for you.",
             )
         bump = bump or "minor"
         if bump not in ("minor", "major"):
@@ -100,7 +102,7 @@ class TagRequest:
         return cls(
             message=message,
             metrics=validate_metrics(metrics),
-            params=json.loads(json.dumps(dict(params or {}), default=str)),
+            params=validate_params(json.loads(json.dumps(dict(params or {}), default=str))),
             version=Version.parse(version) if version is not None else None,
             bump=bump,
             force=force,
@@ -213,6 +215,7 @@ def _plan_records(
     author = repo.git.identity()
     created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     data_version = _data_lineage(repo, kinds, all_records, new_version)
+    params = recorded_params(repo.root, repo.config.params_files, request.params)
     plans = []
     for kind in kinds:
         content = current[kind]
@@ -228,7 +231,7 @@ def _plan_records(
             file_count=content.nfiles,
             content_hash=content.hash,
             metrics=request.metrics,
-            params=request.params,
+            params=params,
             path=repo.path_of(kind),
             data_version=data_version if kind is Kind.MODEL else None,
         )
@@ -267,7 +270,7 @@ def choose_version(
         if (kind, explicit) in existing:
             raise VersionExistsError(
                 f"{tag_name(kind, explicit)} already exists",
-                hint="Pick another --version, or omit it to take the next one.",
+                hint="Pick another --as version, or omit it to take the next one.",
                 tag=tag_name(kind, explicit),
             )
     if top is not None and explicit <= top and not force:

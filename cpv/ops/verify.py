@@ -63,7 +63,7 @@ def _chosen(
     repo: ModelRepo, names: Sequence[str], *, all_versions: bool, kinds: Sequence[Kind]
 ) -> list[VersionRecord]:
     if all_versions and names:
-        raise UsageError("name versions or pass --all, not both")
+        raise UsageError("name versions or pass --all-versions, not both")
     records = [r for r in repo.records() if r.kind in kinds]
     if all_versions:
         return records
@@ -72,7 +72,7 @@ def _chosen(
         chosen = [r for r in records if r.commit == head]
         if not chosen:
             raise UsageError(
-                "HEAD is not a version", hint="Name the versions to verify, or pass --all."
+                "HEAD is not a version", hint="Name the versions to verify, or pass --all-versions."
             )
         return chosen
     chosen = []

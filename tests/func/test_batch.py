@@ -1,4 +1,4 @@
-"""`cpv status|push|pull|list --all` in a folder of model repositories (real git, the local
+"""`cpv status|push|pull|list --recursive` in a folder of model repositories (real git, the local
 default storage): each model acted on and reported, a broken one never stops the others."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def test_push_all_carries_on_past_a_broken_model_and_fails_at_the_end(folder: Path) -> None:
-    proc = run_cpv("push", "--all", cwd=folder, check=False)
+    proc = run_cpv("push", "--recursive", cwd=folder, check=False)
     assert proc.returncode == 1, proc.stderr
     lines = proc.stdout.splitlines()
     assert [line.split()[:2] for line in lines[1:]] == [
@@ -57,7 +57,7 @@ def test_push_all_carries_on_past_a_broken_model_and_fails_at_the_end(folder: Pa
 
 
 def test_status_and_push_all_as_json(folder: Path) -> None:
-    status = json.loads(run_cpv("status", "--all", "--json", cwd=folder).stdout)
+    status = json.loads(run_cpv("status", "--recursive", "--json", cwd=folder).stdout)
     assert status["ok"] is True
     by_path = {Path(m["path"]).relative_to(folder).as_posix(): m for m in status["models"]}
     assert list(by_path) == ["a", "b", "team/c"]
@@ -65,7 +65,7 @@ def test_status_and_push_all_as_json(folder: Path) -> None:
     assert by_path["b"]["result"]["unpushed_tags"] is None  # no remote: unknown
     assert by_path["team/c"]["result"]["model"] == "c"
 
-    proc = run_cpv("push", "--all", "--json", cwd=folder, check=False)
+    proc = run_cpv("push", "--recursive", "--json", cwd=folder, check=False)
     assert proc.returncode == 1
     pushed = json.loads(proc.stdout)
     assert pushed["ok"] is False
@@ -92,31 +92,31 @@ def test_pull_all_brings_each_clone_up_to_date(folder: Path, tmp_path: Path) -> 
     ModelCheckpoints(folder / "team" / "c").tag()
     push(folder / "team" / "c")
 
-    out = json.loads(run_cpv("pull", "--all", "--json", cwd=clones).stdout)
+    out = json.loads(run_cpv("pull", "--recursive", "--json", cwd=clones).stdout)
     assert out["ok"] is True and len(out["models"]) == 2
     assert (clones / "a" / "checkpoints" / "model.bin").read_bytes() == b"a, second"
     assert (clones / "c" / "checkpoints" / "model.bin").read_bytes() == b"c, first"
 
 
-def test_list_all_from_the_folder_and_inside_a_repository(folder: Path) -> None:
-    proc = run_cpv("list", "--all", cwd=folder)
+def test_list_recursive_from_the_folder_and_inside_a_repository(folder: Path) -> None:
+    proc = run_cpv("list", "--recursive", cwd=folder)
     rows = [line.split() for line in proc.stdout.splitlines()[1:]]
     assert rows[0][:2] == ["a", "ok"] and "latest model/v0.1" in proc.stdout
     assert rows[2][:2] == ["team/c", "ok"] and "no versions yet" in proc.stdout
-    as_json = json.loads(run_cpv("list", "--all", "--json", cwd=folder).stdout)
+    as_json = json.loads(run_cpv("list", "--recursive", "--json", cwd=folder).stdout)
     assert [len(m["result"]) for m in as_json["models"]] == [1, 1, 0]
-    # inside a repository, --all keeps its meaning: every version, deleted ones too
-    inside = json.loads(run_cpv("list", "--all", "--json", cwd=folder / "a").stdout)
+    # inside a repository, --deleted: every version, deleted ones too
+    inside = json.loads(run_cpv("list", "--deleted", "--json", cwd=folder / "a").stdout)
     assert [v["tag"] for v in inside] == ["model/v0.1"]
 
 
 @pytest.mark.parametrize("command", ["status", "push", "pull"])
-def test_all_is_refused_inside_a_repository(folder: Path, command: str) -> None:
+def test_recursive_is_refused_inside_a_repository(folder: Path, command: str) -> None:
     repo = folder / "a"
     before = repo_snapshot(repo)
-    proc = run_cpv(command, "--all", cwd=repo / "checkpoints", check=False)
+    proc = run_cpv(command, "--recursive", cwd=repo / "checkpoints", check=False)
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"Error: `cpv {command} --all` acts on a folder")
+    assert proc.stderr.startswith(f"Error: `cpv {command} --recursive` acts on a folder")
     assert len(proc.stderr.splitlines()) == 2 and "Traceback" not in proc.stderr
     assert proc.stdout == ""
     assert repo_snapshot(repo) == before
@@ -124,7 +124,7 @@ def test_all_is_refused_inside_a_repository(folder: Path, command: str) -> None:
 
 def test_a_folder_without_models_says_so(tmp_path: Path) -> None:
     (tmp_path / "empty" / "notes").mkdir(parents=True)
-    proc = run_cpv("status", "--all", cwd=tmp_path / "empty", check=False)
+    proc = run_cpv("status", "--recursive", cwd=tmp_path / "empty", check=False)
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error: no model repository in ")
     assert "Hint: " in proc.stderr

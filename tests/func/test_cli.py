@@ -31,7 +31,16 @@ def test_end_to_end_cli_with_json(tmp_path: Path) -> None:
     write_checkpoint(repo, b"a" * 1000)
     out = json.loads(
         run_cpv(
-            "-C", str(repo), "tag", "model", "-m", "lr 3e-4", "--metric", "wer=0.21", "--json"
+            "-C",
+            str(repo),
+            "tag",
+            "--kind",
+            "model",
+            "-m",
+            "lr 3e-4",
+            "--metric",
+            "wer=0.21",
+            "--json",
         ).stdout
     )
     assert out["created"] and out["versions"][0]["tag"] == "model/v0.1"
@@ -40,7 +49,9 @@ def test_end_to_end_cli_with_json(tmp_path: Path) -> None:
     (repo / "data/train/t.jsonl").write_text("{}\n{}\n")
     write_checkpoint(repo, b"b" * 2000)
     (repo / "m.json").write_text('{"wer": 0.18, "bleu": 30}')
-    run_cpv("tag", "all", "-m", "new data + retrain", "--metrics-file", "m.json", cwd=repo)
+    run_cpv(
+        "tag", "--kind", "all", "-m", "new data + retrain", "--metrics-file", "m.json", cwd=repo
+    )
     listing = json.loads(run_cpv("list", "--json", cwd=repo).stdout)
     assert [r["tag"] for r in listing] == ["model/v0.1", "model/v0.2", "data/v0.2"]
     for r in listing:
@@ -62,20 +73,20 @@ def test_end_to_end_cli_with_json(tmp_path: Path) -> None:
     assert wer["a"] == 0.21 and wer["b"] == 0.18 and abs(wer["delta"] + 0.03) < 1e-9
     status = json.loads(run_cpv("status", "--json", cwd=repo).stdout)
     assert status["unpushed_tags"] == ["data/v0.2", "model/v0.1", "model/v0.2"]
-    run_cpv("revert", "v0.1", "model", cwd=repo)
+    run_cpv("revert", "v0.1", "--kind", "model", cwd=repo)
     assert (repo / "checkpoints/model.bin").read_bytes() == b"a" * 1000
-    assert "model/v0.1" in run_cpv("list", "model", cwd=repo).stdout
+    assert "model/v0.1" in run_cpv("list", "--kind", "model", cwd=repo).stdout
 
 
 BAD_TAG_ARGS = [
-    ["tag", "--version", "v1..2"],
-    ["tag", "--version", "banana"],
-    ["tag", "--version", "-rf"],
-    ["tag", "--version", "x.lock"],
-    ["tag", "--version", "a/b"],
-    ["tag", "--version", "../v9"],
-    ["tag", "--version", "v0.0"],
-    ["tag", "--version", "v0.1"],  # exists
+    ["tag", "--as", "v1..2"],
+    ["tag", "--as", "banana"],
+    ["tag", "--as", "-rf"],
+    ["tag", "--as", "x.lock"],
+    ["tag", "--as", "a/b"],
+    ["tag", "--as", "../v9"],
+    ["tag", "--as", "v0.0"],
+    ["tag", "--as", "v0.1"],  # exists
     ["tag", "--metric", "novalue"],
     ["tag", "--metrics-file", "missing.json"],
     ["tag", "weights"],

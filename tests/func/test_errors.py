@@ -423,7 +423,7 @@ def test_dvc_never_writes_to_the_terminal(tmp_path: Path, s3_user_config: str) -
     repo = tmp_path / "m"
     write_checkpoint(repo, os.urandom(2 << 20))
     (repo / "data" / "train" / "rows.txt").write_text("a\nb\n")
-    output = _run_on_a_terminal("tag", "all", "-m", "first", cwd=repo)
+    output = _run_on_a_terminal("tag", "--kind", "all", "-m", "first", cwd=repo)
     output += _run_on_a_terminal("push", cwd=repo)
     write_checkpoint(repo, os.urandom(2 << 20))
     output += _run_on_a_terminal("tag", "-m", "second", cwd=repo)

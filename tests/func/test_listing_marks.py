@@ -18,9 +18,11 @@ def test_list_and_show_mark_aliases_and_removed_versions(repo: Path) -> None:
     models.delete("v0.2")
     text = run_cpv("list", cwd=repo).stdout
     assert "model/v0.1 [prod]" in text and "model/v0.2" not in text and "model/v0.3" in text
-    everything = run_cpv("list", "--all", cwd=repo).stdout
+    everything = run_cpv("list", "--deleted", cwd=repo).stdout
     assert "model/v0.2 (deleted)" in everything
-    rows = {r["tag"]: r for r in json.loads(run_cpv("list", "--all", "--json", cwd=repo).stdout)}
+    rows = {
+        r["tag"]: r for r in json.loads(run_cpv("list", "--deleted", "--json", cwd=repo).stdout)
+    }
     assert rows["model/v0.1"]["aliases"] == ["prod"] and rows["model/v0.1"]["removed"] is None
     assert rows["model/v0.2"]["removed"]["action"] == "delete"
     assert [r.tag for r in models.list()] == ["model/v0.1", "model/v0.3"]

@@ -76,7 +76,7 @@ def hooks(monkeypatch: pytest.MonkeyPatch) -> Iterator[HookServer]:
 
 def tag(repo: Path, content: bytes, *extra: str) -> subprocess.CompletedProcess[str]:
     write_checkpoint(repo, content)
-    return run_cpv("tag", "model", *extra, cwd=repo)
+    return run_cpv("tag", "--kind", "model", *extra, cwd=repo)
 
 
 def add_hook(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -296,7 +296,7 @@ def test_a_short_budget_is_kept_too(repo: Path, hooks: HookServer) -> None:
     hook(hooks.url())
     start = time.monotonic()
     write_checkpoint(repo, b"weights-1")
-    done = run_cpv("tag", "model", cwd=repo, env={"CPV_WEBHOOK_TIMEOUT": "1"})
+    done = run_cpv("tag", "--kind", "model", cwd=repo, env={"CPV_WEBHOOK_TIMEOUT": "1"})
     elapsed = time.monotonic() - start
     assert done.returncode == 0 and "no answer" in done.stderr
     assert elapsed < 1.5 + 3.0, elapsed

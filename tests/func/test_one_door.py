@@ -161,7 +161,7 @@ def doors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Doors:
 
 def _tag_model_both(doors: Doors, weights: str, message: str, wer: float) -> None:
     doors.write(weights)
-    cli_out = doors.json("tag", "model", "-m", message, "--metric", f"wer={wer}")
+    cli_out = doors.json("tag", "--kind", "model", "-m", message, "--metric", f"wer={wer}")
     res = ModelCheckpoints(doors.api.repo).tag(message=message, metrics={"wer": wer})
     api_out = {"created": res.created, "dry_run": res.dry_run, "versions": [r.to_json_dict() for r in res.records]}  # fmt: skip
     same(cli_out, api_out, doors)
@@ -171,7 +171,7 @@ def _history(doors: Doors) -> None:
     """model/v0.1; model/v0.2 + data/v0.2 (tag all); model/v0.3 — on both sides."""
     _tag_model_both(doors, "one ", "first", 0.3)
     doors.write("two ", '{"x": 1}\n')
-    cli_out = doors.json("tag", "all", "-m", "new data")
+    cli_out = doors.json("tag", "--kind", "all", "-m", "new data")
     res = CombinedCheckpoints(doors.api.repo).tag(message="new data")
     same(cli_out["versions"], [r.to_json_dict() for r in res.records], doors)
     _tag_model_both(doors, "three ", "third", 0.2)
@@ -181,7 +181,7 @@ def test_tag_model(doors: Doors) -> None:
     _tag_model_both(doors, "weights ", "lr 3e-4", 0.21)
     same_state(doors)
     # unchanged content: no new version through either door
-    assert "unchanged, still v0.1" in doors.run("tag", "model").stdout
+    assert "unchanged, still v0.1" in doors.run("tag", "--kind", "model").stdout
     assert ModelCheckpoints(doors.api.repo).tag().created is False
     same_state(doors)
     # the console script in a child process prints what main() printed here
@@ -201,7 +201,7 @@ def test_list_show_and_diff(doors: Doors) -> None:
     _history(doors)
     for kind, manager in (("all", CombinedCheckpoints), ("model", ModelCheckpoints), ("data", DataCheckpoints)):  # fmt: skip
         api_list = [r.to_json_dict() for r in manager(doors.api.repo).list()]
-        same(doors.json("list", kind), api_list, doors)
+        same(doors.json("list", "--kind", kind), api_list, doors)
     for version, manager in (("v0.2", ModelCheckpoints), ("data/v0.2", DataCheckpoints)):
         api_record = manager(doors.api.repo).show(version).to_json_dict()
         same(doors.json("show", version), api_record, doors)
@@ -211,7 +211,7 @@ def test_list_show_and_diff(doors: Doors) -> None:
 
 def test_revert_model(doors: Doors) -> None:
     _history(doors)
-    cli_out = doors.json("revert", "v0.1", "model")
+    cli_out = doors.json("revert", "v0.1", "--kind", "model")
     api_out = dump(ModelCheckpoints(doors.api.repo).revert("v0.1"))
     same(cli_out, api_out, doors)
     assert api_out["commit"]
@@ -222,7 +222,7 @@ def test_revert_model(doors: Doors) -> None:
 def test_revert_a_data_version_with_the_model_manager_is_refused(doors: Doors) -> None:
     _history(doors)
     before = {side.base: repo_snapshot(side.repo) for side in (doors.cli, doors.api)}
-    proc = doors.run("revert", "data/v0.2", "model", check=False)
+    proc = doors.run("revert", "data/v0.2", "--kind", "model", check=False)
     with pytest.raises(UsageError) as info:
         ModelCheckpoints(doors.api.repo).revert("data/v0.2")
     same_error(proc, info.value, doors)
@@ -263,13 +263,11 @@ def test_pull_and_clone(doors: Doors) -> None:
         ("v0.2", "data", DataCheckpoints),
         (None, "all", CombinedCheckpoints),
     ):
-        cli_out = doors.json("pull", *([version, kind] if version else []))
+        cli_out = doors.json("pull", *([version, "--kind", kind] if version else []))
         api_out = dump(manager(doors.api.repo).pull(version))
         same(cli_out, api_out, doors)
         same_state(doors)
-    cli_clone = doors.json(
-        "clone", "acme/door", "copy", "--version", "model/v0.1", at=doors.cli.base
-    )
+    cli_clone = doors.json("clone", "acme/door", "copy", "--ref", "model/v0.1", at=doors.cli.base)
     copy, api_clone = CombinedCheckpoints.clone(
         "acme/door", doors.api.base / "copy", version="model/v0.1"
     )
@@ -284,7 +282,7 @@ def test_errors_are_the_same_through_both_doors(doors: Doors) -> None:
         (["revert", "v1..2"], lambda: ModelCheckpoints(doors.api.repo).revert("v1..2")),
         (["diff", "v0.1", "data/v0.2"], lambda: DataCheckpoints(doors.api.repo).diff("v0.1", "data/v0.2")),
         (["diff", "model/v0.1", "data/v0.2"], lambda: ModelCheckpoints(doors.api.repo).diff("model/v0.1", "data/v0.2")),
-        (["pull", "model/v0.1", "data"], lambda: DataCheckpoints(doors.api.repo).pull("model/v0.1")),
+        (["pull", "model/v0.1", "--kind", "data"], lambda: DataCheckpoints(doors.api.repo).pull("model/v0.1")),
         (["show", "data/v0.2", "--kind", "model"], lambda: ModelCheckpoints(doors.api.repo).show("data/v0.2")),
     ]  # fmt: skip
     for args, call in cases:
@@ -313,9 +311,9 @@ def test_model_manager_refuses_data_versions_everywhere(doors: Doors) -> None:
 def test_combined_revert_of_a_model_version_reverts_the_model_only(doors: Doors) -> None:
     _history(doors)
     doors.write(rows='{"x": 2}\n')
-    doors.run("tag", "data", "-m", "data v4")
+    doors.run("tag", "--kind", "data", "-m", "data v4")
     manager_for("data", doors.api.repo).tag(message="data v4")
-    cli_out = doors.json("revert", "model/v0.1", "all")
+    cli_out = doors.json("revert", "model/v0.1", "--kind", "all")
     res = CombinedCheckpoints(doors.api.repo).revert("model/v0.1")
     same(cli_out, dump(res), doors)
     assert [r.tag for r in res.records] == ["model/v0.1"]

@@ -13,7 +13,7 @@ def _cpv(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_pushed_branch_commit_is_not_reported_as_up_to_date(repo: Path) -> None:
     (repo / "checkpoints" / "w.bin").write_bytes(b"w")
-    assert _cpv(repo, "tag", "model").returncode == 0
+    assert _cpv(repo, "tag", "--kind", "model").returncode == 0
     first = json.loads(_cpv(repo, "push", "--json").stdout)
     assert first["pushed_tags"] == ["model/v0.1"] and first["branch_pushed"]
 
@@ -31,13 +31,13 @@ def test_a_pushed_branch_commit_is_not_reported_as_up_to_date(repo: Path) -> Non
 
 def test_status_counts_ahead_and_behind_after_a_teammate_pushed(repo: Path, tmp_path: Path) -> None:
     (repo / "checkpoints" / "w.bin").write_bytes(b"one")
-    assert _cpv(repo, "tag", "model").returncode == 0
+    assert _cpv(repo, "tag", "--kind", "model").returncode == 0
     assert _cpv(repo, "push").returncode == 0
     other = tmp_path / "teammate"
     cloned = _cpv(repo, "clone", "acme/whisper-small", str(other))
     assert cloned.returncode == 0, cloned.stderr
     (repo / "checkpoints" / "w.bin").write_bytes(b"two")
-    assert _cpv(repo, "tag", "model").returncode == 0
+    assert _cpv(repo, "tag", "--kind", "model").returncode == 0
     assert _cpv(repo, "push").returncode == 0  # the teammate's clone is now one commit behind
 
     status = json.loads(_cpv(other, "status", "--json").stdout)
@@ -67,14 +67,14 @@ def test_push_dry_run_shows_the_number_a_colliding_version_will_get(
     repo: Path, tmp_path: Path
 ) -> None:
     (repo / "checkpoints" / "w.bin").write_bytes(b"one")
-    assert _cpv(repo, "tag", "model").returncode == 0
+    assert _cpv(repo, "tag", "--kind", "model").returncode == 0
     assert _cpv(repo, "push").returncode == 0
     other = tmp_path / "teammate"
     assert _cpv(repo, "clone", "acme/whisper-small", str(other)).returncode == 0
     (repo / "checkpoints" / "w.bin").write_bytes(b"ours")
     (other / "checkpoints" / "w.bin").write_bytes(b"theirs")
-    assert _cpv(repo, "tag", "model").returncode == 0  # model/v0.2 here …
-    assert _cpv(other, "tag", "model").returncode == 0  # … and there, other bytes
+    assert _cpv(repo, "tag", "--kind", "model").returncode == 0  # model/v0.2 here …
+    assert _cpv(other, "tag", "--kind", "model").returncode == 0  # … and there, other bytes
     assert _cpv(other, "push").returncode == 0  # theirs is published first
 
     dry = json.loads(_cpv(repo, "push", "--dry-run", "--json").stdout)
@@ -96,7 +96,7 @@ def test_push_dry_run_counts_the_objects_and_checks_the_storage(
 
     model = init_repository(team="acme", model="dry", path=tmp_path / "dry")
     (model / "checkpoints" / "w.bin").write_bytes(b"weights")
-    assert _cpv(model, "tag", "model").returncode == 0
+    assert _cpv(model, "tag", "--kind", "model").returncode == 0
     plan = json.loads(_cpv(model, "push", "--dry-run", "--json").stdout)
     assert plan["dry_run"] and plan["objects_pushed"] == 2  # the file and its folder listing
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
@@ -111,10 +111,10 @@ def test_a_clone_that_never_pulled_head_can_still_push(repo: Path, tmp_path: Pat
     """HEAD's bytes are in the storage, not here: nothing of them needs to be local."""
     for content in (b"one", b"two"):
         (repo / "checkpoints" / "w.bin").write_bytes(content)
-        assert _cpv(repo, "tag", "model").returncode == 0
+        assert _cpv(repo, "tag", "--kind", "model").returncode == 0
     assert _cpv(repo, "push").returncode == 0
     other = tmp_path / "teammate"
-    cloned = _cpv(repo, "clone", "acme/whisper-small", str(other), "--version", "v0.1")
+    cloned = _cpv(repo, "clone", "acme/whisper-small", str(other), "--ref", "v0.1")
     assert cloned.returncode == 0, cloned.stderr
     assert _cpv(other, "promote", "v0.1", "prod").returncode == 0
     pushed = _cpv(other, "push", "--json")

@@ -50,7 +50,7 @@ def wedged(repo: Path) -> Path:
 
 def test_a_journal_that_cannot_be_replayed_is_named_with_its_reason(wedged: Path) -> None:
     before = repo_snapshot(wedged)
-    error = _one_error(run_cpv("tag", "model", cwd=wedged, check=False))
+    error = _one_error(run_cpv("tag", "--kind", "model", cwd=wedged, check=False))
     assert "cannot roll back the interrupted tag journaled in" in error
     assert str(wedged / ".git/cpv/txn.json") in error
     assert "../outside.dvc" in error  # git's reason, in one line
@@ -124,19 +124,21 @@ def test_a_tag_ref_held_by_another_process(repo: Path) -> None:
     locked (``.lock``): the replay fails, names the lock, and succeeds once it is gone."""
     write_checkpoint(repo, b"v1 weights")
     (repo / "data/train/a.txt").write_text("one\n")
-    run_cpv("tag", "all", cwd=repo)
+    run_cpv("tag", "--kind", "all", cwd=repo)
     write_checkpoint(repo, b"v2 weights")
     (repo / "data/train/a.txt").write_text("one\ntwo\n")
-    killed = run_cpv("tag", "all", cwd=repo, env={"CPV_FAULT": "kill:after_first_tag"}, check=False)
+    killed = run_cpv(
+        "tag", "--kind", "all", cwd=repo, env={"CPV_FAULT": "kill:after_first_tag"}, check=False
+    )
     assert killed.returncode == -9
     lock = repo / ".git/refs/tags/model/v0.2.lock"
     lock.write_text("held\n")
     before = repo_snapshot(repo)
-    error = _one_error(run_cpv("tag", "all", cwd=repo, check=False))
+    error = _one_error(run_cpv("tag", "--kind", "all", cwd=repo, check=False))
     assert "interrupted tag" in error and "v0.2.lock" in error
     assert repo_snapshot(repo) == before
     lock.unlink()
-    run_cpv("tag", "all", cwd=repo)  # the replay succeeds now, then the version is made
+    run_cpv("tag", "--kind", "all", cwd=repo)  # the replay succeeds now, then the version is made
     assert git(repo, "tag").split() == ["data/v0.1", "data/v0.2", "model/v0.1", "model/v0.2"]
 
 

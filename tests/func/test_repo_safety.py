@@ -26,7 +26,9 @@ def test_a_bad_model_path_is_reported_and_fixing_it_is_enough(repo: Path, tmp_pa
     config.write_text(yaml.safe_dump({**data, "model_path": "checkpoints/../../victim"}))
     (repo / "checkpoints" / "w.bin").write_bytes(b"w")
 
-    proc = subprocess.run(["cpv", "-C", str(repo), "tag", "model"], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["cpv", "-C", str(repo), "tag", "--kind", "model"], capture_output=True, text=True
+    )
 
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.startswith("Error: ") and "cpv.yaml" in proc.stderr
@@ -34,7 +36,9 @@ def test_a_bad_model_path_is_reported_and_fixing_it_is_enough(repo: Path, tmp_pa
     assert not (tmp_path / "victim").exists()
     assert not (repo / ".git" / "cpv" / "txn.json").exists()  # nothing left to replay
     config.write_text(good)
-    proc = subprocess.run(["cpv", "-C", str(repo), "tag", "model"], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["cpv", "-C", str(repo), "tag", "--kind", "model"], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -67,12 +71,14 @@ def test_an_ssh_key_path_never_runs_as_a_command(
 
 def test_a_stale_index_lock_is_named_and_the_workspace_is_restored(repo: Path) -> None:
     (repo / "checkpoints" / "w.bin").write_bytes(b"one")
-    assert subprocess.run(["cpv", "-C", str(repo), "tag", "model"]).returncode == 0
+    assert subprocess.run(["cpv", "-C", str(repo), "tag", "--kind", "model"]).returncode == 0
     (repo / "checkpoints" / "w.bin").write_bytes(b"two")
     lock = repo / ".git" / "index.lock"
     lock.touch()
 
-    proc = subprocess.run(["cpv", "-C", str(repo), "tag", "model"], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["cpv", "-C", str(repo), "tag", "--kind", "model"], capture_output=True, text=True
+    )
 
     assert proc.returncode == 1
     error, hint = proc.stderr.splitlines()

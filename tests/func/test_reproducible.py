@@ -41,7 +41,7 @@ def test_modified_params_file_is_committed_with_the_version(repo: Path) -> None:
     write_checkpoint(repo, b"w1")
     (repo / "params.yaml").write_text("learning_rate: 0.02\n")
 
-    run_cpv("tag", "model", "-m", "lr 0.02", cwd=repo)
+    run_cpv("tag", "--kind", "model", "-m", "lr 0.02", cwd=repo)
 
     assert git(repo, "show", "model/v0.1:params.yaml") == "learning_rate: 0.02\n"
     assert status_of(repo, "params.yaml") == ""
@@ -112,11 +112,13 @@ def test_sigkill_mid_tag_puts_the_params_index_entry_back(repo: Path) -> None:
     write_checkpoint(repo, b"w1")
     before = repo_snapshot(repo)
 
-    proc = run_cpv("tag", "model", cwd=repo, env={"CPV_FAULT": "kill:after_commit"}, check=False)
+    proc = run_cpv(
+        "tag", "--kind", "model", cwd=repo, env={"CPV_FAULT": "kill:after_commit"}, check=False
+    )
     assert proc.returncode == -9
     assert git(repo, "show", "HEAD:params.yaml") == "lr: 0.02\n"  # committed, then killed
 
-    assert "repaired" in run_cpv("tag", "model", "--dry-run", cwd=repo).stderr
+    assert "repaired" in run_cpv("tag", "--kind", "model", "--dry-run", cwd=repo).stderr
     assert repo_snapshot(repo) == before
 
 
@@ -142,7 +144,7 @@ def test_modified_tracked_files_are_recorded_dirty_not_committed(repo: Path) -> 
     (repo / "train.py").write_text("print('v2')\n")
     (repo / "params.yaml").write_text("lr: 0.02\n")  # committed, so not dirty
     write_checkpoint(repo, b"w2")
-    run_cpv("tag", "model", cwd=repo)
+    run_cpv("tag", "--kind", "model", cwd=repo)
 
     shown = json.loads(run_cpv("show", "model/v0.2", "--json", cwd=repo).stdout)
     assert shown["dirty"] is True and shown["dirty_paths"] == ["train.py"]
@@ -180,7 +182,7 @@ def test_params_file_outside_the_repository_is_refused(repo: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"params file '\.\./x\.yaml' must name a file inside"):
         load_repo_config(repo)
-    proc = run_cpv("tag", "model", cwd=repo, check=False)
+    proc = run_cpv("tag", "--kind", "model", cwd=repo, check=False)
     assert proc.returncode == 1 and "cpv.yaml" in proc.stderr and "../x.yaml" in proc.stderr
     assert git(repo, "tag") == ""
 

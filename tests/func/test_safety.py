@@ -44,15 +44,17 @@ def test_combined_tag_is_all_or_nothing_on_exception(
 def test_sigkill_mid_tag_is_repaired_by_next_command(repo: Path, point: str) -> None:
     _prepare(repo)
     before = repo_snapshot(repo)
-    proc = run_cpv("tag", "all", cwd=repo, env={"CPV_FAULT": f"kill:{point}"}, check=False)
+    proc = run_cpv(
+        "tag", "--kind", "all", cwd=repo, env={"CPV_FAULT": f"kill:{point}"}, check=False
+    )
     assert proc.returncode == -9
     assert (repo / ".git/cpv/txn.json").exists()
     status = json.loads(run_cpv("status", "--no-remote", "--json", cwd=repo).stdout)
     assert status["interrupted"] == "tag"
-    out = run_cpv("tag", "all", "--dry-run", cwd=repo)  # any locked command repairs first
+    out = run_cpv("tag", "--kind", "all", "--dry-run", cwd=repo)  # any locked command repairs first
     assert "repaired" in out.stderr
     assert repo_snapshot(repo) == before
-    run_cpv("tag", "all", cwd=repo)
+    run_cpv("tag", "--kind", "all", cwd=repo)
     tags = subprocess.run(["git", "tag"], cwd=repo, capture_output=True, text=True).stdout.split()
     assert sorted(tags) == ["data/v0.1", "data/v0.2", "model/v0.1", "model/v0.2"]
 

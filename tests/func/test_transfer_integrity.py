@@ -174,7 +174,7 @@ def test_a_symlink_leaving_the_repository_is_refused_at_tag(tmp_path: Path) -> N
     write_checkpoint(repo, b"weights", "model.bin")
     (repo / "checkpoints" / "leak.txt").symlink_to(secret)
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True)
-    proc = run_cpv("tag", "model", cwd=repo, check=False)
+    proc = run_cpv("tag", "--kind", "model", cwd=repo, check=False)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "leak.txt" in proc.stderr and "symlink" in proc.stderr.lower()
     after = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True)

@@ -44,7 +44,7 @@ def test_verify_finds_and_repairs_a_lost_local_object(tmp_path: Path) -> None:
     lost = _cached(repo, b"weights 1")
     os.chmod(lost, 0o644)
     lost.unlink()
-    proc = run_cpv("verify", "--all", "--json", cwd=repo, check=False)
+    proc = run_cpv("verify", "--all-versions", "--json", cwd=repo, check=False)
     assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
     assert report["ok"] is False
@@ -84,7 +84,7 @@ def test_deep_verify_catches_same_size_corruption_on_both_sides(
 def test_verify_refuses_versions_and_all_together(tmp_path: Path) -> None:
     repo = init_repository(team="acme", model="m", path=tmp_path / "m")
     _versions(repo)
-    proc = run_cpv("verify", "v0.1", "--all", cwd=repo, check=False)
+    proc = run_cpv("verify", "v0.1", "--all-versions", cwd=repo, check=False)
     assert proc.returncode == 2 and proc.stderr.startswith("Error:")
 
 
