@@ -59,6 +59,15 @@ class VersionRecord(BaseModel):
     #: removed on purpose (``cpv gc`` / ``cpv delete``)
     removed: dict[str, Any] | None = None
 
+    @field_validator("params", mode="before")
+    @classmethod
+    def _bounded_params(cls, value: Any) -> dict[str, Any]:
+        """Params read from a tag are untrusted: only the entries within the bounds of
+        :mod:`cpv.params` are kept (flattened)."""
+        from cpv.params import bounded
+
+        return bounded(value)
+
     @field_validator("metrics", mode="after")
     @classmethod
     def _metrics_as_read(cls, value: dict[str, Any]) -> dict[str, Any]:

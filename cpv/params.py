@@ -4,7 +4,7 @@ and the values of the params files (``params_files`` in ``cpv.yaml``, e.g. ``par
 What is recorded is flat (``{"optimizer": {"lr": 0.1}}`` becomes ``{"optimizer.lr": 0.1}``)
 and bounded: at most :data:`MAX_PARAMS` keys matching :data:`KEY_PATTERN`, each value a
 number, a boolean, null, a text of at most :data:`MAX_VALUE` characters, or a short list of
-those. A value outside the bounds is refused when a version is made (:func:`validate`) and
+those (a list of anything else is recorded as its JSON text, within the same bound). A value outside the bounds is refused when a version is made (:func:`validate`) and
 dropped when a record is read back (:func:`bounded`): a tag message is untrusted input.
 """
 
@@ -38,6 +38,17 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _normal(value: Any) -> Any:
+    """A tuple as a list; a list holding more than plain values as its JSON text."""
+    if isinstance(value, tuple):
+        value = list(value)
+    if isinstance(value, list) and not all(
+        v is None or isinstance(v, str | bool | int | float) for v in value
+    ):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
+
+
 def _problem(key: Any, value: Any) -> str | None:
     """Why ``key: value`` cannot be recorded, or None when it can."""
     if not isinstance(key, str) or len(key) > MAX_KEY or not KEY_PATTERN.fullmatch(key):
@@ -48,8 +59,8 @@ def _problem(key: Any, value: Any) -> str | None:
         return None
     if isinstance(value, str):
         return None if len(value) <= MAX_VALUE else f"{key} is longer than {MAX_VALUE} chars"
-    if isinstance(value, list | tuple) and all(_problem(key, v) is None for v in value):
-        fits = len(json.dumps(list(value))) <= MAX_VALUE
+    if isinstance(value, list) and all(_problem(key, v) is None for v in value):
+        fits = len(json.dumps(value)) <= MAX_VALUE
         return None if fits else f"{key} is a list longer than {MAX_VALUE} chars"
     return f"{key} has a value of type {type(value).__name__}"
 
@@ -61,7 +72,7 @@ def validate(params: Mapping[str, Any], *, source: str = "params") -> dict[str, 
         UsageError: a name, a value or the count is out of bounds (``source`` says where
             it came from).
     """
-    flat = flatten(params)
+    flat = {k: _normal(v) for k, v in flatten(params).items()}
     if len(flat) > MAX_PARAMS:
         raise UsageError(
             f"{source}: {len(flat)} params, more than the {MAX_PARAMS} a version records",
@@ -75,7 +86,7 @@ def validate(params: Mapping[str, Any], *, source: str = "params") -> dict[str, 
                 hint=f"Names use letters, digits, _ . - /; values are numbers, booleans or "
                 f"text of at most {MAX_VALUE} characters.",
             )
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in flat.items()}
+    return flat
 
 
 def bounded(params: Any) -> dict[str, Any]:
@@ -87,7 +98,7 @@ def bounded(params: Any) -> dict[str, Any]:
         flat = flatten(params)
     except RecursionError:
         return {}
-    kept = {k: v for k, v in flat.items() if _problem(k, v) is None}
+    kept = {k: v for k, v in flat.items() if _problem(k, v) is None and _normal(v) is v}
     return dict(list(kept.items())[:MAX_PARAMS])
 
 

@@ -111,7 +111,14 @@ def message_option(*, help: str, command: str = "") -> Callable[[F], F]:
             deprecated(f"cpv {command} --why", f"cpv {command} -m TEXT")
         return value
 
-    old = click.option("--why", "old_why", default=None, hidden=True, callback=note)
+    old = click.option(
+        "--why",
+        "old_why",
+        default=None,
+        hidden=True,
+        callback=note,
+        help="Deprecated spelling of -m/--message.",
+    )
     return _stack(main, old)
 
 
@@ -144,7 +151,14 @@ def _old_all(command: str, new: str) -> Callable[[F], F]:
             deprecated(f"cpv {command} --all", f"cpv {command} {new}")
         return value
 
-    return click.option("--all", "old_all", is_flag=True, hidden=True, callback=note)
+    return click.option(
+        "--all",
+        "old_all",
+        is_flag=True,
+        hidden=True,
+        callback=note,
+        help=f"Deprecated spelling of {new}.",
+    )
 
 
 def recursive_option(command: str) -> Callable[[F], F]:
@@ -172,7 +186,14 @@ def old_version_option(command: str, new: str) -> Callable[[F], F]:
             deprecated(f"cpv {command} --version {value}", f"cpv {command} {new} {value}")
         return value
 
-    return click.option("--version", "old_version", default=None, hidden=True, callback=note)
+    return click.option(
+        "--version",
+        "old_version",
+        default=None,
+        hidden=True,
+        callback=note,
+        help=f"Deprecated spelling of {new}.",
+    )
 
 
 def either(new: str | None, old: str | None, *, names: str) -> str | None:
