@@ -25,31 +25,31 @@ python - <<'PY'
 import os
 open("checkpoints/model.bin", "wb").write(os.urandom(2_000_000))
 PY
-step cpv tag model -m "lr 3e-4" --metric wer=0.21
+step cpv tag -m "lr 3e-4" --metric wer=0.21 --param lr=3e-4
 V1=$(digest checkpoints/model.bin)
 same_bytes() {  # a mismatch stops the demo (a bare `test … && echo` would not, even under set -e)
   if [ "$(digest checkpoints/model.bin)" != "$V1" ]; then echo "demo FAILED: $1 is not true" >&2; exit 1; fi
   echo "$1"
 }
-step cpv tag model      # unchanged content: no new version
+step cpv tag      # unchanged content: no new version
 python - <<'PY'
 import os
 open("checkpoints/model.bin", "wb").write(os.urandom(2_000_000))
 open("data/train/rows.jsonl", "w").write("".join(f'{{"text": "sample {i}"}}\n' for i in range(100)))
 open("data/validation/rows.jsonl", "w").write("".join(f'{{"text": "val {i}"}}\n' for i in range(10)))
 PY
-step cpv tag all -m "new data + retrain" --metric wer=0.18
+step cpv tag --kind all -m "new data + retrain" --metric wer=0.18
 step cpv list
 step cpv show v0.2
 step cpv diff v0.1 v0.2
-step cpv revert v0.1 model
+step cpv revert v0.1 --kind model
 same_bytes "revert: bytes match v0.1"
 step cpv status
 step cpv push
 cd "$WORK"
 step cpv clone acme/whisper-small elsewhere
 cd elsewhere
-step cpv pull v0.1 model
+step cpv pull v0.1 --kind model
 same_bytes "clone + pull v0.1: bytes verified"
 step cpv list
 echo; echo "demo OK (work dir: $WORK)"

@@ -64,7 +64,7 @@ def test_ci_job_with_only_env_vars_inits_tags_pushes_and_clones(
     outputs = [run_cpv("init", "acme/envmodel", env=env, cwd=tmp_path)]
     repo = tmp_path / "envmodel"
     write_checkpoint(repo, b"weights from a CI job")
-    outputs.append(run_cpv("tag", "model", "-m", "ci", env=env, cwd=repo))
+    outputs.append(run_cpv("tag", "--kind", "model", "-m", "ci", env=env, cwd=repo))
     outputs.append(run_cpv("push", env={**env, "CPV_DEBUG": "1"}, cwd=repo))
     outputs.append(run_cpv("clone", "acme/envmodel", str(tmp_path / "other"), env=env))
 

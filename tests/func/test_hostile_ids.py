@@ -132,7 +132,7 @@ def test_deep_repair_never_deletes_what_a_forged_id_names(
     push(repo)
     tag = _forge(repo, "v0.2", HOSTILE[form](repo, victim))
     _refused(run_cpv("push", cwd=repo, check=False), tag)  # never published from here
-    proc = run_cpv("verify", "--all", "--deep", "--repair", "--json", cwd=repo, check=False)
+    proc = run_cpv("verify", "--all-versions", "--deep", "--repair", "--json", cwd=repo, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert victim.read_bytes() == SECRET
     report = json.loads(proc.stdout)
@@ -143,7 +143,7 @@ def test_deep_repair_never_deletes_what_a_forged_id_names(
         report["versions"][0]["version"] == "model/v0.1"
         and report["versions"][0]["refused"] is None
     )
-    text = run_cpv("verify", "--all", "--deep", "--repair", cwd=repo, check=False)
+    text = run_cpv("verify", "--all-versions", "--deep", "--repair", cwd=repo, check=False)
     assert f"{tag}: REFUSED" in text.stdout and victim.read_bytes() == SECRET
 
 
@@ -155,7 +155,7 @@ def test_remote_repair_never_uploads_what_a_forged_id_names(
     _versions(repo, b"one")
     push(repo)
     _forge(repo, "v0.2", HOSTILE[form](repo, victim))
-    proc = run_cpv("verify", "--all", "--remote", "--repair", cwd=repo, check=False)
+    proc = run_cpv("verify", "--all-versions", "--remote", "--repair", cwd=repo, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "storage repaired" not in proc.stdout
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")

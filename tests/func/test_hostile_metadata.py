@@ -124,7 +124,7 @@ def test_a_metric_no_number_can_hold_is_shown_but_never_compared(repo: Path) -> 
 )
 def test_tag_refuses_a_metric_no_reader_can_use(repo: Path, value: str, why: str) -> None:
     write_checkpoint(repo, b"weights")
-    bad = run_cpv("tag", "model", "--metric", f"loss={value}", cwd=repo, check=False)
+    bad = run_cpv("tag", "--kind", "model", "--metric", f"loss={value}", cwd=repo, check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("Error: ") and why in bad.stderr
     assert "Traceback" not in bad.stderr
     assert git(repo, "tag", "--list") == ""

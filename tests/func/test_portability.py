@@ -88,7 +88,7 @@ def test_cpv_commands_and_a_training_run_in_child_processes(
     repo: Path, macos_like_env: dict[str, str]
 ) -> None:
     write_checkpoint(repo, b"weights one" * 1000)
-    run_cpv("tag", "model", "-m", "one", cwd=repo, env=macos_like_env)
+    run_cpv("tag", "--kind", "model", "-m", "one", cwd=repo, env=macos_like_env)
     script = textwrap.dedent(
         """
         from pathlib import Path
@@ -112,12 +112,12 @@ def test_cpv_commands_and_a_training_run_in_child_processes(
     assert out.returncode == 0 and out.stdout.strip() == "versioned,versioned", out.stderr
     run_cpv("push", cwd=repo, env=macos_like_env)
     run_cpv("clone", "acme/whisper-small", "other", cwd=repo.parent, env=macos_like_env)
-    run_cpv("pull", "v0.1", "model", cwd=repo.parent / "other", env=macos_like_env)
+    run_cpv("pull", "v0.1", "--kind", "model", cwd=repo.parent / "other", env=macos_like_env)
     assert (
         _digest(repo.parent / "other" / "checkpoints" / "model.bin")
         == hashlib.md5(b"weights one" * 1000, usedforsecurity=False).hexdigest()
     )
-    run_cpv("verify", "--all", cwd=repo, env=macos_like_env)
+    run_cpv("verify", "--all-versions", cwd=repo, env=macos_like_env)
 
 
 @pytest.mark.usefixtures("without_linux_calls")
