@@ -132,7 +132,9 @@ def test_deep_repair_never_deletes_what_a_forged_id_names(
     push(repo)
     tag = _forge(repo, "v0.2", HOSTILE[form](repo, victim))
     _refused(run_cpv("push", cwd=repo, check=False), tag)  # never published from here
-    proc = run_cpv("verify", "--all-versions", "--deep", "--repair", "--json", cwd=repo, check=False)
+    proc = run_cpv(
+        "verify", "--all-versions", "--deep", "--repair", "--json", cwd=repo, check=False
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert victim.read_bytes() == SECRET
     report = json.loads(proc.stdout)
