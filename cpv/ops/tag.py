@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from cpv import _dvc, ingest
+from cpv import params as hyperparams
 from cpv._faults import fault_point
 from cpv._paths import StrPath, as_path
 from cpv.errors import NothingToTagError, UsageError, VersionExistsError
 from cpv.metadata import DIRTY_PATHS_MAX, VersionRecord, encode_tag_message
 from cpv.metrics import validate_metrics
 from cpv.objects import cache_dir, pointer_text, refuse_escaping_links
-from cpv.params import recorded as recorded_params
-from cpv.params import validate as validate_params
 from cpv.repo import METRICS_LOG, ModelRepo
 from cpv.results import TagResult
 from cpv.transaction import Intent, transaction
@@ -102,7 +101,7 @@ class TagRequest:
         return cls(
             message=message,
             metrics=validate_metrics(metrics),
-            params=validate_params(json.loads(json.dumps(dict(params or {}), default=str))),
+            params=hyperparams.validate(json.loads(json.dumps(dict(params or {}), default=str))),
             version=Version.parse(version) if version is not None else None,
             bump=bump,
             force=force,
@@ -215,7 +214,7 @@ def _plan_records(
     author = repo.git.identity()
     created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     data_version = _data_lineage(repo, kinds, all_records, new_version)
-    params = recorded_params(repo.root, repo.config.params_files, request.params)
+    params = hyperparams.recorded(repo.root, repo.config.params_files, request.params)
     plans = []
     for kind in kinds:
         content = current[kind]
