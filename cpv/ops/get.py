@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,35 @@ def home() -> Path:
 
 def _mirror_root(team: str, model: str) -> Path:
     return home() / team / model
+
+
+@contextmanager
+def _mirror_lock(team: str, model: str) -> Iterator[None]:
+    """The OS file lock of one model's mirror (released by the OS if the holder dies).
+
+    Raises:
+        LockTimeoutError: another get held it for over ``CPV_LOCK_TIMEOUT`` seconds.
+    """
+    from filelock import FileLock, Timeout
+
+    from cpv.config import lock_timeout
+    from cpv.errors import LockTimeoutError
+
+    path = home() / team / f".{model}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=lock_timeout())
+    except Timeout:
+        raise LockTimeoutError(
+            f"another cpv get of {team}/{model} has held {path} for over {lock_timeout():g}s",
+            path=path,
+            timeout=lock_timeout(),
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _open_mirror(team: str, model: str, url: str) -> _git.GitRepo:
@@ -206,9 +237,8 @@ def get_version(
     _check_dest(target, force=force)
     url = load_user_config().git.remote_url(team, model)
     listing = _git.ls_remote(url, "HEAD", "refs/tags/*")
-    git = _open_mirror(team, model, url)
-    repo = _prepare(git, listing, url)
-    with repo.locked():
+    with _mirror_lock(team, model):  # one get at a time updates a model's mirror
+        repo = _prepare(_open_mirror(team, model, url), listing, url)
         record = _resolve(repo, listing, ref, kind)
         downloaded = ensure_objects(repo, [record], jobs=jobs)
     created = not target.exists()

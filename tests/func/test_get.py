@@ -172,3 +172,12 @@ def test_get_from_s3_with_env_config_only(
         s3.delete_object(Bucket=s3_bucket, Key=obj["Key"])  # the storage holds nothing now
     again = json.loads(run_cpv("get", "acme/s3m@v0.1", "w2", "--json", cwd=tmp_path).stdout)
     assert again["downloaded"] == 0 and _files(tmp_path / "w2") == V1
+
+
+def test_concurrent_gets_of_one_model_share_the_mirror(published: Path, away: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    refs = ["prod", "v0.2", "latest", "best:wer:min"]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        paths = list(pool.map(lambda r: cpv.get(f"acme/whisper-small@{r}", dest=away / r), refs))
+    assert [_files(p) for p in paths] == [V1, V2, V2, V2]
