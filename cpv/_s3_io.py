@@ -1,11 +1,13 @@
 """Moving object bytes to and from S3 (the byte-level half of the boto3 adapter; clients and
 error translation are in :mod:`cpv._s3`).
 
-* An object of one part (8 MiB) or less is one PUT. Larger ones go through s3transfer with
-  parts sized to the object (8 MiB up to 80 GiB, then larger so an object stays under S3's
-  10,000 parts) and 10 concurrent parts; its file
-  reader streams each part from disk, so memory stays near ``parts × concurrency``. A failed
-  or interrupted multipart upload is aborted by s3transfer's failure cleanup.
+* Nothing is uploaded unless the bytes sent hash to the object's name. An object of one
+  part (8 MiB) or less is read, hashed, then sent as one PUT of those very bytes. Larger ones
+  go through s3transfer with parts sized to the object (8 MiB up to 80 GiB, then larger so
+  an object stays under S3's 10,000 parts) and 10 concurrent parts, read once in order and
+  hashed as they are read (memory near ``part × concurrency``); a digest that does not match
+  fails the upload before its parts are completed. A failed or interrupted multipart upload
+  is aborted by s3transfer's failure cleanup.
 * Downloads write to a temporary file the caller names and hash the bytes *as they arrive*:
   one streamed GET for objects up to 64 MiB, otherwise 64 MiB ranges fetched concurrently
   while the calling thread hashes the finished prefix (read back from the page cache). The
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cpv._faults import fault_point
+from cpv.oids import check_bytes
 
 MiB = 1 << 20
 _MAX_PARTS = 10_000
@@ -43,21 +46,53 @@ def part_size(size: int) -> int:
     return part
 
 
+class _Hashed:
+    """A file read once, front to back, hashed as it is read (s3transfer reads a stream that
+    cannot seek in order, one part at a time, in its submitting thread). At the end the
+    digest must be the object's name ``oid``, else :class:`IntegrityError` is raised before
+    the parts are completed: s3transfer aborts the upload, the key keeps what it held."""
+
+    def __init__(self, fh: Any, oid: str) -> None:
+        self._fh, self._oid = fh, oid
+        self._digest = hashlib.md5(usedforsecurity=False)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, amount: int | None = -1) -> bytes:
+        data: bytes = self._fh.read(amount)
+        self._digest.update(data)
+        if not data or amount is None or amount < 0:
+            check_bytes(self._oid, self._digest.hexdigest())
+        return data
+
+
 def upload(
     client: Any,
     bucket: str,
     key: str,
     source: Path,
     *,
+    oid: str,
     concurrency: int = 10,
     on_bytes: Callable[[int], None] | None = None,
 ) -> None:
-    """Upload ``source`` to ``bucket/key`` (multipart above one part); ``on_bytes`` hears of
-    the bytes sent (from s3transfer's threads)."""
+    """Upload ``source`` to ``bucket/key`` (multipart above one part) only if the bytes sent
+    hash to the object's name ``oid``, checked on the very bytes read for the upload (:class:`_Hashed`);
+    ``on_bytes`` hears of the bytes sent (from s3transfer's threads).
+
+    Raises:
+        IntegrityError: the bytes do not hash to ``oid`` (nothing replaced the key's object).
+    """
     size = source.stat().st_size
     part = part_size(size)
     if size <= part:  # one request; no transfer manager (its thread pools) per small object
-        client.put_object(Bucket=bucket, Key=key, Body=source.read_bytes())
+        body = source.read_bytes()
+        check_bytes(oid, hashlib.md5(body, usedforsecurity=False).hexdigest())
+        client.put_object(Bucket=bucket, Key=key, Body=body)
         if on_bytes is not None:
             on_bytes(size)
         return
@@ -71,14 +106,16 @@ def upload(
         if faults and sent[0] > size // 2:  # a fault midway through a big object's bytes
             fault_point("upload_midway")
 
-    _multipart(client, bucket, key, source, part=part, concurrency=concurrency, heard=callback)
+    with open(source, "rb") as fh:
+        hashed = _Hashed(fh, oid)
+        _multipart(client, bucket, key, hashed, part=part, concurrency=concurrency, heard=callback)
 
 
 def _multipart(
     client: Any,
     bucket: str,
     key: str,
-    source: Path,
+    source: _Hashed,
     *,
     part: int,
     concurrency: int,
@@ -101,7 +138,7 @@ def _multipart(
     )
     executor = None if concurrency > 1 else NonThreadedExecutor
     with TransferManager(client, config, executor_cls=executor) as manager:
-        manager.upload(str(source), bucket, key, subscribers=[Heard()]).result()
+        manager.upload(source, bucket, key, subscribers=[Heard()]).result()
 
 
 def exists(client: Any, bucket: str, key: str) -> bool:

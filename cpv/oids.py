@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 
-from cpv.errors import InvalidObjectIdError
+from cpv.errors import IntegrityError, InvalidObjectIdError
 
 _MD5 = re.compile(r"[0-9a-f]{32}")
 #: The hint of every refusal here.
@@ -76,6 +76,22 @@ def check_relpath(relpath: object, *, where: str = "") -> str:
             where=where,
         )
     return text
+
+
+def check_bytes(oid: str, md5: str) -> None:
+    """Bytes about to be uploaded hashed to ``md5``: they may replace the storage's copy
+    only when that is the object's name.
+
+    Raises:
+        IntegrityError: they are not the object's bytes (a truncated or damaged copy).
+    """
+    if md5 != oid.removesuffix(".dir"):
+        raise IntegrityError(
+            f"the local copy of object {oid} is corrupt (its bytes hash to {md5}): not "
+            "uploaded, the storage's copy is untouched",
+            hint="Run `cpv verify --remote --repair`: it sets the corrupt copy aside and "
+            "fetches a good one.",
+        )
 
 
 def _at(where: str) -> str:

@@ -261,6 +261,8 @@ class VerifiedVersion(BaseModel):
     #: why the version was refused unchecked: its pointer or listing names something that
     #: is not an object id (nothing of it was fetched, uploaded or deleted)
     refused: str | None = None
+    #: with ``repair``: where corrupt local copies were set aside (never uploaded)
+    quarantined: list[str] = Field(default_factory=list)
     unreadable: list[str] = Field(default_factory=list, exclude=True)
 
     @property

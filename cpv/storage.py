@@ -30,7 +30,7 @@ from cpv.errors import (
     StorageAccessDeniedError,
     StorageError,
 )
-from cpv.oids import is_oid, oid_parts
+from cpv.oids import check_bytes, is_oid, oid_parts
 from cpv.urls import is_s3, s3_location
 
 _READ = 1 << 20
@@ -178,7 +178,7 @@ class ObjectStore:
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{id(source)}.tmp")
             try:
-                copy_hashed(source, tmp, on_bytes=on_bytes)
+                check_bytes(oid, copy_hashed(source, tmp, on_bytes=on_bytes))
                 os.replace(tmp, dest)
             finally:
                 tmp.unlink(missing_ok=True)
@@ -190,6 +190,7 @@ class ObjectStore:
                     self.bucket,
                     self.key(oid),
                     source,
+                    oid=oid,
                     concurrency=concurrency,
                     on_bytes=on_bytes,
                 )

@@ -242,6 +242,8 @@ def verify_result(res: Any) -> None:
             _say(f"  missing or corrupt locally: {place}")
         for place in v.missing_remote:
             _say(f"  missing or corrupt in storage: {place}")
+        for path in v.quarantined:
+            _say(f"  corrupt local copy set aside (never uploaded): {path}")
         if v.not_fetched:
             _say(f"  {len(v.not_fetched)} object(s) only in the storage (not pulled here)")
     checked = "re-hashed" if res.deep else "present, sizes checked"

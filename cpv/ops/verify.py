@@ -4,8 +4,10 @@ For each chosen version, every object it needs (its pointer's hash and, for a fo
 file of its ``.dir`` listing) is looked up in the local cache and, with ``remote``, in the
 storage (one listing, sizes compared). ``deep`` re-hashes each local object, and with
 ``remote`` downloads each storage object to hash it (to a temporary file, then deleted).
-``repair`` fixes what it can: a missing or corrupt local object is fetched again (verified on
-the way in), a missing or corrupt storage object is uploaded again from a good local copy.
+``repair`` fixes what it can: a missing or corrupt local object is set aside (quarantined,
+never deleted nor uploaded) and fetched again, verified on the way in; a missing or corrupt
+storage object is uploaded again from a local copy whose bytes hash to its name (sizes that
+differ are settled by hashing the local copy, and the upload hashes the bytes it sends).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
 from cpv.errors import IntegrityError, InvalidObjectIdError, MissingDataError, UsageError
@@ -99,17 +102,15 @@ def _check(
     places = {**needed.listings, **needed.files}
     for oid, where in places.items():
         local = object_path(cache, oid)
-        bad_local = not local.is_file() or (deep and not _matches(local, oid))
+        bad_local, bad_remote = _sides(store, present, oid, local, cache, deep=deep)
         if bad_local and repair and store is not None:
-            bad_local = not _refetch(store, oid, local)
-            checked.repaired_local += 0 if bad_local else 1
-        bad_remote = False
-        if present is not None and store is not None:
-            bad_remote = _bad_remote(store, present, oid, local, cache, deep=deep)
-            if bad_remote and repair and not bad_local:
-                store.upload(oid, local)
-                checked.repaired_remote += 1
-                bad_remote = False
+            fetched = _repair_local(store, cache, oid, checked)
+            bad_local = fetched != "ok"
+            if present is not None:  # a verified download tells how the storage's copy is
+                bad_remote = fetched != "ok"
+        if bad_remote and repair and not bad_local and store is not None:
+            bad_remote = not _repair_remote(store, cache, oid, checked)
+            bad_local = not local.is_file()
         if bad_local and not local.exists() and present is not None and not bad_remote:
             checked.not_fetched.append(where)  # in the storage, just not pulled here
         elif bad_local:
@@ -119,6 +120,62 @@ def _check(
     checked.objects = len(places)
     _checked_listings(needed, checked)
     return checked
+
+
+def _sides(
+    store: ObjectStore | None,
+    present: dict[str, int] | None,
+    oid: str,
+    local: Path,
+    cache: Path,
+    *,
+    deep: bool,
+) -> tuple[bool, bool]:
+    """(the local copy is missing or corrupt, the storage's is). Sizes that differ are
+    settled by hashing the local copy: a truncated local object must never pass for good
+    and replace the storage's copy (nor a good one be blamed on the storage)."""
+    bad_local = not local.is_file() or (deep and not _matches(local, oid))
+    if present is None or store is None:
+        return bad_local, False
+    bad_remote = _bad_remote(store, present, oid, local, cache, deep=deep)
+    if bad_remote and not bad_local and not deep and oid in present:
+        bad_local = not _matches(local, oid)
+        bad_remote = not bad_local  # (a storage copy sized unlike a corrupt one: unknown)
+    return bad_local, bad_remote
+
+
+def _repair_local(store: ObjectStore, cache: Path, oid: str, checked: VerifiedVersion) -> str:
+    """Set a corrupt local object aside (:func:`quarantine`) and fetch the storage's copy,
+    verified on the way in: ``ok``, ``missing`` (not in the storage) or ``corrupt`` (the
+    storage's copy does not hash to its name either)."""
+    local = object_path(cache, oid)
+    if local.exists():
+        checked.quarantined.append(str(quarantine(cache, oid)))
+    state = _fetch(store, oid, local)
+    checked.repaired_local += state == "ok"
+    return state
+
+
+def _repair_remote(store: ObjectStore, cache: Path, oid: str, checked: VerifiedVersion) -> bool:
+    """Upload the local copy, which the upload hashes as it reads: bytes that do not hash
+    to their name (changed since checked) are never sent, and are set aside instead."""
+    try:
+        store.upload(oid, object_path(cache, oid))
+    except IntegrityError:
+        checked.quarantined.append(str(quarantine(cache, oid)))
+        return False
+    checked.repaired_remote += 1
+    return True
+
+
+def quarantine(cache: Path, oid: str) -> Path:
+    """Move the cache object ``oid`` aside, to ``<cache>/quarantine/<oid>.<UTC time>``: out
+    of every command's way (never uploaded, never checked out), kept for whoever looks."""
+    folder = cache / "quarantine"
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / f"{oid}.{datetime.now(timezone.utc):%Y%m%dT%H%M%S.%fZ}"
+    os.replace(object_path(cache, oid), dest)
+    return dest
 
 
 def _bad_remote(
@@ -144,7 +201,7 @@ def _listing(
     def read(oid: str, p: Pointer) -> list[dict[str, str]]:
         path = object_path(cache, oid)
         if not path.is_file() and store is not None:  # --remote or --repair: its files are
-            _refetch(store, oid, path)  # unknown without it (small, verified on the way in)
+            _fetch(store, oid, path)  # unknown without it (small, verified on the way in)
         try:
             return list(json.loads(path.read_bytes()))
         except (OSError, ValueError):
@@ -158,16 +215,16 @@ def _matches(path: Path, oid: str) -> bool:
     return file_md5(path)[0] == oid.removesuffix(".dir")
 
 
-def _refetch(store: ObjectStore, oid: str, local: Path) -> bool:
-    """Replace a missing or corrupt local object with the storage's verified copy."""
-    if local.exists():
-        os.chmod(local, 0o644)
-        local.unlink()
+def _fetch(store: ObjectStore, oid: str, local: Path) -> str:
+    """The storage's copy of ``oid`` at ``local`` (absent there now), verified: ``ok``,
+    ``missing`` or ``corrupt``."""
     try:
         store.download(oid, local, size=None)
-        return True
-    except (MissingDataError, IntegrityError):
-        return False
+    except IntegrityError:
+        return "corrupt"
+    except MissingDataError:
+        return "missing"
+    return "ok"
 
 
 def _remote_matches(store: ObjectStore, oid: str, cache: Path) -> bool:
