@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Literal, NamedTuple
 
 from pydantic import BaseModel
@@ -88,6 +89,29 @@ def env_values(environ: Mapping[str, str] | None = None) -> dict[EnvVar, str]:
     """The ``CPV_*`` settings present (and non-blank) in the environment."""
     env = os.environ if environ is None else environ
     return {v: env[v.name].strip() for v in ENV_VARS if env.get(v.name, "").strip()}
+
+
+def model_sources(root: Path, environ: Mapping[str, str] | None = None) -> list[SettingSource]:
+    """The model's own storage settings (its committed ``.dvc/config``): where its versions
+    are (never overridden), and the endpoint and region, which the environment overrides."""
+    from cpv.storage import remote_settings
+
+    settings = remote_settings(root)
+    detail = str(root / ".dvc" / "config")
+    env = os.environ if environ is None else environ
+    out = [SettingSource(key="model.url", value=settings.get("url"), origin="model", detail=detail)]
+    for field, var, key in (("endpoint_url", "CPV_ENDPOINT_URL", "endpointurl"),
+                            ("region", "CPV_REGION", "region")):  # fmt: skip
+        if env.get(var, "").strip():
+            out.append(SettingSource(key=f"model.{field}", value=env[var].strip(), origin="env",
+                                     detail=f"{var}, over {detail}"))  # fmt: skip
+        elif settings.get(key):
+            out.append(
+                SettingSource(
+                    key=f"model.{field}", value=settings[key], origin="model", detail=detail
+                )
+            )
+    return out
 
 
 def set_in_env(environ: Mapping[str, str] | None = None) -> set[str]:

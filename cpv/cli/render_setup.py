@@ -61,6 +61,23 @@ def settings_table(cfg: Any, *, credentials: str | None, sources: list[Any] | No
     console.print(table)
 
 
+def model_settings(sources: list[Any]) -> None:
+    """``cpv configure --show`` in a model repository: its own storage settings, by source."""
+    rows = [s for s in sources if s.key.startswith("model.") and s.value]
+    if not rows:
+        return
+    console.print(
+        "This model's storage (its .dvc/config; the environment wins for endpoint and region):",
+        markup=False,
+    )
+    table = Table(show_header=False, box=None, pad_edge=False)
+    for s in rows:
+        table.add_row(
+            f"  {s.key.removeprefix('model.')}", escape(s.value), f"[dim]{escape(_origin(s))}[/]"
+        )
+    console.print(table)
+
+
 def _origin(source: Any) -> str:
     return f"{source.origin}: {source.detail}" if source.detail else source.origin
 

@@ -20,10 +20,20 @@ def _cwd(ctx: click.Context) -> Path:
     return Path(path) if path else Path.cwd()
 
 
-def _show(as_json: bool) -> None:
+def _model_root(ctx: click.Context) -> Path | None:
+    """The model repository the command runs in, if any."""
+    from cpv.repo import ModelRepo
+
+    try:
+        return ModelRepo.open(_cwd(ctx)).root
+    except CpvError:
+        return None
+
+
+def _show(as_json: bool, root: Path | None) -> None:
     from cpv.ops.configure import show_settings
 
-    view = show_settings()
+    view = show_settings(model_root=root)
     if as_json:
         render.print_json(view.model_dump(mode="json"))
         return
@@ -37,6 +47,7 @@ def _show(as_json: bool) -> None:
     if view.stored_credentials_path:
         creds = f"{creds} (stored: {view.stored_access_key_id} / secret {view.stored_secret_access_key})"
     render_setup.settings_table(view.config, credentials=creds, sources=view.sources)
+    render_setup.model_settings(view.sources)
     render_setup.webhooks(view.webhooks, view.webhook_failures)
     for problem in view.permission_problems:
         render.console.print(f"[yellow]warning:[/] {problem}")
@@ -149,8 +160,9 @@ def _webhooks(
     is_flag=True,
     help="Send a test message to every webhook and say which delivered (exit 1 if one failed).",
 )
+@click.pass_context
 def configure(
-    show: bool, as_json: bool, non_interactive: bool, provider: str | None, bucket: str | None,
+    ctx: click.Context, show: bool, as_json: bool, non_interactive: bool, provider: str | None, bucket: str | None,
     region: str | None, account_id: str | None, endpoint_url: str | None, profile: str | None,
     access_key_id: str | None, secret_access_key: str | None, git_remote_template: str | None,
     ssh_key: str | None, generate_ssh_key: bool, no_verify: bool, timeout: float,
@@ -179,7 +191,7 @@ def configure(
         if not show:
             return
     if show:
-        _show(as_json)
+        _show(as_json, _model_root(ctx))
         return
     if non_interactive:
         if not provider:
@@ -285,14 +297,15 @@ def doctor(ctx: click.Context, as_json: bool, timeout: float) -> None:
     from cpv.ops.doctor import SAMPLE_MODEL, SAMPLE_TEAM, run_doctor
 
     team, model = SAMPLE_TEAM, SAMPLE_MODEL  # outside a model repository
+    root = None
     try:
         from cpv.repo import ModelRepo
 
         repo = ModelRepo.open(_cwd(ctx))
-        team, model = repo.config.team, repo.config.model
+        team, model, root = repo.config.team, repo.config.model, repo.root
     except CpvError:
         pass
-    report = run_doctor(timeout=timeout, team=team, model=model)
+    report = run_doctor(timeout=timeout, team=team, model=model, model_root=root)
     if as_json:
         render.print_json({**report.model_dump(mode="json"), "ok": report.ok})
     else:

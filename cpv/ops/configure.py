@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import stat
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
@@ -22,7 +23,7 @@ from cpv.config import (
     user_config_path,
     validate_remote_template,
 )
-from cpv.config_env import SettingSource, apply_env, sources
+from cpv.config_env import SettingSource, apply_env, model_sources, sources
 from cpv.credentials import (
     ResolvedCredentials,
     credentials_path,
@@ -261,9 +262,9 @@ def configure(
     )
 
 
-def show_settings() -> SettingsView:
+def show_settings(*, model_root: Path | None = None) -> SettingsView:
     """The settings in use, each with where it came from, and which credentials are in use,
-    secrets masked.
+    secrets masked; with ``model_root`` (a model repository), its own storage settings too.
 
     Raises:
         ConfigError: the file or a ``CPV_*`` variable holds an invalid value.
@@ -278,7 +279,8 @@ def show_settings() -> SettingsView:
         config_path=str(user_config_path()),
         config_exists=user_config_path().exists(),
         config=cfg,
-        sources=sources(cfg, file_cfg if user_config_path().exists() else None),
+        sources=sources(cfg, file_cfg if user_config_path().exists() else None)
+        + (model_sources(model_root) if model_root is not None else []),
         credentials_source=source,
         stored_credentials_path=str(credentials_path()) if stored else None,
         stored_access_key_id=mask(stored.access_key_id) if stored else None,

@@ -234,3 +234,25 @@ def test_doctor_shows_sources_and_masks_env_secrets(s3_endpoint: str, s3_bucket:
     assert "CPV_BUCKET" in checks["config"]["message"]
     text = run_cpv("doctor", env=env, check=False)
     assert "env: CPV_BUCKET" in text.stdout and SENTINEL not in text.stdout + text.stderr
+
+
+def test_show_and_doctor_in_a_model_list_its_own_settings_by_source(
+    tmp_path: Path, s3_endpoint: str, s3_bucket: str
+) -> None:
+    _file(provider="minio", bucket=s3_bucket, endpoint_url=s3_endpoint, region="us-east-1")
+    run_cpv("init", "acme/m", cwd=tmp_path)
+    root = tmp_path / "m"
+    view = json.loads(run_cpv("configure", "--show", "--json", cwd=root).stdout)
+    src = {s["key"]: (s["value"], s["origin"]) for s in view["sources"]}
+    assert src["model.url"] == (f"s3://{s3_bucket}/acme/m", "model")
+    assert src["model.endpoint_url"] == (s3_endpoint, "model")
+    env = {"CPV_ENDPOINT_URL": "http://internal-gw:9000"}
+    view = json.loads(run_cpv("configure", "--show", "--json", cwd=root, env=env).stdout)
+    src = {s["key"]: (s["value"], s["origin"]) for s in view["sources"]}
+    assert src["model.endpoint_url"] == ("http://internal-gw:9000", "env")
+    text = run_cpv("configure", "--show", cwd=root, env=env).stdout
+    assert "This model's storage" in text and "CPV_ENDPOINT_URL, over" in text
+    report = json.loads(run_cpv("doctor", "--json", cwd=root, check=False).stdout)
+    assert {s["key"]: s["origin"] for s in report["sources"]}["model.url"] == "model"
+    outside = json.loads(run_cpv("configure", "--show", "--json", cwd=tmp_path).stdout)
+    assert not [s for s in outside["sources"] if s["key"].startswith("model.")]
