@@ -305,7 +305,11 @@ def doctor(ctx: click.Context, as_json: bool, timeout: float) -> None:
         team, model, root = repo.config.team, repo.config.model, repo.root
     except CpvError:
         pass
-    report = run_doctor(timeout=timeout, team=team, model=model, model_root=root)
+    report = run_doctor(timeout=timeout, team=team, model=model)
+    if root is not None and report.sources:
+        from cpv.config_env import model_sources
+
+        report.sources += model_sources(root)
     if as_json:
         render.print_json({**report.model_dump(mode="json"), "ok": report.ok})
     else:

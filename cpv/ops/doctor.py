@@ -27,7 +27,7 @@ from cpv.config import (
     user_config_path,
     validate_remote_template,
 )
-from cpv.config_env import SettingSource, apply_env, env_values, model_sources, sources
+from cpv.config_env import SettingSource, apply_env, env_values, sources
 from cpv.credentials import (
     ResolvedCredentials,
     applied_env,
@@ -293,20 +293,17 @@ def run_doctor(
     check_storage_access: bool = True,
     check_git_access: bool = True,
     timeout: float = 10.0,
-    model_root: Path | None = None,
 ) -> DoctorReport:
     """Run every check. With ``cfg`` given (``cpv configure``), the config file is not read.
 
-    ``team``/``model`` resolve the remote template; inside a model repository pass its own,
-    and its root as ``model_root`` to list its storage settings among the sources.
+    ``team``/``model`` resolve the remote template; inside a model repository pass its own
+    (and add :func:`cpv.config_env.model_sources` of it to ``sources``).
     """
     checks: list[Check] = []
     found: list[SettingSource] = []
     if cfg is None:
         config_check, cfg, found = check_config()
         checks.append(config_check)
-        if model_root is not None:
-            found = found + model_sources(model_root)
     if cfg is None:
         checks.append(check_versions())
         return DoctorReport(checks=checks, provider="unknown")
