@@ -115,7 +115,8 @@ class SyncMethods(ManagerState):
         missing or corrupt, from a good local copy.
 
         Args:
-            versions: versions of this manager's kinds (default: the versions HEAD is).
+            versions: versions of this manager's kinds (default: the versions HEAD is;
+                HEAD no version: those whose bytes it holds, else the latest, in ``note``).
             all_versions: every version instead.
             remote: check the storage too (one listing; with ``deep``, each object is
                 downloaded and hashed).
@@ -124,11 +125,12 @@ class SyncMethods(ManagerState):
 
         Returns:
             Per version, the places (``version: path``) still missing or corrupt, and the
-            number repaired; ``result.ok`` when nothing is left.
+            number repaired; versions removed on purpose with their removal marker
+            (``removed``, not a problem); ``result.ok`` when nothing is left.
 
         Raises:
-            UsageError: versions named together with ``all_versions``, or HEAD is no
-            version. VersionNotFoundError, StorageError, LockTimeoutError.
+            UsageError: versions named together with ``all_versions``, or no version at
+            all. VersionNotFoundError, StorageError, LockTimeoutError.
         """
         from cpv.ops.verify import verify
 

@@ -263,6 +263,9 @@ class VerifiedVersion(BaseModel):
     refused: str | None = None
     #: with ``repair``: where corrupt local copies were set aside (never uploaded)
     quarantined: list[str] = Field(default_factory=list)
+    #: removed on purpose (``gc``/``delete``): its removal marker (action, by, at, why,
+    #: remote, freed_bytes, ref, commit); its objects are not checked, and not a problem
+    removed: dict[str, Any] | None = None
     unreadable: list[str] = Field(default_factory=list, exclude=True)
 
     @property
@@ -277,6 +280,8 @@ class VerifyResult(BaseModel):
     deep: bool = False
     repair: bool = False
     versions: list[VerifiedVersion] = Field(default_factory=list)
+    #: why the versions checked are not the ones asked for (HEAD is no version)
+    note: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -23,7 +23,6 @@ from cpv.cli.render_console import console, err_console
 from cpv.metadata import VersionRecord
 from cpv.results import (
     DiffResult,
-    PullResult,
     PushResult,
     RevertResult,
     StatusResult,
@@ -212,42 +211,6 @@ def push_result(res: PushResult) -> None:
         f"; alias moves and removals: {' '.join(res.records_pushed)}" if res.records_pushed else ""
     )
     _say(f"pushed {res.objects_pushed} object(s), {branch}, tags: {tags}{records}")
-
-
-def pull_result(res: PullResult) -> None:
-    if res.updated_branch:
-        _say("branch updated from the remote")
-    what = ", ".join(r.tag for r in res.records) or "HEAD"
-    verified = ", ".join(res.verified_paths) or "-"
-    _say(f"{what}: {res.fetched_objects} object(s) fetched; verified {verified}")
-
-
-def verify_result(res: Any) -> None:
-    """``cpv verify``: one line per version, then each place missing or corrupt."""
-    where = "local cache and storage" if res.remote else "local cache"
-    for v in res.versions:
-        if v.refused is not None:
-            _say(f"{v.version}: REFUSED, not checked ({v.refused})")
-            continue
-        state = "ok" if v.ok else "PROBLEMS"
-        fixed = [
-            f"{n} {side} repaired"
-            for n, side in ((v.repaired_local, "local"), (v.repaired_remote, "storage"))
-            if n
-        ]
-        _say(
-            f"{v.version}: {state} ({v.objects} object(s){', ' + ', '.join(fixed) if fixed else ''})"
-        )
-        for place in v.missing_local:
-            _say(f"  missing or corrupt locally: {place}")
-        for place in v.missing_remote:
-            _say(f"  missing or corrupt in storage: {place}")
-        for path in v.quarantined:
-            _say(f"  corrupt local copy set aside (never uploaded): {path}")
-        if v.not_fetched:
-            _say(f"  {len(v.not_fetched)} object(s) only in the storage (not pulled here)")
-    checked = "re-hashed" if res.deep else "present, sizes checked"
-    _say(f"{len(res.versions)} version(s) checked in the {where} ({checked})")
 
 
 def _change(a: Any, b: Any) -> str:

@@ -91,7 +91,7 @@ def pull(
     as_json: bool,
 ) -> None:
     """Fetch the latest branch (or VERSION's bytes) from the remotes, hash-verified."""
-    from . import render
+    from . import render, render_sync
 
     kind = resolve_kind(None if kind == "all" else kind, old_kind) or "all"
     if recursive or old_all:
@@ -101,7 +101,7 @@ def pull(
     if as_json:
         render.print_json(result.model_dump(mode="json", by_alias=True))
     else:
-        render.pull_result(result)
+        render_sync.pull_result(result)
 
 
 @click.command(short_help="Clone a model repository and fetch its bytes.")
@@ -130,7 +130,7 @@ def clone(
     """Clone a model repository and fetch its bytes (verified)."""
     from cpv.managers import CombinedCheckpoints
 
-    from . import render
+    from . import render, render_sync
 
     manager, result = CombinedCheckpoints.clone(
         source,
@@ -145,7 +145,7 @@ def clone(
         )
     else:
         render.console.print(f"cloned into {manager.root}")
-        render.pull_result(result)
+        render_sync.pull_result(result)
 
 
 @click.command(short_help="Check every object of versions, here and in storage.")
@@ -172,7 +172,7 @@ def verify(
     missing or corrupt."""
     from cpv.errors import IntegrityError
 
-    from . import render
+    from . import render, render_sync
 
     result = obj.manager(kind).verify(
         versions, all_versions=all_versions or old_all, remote=remote, deep=deep, repair=repair
@@ -180,7 +180,7 @@ def verify(
     if as_json:
         render.print_json({"ok": result.ok, **result.model_dump(mode="json")})
     else:
-        render.verify_result(result)
+        render_sync.verify_result(result)
     if not result.ok:
         bad = sum(len(v.missing_local) + len(v.missing_remote) for v in result.versions)
         refused = [v.version for v in result.versions if v.refused is not None]

@@ -22,6 +22,7 @@ from pathlib import Path
 from cpv.errors import IntegrityError, InvalidObjectIdError, MissingDataError, UsageError
 from cpv.metadata import VersionRecord
 from cpv.objects import cache_dir, file_md5, object_path
+from cpv.ops.delete import removed_markers
 from cpv.refs import resolve_arg
 from cpv.repo import ModelRepo
 from cpv.results import VerifiedVersion, VerifyResult
@@ -44,12 +45,19 @@ def verify(
     HEAD points at; ``all_versions``: every version) locally and, with ``remote``, in storage."""
     repo = ModelRepo.open(path)
     with repo.locked():
-        records = _chosen(repo, versions, all_versions=all_versions, kinds=kinds)
+        records, note = _chosen(repo, versions, all_versions=all_versions, kinds=kinds)
+        markers = removed_markers(repo)
         cache = cache_dir(repo.root)
-        store = store_for(repo.root) if remote or repair else None
+        live = [r for r in records if r.tag not in markers]
+        store = store_for(repo.root) if (remote or repair) and live else None
         present = store.sizes() if store is not None and remote else None
-        result = VerifyResult(remote=remote, deep=deep, repair=repair)
+        result = VerifyResult(remote=remote, deep=deep, repair=repair, note=note)
         for record in records:
+            marker = markers.get(record.tag)
+            if marker is not None:  # removed on purpose: its story, not a failure
+                removed = marker.model_dump(mode="json", exclude={"tag"})
+                result.versions.append(VerifiedVersion(version=record.tag, removed=removed))
+                continue
             pointers = pointers_at(
                 repo.root, record.commit, label=record.tag, only=[repo.pointer_of(record.kind)]
             )
@@ -64,20 +72,15 @@ def verify(
 
 def _chosen(
     repo: ModelRepo, names: Sequence[str], *, all_versions: bool, kinds: Sequence[Kind]
-) -> list[VersionRecord]:
+) -> tuple[list[VersionRecord], str | None]:
+    """The versions to check, and a note when they are not what was asked for."""
     if all_versions and names:
         raise UsageError("name versions or pass --all-versions, not both")
     records = [r for r in repo.records() if r.kind in kinds]
     if all_versions:
-        return records
+        return records, None
     if not names:
-        head = repo.git.head_commit()
-        chosen = [r for r in records if r.commit == head]
-        if not chosen:
-            raise UsageError(
-                "HEAD is not a version", hint="Name the versions to verify, or pass --all-versions."
-            )
-        return chosen
+        return _at_head(repo, records, kinds)
     chosen = []
     for name in names:
         kind, version = resolve_arg(repo, name, within=kinds, action="verify")
@@ -85,7 +88,35 @@ def _chosen(
         if not found:
             repo.find(kind or kinds[0], version)  # raises VersionNotFoundError
         chosen += found
-    return chosen
+    return chosen, None
+
+
+def _at_head(
+    repo: ModelRepo, records: list[VersionRecord], kinds: Sequence[Kind]
+) -> tuple[list[VersionRecord], str | None]:
+    """The versions HEAD is; when HEAD is a commit that is no version (``train.py`` edited
+    after tagging), the versions whose bytes its pointers hold, else each kind's latest;
+    said in the note."""
+    head = repo.git.head_commit()
+    chosen = [r for r in records if r.commit == head]
+    if chosen:
+        return chosen, None
+    if not records:
+        raise UsageError("there is no version to verify", hint="Make one with `cpv tag`.")
+    held, latest = [], []
+    for kind in kinds:
+        mine = [r for r in records if r.kind is kind]
+        text = repo.git.show_file("HEAD", repo.pointer_of(kind)) if mine else None
+        same = [r for r in mine if text and r.content_hash and r.content_hash in text]
+        held += same[-1:]
+        latest += mine[-1:] if not same else []
+    which = ", ".join(r.tag for r in [*held, *latest])
+    note = f"HEAD ({(head or '')[:10]}) is not a version: checked {which}"
+    if held:
+        note += " (" + ", ".join(r.tag for r in held) + ": the bytes HEAD holds)"
+    if latest:
+        note += " (" + ", ".join(r.tag for r in latest) + ": the latest)"
+    return [*held, *latest], note
 
 
 def _check(
