@@ -370,7 +370,6 @@ def model_storage_url(storage_root: str, team: str, model: str) -> str:
 
 
 def lock_timeout() -> float:
-    try:
-        return float(os.environ.get("CPV_LOCK_TIMEOUT", "60"))
-    except ValueError as exc:
-        raise ConfigError("CPV_LOCK_TIMEOUT must be a number of seconds") from exc
+    from cpv.env import env_seconds
+
+    return env_seconds("CPV_LOCK_TIMEOUT")

@@ -18,30 +18,24 @@ import hashlib
 import json
 import logging
 import os
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal, get_args
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from cpv.config import atomic_write, cpv_home, ensure_cpv_home
 from cpv.errors import ConfigError, UsageError
+from cpv.notify_url import Format, check_url, detect_format, mask_url, scrub
 from cpv.results import WebhookFailure
 
 WEBHOOKS_FILE = "webhooks.json"
 FAILURES_FILE = "webhook-failures.json"
 Event = Literal["tag", "push", "promote", "demote", "gc"]
-Format = Literal["slack", "teams", "json"]
 EVENTS: tuple[Event, ...] = get_args(Event)
 FORMATS: tuple[str, ...] = get_args(Format)
 
 log = logging.getLogger(__name__)
-
-#: A first path segment shown unmasked: a plain word (``services``, ``workflows``, ``hook``),
-#: never something that could be a token (digits, long, mixed).
-_PLAIN_SEGMENT = re.compile(r"[A-Za-z_-]{1,16}")
 
 
 class Webhook(BaseModel):
@@ -74,70 +68,8 @@ class WebhookView(BaseModel):
     format: str
 
 
-def mask_url(url: str) -> str:
-    """Scheme and host, the path and query hidden: ``https://hooks.slack.com/services/***``
-    (a first path segment is kept only when it is a plain word and more follows)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "?"
-        host = f"[{host}]" if ":" in host else host  # IPv6
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "***"
-    segments = [s for s in parts.path.split("/") if s]
-    keep = f"/{segments[0]}" if len(segments) > 1 and _PLAIN_SEGMENT.fullmatch(segments[0]) else ""
-    return f"{parts.scheme}://{host}{port}{keep}/***"
-
-
-def scrub(text: str, url: str) -> str:
-    """``text`` with the secret part of ``url`` replaced by its masked form (for reasons
-    built from a library's exception text, which might quote the URL)."""
-    masked = mask_url(url)
-    secret_parts = [url, urlsplit(url).path, urlsplit(url).query]
-    for part in sorted((p for p in secret_parts if p and len(p) > 1), key=len, reverse=True):
-        text = text.replace(part, masked)
-    return text
-
-
 def webhooks_path() -> Path:
     return cpv_home() / WEBHOOKS_FILE
-
-
-def check_url(url: str) -> str:
-    """An ``http(s)://host/...`` URL with no user name or password in it.
-
-    Raises:
-        UsageError: anything else.
-    """
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - a bad port raises here
-    except ValueError:
-        host, parts = None, None  # type: ignore[assignment]
-    if parts is None or parts.scheme not in ("http", "https") or not host:
-        raise UsageError(
-            "invalid webhook URL (expected http:// or https:// with a host)",
-            hint="Copy the incoming-webhook URL from Slack or Teams, e.g. "
-            "https://hooks.slack.com/services/T000/B000/XXXX.",
-        )
-    if parts.username or parts.password:
-        raise UsageError(
-            "the webhook URL contains a user name or password",
-            hint="Use the URL the service gives you; its token is in the path.",
-        )
-    return url
-
-
-def detect_format(url: str) -> Format:
-    """What a URL's host tells: Slack's hooks, Teams' incoming webhooks and workflows."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "hooks.slack.com":
-        return "slack"
-    if host.endswith((".webhook.office.com", ".logic.azure.com", ".powerplatform.com")):
-        return "teams"
-    return "json"
 
 
 def parse_events(values: Iterable[str]) -> list[Event]:
@@ -286,11 +218,18 @@ def _read() -> dict[str, Any]:
 def last_failures() -> list[WebhookFailure]:
     """Each webhook's last failed delivery not followed by a success (never raises)."""
     out = []
+    try:
+        urls = {w.id: w.url.get_secret_value() for w in load_webhooks()}
+    except ConfigError:
+        urls = {}
     for value in _read().values():
         try:
-            out.append(WebhookFailure.model_validate(value))
+            failure = WebhookFailure.model_validate(value)
         except ValueError:
             continue
+        if failure.id in urls:  # recorded by an older cpv, or by hand: scrubbed again
+            failure.reason = scrub(failure.reason, urls[failure.id])
+        out.append(failure)
     return sorted(out, key=lambda f: f.at)
 
 

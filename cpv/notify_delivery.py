@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import os
 import threading
 import time
 import urllib.error
@@ -27,13 +26,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cpv import __version__
+from cpv.env import ENV_SECONDS, env_seconds
 from cpv.notify import Webhook, clear_failure, log, record_failure, scrub
 from cpv.results import WebhookFailure
+from cpv.text import printable
 
 ATTEMPTS = 3
 ATTEMPT_TIMEOUT = 3.0
-DEFAULT_BUDGET = 5.0
+DEFAULT_BUDGET = ENV_SECONDS["CPV_WEBHOOK_TIMEOUT"][0]
 BACKOFF = (0.5, 1.0)
+#: How much of an error reply is read (then scrubbed, then cut to one short line).
+_REPLY_MAX = 65536
 #: Time past the budget that wait() allows a finishing thread to record its outcome.
 _GRACE = 0.5
 
@@ -43,12 +46,12 @@ _hooked = False
 
 
 def budget() -> float:
-    """Seconds one delivery may take in all (``CPV_WEBHOOK_TIMEOUT``, 0.5 to 60)."""
-    try:
-        value = float(os.environ.get("CPV_WEBHOOK_TIMEOUT", DEFAULT_BUDGET))
-    except ValueError:
-        value = DEFAULT_BUDGET
-    return min(max(value, 0.5), 60.0)
+    """Seconds one delivery may take in all (``CPV_WEBHOOK_TIMEOUT``, 0.5 to 60).
+
+    Raises:
+        ConfigError: the variable is set to anything else (``nan`` included).
+    """
+    return env_seconds("CPV_WEBHOOK_TIMEOUT")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -66,7 +69,8 @@ class Delivery:
         self._data = json.dumps(body, default=str).encode("utf-8")
         self.event = event
         self.model = model
-        self.deadline = time.monotonic() + budget()
+        self.budget = budget()
+        self.deadline = time.monotonic() + self.budget
         self.failure: WebhookFailure | None = None
         self.attempts = 0
         self._done = threading.Lock()
@@ -90,8 +94,7 @@ class Delivery:
                 response.read(65536)
             return None
         except urllib.error.HTTPError as exc:
-            text = exc.read(200).decode("utf-8", "replace").strip() if exc.fp else ""
-            reason = f"HTTP {exc.code}" + (f" ({text.splitlines()[0][:80]})" if text else "")
+            reason = f"HTTP {exc.code}" + self._excerpt(exc)
             return reason, exc.code >= 500 or exc.code == 429  # a 4xx: wrong or revoked URL
         except TimeoutError:
             return f"no answer within {timeout:.1f} s", True
@@ -103,6 +106,14 @@ class Delivery:
             return f"connection failed: {exc.strerror or type(exc).__name__}", True
         except Exception as exc:  # e.g. http.client.InvalidURL: not worth a retry
             return type(exc).__name__, False
+
+    def _excerpt(self, exc: urllib.error.HTTPError) -> str:
+        """`` (first line of the reply)``: read whole (up to 64 KiB) and scrubbed of the URL's
+        secret parts *before* it is cut, so no cut leaves part of a token; control
+        characters made visible."""
+        text = exc.read(_REPLY_MAX).decode("utf-8", "replace").strip() if exc.fp else ""
+        lines = printable(scrub(text, self._url)).splitlines()
+        return f" ({lines[0][:80]})" if lines else ""
 
     def _run(self) -> None:
         try:
@@ -139,7 +150,7 @@ class Delivery:
                 event=self.event,
                 model=self.model,
                 at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                reason=scrub(reason, self._url) + tries,
+                reason=printable(scrub(reason, self._url), multiline=False) + tries,
                 attempts=self.attempts,
             )
         with self._done:
@@ -186,7 +197,7 @@ def wait() -> list[WebhookFailure]:
     for delivery in pending:
         delivery.thread.join(max(0.0, delivery.deadline + _GRACE - time.monotonic()))
         if delivery.thread.is_alive():
-            delivery._settle(f"no answer within the {budget():.1f} s budget")
+            delivery._settle(f"no answer within the {delivery.budget:.1f} s budget")
         if delivery.failure is not None:
             failures.append(delivery.failure)
     return failures

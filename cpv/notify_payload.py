@@ -14,6 +14,7 @@ Teams workflows and the older incoming webhooks accept).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -212,18 +213,33 @@ def slack(facts: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+#: What Adaptive Card markdown (a CommonMark subset) reads as syntax: emphasis, links, code,
+#: ``<at>`` mentions, ``{{DATE()}}`` functions; each is escaped with a backslash.
+_TEAMS_SPECIAL = re.compile(r"([\\`*_{}\[\]<>~&])")
+#: A list marker at the start of a line (``- x``, ``1. x``).
+_TEAMS_LIST = re.compile(r"^(\s*)([-+]|\d+\.)(?=\s|$)", re.MULTILINE)
+
+
+def _teams_escape(text: str) -> str:
+    """``text`` shown as typed in a TextBlock or a fact (no link, mention or emphasis)."""
+    escaped = _TEAMS_SPECIAL.sub(r"\\\1", text)
+    return _TEAMS_LIST.sub(lambda m: f"{m[1]}{m[2][:-1]}\\{m[2][-1]}", escaped)
+
+
 def teams(facts: dict[str, Any]) -> dict[str, Any]:
     """An Adaptive Card 1.4 in a ``message`` envelope: what Teams workflows ("When a Teams
-    webhook request is received") accept, and the older incoming webhooks too."""
+    webhook request is received") accept, and the older incoming webhooks too. Every text
+    from the facts is escaped (:func:`_teams_escape`)."""
+    rows = [{"title": _teams_escape(k), "value": _teams_escape(v)} for k, v in _rows(facts)]
     card = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
         "version": "1.4",
         "body": [
-            {"type": "TextBlock", "text": f"cpv {facts['event']}: {facts['model_id']}",
+            {"type": "TextBlock", "text": _teams_escape(f"cpv {facts['event']}: {facts['model_id']}"),
              "weight": "Bolder", "size": "Medium", "wrap": True},
-            {"type": "TextBlock", "text": facts["message"], "wrap": True},
-            {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in _rows(facts)]},
+            {"type": "TextBlock", "text": _teams_escape(facts["message"]), "wrap": True},
+            {"type": "FactSet", "facts": rows},
             {"type": "TextBlock", "text": f"{facts['time']} · {facts['source']}",
              "isSubtle": True, "size": "Small", "wrap": True},
         ],

@@ -140,6 +140,9 @@ def cli(ctx: click.Context, directory: str, quiet: bool, verbose: bool) -> None:
     path = Path(directory).expanduser()
     if not path.is_dir():
         raise UsageError(f"-C {directory}: no such directory")
+    from cpv.env import check_environment
+
+    check_environment()  # CPV_LOCK_TIMEOUT=nan is an Error: line naming it, before any work
     render.quiet = quiet
     interactive = sys.stderr.isatty() and not os.environ.get("CI")
     progress = TerminalProgress(bars=interactive and not quiet, verbose=verbose)

@@ -30,6 +30,7 @@ class HookServer:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.status = 200
+        self.reply: bytes | None = None  # the body of the answer (default: ok / boom)
         self.hang = False
         self.release = threading.Event()
         server = self
@@ -45,7 +46,8 @@ class HookServer:
                     return
                 self.send_response(server.status)
                 self.end_headers()
-                self.wfile.write(b"ok" if server.status < 400 else b"boom")
+                default = b"ok" if server.status < 400 else b"boom"
+                self.wfile.write(default if server.reply is None else server.reply)
 
             def log_message(self, *args: Any) -> None:
                 pass
