@@ -88,7 +88,7 @@ def test_a_token_in_the_host_is_masked(repo: Path, hooks: HookServer) -> None:
     url = "http://eo1a2b3c4d5e6f7a8b.invalid/hook"
     hook(url)
     write_checkpoint(repo, b"weights-1")
-    done = run_cpv("tag", "model", cwd=repo, env={"CPV_WEBHOOK_TIMEOUT": "1"})
+    done = run_cpv("tag", "--kind", "model", cwd=repo, env={"CPV_WEBHOOK_TIMEOUT": "1"})
     show = run_cpv("configure", "--show")
     status = run_cpv("status", "--no-remote", cwd=repo)
 
@@ -129,7 +129,7 @@ def test_a_numeric_setting_out_of_bounds_is_an_error_naming_it(
 ) -> None:
     write_checkpoint(repo, b"weights-1")
     before = repo_snapshot(repo)
-    bad = run_cpv("tag", "model", cwd=repo, env={name: value}, check=False)
+    bad = run_cpv("tag", "--kind", "model", cwd=repo, env={name: value}, check=False)
     assert bad.returncode == 1 and bad.stderr.startswith(f"Error: {name}={value!r} is not a")
     assert "Hint: Set " in bad.stderr and "Traceback" not in bad.stderr
     assert repo_snapshot(repo) == before
@@ -138,6 +138,8 @@ def test_a_numeric_setting_out_of_bounds_is_an_error_naming_it(
 def test_a_healthy_webhook_is_told_with_any_valid_budget(repo: Path, hooks: HookServer) -> None:
     hook(hooks.url())
     write_checkpoint(repo, b"weights-1")
-    done = run_cpv("tag", "model", cwd=repo, env={"CPV_WEBHOOK_TIMEOUT": " 2.5 "}, check=False)
-    assert done.returncode == 0 and "warning" not in done.stderr
+    done = run_cpv(
+        "tag", "--kind", "model", cwd=repo, env={"CPV_WEBHOOK_TIMEOUT": " 2.5 "}, check=False
+    )
+    assert done.returncode == 0 and "webhook" not in done.stderr
     assert len(hooks.requests) == 1
