@@ -21,3 +21,23 @@ def fault_point(name: str) -> None:
         raise InjectedFault(f"injected fault at {name}")
     if spec == f"kill:{name}":
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def pause_point(name: str) -> None:
+    """``CPV_PAUSE=<point>@<folder>``: at that point, create ``<folder>/<point>.reached`` and
+    wait (up to two minutes) for ``<folder>/<point>.go``: how the race tests stop a process
+    between two steps and act meanwhile from another clone."""
+    spec = os.environ.get("CPV_PAUSE")
+    if not spec:
+        return
+    point, _, folder = spec.partition("@")
+    if point != name or not folder:
+        return
+    import time
+    from pathlib import Path
+
+    here = Path(folder)
+    (here / f"{name}.reached").touch()
+    deadline = time.monotonic() + 120
+    while not (here / f"{name}.go").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)

@@ -213,6 +213,29 @@ class GitRepo(HistoryMethods):
         except GitFailure as exc:
             raise git_error(exc, "writing a backup commit") from exc
 
+    def commit_object(self, files: Mapping[str, str], message: str) -> str:
+        """A parentless commit of ``files`` (name -> text) reachable from no ref: a token or
+        a journal to push under a ref of cpv's own."""
+        try:
+            entries = []
+            for name, content in sorted(files.items()):
+                blob = self._git("hash-object", "-w", "--stdin", stdin=content.encode("utf-8"))
+                entries.append(f"100644 blob {blob}\t{name}")
+            tree = self._git("mktree", stdin=("\n".join(entries) + "\n").encode())
+            return self._git("commit-tree", tree, "-m", message)
+        except GitFailure as exc:
+            raise git_error(exc, "writing a commit object") from exc
+
+    def delete_refs_under(self, namespace: str) -> None:
+        """Delete every ref under ``namespace`` (a private copy of a remote's refs)."""
+        names = self.run("for-each-ref", "--format=%(refname)", namespace).split()
+        if names:
+            cmds = "".join(f"delete {n}\n" for n in names)
+            try:
+                self._git("update-ref", "--stdin", stdin=cmds.encode())
+            except GitFailure as exc:
+                raise git_error(exc, "deleting refs") from exc
+
     # --- tags --------------------------------------------------------------------
     def create_tag(self, name: str, message: str, commit: str) -> None:
         with tempfile.NamedTemporaryFile("w", delete=False, encoding="utf-8") as fh:
@@ -241,10 +264,12 @@ class GitRepo(HistoryMethods):
         except GitError:
             return None
 
-    def list_tags(self, *prefixes: str) -> list[TagRef]:
-        """Every tag under ``refs/tags/<prefix>`` with its message, in one git call."""
-        fmt = "%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(contents)%00%1e"
-        out = self.run("for-each-ref", f"--format={fmt}", *[f"refs/tags/{p}" for p in prefixes])
+    def list_tags(self, *prefixes: str, namespace: str = "refs/tags") -> list[TagRef]:
+        """Every tag under ``<namespace>/<prefix>`` with its message, in one git call
+        (``namespace``: where a copy of another repository's tags was fetched)."""
+        depth = namespace.count("/") + 1
+        fmt = f"%(refname:strip={depth})%00%(objectname)%00%(*objectname)%00%(contents)%00%1e"
+        out = self.run("for-each-ref", f"--format={fmt}", *[f"{namespace}/{p}" for p in prefixes])
         tags = []
         for chunk in out.split("\x1e"):
             chunk = chunk.lstrip("\n")
@@ -269,16 +294,26 @@ class GitRepo(HistoryMethods):
         except GitError:
             return None
 
-    def fetch(self, remote: str, *refspecs: str, depth: int | None = None) -> None:
-        """``git fetch`` of ``refspecs`` (``depth``: shallow, that many commits of history)."""
+    def fetch(
+        self, remote: str, *refspecs: str, depth: int | None = None, fetch_head: bool = True
+    ) -> None:
+        """``git fetch`` of ``refspecs`` (``depth``: shallow, that many commits of history;
+        ``fetch_head=False``: not even ``FETCH_HEAD`` is written)."""
         shallow = [f"--depth={depth}"] if depth else []
+        quiet = [] if fetch_head else ["--no-write-fetch-head"]
         try:
-            self._git("fetch", "-q", "--no-tags", *shallow, remote, *refspecs, env=network_env())
+            self._git(
+                "fetch", "-q", "--no-tags", *shallow, *quiet, remote, *refspecs, env=network_env()
+            )
         except GitFailure as exc:
             raise remote_error(exc, self.remote_url(remote) or remote) from exc
 
-    def push_atomic(self, remote: str, refspecs: Sequence[str]) -> None:
-        """``git push --atomic``: all refs or none. Never forces.
+    def push_atomic(
+        self, remote: str, refspecs: Sequence[str], *, leases: Mapping[str, str] | None = None
+    ) -> None:
+        """``git push --atomic``: all refs or none. Never forces, except the refs in
+        ``leases`` (ref -> the sha the remote must hold now, "" for none): those are set
+        only if the remote still holds that value (a compare-and-swap on the server).
 
         Raises:
             PushRejectedError: the remote moved meanwhile (fetch, integrate, try again).
@@ -286,7 +321,10 @@ class GitRepo(HistoryMethods):
             RemoteError: the remote is missing, unreachable or refused us.
         """
         try:
-            self._git("push", "--atomic", "--porcelain", remote, *refspecs, env=network_env())
+            guard = [f"--force-with-lease={ref}:{sha}" for ref, sha in (leases or {}).items()]
+            self._git(
+                "push", "--atomic", "--porcelain", *guard, remote, *refspecs, env=network_env()
+            )
         except GitFailure as exc:
             raise push_error(exc, self.remote_url(remote) or remote) from exc
 

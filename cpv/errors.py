@@ -1,23 +1,13 @@
 """The one exception hierarchy of cpv.
 
 Every error carries a one-line message, a hint of what to do next and its data as attributes
-(``paths``, ``tag``, ``objects``, ``url``, ``bucket`` …). Where a built-in exception means the same
-thing, the error is also one (a missing bucket is a :class:`LookupError`, a refused key a
-:class:`PermissionError`), so plain ``except`` clauses work too.
-
+(``paths``, ``tag``, ``url`` …); where a built-in exception means the same thing, the error is
+also one (a missing bucket is a :class:`LookupError`), so plain ``except`` clauses work too.
 Adapters (``cpv._git``, ``cpv._dvc``, ``cpv._s3``) translate foreign failures into these
 types; nobody matches message text. The CLI maps them to exit codes in one place
-(``cpv.cli.main.main``); the library never prints.
-
-Exit codes:
-
-=====  ==========================================================================
-0      success
-1      a failed operation (any :class:`CpvError`), or an unexpected error; also, quietly,
-       when the reader of the output went away (``cpv list | head -1``)
-2      usage: bad arguments, names or values (:class:`UsageError`)
-130    interrupted (Ctrl-C) or cancelled at a prompt (:class:`Cancelled`)
-=====  ==========================================================================
+(``cpv.cli.main.main``): 0 success; 1 a failed operation (any :class:`CpvError`), an
+unexpected error, or (quietly) a reader that went away; 2 usage (:class:`UsageError`);
+130 interrupted or cancelled (:class:`Cancelled`).
 """
 
 from __future__ import annotations
@@ -263,6 +253,13 @@ class PushRejectedError(RemoteError):
 
     default_hint = "Someone pushed at the same time: run `cpv push` again."
     refs: Sequence[str] = ()
+
+
+class DeletionInProgressError(RemoteError):
+    """Another clone's ``gc --remote``/``delete --remote`` holds the model's deletion lease
+    (``refs/cpv/gc`` on the git remote): publishing waits until it ends."""
+
+    default_hint = "Run the command again once it ends (`cpv status` shows who holds it)."
 
 
 class HookRejectedError(RemoteError):

@@ -19,24 +19,27 @@ class RetentionMethods(ManagerState):
         keep_days: int | None = None,
         remote: bool = False,
         dry_run: bool = False,
+        force: bool = False,
     ) -> GcResult:
         """Free the bytes of this manager's versions the retention policy does not keep.
 
-        Kept whatever the policy: versions an alias points at, ``best`` (when ``cpv.yaml``
-        declares it), the latest version of each kind, the versions HEAD and each local
-        branch tip hold, and every object a kept version shares. When versions were
-        collected, the webhooks configured for ``gc`` are told.
+        Kept whatever the policy, here or on the git remote (read afresh): versions an
+        alias points at, ``best`` (when ``cpv.yaml`` declares it), the latest version of
+        each kind, the versions HEAD and every branch tip hold, versions never published,
+        and every object a kept version shares. When versions were collected, the webhooks
+        configured for ``gc`` are told.
 
         Args:
             keep_last: keep the last N versions of each kind (default: ``retention:`` in
                 ``cpv.yaml``).
             keep_days: keep the versions made in the last D days (with ``keep_last``: a
                 version either rule keeps is kept).
-            remote: fetch the remote's tags and aliases first, delete the storage's copies
-                too, and write a ``removed/...`` marker per collected version (published by
-                :meth:`push`). Without it only the local cache shrinks and no marker is
-                written.
-            dry_run: report what would be collected and freed; change nothing.
+            remote: delete the storage's copies too, under the deletion lease, publishing a
+                ``removed/...`` marker per collected version before any byte is deleted.
+                Without it only the local cache shrinks and no marker is written.
+            dry_run: report what would be collected and freed; change nothing at all.
+            force: do not keep versions for being unpublished; those collected are
+                dropped (their tags deleted).
 
         Returns:
             The kept versions with their reasons, the collected ones, the bytes freed.
@@ -55,13 +58,20 @@ class RetentionMethods(ManagerState):
             kinds=self.kinds,
             remote=remote,
             dry_run=dry_run,
+            force=force,
         )
         notify.emit("gc", self.repo, result)
         return result
 
     @_reporting
     def delete(
-        self, version: str, *, remote: bool = False, dry_run: bool = False, why: str = ""
+        self,
+        version: str,
+        *,
+        remote: bool = False,
+        dry_run: bool = False,
+        why: str = "",
+        force: bool = False,
     ) -> DeleteResult:
         """Mark ``version`` removed for everyone and remove its bytes that no other version
         (nor a branch tip) needs; the version's tag and metadata stay.
@@ -69,23 +79,32 @@ class RetentionMethods(ManagerState):
         Args:
             version: one version of this manager's kinds (``v0.3``, ``model/v0.3``, an alias
                 is refused since an aliased version cannot be deleted).
-            remote: fetch the remote's tags first and delete the storage's copies too.
+            remote: delete the storage's copies too, under the deletion lease (the marker
+                is published first).
             dry_run: report what would be freed; change nothing.
             why: the reason recorded in the removal marker.
+            force: drop a version that was never published (its only copy is here).
 
         Returns:
             The version, the bytes and objects freed, the marker written (published by
             :meth:`push`).
 
         Raises:
-            UsageError: an alias points at it, HEAD holds it, it was already removed, or a
-            bare number names both kinds. VersionNotFoundError, MissingDataError,
+            UsageError: an alias points at it (here or on the remote), HEAD or a branch tip
+            holds it, it was already removed, it was never published (without ``force``),
+            or a bare number names both kinds. DeletionInProgressError, VersionNotFoundError, MissingDataError,
             StorageError, LockTimeoutError.
         """
         from cpv.ops.delete import delete
 
         return delete(
-            self.root, version=version, kinds=self.kinds, remote=remote, dry_run=dry_run, why=why
+            self.root,
+            version=version,
+            kinds=self.kinds,
+            remote=remote,
+            dry_run=dry_run,
+            why=why,
+            force=force,
         )
 
     def du(self) -> DuResult:

@@ -21,12 +21,16 @@ wins, and every clone agrees once it has fetched). Plain git shows them:
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 
 from pydantic import BaseModel
 
+from cpv._git import TagRef
 from cpv.errors import UsageError, VersionNotFoundError
 from cpv.metadata import VersionRecord, decode_record, tag_message
 from cpv.repo import ModelRepo
@@ -85,8 +89,13 @@ def decode_move(text: str, *, ref: str, commit: str) -> AliasMove | None:
 
 def alias_history(repo: ModelRepo) -> list[AliasMove]:
     """Every move of every alias (one git call), by alias then number."""
+    return moves_of(repo.git.list_tags(ALIAS_PREFIX))
+
+
+def moves_of(tags: list[TagRef]) -> list[AliasMove]:
+    """The alias moves ``alias/…`` tags hold, by alias then number."""
     moves = []
-    for t in repo.git.list_tags(ALIAS_PREFIX):
+    for t in tags:
         move = decode_move(t.contents, ref=t.name, commit=t.commit)
         if move is not None and t.name == alias_ref(move.alias, move.number):
             moves.append(move)
@@ -147,6 +156,15 @@ def _best_spec(repo: ModelRepo, text: str) -> tuple[str, str]:
     return parts[1], parts[2]
 
 
+def _present(repo: ModelRepo) -> list[VersionRecord]:
+    """The versions not removed on purpose: ``latest`` and ``best`` never name a version
+    whose bytes were removed."""
+    from cpv.removal import removed_markers
+
+    removed = removed_markers(repo)
+    return [r for r in repo.records() if r.tag not in removed]
+
+
 def is_reference_word(text: str) -> bool:
     """``latest``, ``best…`` or an alias-like word: resolvable only inside a repository."""
     word = text.strip()
@@ -173,14 +191,14 @@ def resolve_arg(
     kinds = list(within or (Kind.MODEL, Kind.DATA))
     word = text.strip()
     if word == "latest":
-        records = [r for r in repo.records() if r.kind in kinds]
+        records = [r for r in _present(repo) if r.kind in kinds]
         if not records:
             raise VersionNotFoundError("there is no version yet: `latest` names nothing")
         newest = max(r.parsed_version for r in records)
         return (kinds[0] if len(kinds) == 1 else None), newest
     if word == "best" or word.startswith("best:"):
         metric, mode = _best_spec(repo, word)
-        records = repo.records()
+        records = _present(repo)
         found = None
         for kind in kinds:  # the model's best, else the data's (as a bare version means)
             found = best([r for r in records if r.kind is kind], metric=metric, mode=mode)
@@ -247,17 +265,59 @@ def local_lifecycle(repo: ModelRepo) -> dict[str, str]:
     return {t.name: t.obj for t in repo.git.list_tags(*LIFECYCLE)}
 
 
+def _published_file(repo: ModelRepo) -> Path:
+    return repo.git_dir / "cpv" / "published-lifecycle.json"
+
+
+def known_published(repo: ModelRepo) -> dict[str, str]:
+    """Lifecycle tag name -> tag object this clone has seen on the remote (or pushed)."""
+    try:
+        data = json.loads(_published_file(repo).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def remember_published(repo: ModelRepo, names: Sequence[str] | dict[str, str]) -> None:
+    """Note lifecycle tags as published (``names``: tag names, or name -> tag object)."""
+    if not names:
+        return
+    known = known_published(repo)
+    if isinstance(names, dict):
+        known.update(names)
+    else:
+        local = {t.name: t.obj for t in repo.git.list_tags(*LIFECYCLE)}
+        known.update({n: local[n] for n in names if n in local})
+    path = _published_file(repo)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(known, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def reconcile(repo: ModelRepo, remote: dict[str, str]) -> dict[str, str]:
     """Make our unpublished lifecycle records fit beside the remote's, so both can be
     fetched and pushed without overwriting anything: when another clone published a move
     number of an alias that we also made, all our unpublished moves of that alias are
     renumbered, in their order, after the remote's last (old -> new returned); a removal
-    marker the remote also has is dropped (the remote's says the same)."""
+    marker the remote also has is dropped (the remote's says the same).
+
+    A move this clone once saw published and the remote no longer has (its tag deleted on
+    the server) is never renumbered into a newer move — that would roll the alias back:
+    it keeps its own name and number (push publishes it again as it was)."""
     local = {t.name: t for t in repo.git.list_tags(*LIFECYCLE)}
+    known = known_published(repo)
+    remember_published(repo, remote)
     pending: dict[str, list[AliasMove]] = {}
     for name, ref in local.items():
         if remote.get(name) == ref.obj:
             continue  # published
+        if known.get(name) == ref.obj:  # published once, and since deleted on the server
+            if name in remote:  # ... and replaced there: theirs wins (fetched next)
+                repo.git.delete_tag(name)
+            continue  # never renumbered into a newer move
         move = decode_move(ref.contents, ref=name, commit=ref.commit)
         if move is not None and name == alias_ref(move.alias, move.number):
             pending.setdefault(move.alias, []).append(move)

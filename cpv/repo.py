@@ -54,18 +54,7 @@ class ModelRepo:
     def records(self, kind: Kind | None = None) -> list[VersionRecord]:
         """Every version (one git call), numerically by version, model before data."""
         prefixes = [kind.value] if kind else [Kind.MODEL.value, Kind.DATA.value]
-        records = []
-        foreign = []
-        for ref in self.git.list_tags(*prefixes):
-            record = decode_tag_message(ref.contents, commit=ref.commit)
-            if record is not None and record.tag == ref.name:
-                records.append(record)
-            else:
-                foreign.append(ref.name)
-        records.sort(key=lambda r: (r.parsed_version, r.kind is not Kind.MODEL))
-        #: tags under model/ and data/ that cpv did not make (no metadata): never touched,
-        #: and their names are never given to a new version
-        self.foreign_tags = foreign
+        records, self.foreign_tags = records_of(self.git.list_tags(*prefixes))
         return records
 
     def latest(self, kind: Kind) -> VersionRecord | None:
@@ -92,3 +81,19 @@ class ModelRepo:
         """
         with transaction(self) as txn:
             yield txn.repairs
+
+
+def records_of(tags: list[_git.TagRef]) -> tuple[list[VersionRecord], list[str]]:
+    """The versions ``tags`` hold, numerically by version, model before data; and the names
+    of tags under model/ and data/ that cpv did not make (no metadata: never touched, and
+    their names are never given to a new version)."""
+    records = []
+    foreign = []
+    for ref in tags:
+        record = decode_tag_message(ref.contents, commit=ref.commit)
+        if record is not None and record.tag == ref.name:
+            records.append(record)
+        else:
+            foreign.append(ref.name)
+    records.sort(key=lambda r: (r.parsed_version, r.kind is not Kind.MODEL))
+    return records, foreign

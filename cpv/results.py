@@ -127,6 +127,12 @@ class PushResult(BaseModel):
     storage_warning: str | None = None
     #: (dry run) every ref the push would publish, by kind
     unpublished: Unpublished | None = None
+    #: local alias moves and removals not published, each with why (the remote's state
+    #: contradicts them: a removal of a version the remote's alias names, a move onto a
+    #: version removed there); their tags are deleted from this clone
+    withdrawn: list[str] = Field(default_factory=list)
+    #: an interrupted deletion on this model that push finished first (:mod:`cpv.fence`)
+    lease_notes: list[str] = Field(default_factory=list)
 
 
 class WebhookFailure(BaseModel):
@@ -334,12 +340,11 @@ class GcResult(BaseModel):
     freed_remote: int = 0
     objects_local: int = 0
     objects_remote: int = 0
-    #: removal markers written (``--remote`` only); ``cpv push`` publishes them
+    #: removal markers (``--remote`` only), published before any byte was deleted
     markers: list[str] = Field(default_factory=list)
-    #: objects deleted from the storage and uploaded again: a version another clone
-    #: published meanwhile needs them (``--remote`` only)
-    restored: int = 0
-    #: what the storage is missing for such a version, and how to repair it
+    #: versions never published that ``force`` dropped (their tags deleted, no marker)
+    dropped: list[str] = Field(default_factory=list)
+    #: a remote removal that stopped early (its lease ran out): the next command finishes it
     warning: str | None = None
 
 
@@ -355,10 +360,12 @@ class DeleteResult(BaseModel):
     objects_local: int = 0
     objects_remote: int = 0
     shared_objects: int = 0
-    #: the marker written (None on a dry run); ``cpv push`` publishes it
+    #: the marker written (None on a dry run, or for a dropped version); published at once
+    #: with ``remote``, else by ``cpv push``
     marker: str | None = None
+    #: the version was never published and ``force`` dropped it (its tag is deleted)
+    dropped: bool = False
     #: as in :class:`GcResult`
-    restored: int = 0
     warning: str | None = None
 
 

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     "--remote", is_flag=True, help="Delete the storage's copies too, and mark the versions removed."
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be collected; change nothing.")
+@click.option(
+    "--force", is_flag=True, help="Collect versions never pushed too (dropped for good)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 def gc(
@@ -38,13 +41,25 @@ def gc(
     keep_days: int | None,
     remote: bool,
     dry_run: bool,
+    force: bool,
     as_json: bool,
 ) -> None:
-    """Free the bytes of versions the retention policy does not keep."""
+    """Free the bytes of versions the retention policy does not keep.
+
+    \b
+    Always kept, here or on the git remote (read afresh before deciding):
+      - every version an alias points at, and `best` (cpv.yaml's best:)
+      - the latest version of each kind
+      - the versions HEAD and every branch tip hold (yours and the remote's)
+      - versions never pushed: your copy is the only one (--force drops them)
+      - every object a kept version shares with a collected one
+    With --remote the storage's copies go too, under a lease on the git remote:
+    removal markers are published first, and pushes wait until the deletion ends.
+    """
     from . import render, render_gc
 
     result = obj.manager("all").gc(
-        keep_last=keep_last, keep_days=keep_days, remote=remote, dry_run=dry_run
+        keep_last=keep_last, keep_days=keep_days, remote=remote, dry_run=dry_run, force=force
     )
     if as_json:
         render.print_json(result.model_dump(mode="json"))
@@ -57,6 +72,9 @@ def gc(
 @click.option("--remote", is_flag=True, help="Delete the storage's copies too.")
 @message_option(help="The reason, recorded in the removal marker.", command="delete")
 @dry_run_option("be freed")
+@click.option(
+    "--force", is_flag=True, help="Drop a version never pushed (its only copy is this clone's)."
+)
 @json_option()
 @click.pass_obj
 def delete(
@@ -66,13 +84,16 @@ def delete(
     message: str,
     old_why: str | None,
     dry_run: bool,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Mark VERSION removed for everyone and free the bytes no other version needs."""
     from . import render, render_gc
 
     why = pick_message(message, old_why)
-    result = obj.manager("all").delete(version, remote=remote, dry_run=dry_run, why=why)
+    result = obj.manager("all").delete(
+        version, remote=remote, dry_run=dry_run, why=why, force=force
+    )
     if as_json:
         render.print_json(result.model_dump(mode="json"))
     else:

@@ -187,6 +187,8 @@ def revert_result(res: RevertResult) -> None:
 
 
 def push_result(res: PushResult) -> None:
+    for note in [*res.lease_notes, *res.withdrawn]:
+        warning(note)
     if res.index_warning:
         warning(res.index_warning)
     if res.storage_warning:

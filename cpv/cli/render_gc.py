@@ -33,16 +33,10 @@ def gc_result(res: GcResult) -> None:
     )
     _say(f"{freed} {_size(res.freed_local)} ({res.objects_local} objects) locally{storage}")
     if res.markers:
-        _say(f"{len(res.markers)} removal marker(s) written: publish them with `cpv push`")
-    _put_back(res.restored, res.warning)
-
-
-def _put_back(restored: int, problem: str | None) -> None:
-    """What a version published during a remote gc or delete made it upload again."""
-    if restored:
-        _say(f"{restored} object(s) uploaded again: a version pushed meanwhile needs them")
-    if problem:
-        warning(problem)
+        said = "published" if res.remote else "written: publish them with `cpv push`"
+        _say(f"{len(res.markers)} removal marker(s) {said}")
+    if res.warning:
+        warning(res.warning)
 
 
 def delete_result(res: DeleteResult) -> None:
@@ -53,8 +47,12 @@ def delete_result(res: DeleteResult) -> None:
     if res.shared_objects:
         _say(f"  {res.shared_objects} object(s) kept: other versions need them")
     if res.marker:
-        _say(f"  marked {res.marker}: publish it with `cpv push`")
-    _put_back(res.restored, res.warning)
+        said = "published" if res.remote else "publish it with `cpv push`"
+        _say(f"  marked {res.marker}: {said}")
+    if res.dropped:
+        _say(f"  {res.tag} was never published: its tag is deleted (dropped)")
+    if res.warning:
+        warning(res.warning)
 
 
 def du_result(res: DuResult) -> None:

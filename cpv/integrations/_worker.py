@@ -306,7 +306,10 @@ class VersionWorker:
         from cpv.versions import Kind
 
         try:
-            result = gc(self.repo, keep_last=self.keep_last, kinds=(Kind.MODEL,))
+            # without push, the versions are this clone's alone: keep_last drops the older ones
+            result = gc(
+                self.repo, keep_last=self.keep_last, kinds=(Kind.MODEL,), force=not self.push
+            )
         except Exception as exc:
             log.warning("cpv: gc after %s failed (training goes on): %s", outcome.tag, exc)
             with self._lock:

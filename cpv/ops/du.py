@@ -32,9 +32,14 @@ class Listings:
     cache: Path
     store: ObjectStore | None = None
     unknown: dict[str, str] = field(default_factory=dict)  # listing oid -> who needs it
+    #: where a listing fetched from the store goes (None: into the cache; a dry run passes
+    #: a scratch folder, so that it changes nothing)
+    into: Path | None = None
 
     def __call__(self, oid: str, p: Pointer) -> list[dict[str, str]]:
         path = object_path(self.cache, oid)
+        if not path.is_file() and self.into is not None:
+            path = object_path(self.into, oid)
         if not path.is_file() and self.store is not None:
             try:
                 self.store.download(oid, path, size=None)
@@ -159,4 +164,7 @@ def _retention(repo: ModelRepo, result: DuResult) -> None:
     if policy is None or (policy.keep_last is None and policy.keep_days is None):
         result.retention_note = "no retention: in cpv.yaml"
         return
-    result.retention = gc(repo.root, dry_run=True)
+    try:
+        result.retention = gc(repo.root, dry_run=True)
+    except CpvError as exc:  # gc reads the git remote: du is about this disk first
+        result.retention_note = f"retention not computed: {exc.message}"

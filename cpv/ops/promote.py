@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cpv import promotion, refs
-from cpv.errors import VersionNotFoundError
+from cpv.errors import VersionNotFoundError, VersionRemovedError
 from cpv.metadata import VersionRecord
 from cpv.refs import AliasMove
 from cpv.repo import ModelRepo
@@ -42,6 +42,27 @@ def resolve_record(
     )
 
 
+def refuse_removed(repo: ModelRepo, record: VersionRecord) -> None:
+    """An alias never points at a version whose bytes were removed on purpose.
+
+    Raises:
+        VersionRemovedError: ``record`` carries a removal marker.
+    """
+    from cpv.removal import removed_markers
+
+    marker = removed_markers(repo).get(record.tag)
+    if marker is not None:
+        raise VersionRemovedError(
+            f"{record.tag} was removed ({marker.action}) by {marker.by} at {marker.at}: an "
+            "alias cannot point at it",
+            hint="Promote another version (`cpv list` shows which are removed).",
+            tag=record.tag,
+            action=marker.action,
+            by=marker.by,
+            at=marker.at,
+        )
+
+
 def promote(
     path: str | Path, version: str, alias: str, *, kinds: Sequence[Kind], message: str = "",
     force: bool = False,
@@ -63,6 +84,7 @@ def promote(
     repo = ModelRepo.open(path)
     with repo.locked():
         record = resolve_record(repo, version, kinds, action="promote")
+        refuse_removed(repo, record)
         history = [m for m in refs.alias_history(repo) if m.alias == alias]
         current = history[-1] if history else None
         if current is not None and current.tag == record.tag:

@@ -16,14 +16,17 @@ from cpv._paths import StrPath, as_path
 from cpv.config import GIT_REMOTE_NAME, load_user_config, parse_model_id
 from cpv.errors import (
     CpvError,
+    DeletionInProgressError,
     MissingDataError,
     RemoteError,
     StorageError,
     StorageNotConfiguredError,
     UsageError,
 )
+from cpv.fence import settle
 from cpv.metadata import VersionRecord
 from cpv.refs import is_reference_word, resolve_arg
+from cpv.remote_view import GC_REF
 from cpv.repo import ModelRepo
 from cpv.results import PullResult
 from cpv.storage import ObjectStore
@@ -132,7 +135,7 @@ def pull(
     repo = ModelRepo.open(path)
     with repo.locked():
         store = _warm_store(repo)  # its S3 client is made while git fetches
-        updated = _fetch_refs(repo)
+        updated = _fetch_refs(repo, store)
         if version is not None:  # after the fetch: an alias may have moved
             kind_arg, parsed = resolve_arg(repo, version, within=kinds, action="pull")
             wanted = [kind_arg] if kind_arg else wanted
@@ -182,14 +185,20 @@ def _warm_store(repo: ModelRepo) -> ObjectStore | None:
     return store
 
 
-def _fetch_refs(repo: ModelRepo) -> bool:
-    """Fetch the remote's tags and fast-forward the branch when possible."""
+def _fetch_refs(repo: ModelRepo, store: ObjectStore | None = None) -> bool:
+    """Fetch the remote's tags and fast-forward the branch when possible (finishing first a
+    deletion on the remote whose holder is gone: :func:`cpv.fence.settle`)."""
     url = repo.git.remote_url(GIT_REMOTE_NAME)
     if not url:
         return False
     branch = repo.git.current_branch()
     patterns = [f"refs/tags/{p}/*" for p in ("model", "data", *refs.LIFECYCLE)]
-    listing = _git.ls_remote(url, *patterns, f"refs/heads/{branch}")  # one round trip
+    listing = _git.ls_remote(url, *patterns, f"refs/heads/{branch}", GC_REF)  # one round trip
+    if GC_REF in listing:
+        try:
+            settle(repo, url, store=store, wait=0)
+        except DeletionInProgressError:
+            pass  # a live deletion: its markers are already published, reading is safe
     refs.reconcile(repo, refs.lifecycle_of(listing))  # our unpublished moves kept, renumbered
     tags = {r[len("refs/tags/") :]: sha for r, sha in listing.items() if r.startswith("refs/tags/")}
     local = {t.name: t.obj for t in repo.git.list_tags("model", "data", *refs.LIFECYCLE)}

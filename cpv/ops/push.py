@@ -13,13 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cpv import _git, progress, refs
-from cpv._faults import fault_point
+from cpv._faults import fault_point, pause_point
 from cpv._paths import StrPath
-from cpv.config import GIT_REMOTE_NAME
+from cpv.config import GIT_REMOTE_NAME, lock_timeout
 from cpv.errors import PushRejectedError, RemoteError
+from cpv.fence import publish_fence, settle
 from cpv.ops.models import publish_index
 from cpv.ops.pull import fast_forward, fetch_branch, tracking_ref
 from cpv.ops.renumber import refuse_log_changes, renumber
+from cpv.publish_checks import withdraw_contradicted
+from cpv.remote_view import FENCE_REF, GC_REF
+from cpv.removal import removed_markers
 from cpv.repo import METRICS_LOG, ModelRepo
 from cpv.results import PushResult
 from cpv.storage import ObjectStore
@@ -43,7 +47,7 @@ def _remote_refs(url: str, branch: str) -> dict[str, str]:
     """What push needs to know of the remote, in one round trip: its versions, its alias
     moves and removal markers, and its ``branch`` head (refname -> sha)."""
     patterns = [f"refs/tags/{p}/*" for p in ("model", "data", *refs.LIFECYCLE)]
-    return _git.ls_remote(url, *patterns, f"refs/heads/{branch}")
+    return _git.ls_remote(url, *patterns, f"refs/heads/{branch}", FENCE_REF, GC_REF)
 
 
 def _remote_tags(listing: dict[str, str]) -> dict[str, str]:
@@ -72,8 +76,13 @@ def push(path: StrPath = ".", *, jobs: int | None = None, dry_run: bool = False)
     with repo.locked():
         branch = repo.git.current_branch()
         renamed: dict[str, str] = {}
+        lease_notes: list[str] = []
+        withdrawn: list[str] = []
         for _attempt in range(_MAX_ATTEMPTS):
-            listing = _remote_refs(url, branch)
+            listing = _remote_refs(url, branch)  # first: the fence this push is checked against
+            if GC_REF in listing and not dry_run:  # a deletion runs: wait for it, or finish it
+                lease_notes += settle(repo, url, store=store, wait=lock_timeout())
+                continue
             remote = _remote_tags(listing)
             local = _local_tag_objects(repo)
             colliding = [t for t in local if t in remote and remote[t] != local[t]]
@@ -87,23 +96,19 @@ def push(path: StrPath = ".", *, jobs: int | None = None, dry_run: bool = False)
                 return _dry_run(repo, branch, new_tags, listing, renamed, jobs=jobs)
             records = _lifecycle_to_publish(repo, listing, renamed)
             progress.stage("checking the remote for new work")
+            withdrawn += withdraw_contradicted(repo, listing, records).values()
+            records = [r for r in records if repo.git.resolve(f"refs/tags/{r}")]
             remote_head = _integrate_remote_branch(repo, url, branch, listing)
             branch_pushed = repo.git.head_commit() != remote_head
-            objects = _upload(repo, new_tags, branch, jobs=jobs, dry_run=False, store=store)
+            moves = [r for r in records if r.startswith(f"{refs.ALIAS_PREFIX}/")]
+            objects = _upload(
+                repo, new_tags, branch, jobs=jobs, dry_run=False, store=store, moves=moves
+            )
             fault_point("after_data_push")
             progress.stage("publishing to git")
-            try:
-                repo.git.push_atomic(
-                    GIT_REMOTE_NAME,
-                    [
-                        f"refs/heads/{branch}:refs/heads/{branch}",
-                        *[f"refs/tags/{t}:refs/tags/{t}" for t in [*new_tags, *records]],
-                    ],
-                )
-            except PushRejectedError:
-                continue  # someone published in between: look again
-            # The remote's branch is now our HEAD: note it without another round trip.
-            repo.git.run("update-ref", tracking_ref(branch), "HEAD")
+            if not _publish(repo, branch, listing, [*new_tags, *records]):
+                continue  # someone published (or a deletion began) in between: look again
+            refs.remember_published(repo, records)
             published = [*remote, *refs.lifecycle_of(listing)]
             progress.stage("updating the model index in the storage")
             return PushResult(
@@ -118,10 +123,35 @@ def push(path: StrPath = ".", *, jobs: int | None = None, dry_run: bool = False)
                 branch_pushed=branch_pushed,
                 records_pushed=records,
                 up_to_date=not new_tags and not records and objects == 0 and not branch_pushed,
+                withdrawn=withdrawn,
+                lease_notes=lease_notes,
             )
         raise PushRejectedError(
             "the remote kept changing while pushing", url=url, hint="Run `cpv push` again."
         )
+
+
+def _publish(repo: ModelRepo, branch: str, listing: dict[str, str], tags: list[str]) -> bool:
+    """One ``git push --atomic`` of the branch, ``tags`` and a new fence token, applied only
+    if the remote's fence is still the one in ``listing`` (read before the storage was
+    checked: :mod:`cpv.fence`). False when the remote moved meanwhile."""
+    pause_point("push_before_git")
+    fence, leases = publish_fence(repo, listing.get(FENCE_REF, ""))
+    try:
+        repo.git.push_atomic(
+            GIT_REMOTE_NAME,
+            [
+                f"refs/heads/{branch}:refs/heads/{branch}",
+                *[f"refs/tags/{t}:refs/tags/{t}" for t in tags],
+                *fence,
+            ],
+            leases=leases,
+        )
+    except PushRejectedError:
+        return False
+    # The remote's branch is now our HEAD: note it without another round trip.
+    repo.git.run("update-ref", tracking_ref(branch), "HEAD")
+    return True
 
 
 def _dry_run(
@@ -166,13 +196,24 @@ def _upload(
     jobs: int | None,
     dry_run: bool,
     store: ObjectStore | None = None,
+    moves: Sequence[str] = (),
 ) -> int:
-    """Upload (``dry_run``: count) what the storage lacks of ``tags``' and HEAD's objects.
-    A dry run still lists the storage: an unreachable storage or a missing local object
-    fails it as it would fail the push."""
+    """Upload (``dry_run``: count) what the storage lacks of ``tags``' and HEAD's objects,
+    and of the versions the alias ``moves`` name (a promotion of an old version publishes
+    only once its bytes are in the storage). Versions removed on purpose (a marker here)
+    need nothing. A dry run still lists the storage: an unreachable storage or a missing
+    local object fails it as it would fail the push."""
     records = {r.tag: r for r in repo.records()}
+    removed = removed_markers(repo)
     labels = {repo.git.head_commit() or "": branch}
-    labels.update({records[t].commit: t for t in reversed(tags) if t in records})
+    targets = [m.tag for m in refs.alias_history(repo) if m.ref in moves and m.tag]
+    labels.update(
+        {
+            records[t].commit: t
+            for t in reversed([*targets, *tags])
+            if t in records and t not in removed
+        }
+    )
     labels.pop("", None)
     return get_transfer().push(
         repo.root, revs=sorted(labels), jobs=jobs, labels=labels, dry_run=dry_run, store=store

@@ -109,6 +109,12 @@ def test_gc_needs_a_policy_and_reads_cpv_yaml(repo: Path) -> None:
     write_checkpoint(repo, b"two")
     ModelCheckpoints(repo).tag()
     out = json.loads(run_cpv("gc", "--dry-run", "--json", cwd=repo).stdout)
+    assert out["collected"] == []  # never pushed: this clone's copy is the only one
+    assert {"tag": "model/v0.1", "reasons": ["unpublished"]} in out["kept"]
+    forced = json.loads(run_cpv("gc", "--dry-run", "--force", "--json", cwd=repo).stdout)
+    assert [c["tag"] for c in forced["collected"]] == ["model/v0.1"]
+    push(repo)
+    out = json.loads(run_cpv("gc", "--dry-run", "--json", cwd=repo).stdout)
     assert out["keep_last"] == 1 and [c["tag"] for c in out["collected"]] == ["model/v0.1"]
     du = json.loads(run_cpv("du", "--json", cwd=repo).stdout)
     assert du["retention"]["collected"][0]["tag"] == "model/v0.1"

@@ -15,6 +15,7 @@ def test_list_and_show_mark_aliases_and_removed_versions(repo: Path) -> None:
         ModelCheckpoints(repo).tag()
     models = ModelCheckpoints(repo)
     models.promote("v0.1", "prod")
+    models.push()  # a version never pushed is not deleted without --force
     models.delete("v0.2")
     text = run_cpv("list", cwd=repo).stdout
     assert "model/v0.1 [prod]" in text and "model/v0.2" not in text and "model/v0.3" in text
