@@ -30,9 +30,7 @@ if TYPE_CHECKING:
     "--remote", is_flag=True, help="Delete the storage's copies too, and mark the versions removed."
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be collected; change nothing.")
-@click.option(
-    "--force", is_flag=True, help="Collect versions never pushed too (dropped for good)."
-)
+@click.option("--force", is_flag=True, help="Collect versions never pushed too (dropped for good).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 def gc(

@@ -100,15 +100,12 @@ def push(path: StrPath = ".", *, jobs: int | None = None, dry_run: bool = False)
             records = [r for r in records if repo.git.resolve(f"refs/tags/{r}")]
             remote_head = _integrate_remote_branch(repo, url, branch, listing)
             branch_pushed = repo.git.head_commit() != remote_head
-            moves = [r for r in records if r.startswith(f"{refs.ALIAS_PREFIX}/")]
             objects = _upload(
-                repo, new_tags, branch, jobs=jobs, dry_run=False, store=store, moves=moves
+                repo, new_tags, branch, jobs=jobs, dry_run=False, store=store, moves=records
             )
             fault_point("after_data_push")
-            progress.stage("publishing to git")
             if not _publish(repo, branch, listing, [*new_tags, *records]):
                 continue  # someone published (or a deletion began) in between: look again
-            refs.remember_published(repo, records)
             published = [*remote, *refs.lifecycle_of(listing)]
             progress.stage("updating the model index in the storage")
             return PushResult(
@@ -135,6 +132,7 @@ def _publish(repo: ModelRepo, branch: str, listing: dict[str, str], tags: list[s
     """One ``git push --atomic`` of the branch, ``tags`` and a new fence token, applied only
     if the remote's fence is still the one in ``listing`` (read before the storage was
     checked: :mod:`cpv.fence`). False when the remote moved meanwhile."""
+    progress.stage("publishing to git")
     pause_point("push_before_git")
     fence, leases = publish_fence(repo, listing.get(FENCE_REF, ""))
     try:
@@ -151,6 +149,7 @@ def _publish(repo: ModelRepo, branch: str, listing: dict[str, str], tags: list[s
         return False
     # The remote's branch is now our HEAD: note it without another round trip.
     repo.git.run("update-ref", tracking_ref(branch), "HEAD")
+    refs.remember_published(repo, tags)  # a move the server loses is never renumbered
     return True
 
 
@@ -199,7 +198,7 @@ def _upload(
     moves: Sequence[str] = (),
 ) -> int:
     """Upload (``dry_run``: count) what the storage lacks of ``tags``' and HEAD's objects,
-    and of the versions the alias ``moves`` name (a promotion of an old version publishes
+    and of the versions the alias moves among ``moves`` name (a promotion of an old version publishes
     only once its bytes are in the storage). Versions removed on purpose (a marker here)
     need nothing. A dry run still lists the storage: an unreachable storage or a missing
     local object fails it as it would fail the push."""
