@@ -118,8 +118,10 @@ def test_gc_and_delete_never_delete_what_a_forged_id_names(
     _refused(gc, tag)
     assert gc.stderr.startswith("Error:") and " is not a" in gc.stderr
     assert victim.read_bytes() == SECRET
-    delete = run_cpv("delete", "v0.2", cwd=repo, check=False)
+    # --force: v0.2 was never pushed, and only then would a plain delete go as far as its ids
+    delete = run_cpv("delete", "v0.2", "--force", cwd=repo, check=False)
     _refused(delete, tag)
+    assert _git(repo, "tag", "-l", "model/v0.2")  # not dropped either
     assert victim.read_bytes() == SECRET
     assert not _git(repo, "tag", "-l", "removed/*")  # nothing was marked either
 
