@@ -187,12 +187,9 @@ def revert_result(res: RevertResult) -> None:
 
 
 def push_result(res: PushResult) -> None:
-    for note in [*res.lease_notes, *res.withdrawn]:
+    notes = [*res.lease_notes, *res.withdrawn, res.index_warning, res.storage_warning]
+    for note in filter(None, notes):
         warning(note)
-    if res.index_warning:
-        warning(res.index_warning)
-    if res.storage_warning:
-        warning(res.storage_warning)
     for old, new in res.renamed.items():
         becomes = "would become" if res.dry_run else "is now"
         info(
