@@ -128,7 +128,7 @@ class NothingToTagError(CpvError):
 
 
 class DirtyWorkspaceError(CpvError):
-    default_hint = "Commit or tag your changes first, or pass --force (the current content is saved to the cache first)."
+    default_hint = "Commit or tag your changes first, or pass --force (the current content is saved to the cache and kept under refs/cpv/backups/ first)."
     paths: Sequence[str] = ()
 
 

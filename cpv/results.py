@@ -72,6 +72,10 @@ class PullResult(BaseModel):
     fetched_objects: int = 0
     verified_paths: list[str] = Field(default_factory=list)
     updated_branch: bool = False
+    #: with ``force``: where the unsaved work it overwrote was kept (``refs/cpv/backups/…``),
+    #: and, in the same order, the command that puts each back
+    backups: list[str] = Field(default_factory=list)
+    restore: list[str] = Field(default_factory=list)
 
 
 class PendingMove(BaseModel):

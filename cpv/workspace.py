@@ -6,7 +6,10 @@ a version's bytes in place (fetched when missing, verified by hash).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cpv import _dvc
@@ -51,6 +54,51 @@ def refuse_unsaved_work(repo: ModelRepo, kinds: Sequence[Kind], *, force: bool) 
     if dirty and not force:
         raise DirtyWorkspaceError(f"uncommitted changes in {', '.join(dirty)}")
     return dirty
+
+
+def keep_unsaved(repo: ModelRepo, kinds: Sequence[Kind], *, before: str) -> dict[str, str]:
+    """Keep the unsaved work of ``kinds`` (:func:`dirty_kinds`) recoverable before
+    ``before`` (``pull``, ``revert``) overwrites it: its bytes go into the cache, its pointer
+    into a commit on no branch under ``refs/cpv/backups/<UTC time>-<kind>`` (with an edited
+    pointer file beside it as ``<pointer>.edited``). The pointer files and ``.gitignore`` are
+    left as they were. Returns each ref made -> the command that restores it
+    (``git show REF:checkpoints.dvc > checkpoints.dvc && dvc checkout --force
+    checkpoints.dvc``)."""
+    # unique per call: several forced overwrites within one second each keep their backup
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:6]
+    refs: dict[str, str] = {}
+    for kind in kinds:
+        if not (repo.root / repo.path_of(kind)).exists() or not dirty_kinds(repo, [kind]):
+            continue
+        pointer = repo.pointer_of(kind)
+        kept = {name: _text(repo.root / name) for name in (pointer, ".gitignore")}
+        try:
+            _dvc.add(repo.root, repo.path_of(kind))
+            files = {pointer: (repo.root / pointer).read_text()}
+        finally:
+            for name, text in kept.items():  # as they were: the caller decides what they hold
+                _put_text(repo.root / name, text)
+        edited = kept[pointer]
+        if edited is not None and edited not in (
+            files[pointer],
+            repo.git.show_file("HEAD", pointer),
+        ):
+            files[f"{pointer}.edited"] = edited
+        ref = f"refs/cpv/backups/{stamp}-{kind.value}"
+        repo.git.write_backup_commit(files, f"cpv: {kind.value} content saved before {before}", ref)
+        refs[ref] = f"git show {ref}:{pointer} > {pointer} && dvc checkout --force {pointer}"
+    return refs
+
+
+def _text(path: Path) -> str | None:
+    return path.read_text() if path.is_file() else None
+
+
+def _put_text(path: Path, text: str | None) -> None:
+    if text is None:
+        path.unlink(missing_ok=True)
+    elif _text(path) != text:
+        path.write_text(text)
 
 
 def ensure_objects(
@@ -113,14 +161,18 @@ def materialize(
     *,
     jobs: int | None = None,
     store: ObjectStore | None = None,
-) -> int:
+    keep: bool = False,
+) -> tuple[int, dict[str, str]]:
     """Put ``records``' bytes in the workspace (pointers untouched), verified by hash;
-    ``store``: the model's storage when the caller has it."""
+    ``store``: the model's storage when the caller has it; ``keep``: first keep the unsaved
+    work they overwrite (:func:`keep_unsaved`, once every object is here). (objects
+    fetched, backups made: ref -> how to restore it)."""
     fetched = ensure_objects(repo, records, jobs=jobs, store=store)
+    backups = keep_unsaved(repo, [r.kind for r in records], before="pull") if keep else {}
     for record in records:
         text = repo.git.show_file(record.commit, repo.pointer_of(record.kind)) or ""
         place(repo, text, record.path, where=f"{record.tag} (commit {record.commit[:10]})")
-    return fetched
+    return fetched, backups
 
 
 def place(repo: ModelRepo, pointer_text: str, path: str, *, where: str = "") -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from cpv.cli.render import _say
+from cpv.cli.render import _say, info
 from cpv.results import PullResult
 
 
 def pull_result(res: PullResult) -> None:
     if res.updated_branch:
         _say("branch updated from the remote")
+    for ref, command in zip(res.backups, res.restore, strict=False):
+        info(f"kept your unsaved work as {ref} (restore it: {command})")
     what = ", ".join(r.tag for r in res.records) or "HEAD"
     verified = ", ".join(res.verified_paths) or "-"
     _say(f"{what}: {res.fetched_objects} object(s) fetched; verified {verified}")

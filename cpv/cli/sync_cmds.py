@@ -75,7 +75,11 @@ def push(
 @old_kind_argument("pull")
 @kind_option(default="all", help="Which kind's bytes to fetch.")
 @jobs_option("downloads")
-@click.option("--force", is_flag=True, help="Overwrite uncommitted changes in the workspace.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite uncommitted changes in the workspace (kept first under refs/cpv/backups/).",
+)
 @recursive_option("pull")
 @json_option()
 @click.pass_obj

@@ -33,7 +33,7 @@ from cpv.storage import ObjectStore
 from cpv.transfer import get_transfer, store_for
 from cpv.urls import UrlKind, git_kind, is_s3, local_path, s3_location
 from cpv.versions import Kind, Version, parse_version_arg
-from cpv.workspace import checkout_head, materialize, refuse_unsaved_work
+from cpv.workspace import checkout_head, keep_unsaved, materialize, refuse_unsaved_work
 
 
 def resolve_clone_source(source: str) -> str:
@@ -140,21 +140,9 @@ def pull(
             kind_arg, parsed = resolve_arg(repo, version, within=kinds, action="pull")
             wanted = [kind_arg] if kind_arg else wanted
         if parsed is None:
-            refuse_unsaved_work(repo, kinds, force=force)
-            fetched = get_transfer().fetch(
-                repo.root,
-                revs=None,
-                jobs=jobs,
-                targets=[
-                    repo.pointer_of(k) for k in kinds if (repo.root / repo.pointer_of(k)).exists()
-                ]
-                or None,
-                store=store,
-            )
-            verified = checkout_head(repo, kinds)
-            return PullResult(
-                fetched_objects=fetched, verified_paths=verified, updated_branch=updated
-            )
+            result = _pull_head(repo, kinds, jobs=jobs, force=force, store=store)
+            result.updated_branch = updated
+            return result
         records: list[VersionRecord] = []
         for kind in wanted:
             try:
@@ -164,14 +152,45 @@ def pull(
                     raise
         if not records:
             repo.find(wanted[0], parsed)
-        refuse_unsaved_work(repo, [r.kind for r in records], force=force)
-        fetched = materialize(repo, records, jobs=jobs, store=store)
+        dirty = refuse_unsaved_work(repo, [r.kind for r in records], force=force)
+        fetched, backups = materialize(repo, records, jobs=jobs, store=store, keep=bool(dirty))
         return PullResult(
             records=records,
             fetched_objects=fetched,
             verified_paths=[r.path for r in records],
             updated_branch=updated,
+            backups=list(backups),
+            restore=list(backups.values()),
         )
+
+
+def _pull_head(
+    repo: ModelRepo,
+    kinds: Sequence[Kind],
+    *,
+    jobs: int | None,
+    force: bool,
+    store: ObjectStore | None,
+) -> PullResult:
+    """The bytes of HEAD's pointers into the workspace, verified; with ``force``, the unsaved
+    work they overwrite kept first (once every object is here)."""
+    dirty = refuse_unsaved_work(repo, kinds, force=force)
+    fetched = get_transfer().fetch(
+        repo.root,
+        revs=None,
+        jobs=jobs,
+        targets=[repo.pointer_of(k) for k in kinds if (repo.root / repo.pointer_of(k)).exists()]
+        or None,
+        store=store,
+    )
+    backups = keep_unsaved(repo, kinds, before="pull") if dirty else {}
+    verified = checkout_head(repo, kinds)
+    return PullResult(
+        fetched_objects=fetched,
+        verified_paths=verified,
+        backups=list(backups),
+        restore=list(backups.values()),
+    )
 
 
 def _warm_store(repo: ModelRepo) -> ObjectStore | None:

@@ -6,17 +6,14 @@ transaction (:mod:`cpv.transaction`): a failure leaves the workspace and branch 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
-from datetime import datetime, timezone
 
-from cpv import _dvc
 from cpv._faults import fault_point
 from cpv.repo import ModelRepo
 from cpv.results import RevertResult
 from cpv.transaction import Intent, transaction
 from cpv.versions import Kind, Version
-from cpv.workspace import ensure_objects, place, refuse_unsaved_work
+from cpv.workspace import ensure_objects, keep_unsaved, place, refuse_unsaved_work
 
 
 def revert(
@@ -52,7 +49,7 @@ def revert(
         backups: list[str] = []
         with transaction(repo, intent):
             if dirty:
-                backups = _backup_workspace(repo, kinds)
+                backups = list(keep_unsaved(repo, kinds, before="revert"))
             for record in records:
                 pointer = repo.pointer_of(record.kind)
                 (repo.root / pointer).write_text(targets[record.kind])
@@ -65,23 +62,3 @@ def revert(
             which = " + ".join(k.value for k in kinds)
             commit = repo.git.commit_paths(pointers, f"cpv: revert {which} to {version}")
         return RevertResult(records=records, commit=commit, backups=backups)
-
-
-def _backup_workspace(repo: ModelRepo, kinds: Sequence[Kind]) -> list[str]:
-    """Save the current (uncommitted) content to the cache; keep its pointers under a ref."""
-    # unique per call: several forced reverts within one second each keep their backup
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:6]
-    refs = []
-    for kind in kinds:
-        pointer = repo.pointer_of(kind)
-        if not (repo.root / repo.path_of(kind)).exists():
-            continue
-        _dvc.add(repo.root, repo.path_of(kind))
-        text = (repo.root / pointer).read_text()
-        ref = f"refs/cpv/backups/{stamp}-{kind.value}"
-        repo.git.write_backup_commit(
-            {pointer: text}, f"cpv: {kind.value} content saved before revert", ref
-        )
-        repo.git.restore_paths("HEAD", [pointer, ".gitignore"])
-        refs.append(ref)
-    return refs
