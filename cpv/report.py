@@ -11,7 +11,10 @@
 The page holds everything inline: its styles, the table, and each chart as an ``<svg>``
 element (drawn by matplotlib, :mod:`cpv.report_charts`). It has no script, no link, no
 image file and no URL to fetch: it opens offline, from an e-mail or an artifact store, and
-renders the same everywhere. Everything that comes from a repository (metric and param
+renders the same everywhere. It leads with what people compare: the metrics (each version's
+value, its change, the best), the params that differ (those equal everywhere on one line),
+the charts of the metrics and the training curves; then the details (message, size, time,
+author, commit). Everything that comes from a repository (metric and param
 names, values, messages, authors, aliases) is escaped.
 """
 
@@ -48,7 +51,7 @@ td.text { text-align: left; max-width: 18rem; overflow-wrap: anywhere; }
 .delta { display: block; font-size: .8rem; color: #6b7280; }
 .better { color: #15803d; } .worse { color: #b91c1c; }
 .best { font-weight: 700; } .best::after { content: " \\2605"; color: #d97706; }
-.differs td:first-child { font-weight: 600; }
+.differs td:first-child { font-weight: 600; } tr.same td { color: #6b7280; }
 .alias { display: inline-block; background: #e0e7ff; color: #3730a3; border-radius: 4px;
          padding: 0 .35rem; margin: 0 0 .1rem .2rem; font-size: .8rem; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr));
@@ -95,9 +98,20 @@ def _metric_cells(row: MetricRow, tags: list[str]) -> str:
     return f"<tr><td>{_e(row.name)}{way}</td>{''.join(cells)}</tr>"
 
 
-def _version_rows(comparison: Comparison) -> list[str]:
+def _head(comparison: Comparison) -> str:
+    """The header row: each version's tag and the aliases pointing at it."""
+    cells = "".join(
+        f"<th>{_e(v.tag)}"
+        + "".join(f'<br><span class="alias">{_e(a)}</span>' for a in v.aliases)
+        + "</th>"
+        for v in comparison.versions
+    )
+    return f"<thead><tr><th>version</th>{cells}</tr></thead>"
+
+
+def _details_rows(comparison: Comparison) -> list[str]:
+    """The bookkeeping, after what people compare: message, size, time, author, data."""
     vs = comparison.versions
-    aliases = ["".join(f'<span class="alias">{_e(a)}</span>' for a in v.aliases) or "–" for v in vs]
     sizes = [
         _e(human_size(v.size_bytes))
         + (
@@ -109,12 +123,12 @@ def _version_rows(comparison: Comparison) -> list[str]:
     ]
     fields: list[tuple[str, list[str], bool]] = [
         ("message", [_e(v.message or "–") for v in vs], True),
-        ("created", [_e(v.created_at.replace("T", " ")[:16]) for v in vs], False),
-        ("author", [_e(v.author or "–") for v in vs], True),
-        ("aliases", aliases, False),
-        ("data version", [_e(v.data_version or "–") for v in vs], False),
         ("size", sizes, False),
         ("files", [_e(v.file_count) for v in vs], False),
+        ("data version", [_e(v.data_version or "–") for v in vs], False),
+        ("created", [_e(v.created_at.replace("T", " ")[:16]) for v in vs], False),
+        ("author", [_e(v.author or "–") for v in vs], True),
+        ("commit", [_e(v.commit[:12] or "–") for v in vs], False),
     ]
     return [
         f"<tr><td>{_e(name)}</td>"
@@ -124,11 +138,28 @@ def _version_rows(comparison: Comparison) -> list[str]:
     ]
 
 
+def _param_rows(comparison: Comparison, span: int) -> list[str]:
+    """The params that differ, one row each; those equal in every version on one line."""
+    rows = []
+    for p in comparison.params:
+        if p.differs:
+            cells = "".join(f'<td class="text">{_e(_fmt(v))}</td>' for v in p.values)
+            rows.append(f'<tr class="differs"><td>{_e(p.name)}</td>{cells}</tr>')
+    same = [p for p in comparison.params if not p.differs]
+    if same:
+        text = ", ".join(f"{p.name}={_fmt(p.values[0])}" for p in same)
+        rows.append(
+            f'<tr class="same"><td>the same in all</td>'
+            f'<td class="text" colspan="{span - 1}">{_e(text)}</td></tr>'
+        )
+    return rows
+
+
 def _table(comparison: Comparison) -> str:
+    """What people compare: the metrics (★ best), then the params."""
     tags = comparison.tags
     span = len(tags) + 1
-    head = "".join(f"<th>{_e(t)}</th>" for t in tags)
-    rows = _version_rows(comparison)
+    rows = []
     if comparison.metrics:
         baseline = "each metric's best" if comparison.against == "best" else tags[0]
         rows.append(
@@ -138,13 +169,19 @@ def _table(comparison: Comparison) -> str:
         rows += [_metric_cells(r, tags) for r in comparison.metrics]
     if comparison.params:
         rows.append(f'<tr class="section"><td colspan="{span}">params</td></tr>')
-        for p in comparison.params:
-            cells = "".join(f'<td class="text">{_e(_fmt(v))}</td>' for v in p.values)
-            rows.append(
-                f'<tr class="{"differs" if p.differs else ""}"><td>{_e(p.name)}</td>{cells}</tr>'
-            )
+        rows += _param_rows(comparison, span)
+    if not rows:
+        rows.append(f'<tr><td colspan="{span}">no metrics or params recorded</td></tr>')
+    return _wrap(comparison, "compared", rows)
+
+
+def _details(comparison: Comparison) -> str:
+    return _wrap(comparison, "details", _details_rows(comparison))
+
+
+def _wrap(comparison: Comparison, name: str, rows: list[str]) -> str:
     return (
-        f"<table><thead><tr><th>version</th>{head}</tr></thead>\n<tbody>\n"
+        f'<table id="{name}">{_head(comparison)}\n<tbody>\n'
         + "\n".join(rows)
         + "\n</tbody></table>"
     )
@@ -181,6 +218,7 @@ def render_html(comparison: Comparison) -> str:
     if curve_charts:
         parts += ["<h2>Training curves</h2>", '<div class="charts" id="curves">']
         parts += [_figures(curve_charts, "during training"), "</div>"]
+    parts += ["<h2>Details</h2>", _details(comparison)]
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     parts += [f"<footer>cpv compare, {made}</footer>", "</body></html>", ""]
     return "\n".join(parts)

@@ -60,12 +60,22 @@ def _style() -> Iterator[None]:
 
 
 def numeric_rows(comparison: Comparison) -> list[MetricRow]:
-    """The metrics that have a number in at least one compared version."""
-    return [r for r in comparison.metrics if any(_number(v) for v in r.values)]
+    """The metrics to chart: those with a number in at least one compared version, counters
+    (``step``, ``epoch``, ``is_best`` …) left out."""
+    from cpv.ops.compare import COUNTERS
+
+    return [
+        r
+        for r in comparison.metrics
+        if r.name not in COUNTERS and any(_number(v) for v in r.values)
+    ]
 
 
 def curve_metrics(comparison: Comparison) -> list[str]:
-    return sorted({c.metric for c in comparison.curves if c.steps})
+    """The metrics with a training curve of at least one point."""
+    from cpv.ops.compare import COUNTERS
+
+    return sorted({c.metric for c in comparison.curves if c.steps and c.metric not in COUNTERS})
 
 
 def _number(value: Any) -> bool:
@@ -91,13 +101,25 @@ def draw_metric(ax: Axes, comparison: Comparison, row: MetricRow) -> None:
 
 def draw_curves(ax: Axes, curves: Sequence[Curve], metric: str) -> None:
     """The training curve of ``metric`` for each version that has one. An earlier version
-    of a run is a prefix of a later one's curve: shorter curves are drawn on top."""
+    of a run is a prefix of a later one's curve: shorter curves are drawn on top. A run that
+    logged one step is a point (a marker), not an invisible line of one point."""
     mine = [c for c in curves if c.metric == metric and c.steps]
     colours = {c.tag: f"C{i % 10}" for i, c in enumerate(mine)}
+    markers = {c.tag: "o" if len(c.steps) == 1 else "" for c in mine}
     for curve in sorted(mine, key=lambda c: -len(c.steps)):
-        ax.plot(curve.steps, curve.values, color=colours[curve.tag], linewidth=1.4)
+        ax.plot(
+            curve.steps,
+            curve.values,
+            color=colours[curve.tag],
+            linewidth=1.4,
+            marker=markers[curve.tag] or None,
+            markersize=6,
+        )
     for curve in mine:  # the legend in the compared order
-        ax.plot([], [], color=colours[curve.tag], label=curve.tag, linewidth=1.4)
+        ax.plot(
+            [], [], color=colours[curve.tag], label=curve.tag, linewidth=1.4,
+            marker=markers[curve.tag] or None,
+        )  # fmt: skip
     ax.set_xlabel("step")
     ax.set_title(f"{metric} during training", loc="left")
     ax.legend(fontsize=8, frameon=False)

@@ -1,5 +1,6 @@
-"""What ``cpv compare`` prints: one column per version, one row per field, metric and
-differing param (through :mod:`cpv.cli.render`'s console; ``--json`` goes through
+"""What ``cpv compare`` prints: one column per version; the metrics first, then the params
+that differ (those the same in all on one line), then the details (message, size, data
+version, time) (through :mod:`cpv.cli.render`'s console; ``--json`` goes through
 :func:`cpv.cli.render.print_json`).
 
 A change against the baseline follows each value, green when it is an improvement and red
@@ -57,23 +58,18 @@ def _size_cell(size: int, delta: int) -> Cell:
     return [[(text, ""), (f" ({sign}{_layout.human_size(abs(delta))})", "dim")]]
 
 
+class Note(str):
+    """A line under a section, wrapped to the terminal (not a row of cells)."""
+
+
 def _rows(res: Comparison) -> list[tuple[str, list[Cell]] | str]:
-    """Rows (label, one cell per version) and section titles (plain strings)."""
+    """Rows (label, one cell per version), section titles (plain strings) and notes: what
+    people compare first (metrics, params), the bookkeeping after."""
     vs = res.versions
     deltas = res.size_deltas or [0] * len(vs)
     rows: list[tuple[str, list[Cell]] | str] = [
         ("", [_plain(v.tag, "bold") for v in vs]),
         ("aliases", [_plain(",".join(v.aliases) or "-", "cyan" if v.aliases else "") for v in vs]),
-        ("created", [_plain(_layout.short_date(v.created_at)) for v in vs]),
-        ("data", [_plain(v.data_version or "-") for v in vs]),
-        ("size", [_size_cell(v.size_bytes, d) for v, d in zip(vs, deltas, strict=True)]),
-        (
-            "message",
-            [
-                [[(line, "")] for line in _layout.clip(v.message or "-", MESSAGE_WIDTH, 2)]
-                for v in vs
-            ],
-        ),
     ]
     if res.metrics:
         against = "each metric's best" if res.against == "best" else vs[0].tag
@@ -81,10 +77,24 @@ def _rows(res: Comparison) -> list[tuple[str, list[Cell]] | str]:
         for m in res.metrics:
             way = {"min": " (min)", "max": " (max)"}.get(m.direction or "", "")
             rows.append((f"  {m.name}{way}", [_metric_cell(m, i, v.tag) for i, v in enumerate(vs)]))
-    differing = [p for p in res.params if p.differs]
-    if differing:
-        rows.append("params that differ:")
-        rows += [(f"  {p.name}", [_plain(_param(v)) for v in p.values]) for p in differing]
+    if res.params:
+        rows.append("params:")
+        rows += [
+            (f"  {p.name}", [_plain(_param(v)) for v in p.values]) for p in res.params if p.differs
+        ]
+        same = [p for p in res.params if not p.differs]
+        if same:
+            pairs = " ".join(f"{p.name}={_param(p.values[0])}" for p in same)
+            rows.append(Note(f"  the same in all: {pairs}"))
+    rows += [
+        "details:",
+        ("  message", [
+            [[(line, "")] for line in _layout.clip(v.message or "-", MESSAGE_WIDTH, 2)] for v in vs
+        ]),
+        ("  size", [_size_cell(v.size_bytes, d) for v, d in zip(vs, deltas, strict=True)]),
+        ("  data", [_plain(v.data_version or "-") for v in vs]),
+        ("  created", [_plain(_layout.short_date(v.created_at)) for v in vs]),
+    ]  # fmt: skip
     return rows
 
 
@@ -108,7 +118,8 @@ def _blocks(label_w: int, widths: list[int], columns: int | None) -> list[list[i
 
 
 def comparison_table(res: Comparison) -> None:
-    """``cpv compare``: the table, then which params are the same everywhere."""
+    """``cpv compare``: the metrics and params first, then the details, in blocks of
+    versions that fit the terminal."""
     rows = _rows(res)
     table = [r for r in rows if isinstance(r, tuple)]
     label_w = max(len(label) for label, _ in table)
@@ -117,6 +128,9 @@ def comparison_table(res: Comparison) -> None:
         if n:
             console.print()
         for row in rows:
+            if isinstance(row, Note):
+                _say(row)
+                continue
             if isinstance(row, str):
                 console.print(Text(row, style="bold"))
                 continue
@@ -132,7 +146,3 @@ def comparison_table(res: Comparison) -> None:
                     line.append(" " * (widths[i] - sum(len(t) for t, _ in segments)))
                 line.rstrip()
                 console.print(line)
-    same = [p for p in res.params if not p.differs]
-    if same:
-        pairs = " ".join(f"{p.name}={_param(p.values[0])}" for p in same)
-        _say(f"params the same in all: {pairs}")

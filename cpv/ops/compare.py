@@ -5,8 +5,9 @@ the manager's first kind, oldest first. Each metric row holds every version's va
 change against the baseline (the first version, or with ``against="best"`` that metric's
 best version) and the best version, by the metric's direction: ``min`` or ``max`` as given
 (``--metric wer:min``), as ``cpv.yaml``'s ``best:`` declares it, else from its name (a loss,
-an error rate, a perplexity or a duration goes down; anything else up; ``step``, ``epoch``
-and ``is_best`` have no best).
+an error rate, a perplexity or a duration goes down; anything else up). Counters
+(``step``, ``epoch``, ``global_step``, ``is_best``) have no best, come after the metrics and
+have no training curve.
 
 Training curves come from ``metrics.log``: the integrations write a ``step`` line per
 logged step (``{"kind": "step", "run": …, "step": …, "metrics": {…}}``) just before the
@@ -39,8 +40,9 @@ _LOWER_IS_BETTER = re.compile(
     r"(^|[_\-./ ])(loss|error|err|wer|cer|ter|mse|mae|rmse|perplexity|ppl|latency|runtime"
     r"|time|seconds|duration|distance)($|[_\-./ ])"
 )
-#: Bookkeeping the integrations record: no version is "best" by these.
-_NEUTRAL = frozenset({"step", "epoch", "is_best", "global_step"})
+#: Counters the integrations record: no version is "best" by these, they are listed after
+#: the metrics and never charted as metrics.
+COUNTERS = frozenset({"step", "epoch", "is_best", "global_step"})
 
 
 class MetricRow(BaseModel):
@@ -169,7 +171,7 @@ def direction_of(name: str, repo: ModelRepo | None = None) -> Direction | None:
     from the name; None for bookkeeping (step, epoch, is_best)."""
     if repo is not None and repo.config.best is not None and repo.config.best.metric == name:
         return "min" if repo.config.best.mode == "min" else "max"
-    if name in _NEUTRAL:
+    if name in COUNTERS:
         return None
     return "min" if _LOWER_IS_BETTER.search(name.lower()) else "max"
 
@@ -188,7 +190,7 @@ def _metric_rows(
                 f"no compared version has the metric {missing[0]!r}",
                 hint=f"Their metrics: {', '.join(present) or 'none'}.",
             )
-    specs = wanted or [(name, None) for name in present]
+    specs = wanted or [(n, None) for n in sorted(present, key=lambda n: (n in COUNTERS, n))]
     rows = []
     for name, mode in specs:
         values = [r.metrics.get(name) for r in records]
@@ -296,7 +298,7 @@ def training_curves(
         steps = found.get(record.tag, [])
         names = sorted({k for _, values in steps for k, v in values.items() if _number(v)})
         for name in names:
-            if metrics and name not in metrics:
+            if (metrics and name not in metrics) or name in COUNTERS:
                 continue
             points = [(s, float(v[name])) for s, v in steps if _number(v.get(name))]
             curves.append(

@@ -53,7 +53,7 @@ def test_the_last_versions_side_by_side_with_deltas_and_the_best(versions: Path)
     assert res.tags == [f"model/v0.{i}" for i in range(1, 5)]
     assert [v.aliases for v in res.versions] == [[], ["prod"], [], []]
     rows = {r.name: r for r in res.metrics}
-    assert list(rows) == ["accuracy", "step", "wer"]
+    assert list(rows) == ["accuracy", "wer", "step"]  # counters after the metrics
     wer = rows["wer"]
     assert wer.direction == "min" and wer.best == "model/v0.4"
     assert wer.values == [0.31, 0.25, 0.27, 0.21]
@@ -114,7 +114,11 @@ def test_cli_table_shows_every_version_alias_delta_and_the_best(versions: Path) 
     assert "0.25 (-0.06)" in wer and "0.21 (-0.1) *" in wer and "0.31 " in wer
     assert "accuracy" not in out  # --metric keeps only wer
     assert re.search(r"^  lr\s+0\.0003\s+0\.0003\s+0\.0001\s+0\.0001$", out, re.M)
-    assert "params the same in all: optimizer.name=adam" in out
+    assert "  the same in all: optimizer.name=adam" in out
+    assert "optimizer.name" not in out.split("the same in all")[0]  # collapsed, not a row
+    # what people compare leads; the bookkeeping follows
+    order = [out.index(word) for word in ("metrics (", "  wer", "params:", "details:", "created")]
+    assert order == sorted(order)
     assert "\x1b[" not in out  # a pipe gets no colour
 
 
@@ -166,14 +170,23 @@ def test_html_report_is_self_contained_and_escaped(versions: Path, tmp_path: Pat
     assert page.startswith("<!DOCTYPE html>")
     assert not re.search(r"https?:|//[a-z]|<script|<link|<img|<iframe|\bsrc=|@import", page)
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page
-    assert page.count("<svg") == 3  # accuracy, step, wer across versions
+    assert page.count("<svg") == 2  # accuracy and wer across versions; step is a counter
+    assert 'aria-label="step' not in page
     assert '<span class="delta better">-0.06</span>' in page  # wer, v0.2 against v0.1
     assert '<span class="best">0.21</span>' in page  # wer's best, v0.4
     assert "Training curves" not in page  # no run logged steps here
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids)), "chart ids clash"
     width, height = _png_size(png)
-    assert width >= 800 and height >= 600
+    assert width >= 800 and height >= 300  # two charts side by side
+    # metrics, their charts, then the details; equal params collapsed into one line
+    order = [page.index(m) for m in ('id="compared"', 'id="metrics"', 'id="details"')]
+    assert order == sorted(order)
+    assert page.index(">wer") < page.index(">created<") and page.index(">author<") > order[1]
+    assert re.search(
+        r'<tr class="same"><td>the same in all</td><td[^>]*>optimizer\.name=adam<', page
+    )
+    assert ">optimizer.name</td>" not in page
 
 
 def test_reports_into_a_missing_folder_create_it(versions: Path, tmp_path: Path) -> None:
@@ -232,7 +245,7 @@ def test_training_curves_follow_each_versions_run(versions: Path, tmp_path: Path
     report = tmp_path / "r.html"
     run_cpv("compare", "--html", str(report), cwd=versions)
     page = report.read_text(encoding="utf-8")
-    assert "Training curves" in page and page.count("<svg") == 4
+    assert "Training curves" in page and page.count("<svg") == 3  # accuracy, wer; loss curves
     assert 'aria-label="loss during training"' in page
 
 

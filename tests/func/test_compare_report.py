@@ -9,6 +9,7 @@ is how the one in docs/compare.md was made).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -50,10 +51,12 @@ def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def trained(repo: Path, tmp_path: Path) -> Path:
-    """Two training runs, four versions, per-step losses; ``prod`` on the second."""
+    """Two training runs, four versions, per-step losses, a gradient norm logged once per run
+    (a curve of one point), the epoch as a counter; ``prod`` on the second."""
     ckpt = tmp_path / "model.bin"
     for run, (lr, start) in enumerate([(3e-4, 2.4), (1e-4, 2.1)]):
         with versioning(repo=repo, params={"lr": lr, "batch_size": 32}) as v:
+            v.log_metrics({"grad_norm": 1.5 - run}, step=0)
             for epoch in range(2):
                 for step in range(epoch * 40, epoch * 40 + 40):
                     loss = start / (1 + step / (15 + 10 * run)) + 0.02 * (step % 3)
@@ -62,7 +65,12 @@ def trained(repo: Path, tmp_path: Path) -> Path:
                 wer = round(0.34 - 0.05 * epoch - 0.03 * run + 0.01 * (run * epoch), 3)
                 v.log_checkpoint(
                     ckpt,
-                    metrics={"wer": wer, "eval_loss": round(2.2 * wer, 3), "bleu": 40 - 50 * wer},
+                    metrics={
+                        "wer": wer,
+                        "eval_loss": round(2.2 * wer, 3),
+                        "bleu": 40 - 50 * wer,
+                        "epoch": epoch + 1,
+                    },
                     message=f"lr {lr:g}, epoch {epoch + 1}",
                 )
     ModelCheckpoints(repo).promote("v0.2", "prod")
@@ -73,7 +81,7 @@ def test_the_report_renders_in_chromium(trained: Path, tmp_path: Path) -> None:
     from PIL import Image  # matplotlib's own dependency: the report extra has it
 
     comparison = ModelCheckpoints(trained).compare()
-    assert {c.metric for c in comparison.curves} == {"loss", "learning_rate"}
+    assert {c.metric for c in comparison.curves} == {"loss", "learning_rate", "grad_norm"}
     report = write_html(comparison, tmp_path / "report.html")
     shot = tmp_path / "shot.png"
     profile = tmp_path / "chromium-profile"
@@ -84,8 +92,21 @@ def test_the_report_renders_in_chromium(trained: Path, tmp_path: Path) -> None:
     dom = _chromium("--dump-dom", report.as_uri(), profile=profile).stdout
 
     # The browser built the page: the table and every chart are elements of its DOM.
-    assert dom.count("<svg") == 5  # wer, eval_loss, bleu across versions; loss, lr curves
-    assert dom.count("<figure") == 5 and "<table>" in dom and "model/v0.4" in dom
+    # bleu, eval_loss, wer across versions (epoch is a counter: no chart); grad_norm, lr, loss
+    assert dom.count("<svg") == 6 and dom.count("<figure") == 6
+    assert 'aria-label="epoch' not in dom and "model/v0.4" in dom
+    # What people compare leads: metrics, params, their charts, the curves; then the details.
+    order = [dom.index(f'id="{i}"') for i in ("compared", "metrics", "curves", "details")]
+    assert order == sorted(order)
+    assert dom.index(">wer") < order[1] < dom.index(">author<")
+    assert dom.index(">epoch") > dom.index(">wer")  # the counter after the metrics
+    # lr differs (a row of its own); batch_size is the same in all (collapsed into one line)
+    assert ">lr</td>" in dom and ">batch_size</td>" not in dom
+    assert re.search(r"the same in all</td><td[^>]*>[^<]*batch_size=32", dom)
+    # A run that logged one step is drawn as points (markers), not an empty chart.
+    grad = re.search(r'<figure aria-label="grad_norm during training">(.*?)</figure>', dom, re.S)
+    markers = re.findall(r'<use [^>]*style="fill: ?#', grad.group(1)) if grad else []
+    assert len(markers) >= 4  # a filled marker per version (axis ticks are strokes only)
     image = Image.open(shot).convert("RGB")
     assert image.size == (WIDTH, HEIGHT)
     colours = image.getcolors(maxcolors=WIDTH * HEIGHT)
