@@ -143,7 +143,10 @@ def _param_rows(comparison: Comparison, span: int) -> list[str]:
     rows = []
     for p in comparison.params:
         if p.differs:
-            cells = "".join(f'<td class="text">{_e(_fmt(v))}</td>' for v in p.values)
+            cells = "".join(
+                f"<td>{_e(_fmt(v))}</td>" if _number(v) else f'<td class="text">{_e(_fmt(v))}</td>'
+                for v in p.values
+            )
             rows.append(f'<tr class="differs"><td>{_e(p.name)}</td>{cells}</tr>')
     same = [p for p in comparison.params if not p.differs]
     if same:

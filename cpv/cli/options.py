@@ -163,13 +163,15 @@ def _old_all(command: str, new: str) -> Callable[[F], F]:
 
 def recursive_option(command: str) -> Callable[[F], F]:
     """``--recursive``: the command in every model repository below this folder (not inside
-    one); ``--all`` of the previous release kept for one release."""
+    one); ``--all`` of the previous release kept for one release (on ``list`` it was also
+    ``--deleted`` inside a repository)."""
     main = click.option(
         "--recursive",
         is_flag=True,
         help="In every model repository below this folder (not inside one).",
     )
-    return _stack(main, _old_all(command, "--recursive"))
+    new = "--deleted (in a repository) or --recursive" if command == "list" else "--recursive"
+    return _stack(main, _old_all(command, new))
 
 
 def all_versions_option(command: str, *, help: str) -> Callable[[F], F]:
