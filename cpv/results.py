@@ -72,8 +72,7 @@ class PullResult(BaseModel):
     fetched_objects: int = 0
     verified_paths: list[str] = Field(default_factory=list)
     updated_branch: bool = False
-    #: with ``force``: where the unsaved work it overwrote was kept (``refs/cpv/backups/…``),
-    #: and, in the same order, the command that puts each back
+    #: ``force``: refs keeping the unsaved work it overwrote; the command restoring each
     backups: list[str] = Field(default_factory=list)
     restore: list[str] = Field(default_factory=list)
 
@@ -268,13 +267,10 @@ class VerifiedVersion(BaseModel):
     not_fetched: list[str] = Field(default_factory=list)
     repaired_local: int = 0
     repaired_remote: int = 0
-    #: why the version was refused unchecked: its pointer or listing names something that
-    #: is not an object id (nothing of it was fetched, uploaded or deleted)
+    #: why the version was refused unchecked (its pointer or listing names a non-object id)
     refused: str | None = None
-    #: with ``repair``: where corrupt local copies were set aside (never uploaded)
     quarantined: list[str] = Field(default_factory=list)
-    #: removed on purpose (``gc``/``delete``): its removal marker (action, by, at, why,
-    #: remote, freed_bytes, ref, commit); its objects are not checked, and not a problem
+    #: removed on purpose (``gc``/``delete``): its marker; its objects are not checked
     removed: dict[str, Any] | None = None
     unreadable: list[str] = Field(default_factory=list, exclude=True)
 
