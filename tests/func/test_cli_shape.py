@@ -47,6 +47,7 @@ def test_old_and_new_spellings_read_the_same(
     repo: Path, old: list[str], new: list[str], notice: tuple[str, str] | None
 ) -> None:
     _tagged(repo, b"one", b"two")
+    ModelCheckpoints(repo).push()  # only a published version may be deleted without --force
     ModelCheckpoints(repo).delete("v0.1")
     before = run_cpv(*old, "--json", cwd=repo, check=False)
     after = run_cpv(*new, "--json", cwd=repo, check=False)
@@ -75,6 +76,7 @@ def test_tag_with_the_old_kind_argument_and_version_option(repo: Path) -> None:
 
 def test_delete_reason_in_both_spellings_reaches_the_marker(repo: Path) -> None:
     _tagged(repo, b"one", b"two", b"three")
+    ModelCheckpoints(repo).push()
     old = run_cpv("delete", "v0.1", "--why", "too big", cwd=repo)
     assert _notices(old.stderr) == [("cpv delete --why", "cpv delete -m TEXT")]
     new = run_cpv("delete", "v0.2", "-m", "a bad run", cwd=repo)
