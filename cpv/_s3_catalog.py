@@ -7,6 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+#: The most of an index (or a copy of one) that is read; an index is a few hundred bytes.
+INDEX_MAX = 1 << 20
+#: The most of the snapshot of every index (``cpv-catalog.json``) that is read.
+SNAPSHOT_MAX = 64 << 20
+
+
+def _bounded(body: Any, limit: int) -> bytes:
+    data = bytes(body.read(limit + 1))
+    return data if len(data) <= limit else b""
 
 
 def list_prefixes(client: Any, bucket: str, prefix: str) -> list[str]:
@@ -26,10 +35,12 @@ def has_keys(client: Any, bucket: str, prefix: str) -> bool:
     return bool(answer.get("KeyCount") or answer.get("Contents"))
 
 
-def get_small(client: Any, bucket: str, key: str) -> bytes | None:
-    """The bytes of a small object, None when there is no such key."""
+def get_small(client: Any, bucket: str, key: str, *, limit: int = INDEX_MAX) -> bytes | None:
+    """The bytes of a small object, None when there is no such key; ``b""`` (which reads as
+    no index) when it is larger than ``limit``: a bucket's object is never read whole on
+    trust."""
     try:
-        return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        return _bounded(client.get_object(Bucket=bucket, Key=key)["Body"], limit)
     except Exception as exc:
         response = getattr(exc, "response", None) or {}
         if str(response.get("Error", {}).get("Code", "")) in _MISSING:
@@ -62,7 +73,7 @@ def get_tagged(client: Any, bucket: str, key: str) -> tuple[bytes, str] | None:
     """The bytes of a small object and the ETag of those very bytes; None when absent."""
     try:
         answer = client.get_object(Bucket=bucket, Key=key)
-        return bytes(answer["Body"].read()), str(answer.get("ETag", ""))
+        return _bounded(answer["Body"], INDEX_MAX), str(answer.get("ETag", ""))
     except Exception as exc:
         response = getattr(exc, "response", None) or {}
         if str(response.get("Error", {}).get("Code", "")) in _MISSING:

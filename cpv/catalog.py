@@ -53,7 +53,7 @@ class BestVersion(BaseModel):
     metric: str
     mode: str
     tag: str
-    value: float
+    value: float = Field(allow_inf_nan=False)
 
 
 class ModelIndex(BaseModel):
@@ -180,10 +180,7 @@ class IndexFile:
     def read(self) -> ModelIndex | None:
         """The index; None when there is none or it does not read as one."""
         if not self.store.s3:
-            try:
-                raw: bytes | None = (Path(self.store.url) / INDEX_NAME).read_bytes()
-            except FileNotFoundError:
-                raw = None
+            raw = _read_local(Path(self.store.url) / INDEX_NAME)
         else:
             raw = self._request(_s3_catalog.get_small)
         return _parse(raw)[0] if raw is not None else None
@@ -313,11 +310,8 @@ def _list_local(root: Path, team: str | None) -> list[ModelEntry]:
     teams = [root / team] if team else _subdirs(root)
     for team_dir in teams:
         for model_dir in _subdirs(team_dir):
-            index = model_dir / INDEX_NAME
             try:
-                raw: bytes | None = index.read_bytes()
-            except FileNotFoundError:
-                raw = None
+                raw = _read_local(model_dir / INDEX_NAME)
             except OSError:
                 raw = b""  # there, but not a readable file: listed as unreadable
             if raw is None and not (
@@ -328,6 +322,16 @@ def _list_local(root: Path, team: str | None) -> list[ModelEntry]:
                 continue
             found.append(_entry(team_dir.name, model_dir.name, str(model_dir), raw))
     return found
+
+
+def _read_local(path: Path) -> bytes | None:
+    """A local index's bytes (None: there is none; ``b""`` when it is too large to be one)."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(_s3_catalog.INDEX_MAX + 1)
+    except FileNotFoundError:
+        return None
+    return data if len(data) <= _s3_catalog.INDEX_MAX else b""
 
 
 def _subdirs(folder: Path) -> list[Path]:

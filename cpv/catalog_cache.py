@@ -47,7 +47,11 @@ class Snapshot:
         self.changed = False
         #: what was wrong with the snapshot (it is then written again from what is read)
         self.notes: list[str] = []
-        raw = _s3_catalog.get_small(client, bucket, base + SNAPSHOT) if self.etags else None
+        raw = (
+            _s3_catalog.get_small(client, bucket, base + SNAPSHOT, limit=_s3_catalog.SNAPSHOT_MAX)
+            if self.etags
+            else None
+        )
         if raw is not None:
             self._load(raw)
 

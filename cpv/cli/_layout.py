@@ -20,6 +20,7 @@ from typing import Any
 from cpv.units import human_size  # noqa: F401 - re-exported: the renderers call _layout.human_size
 
 GAP = "  "
+_COLUMNS_MAX = 10_000  # a COLUMNS beyond (or "²", or 1e9) is ignored like an unset one
 SHORT_HASH = 12  # like git's short hashes: enough to be unique, short enough to scan
 _HASH = re.compile(r"[0-9a-f]{7,64}(\.dir)?")
 
@@ -32,8 +33,8 @@ def plain(stream: Any) -> bool:
 def width() -> int | None:
     """The columns to fit: ``COLUMNS`` if set, else the terminal's; None (do not wrap) when
     stdout is not a terminal, so ``cpv list | grep`` sees one line per version."""
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isascii() and columns.isdecimal() and 0 < int(columns) <= _COLUMNS_MAX:
         return int(columns)
     if sys.stdout.isatty():
         return shutil.get_terminal_size().columns

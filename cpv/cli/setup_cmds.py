@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich.markup import escape
 
 from cpv.cli import render, render_setup
 from cpv.errors import ChecksFailed, CpvError, UsageError
@@ -50,7 +51,7 @@ def _show(as_json: bool, root: Path | None) -> None:
     render_setup.model_settings(view.sources)
     render_setup.webhooks(view.webhooks, view.webhook_failures)
     for problem in view.permission_problems:
-        render.console.print(f"[yellow]warning:[/] {problem}")
+        render.console.print(f"[yellow]warning:[/] {escape(problem)}")
 
 
 def _webhooks(
@@ -345,7 +346,7 @@ def remote_show(ctx: click.Context, as_json: bool) -> None:
         render.print_json(state)
         return
     for name, value in state.items():
-        render.console.print(f"[bold]{name}[/]\t{value or '(none)'}")
+        render.console.print(f"[bold]{name}[/]\t{escape(str(value or '(none)'))}")
 
 
 @remote.command("set", short_help="Move the model's storage, copying every object.")

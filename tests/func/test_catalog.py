@@ -252,9 +252,9 @@ def test_a_listing_reads_only_the_indexes_that_changed_since_the_last(
     for name in ("get_small", "get_tagged"):
         real = getattr(_s3_catalog, name)
 
-        def counted(client: Any, bucket: str, key: str, real: Any = real) -> Any:
+        def counted(client: Any, bucket: str, key: str, real: Any = real, **kw: Any) -> Any:
             reads.append(key)
-            return real(client, bucket, key)
+            return real(client, bucket, key, **kw)
 
         monkeypatch.setattr(_s3_catalog, name, counted)
     assert set(_models()) == {"acme/a", "acme/b", "acme/c"}  # first listing: every copy

@@ -216,3 +216,42 @@ def test_a_local_index_out_of_range_is_named_and_the_rest_listed(tmp_path: Path)
     assert "* acme/b: its cpv-index.json does not read as a cpv index" in out.stdout
     assert out.stdout.splitlines()[1].split()[:2] == ["acme/a", "v0.1"]
     assert_inert(out.stdout + out.stderr)
+
+
+def test_a_git_remote_with_markup_is_printed_as_typed(repo: Path) -> None:
+    git(
+        repo,
+        "remote",
+        "set-url",
+        "origin",
+        "https://example.com/[bold]x[/bold]/[link=https://e.x]y",
+    )
+    out = run_cpv("remote", "show", cwd=repo)
+    assert "https://example.com/[bold]x[/bold]/[link=https://e.x]y" in out.stdout
+
+
+@pytest.mark.parametrize("columns", ["²", "99999999999999999999", " 80 "])
+def test_an_odd_columns_setting_never_breaks_output(repo: Path, columns: str) -> None:
+    write_checkpoint(repo, b"weights")
+    ModelCheckpoints(repo).tag(message="a message")
+    out = run_cpv("list", cwd=repo, env={"COLUMNS": columns})
+    assert "model/v0.1" in out.stdout and not out.stderr
+
+
+def test_an_index_too_large_or_with_an_infinite_best_is_named(tmp_path: Path) -> None:
+    from cpv.catalog import INDEX_NAME
+    from cpv.config import cpv_home
+
+    for name in ("a", "b", "c"):
+        _published(tmp_path, name)
+    root = cpv_home() / "storage" / "acme"
+    big = root / "b" / INDEX_NAME
+    big.write_bytes(big.read_bytes().rstrip() + b" " * (2 << 20))  # valid JSON, 2 MiB
+    inf = root / "c" / INDEX_NAME
+    data = json.loads(inf.read_bytes())
+    data["best"] = {"metric": "loss", "mode": "min", "tag": "model/v0.1", "value": "@RAW@"}
+    inf.write_text(json.dumps(data).replace('"@RAW@"', "1e999"))
+
+    out = json.loads(run_cpv("models", "--json").stdout)  # valid JSON: no Infinity
+    notes = {m["model"]: m["note"] for m in out["models"]}
+    assert notes["a"] == "" and "does not read" in notes["b"] and "does not read" in notes["c"]

@@ -1,0 +1,29 @@
+"""The CLI's consoles: text from outside never acts as a terminal control, on a terminal too."""
+
+from __future__ import annotations
+
+import io
+
+from rich.text import Text
+
+from cpv.cli.render_console import SafeConsole
+
+
+def _terminal() -> tuple[SafeConsole, io.StringIO]:
+    out = io.StringIO()
+    return SafeConsole(file=out, force_terminal=True, color_system="truecolor", width=200), out
+
+
+def test_text_with_escape_sequences_is_printed_visible_and_styles_still_work() -> None:
+    console, out = _terminal()
+    console.print(Text("msg \x1b]52;c;ZXZpbA==\x07 \x1b[2J \x9b1m", style="bold"))
+    written = out.getvalue()
+    assert "␛]52;c;ZXZpbA== ␛[2J \ufffd1m" in written  # (rich drops the BEL itself)
+    assert "\x1b]52" not in written and "\x1b[2J" not in written and "\x9b" not in written
+    assert "\x1b[1m" in written  # rich's own bold is still drawn
+
+
+def test_no_hyperlink_is_written_whatever_markup_came_in() -> None:
+    console, out = _terminal()
+    console.print("[link=https://evil.example]click[/link]")
+    assert "click" in out.getvalue() and "\x1b]8;" not in out.getvalue()
