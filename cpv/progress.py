@@ -11,6 +11,8 @@ class Printer:
         print(f"{done}/{total} {label}")
     def waiting(self, message):
         print(message)
+    def stage(self, label):  # optional: the work that moves no bytes ("publishing to git")
+        print(label)
 
 ModelCheckpoints(".", progress=Printer()).push()
 ```
