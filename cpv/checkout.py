@@ -126,8 +126,8 @@ def _inside(dest: Path, target: Path) -> None:
     if folder != real and real not in folder.parents:
         raise InvalidObjectIdError(
             f"{dest.name}/{target.relative_to(dest).as_posix()} would be written outside "
-            f"{dest.name}/ (through a link to {folder}): {dest.name}/ was left as it was",
-            hint="Remove the link from the workspace, then run the command again.",
+            f"{dest.name}/ (in {folder}): {dest.name}/ was left as it was",
+            hint="If a link in the workspace leads there, remove it and run the command again.",
             oid="",
             where=str(target),
         )

@@ -203,3 +203,34 @@ def test_checkout_does_not_follow_a_workspace_link_out_of_the_folder(
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "outside checkpoints/" in proc.stderr
     assert list(outside.iterdir()) == []
+
+
+def test_a_forged_version_pushed_with_plain_git_is_refused_by_clone_and_get(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The teammate pushes the forged tag with plain git and puts its (genuine) listing in
+    the storage; whoever clones or gets that version has nothing written outside."""
+    from cpv.storage import store_for
+
+    _versions(repo, b"one")
+    push(repo)
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"mine")
+    pwned = hashlib.md5(b"pwned").hexdigest()
+    place_object(cache_dir(repo), pwned, data=b"pwned")
+    oid = _listing(repo, [{"md5": pwned, "relpath": "../../outside.txt"}])
+    tag = _forge(repo, "v0.2", oid)
+    store = store_for(repo)
+    for each in (pwned, oid):
+        store.upload(each, cache_dir(repo) / "files" / "md5" / each[:2] / each[2:])
+    _git(repo, "push", "-q", "origin", tag)
+    work = tmp_path / "work"
+    work.mkdir()
+    clone = run_cpv("clone", "acme/whisper-small", "other", "--ref", "v0.2", cwd=work, check=False)
+    _refused(clone, tag)
+    assert not (work / "other").exists()  # a failed clone leaves nothing behind
+    get = run_cpv("get", "acme/whisper-small@v0.2", "got", cwd=work, check=False)
+    _refused(get, "v0.2")
+    assert "not a path inside its folder" in get.stderr
+    assert outside.read_bytes() == b"mine"
+    assert not (work / "outside.txt").exists() and not (tmp_path / "outside.txt.tmp").exists()
