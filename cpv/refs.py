@@ -33,6 +33,7 @@ from pydantic import BaseModel
 from cpv._git import TagRef
 from cpv.errors import UsageError, VersionNotFoundError
 from cpv.metadata import VersionRecord, decode_record, tag_message
+from cpv.metrics import is_comparable
 from cpv.repo import ModelRepo
 from cpv.versions import Kind, Version, parse_version_arg
 
@@ -125,12 +126,12 @@ def now() -> str:
 
 def best(records: Sequence[VersionRecord], *, metric: str, mode: str) -> VersionRecord | None:
     """The record with the lowest (``min``) or highest (``max``) numeric ``metric``; ties go
-    to the newest version. Records without it are skipped."""
+    to the newest version. Records without it, or whose value is no comparable number (a
+    text, NaN, an infinity, an integer beyond 64 bits: see :mod:`cpv.metrics`), are skipped."""
     scored = [
         (float(r.metrics[metric]), i, r)
         for i, r in enumerate(records)
-        if isinstance(r.metrics.get(metric), (int, float))
-        and not isinstance(r.metrics.get(metric), bool)
+        if is_comparable(r.metrics.get(metric))
     ]
     if not scored:
         return None
@@ -205,8 +206,12 @@ def resolve_arg(
             if found is not None:
                 break
         if found is None:
+            texts = [r.tag for r in records if r.kind in kinds and metric in r.metrics]
+            held = f" (in {', '.join(texts[:3])}{' …' if len(texts) > 3 else ''}: not a number)"
             raise VersionNotFoundError(
-                f"no version has the metric {metric!r}: `best` names nothing",
+                f"no version has a number for the metric {metric!r}{held}: `best` names nothing"
+                if texts
+                else f"no version has the metric {metric!r}: `best` names nothing",
                 hint="Tag versions with that metric (--metric), or name another: "
                 "best:METRIC:min|max.",
             )

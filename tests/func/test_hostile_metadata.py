@@ -255,3 +255,15 @@ def test_an_index_too_large_or_with_an_infinite_best_is_named(tmp_path: Path) ->
     out = json.loads(run_cpv("models", "--json").stdout)  # valid JSON: no Infinity
     notes = {m["model"]: m["note"] for m in out["models"]}
     assert notes["a"] == "" and "does not read" in notes["b"] and "does not read" in notes["c"]
+
+
+def test_best_over_values_that_are_no_numbers_says_so(repo: Path) -> None:
+    write_checkpoint(repo, b"weights")
+    ModelCheckpoints(repo).tag(metrics={"loss": 0.5})
+    rewrite_tag(repo, "model/v0.1", {"metrics": {"loss": "@RAW@"}}, raw="NaN")
+
+    bad = run_cpv("show", "best:loss:min", cwd=repo, check=False)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.startswith(
+        "Error: no version has a number for the metric 'loss' (in model/v0.1: not a number)"
+    )
