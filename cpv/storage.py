@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from cpv import _dvc, _s3_io
+from cpv import _dvc, _s3_io, storage_pin
 from cpv._s3 import s3_client, storage_error
 from cpv.checkout import copy_hashed, note_verified
 from cpv.config import UserConfig, load_user_config
@@ -350,6 +350,7 @@ def _is_missing(exc: BaseException) -> bool:
 def store_for(root: Path, cfg: UserConfig | None = None) -> ObjectStore:
     """The model's storage as an object store: the URL, endpoint and region its
     ``.dvc/config`` names (what plain DVC would use), with this user's credentials."""
+    storage_pin.follow(root)  # a moved model: its config.local follows the newest move
     settings = remote_settings(root)
     url = settings.get("url", "")
     if not url:

@@ -30,6 +30,7 @@ from cpv.remote_view import GC_REF
 from cpv.repo import ModelRepo
 from cpv.results import PullResult
 from cpv.storage import ObjectStore
+from cpv.storage_pin import pin_newest
 from cpv.transfer import get_transfer, store_for
 from cpv.urls import UrlKind, git_kind, is_s3, local_path, s3_location
 from cpv.versions import Kind, Version, parse_version_arg
@@ -135,7 +136,9 @@ def pull(
     repo = ModelRepo.open(path)
     with repo.locked():
         store = _warm_store(repo)  # its S3 client is made while git fetches
-        updated = _fetch_refs(repo, store)
+        # A version is put in the workspace with the branch left as it is (docs/cli.md).
+        updated = _fetch_refs(repo, store, move_branch=version is None)
+        store = _newest_store(repo, store)  # the model may have moved: read where it is now
         if version is not None:  # after the fetch: an alias may have moved
             kind_arg, parsed = resolve_arg(repo, version, within=kinds, action="pull")
             wanted = [kind_arg] if kind_arg else wanted
@@ -204,9 +207,23 @@ def _warm_store(repo: ModelRepo) -> ObjectStore | None:
     return store
 
 
-def _fetch_refs(repo: ModelRepo, store: ObjectStore | None = None) -> bool:
-    """Fetch the remote's tags and fast-forward the branch when possible (finishing first a
-    deletion on the remote whose holder is gone: :func:`cpv.fence.settle`)."""
+def _newest_store(repo: ModelRepo, warm: ObjectStore | None) -> ObjectStore | None:
+    """The storage the newest commit names (:func:`cpv.storage_pin.pin_newest`): ``warm``
+    when it is still that one, else a new store for the URL the model moved to."""
+    if pin_newest(repo.root) is None:
+        return warm
+    newest = _warm_store(repo)
+    if warm is not None and newest is not None and newest.url == warm.url:
+        return warm
+    return newest
+
+
+def _fetch_refs(
+    repo: ModelRepo, store: ObjectStore | None = None, *, move_branch: bool = True
+) -> bool:
+    """Fetch the remote's tags and the branch (finishing first a deletion on the remote
+    whose holder is gone: :func:`cpv.fence.settle`); fast-forward the branch when possible
+    and ``move_branch`` (else only its remote-tracking ref moves)."""
     url = repo.git.remote_url(GIT_REMOTE_NAME)
     if not url:
         return False
@@ -230,7 +247,7 @@ def _fetch_refs(repo: ModelRepo, store: ObjectStore | None = None) -> bool:
     remote_head = fetch_branch(
         repo, url, branch, *(tag_refspecs if missing else []), listing=listing
     )
-    return bool(remote_head) and fast_forward(repo, str(remote_head), branch)
+    return bool(remote_head) and move_branch and fast_forward(repo, str(remote_head), branch)
 
 
 def fetch_branch(

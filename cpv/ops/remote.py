@@ -28,6 +28,7 @@ from cpv.progress import current as current_progress
 from cpv.repo import ModelRepo
 from cpv.results import MoveResult, StorageState, VersionObjects
 from cpv.storage import ObjectStore, store_for
+from cpv.storage_pin import pin_newest
 from cpv.transfer import cached_listing, get_transfer, needed_objects, pointers_at
 from cpv.urls import is_s3, model_prefix_url
 
@@ -105,6 +106,7 @@ def move_storage(
         if not dry_run:
             old_store = store_for(repo.root, cfg) if old_url else None
             result.commit = _switch_remote(repo, cfg, url)
+            pin_newest(repo.root)  # older versions' checkouts read the new storage too
             result.index_warning = carry_index(old_store, store, team=team, model=model)
         return result
 

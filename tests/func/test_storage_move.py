@@ -5,6 +5,7 @@ older clones and plain git + DVC users see afterwards (moto S3 over HTTP, real g
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import boto3
 import pytest
 
 from cpv import ModelCheckpoints
-from cpv.config import StorageSettings, UserConfig, save_user_config
+from cpv.config import StorageSettings, UserConfig, cpv_home, save_user_config
 from cpv.ops.init import init_repository
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
 
@@ -148,3 +149,86 @@ def test_own_prefix_indexed_as_another_model_is_refused(
     assert "s3://cpv-test/acme/tts holds the model acme/asr" in proc.stderr
     assert repo_snapshot(second) == before
     assert not [k for k in _keys(s3_endpoint, s3_bucket) if k.startswith("acme/tts/files/")]
+
+
+def _dvc(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The plain `dvc` CLI (no cpv), as a user without cpv runs it."""
+    return subprocess.run(["dvc", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def _weights(repo: Path) -> bytes:
+    return (repo / "checkpoints" / "model.bin").read_bytes()
+
+
+@pytest.mark.s3
+@pytest.mark.slow
+def test_clones_made_before_a_move_and_plain_git_dvc_read_every_version(
+    tmp_path: Path, s3_bucket: str, s3_endpoint: str
+) -> None:
+    mover = _model(tmp_path, "asr")  # model/v0.1, model/v0.2 on the local default
+    ModelCheckpoints(mover).promote("v0.1", "prod")
+    ModelCheckpoints(mover).push()
+    origin = git(mover, "remote", "get-url", "origin").strip()
+    early = tmp_path / "early"
+    run_cpv("clone", origin, str(early))  # a teammate's clone, made before the move
+    early_head = git(early, "rev-parse", "HEAD")
+
+    _configure_s3(s3_endpoint, s3_bucket)
+    run_cpv("remote", "set", f"s3://{s3_bucket}", cwd=mover)
+    run_cpv("push", cwd=mover)
+    shutil.rmtree(cpv_home() / "storage")  # the old storage is gone
+
+    # The early clone: a versioned pull works the first time and leaves the branch alone.
+    out = json.loads(run_cpv("pull", "v0.1", "--json", cwd=early).stdout)
+    assert out["updated_branch"] is False and out["fetched_objects"] > 0
+    assert git(early, "rev-parse", "HEAD") == early_head
+    assert _weights(early) == b"asr weights 0 " * 40
+    # ... and plain DVC in it reads an old version from the new storage.
+    shutil.rmtree(early / ".dvc" / "cache")
+    git(early, "checkout", "-q", "alias/prod/1")
+    proc = _dvc(early, "pull", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert _weights(early) == b"asr weights 0 " * 40
+    git(early, "checkout", "-q", "main")
+    pulled = json.loads(run_cpv("pull", "--json", cwd=early).stdout)
+    assert pulled["updated_branch"] is True  # a pull without a version moves the branch
+
+    # A plain git + dvc user: one command after the clone, then any version.
+    plain = tmp_path / "plain"
+    subprocess.run(["git", "clone", "-q", origin, str(plain)], check=True)
+    git(plain, "checkout", "-q", "model/v0.1")
+    assert _dvc(plain, "pull", "-q").returncode != 0  # v0.1's own .dvc/config: the old storage
+    config = git(plain, "show", "origin/HEAD:.dvc/config")
+    (plain / ".dvc" / "config.local").write_text(config)
+    for tag, body in (("model/v0.1", b"asr weights 0 "), ("alias/prod/1", b"asr weights 0 ")):
+        git(plain, "checkout", "-q", tag)
+        proc = _dvc(plain, "pull", "-q")
+        assert proc.returncode == 0, proc.stderr
+        assert _weights(plain) == body * 40
+    git(plain, "checkout", "-q", "model/v0.2")
+    assert _dvc(plain, "pull", "-q").returncode == 0 and _weights(plain) == b"asr weights 1 " * 40
+
+
+def test_a_later_move_brought_in_by_plain_git_pull_is_followed(tmp_path: Path) -> None:
+    """A clone pinned to the first move's storage follows a teammate's second move that
+    plain `git pull` brought in: its next push uploads to where the model is now."""
+    mover = _model(tmp_path, "asr", versions=1)
+    first, second = tmp_path / "first", tmp_path / "second"
+    ModelCheckpoints(mover).move_storage(str(first))
+    ModelCheckpoints(mover).push()
+    origin = git(mover, "remote", "get-url", "origin").strip()
+    early = tmp_path / "early"
+    run_cpv("clone", origin, str(early))
+    assert str(first / "acme" / "asr") in (early / ".dvc" / "config.local").read_text()
+
+    ModelCheckpoints(mover).move_storage(str(second))
+    ModelCheckpoints(mover).push()
+    git(early, "pull", "-q", "--ff-only")  # plain git: cpv is not there to re-pin
+    write_checkpoint(early, b"early's new weights " * 20)
+    tagged = ModelCheckpoints(early).tag(message="after the second move")
+    ModelCheckpoints(early).push()
+    oid = tagged.records[0].content_hash
+    where = f"files/md5/{oid[:2]}/{oid[2:]}"
+    assert (second / "acme" / "asr" / where).is_file()
+    assert not (first / "acme" / "asr" / where).exists()
+    assert str(second / "acme" / "asr") in (early / ".dvc" / "config.local").read_text()
