@@ -350,8 +350,7 @@ def _is_missing(exc: BaseException) -> bool:
 def store_for(root: Path, cfg: UserConfig | None = None) -> ObjectStore:
     """The model's storage as an object store: the URL, endpoint and region its
     ``.dvc/config`` names (what plain DVC would use), with this user's credentials."""
-    storage_pin.follow(root)  # a moved model: its config.local follows the newest move
-    settings = remote_settings(root)
+    settings = remote_settings(storage_pin.follow(root))  # a moved model: the newest storage
     url = settings.get("url", "")
     if not url:
         raise StorageError(

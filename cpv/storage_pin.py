@@ -19,11 +19,15 @@ from __future__ import annotations
 import configparser
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cpv._dvc import REMOTE
 from cpv._git import GitRepo
 from cpv.config import GIT_REMOTE_NAME
 from cpv.errors import CpvError
+
+if TYPE_CHECKING:
+    from cpv.storage import ObjectStore
 
 _SECTION = f"'remote \"{REMOTE}\"'"
 _CONFIG = ".dvc/config"
@@ -48,11 +52,21 @@ def pin_newest(root: Path) -> dict[str, str] | None:
     return settings
 
 
-def follow(root: Path) -> None:
+def follow(root: Path) -> Path:
     """Keep a pin made before up to date (a teammate's later move, brought in by plain
-    ``git pull``); a model never pinned costs nothing here."""
+    ``git pull``); a model never pinned costs nothing here. Returns ``root``."""
     if (root / ".dvc" / "config.local").is_file():
         pin_newest(root)
+    return root
+
+
+def newest_store(root: Path, store: ObjectStore) -> ObjectStore:
+    """``store``, unless the branch has just brought in a move (``cpv push`` merging a
+    teammate's ``remote set``): then the store the model is at now."""
+    from cpv.storage import store_for
+
+    now = store_for(root, store.cfg)
+    return store if now.url == store.url else now
 
 
 def _newest_ref(git: GitRepo) -> str | None:

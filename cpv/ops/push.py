@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cpv import _git, progress, refs
+from cpv import _git, progress, refs, storage_pin
 from cpv._faults import fault_point, pause_point
 from cpv._paths import StrPath
 from cpv.config import GIT_REMOTE_NAME, lock_timeout
@@ -98,7 +98,7 @@ def push(path: StrPath = ".", *, jobs: int | None = None, dry_run: bool = False)
             progress.stage("checking the remote for new work")
             withdrawn += withdraw_contradicted(repo, listing, records).values()
             records = [r for r in records if repo.git.resolve(f"refs/tags/{r}")]
-            remote_head = _integrate_remote_branch(repo, url, branch, listing)
+            remote_head, store = _integrate(repo, url, branch, listing, store)
             branch_pushed = repo.git.head_commit() != remote_head
             objects = _upload(
                 repo, new_tags, branch, jobs=jobs, dry_run=False, store=store, moves=records
@@ -297,6 +297,15 @@ def _rename_collisions(
         GIT_REMOTE_NAME, "refs/tags/model/*:refs/tags/model/*", "refs/tags/data/*:refs/tags/data/*"
     )
     return plan
+
+
+def _integrate(
+    repo: ModelRepo, url: str, branch: str, listing: dict[str, str], store: ObjectStore
+) -> tuple[str | None, ObjectStore]:
+    """:func:`_integrate_remote_branch`, then the store the model is at now: the commits
+    brought in may move its storage (a teammate's ``cpv remote set``)."""
+    remote_head = _integrate_remote_branch(repo, url, branch, listing)
+    return remote_head, storage_pin.newest_store(repo.root, store)
 
 
 def _integrate_remote_branch(

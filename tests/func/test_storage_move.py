@@ -232,3 +232,23 @@ def test_a_later_move_brought_in_by_plain_git_pull_is_followed(tmp_path: Path) -
     assert (second / "acme" / "asr" / where).is_file()
     assert not (first / "acme" / "asr" / where).exists()
     assert str(second / "acme" / "asr") in (early / ".dvc" / "config.local").read_text()
+
+
+def test_a_push_that_brings_in_a_teammates_move_uploads_to_the_new_storage(
+    tmp_path: Path,
+) -> None:
+    """A clone with an unpublished version pushes after a teammate moved the model: push
+    merges the move in, and the version's bytes go where the model now is."""
+    mover = _model(tmp_path, "asr", versions=1)
+    origin = git(mover, "remote", "get-url", "origin").strip()
+    early = tmp_path / "early"
+    run_cpv("clone", origin, str(early))
+    write_checkpoint(early, b"early's new weights " * 20)
+    oid = ModelCheckpoints(early).tag(message="before the move").records[0].content_hash
+
+    moved = tmp_path / "moved"
+    ModelCheckpoints(mover).move_storage(str(moved))
+    ModelCheckpoints(mover).push()
+    ModelCheckpoints(early).push()
+    assert (moved / "acme" / "asr" / f"files/md5/{oid[:2]}/{oid[2:]}").is_file()
+    assert str(moved / "acme" / "asr") in (early / ".dvc" / "config").read_text()
