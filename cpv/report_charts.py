@@ -46,7 +46,7 @@ def require() -> None:
     except ImportError as exc:
         raise MissingExtraError(
             "charts need matplotlib, which is not installed",
-            hint="Install the report extra: pip install 'cpv-checkpoints[report]'.",
+            hint="Install matplotlib (the report extra): pip install 'matplotlib>=3.10,<4'.",
         ) from exc
 
 

@@ -61,7 +61,7 @@ def templates_root() -> Path:
     raise ConfigError(
         "the training templates are not installed",
         path=package_dir / "templates",
-        hint="Reinstall cpv (`pip install --force-reinstall cpv-checkpoints`) or set CPV_TEMPLATES_DIR.",
+        hint="Reinstall cpv (`pip install -e .` in its source) or set CPV_TEMPLATES_DIR.",
     )
 
 

@@ -279,7 +279,7 @@ def check_versions() -> Check:
             name="versions",
             status="fail",
             message=text,
-            hint="Install git and `pip install cpv-checkpoints`.",
+            hint="Install git, and DVC with cpv's own dependencies (`pip install -e .` in cpv's source).",
         )
     return Check(name="versions", status="ok", message=text)
 

@@ -39,7 +39,8 @@ from cpv.urls import git_kind, is_s3, local_path, s3_location, storage_kind
 
 _README = """# {team}/{model}
 
-Versioned with [cpv](https://pypi.org/project/cpv-checkpoints/): weights live in `{model_path}/`,
+Versioned with cpv (`cpv --help`; its docs are under `docs/` in cpv's source, or `mkdocs serve`
+there): weights live in `{model_path}/`,
 data in `{data_path}/{{train,validation,test}}/`, both tracked by DVC; every version is an
 annotated git tag (`model/vX.Y`, `data/vX.Y`) carrying its metrics.
 

@@ -214,7 +214,7 @@ def test_report_without_matplotlib_is_one_error_with_the_install_hint(
     proc = run_cpv("compare", "--html", str(report), cwd=versions, env=env, check=False)
     assert proc.returncode == 1 and not report.exists()
     assert "Error: charts need matplotlib" in proc.stderr
-    assert "pip install 'cpv-checkpoints[report]'" in proc.stderr
+    assert "pip install 'matplotlib>=3.10,<4'" in proc.stderr
     # The table and --json need no matplotlib.
     assert run_cpv("compare", "--json", cwd=versions, env=env).stdout.startswith("{")
 
