@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 import subprocess
@@ -210,7 +211,10 @@ def test_report_without_matplotlib_is_one_error_with_the_install_hint(
     (blocker / "matplotlib").mkdir(parents=True)
     (blocker / "matplotlib" / "__init__.py").write_text("raise ImportError('blocked')\n")
     report = tmp_path / "r.html"
-    env = {"PYTHONPATH": str(blocker)}
+    # In front of the code under test (a PYTHONPATH already set names it), not instead of it.
+    env = {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(blocker), os.environ.get("PYTHONPATH")]))
+    }
     proc = run_cpv("compare", "--html", str(report), cwd=versions, env=env, check=False)
     assert proc.returncode == 1 and not report.exists()
     assert "Error: charts need matplotlib" in proc.stderr
