@@ -14,6 +14,7 @@ import cpv
 from cpv import DataCheckpoints, ModelCheckpoints, ModelRepo, manager_for
 from cpv.integrations import log_checkpoint
 from cpv.templating import render_template
+from tests.conftest import write_checkpoint
 
 
 class _FsPath:
@@ -58,6 +59,8 @@ def test_init_tag_push_clone_take_any_path_type(tmp_path: Path, as_kind: Convert
     assert again.root == (tmp_path / "c2").resolve() and again.latest().tag == "model/v0.1"
     data, _ = DataCheckpoints.clone(as_kind(bare), as_kind(tmp_path / "c3"))
     assert data.root == (tmp_path / "c3").resolve()
+    got = cpv.get("acme/m2", as_kind(tmp_path / "got"))
+    assert (got / "saved.bin").read_bytes() == b"weights one"
 
 
 def test_a_home_relative_path_is_expanded(tmp_path: Path, isolated_env: Path) -> None:
@@ -67,6 +70,10 @@ def test_a_home_relative_path_is_expanded(tmp_path: Path, isolated_env: Path) ->
     cpv.push("~/models/m")
     manager, _ = ModelCheckpoints.clone("acme/m", "~/clones/m")
     assert manager.root == (isolated_env / "clones" / "m").resolve()
+    write_checkpoint(manager.root, b"w")
+    manager.tag()
+    manager.push()
+    assert cpv.get("acme/m", "~/got/m").resolve() == (isolated_env / "got" / "m").resolve()
 
 
 def test_training_and_template_paths_take_any_path_type(repo: Path, as_kind: Convert) -> None:
