@@ -158,3 +158,23 @@ def test_a_broken_example_or_wrong_output_fails(tmp_path: Path, isolated_env: Pa
         page.write_text(broken, encoding="utf-8")
         with pytest.raises(error):
             run_page(page, tmp_path / str(n), isolated_env)
+
+
+def test_every_cpv_yaml_example_is_a_valid_cpv_yaml() -> None:
+    """``yaml`` blocks whose keys are ``cpv.yaml``'s (best:, retention:, promotion:, …) load
+    as a model's ``cpv.yaml`` would: an example with a misspelt key or a bad value fails."""
+    import yaml
+
+    from cpv.config import RepoConfig
+
+    checked = []
+    for page in PAGES:
+        for block in blocks(page, ROOT):
+            if block.lang != "yaml":
+                continue
+            fragment = yaml.safe_load(block.text)
+            if not isinstance(fragment, dict) or not set(fragment) <= set(RepoConfig.model_fields):
+                continue
+            RepoConfig.model_validate({"team": "acme", "model": "m", **fragment})
+            checked.append(block.where)
+    assert len(checked) >= 4, checked  # configuration.md, lifecycle.md (2), retention.md
