@@ -158,7 +158,8 @@ def checkout_tree(cache: Path, dir_hash: str, dest: Path, *, where: str = "") ->
                 raise IntegrityError(
                     f"{dest.name}/{entry.relpath}: the cached object {entry.md5} is corrupt; "
                     f"{dest.name}/ was left as it was",
-                    hint="Run `cpv verify --repair` to fetch it again from the storage.",
+                    hint="Run `cpv verify --deep --repair`: it sets the corrupt copy aside and "
+                    "fetches it again from the storage.",
                 )
         wanted = {e.relpath for e in tree.entries}
         for dirpath, _dirs, names in os.walk(dest):

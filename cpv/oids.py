@@ -89,8 +89,8 @@ def check_bytes(oid: str, md5: str) -> None:
         raise IntegrityError(
             f"the local copy of object {oid} is corrupt (its bytes hash to {md5}): not "
             "uploaded, the storage's copy is untouched",
-            hint="Run `cpv verify --remote --repair`: it sets the corrupt copy aside and "
-            "fetches a good one.",
+            hint="Run `cpv verify --all-versions --deep --repair`: it sets the corrupt copy "
+            "aside and fetches a good one from the storage.",
         )
 
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cpv import _dvc
 from cpv.errors import IntegrityError, InvalidObjectIdError, MissingDataError, UsageError
 from cpv.metadata import VersionRecord
 from cpv.objects import cache_dir, file_md5, object_path
@@ -107,7 +108,10 @@ def _at_head(
     for kind in kinds:
         mine = [r for r in records if r.kind is kind]
         text = repo.git.show_file("HEAD", repo.pointer_of(kind)) if mine else None
-        same = [r for r in mine if text and r.content_hash and r.content_hash in text]
+        held_hash = (
+            _dvc.parse_pointer(text, where=f"HEAD: {repo.pointer_of(kind)}").hash if text else ""
+        )
+        same = [r for r in mine if held_hash and r.content_hash == held_hash]
         held += same[-1:]
         latest += mine[-1:] if not same else []
     which = ", ".join(r.tag for r in [*held, *latest])

@@ -109,7 +109,10 @@ def test_push_never_uploads_a_corrupt_local_copy(s3_repo: Path, s3_endpoint: str
     ModelCheckpoints(s3_repo).tag()
     proc = run_cpv("push", cwd=s3_repo, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert f"object {md5} is corrupt" in proc.stderr and "verify --remote --repair" in proc.stderr
+    assert (
+        f"object {md5} is corrupt" in proc.stderr
+        and "verify --all-versions --deep --repair" in proc.stderr
+    )
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="cpv-test").get("Contents", [])]
     assert _key(md5) not in keys
 
@@ -154,3 +157,19 @@ def test_a_local_storage_keeps_its_copy_too(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "storage" / "files" / "md5" / md5[:2]).iterdir()] == [
         md5[2:]
     ]
+
+
+def test_the_hint_of_a_corrupt_cache_object_repairs_it(s3_repo: Path) -> None:
+    """Same size, one byte flipped: pull refuses it, and what its hint says to run sets it
+    aside and brings the good copy back."""
+    md5 = hashlib.md5(GOOD).hexdigest()
+    local = object_path(cache_dir(s3_repo), md5)
+    _damage(local, GOOD[:-1] + b"!")
+    (s3_repo / "checkpoints" / "model.bin").unlink()
+    pull = run_cpv("pull", "v0.1", "--force", cwd=s3_repo, check=False)
+    assert pull.returncode == 1 and "corrupt" in pull.stderr
+    assert "`cpv verify --deep --repair`" in pull.stderr
+    fixed = json.loads(run_cpv("verify", "--deep", "--repair", "--json", cwd=s3_repo).stdout)
+    assert fixed["ok"] and len(fixed["versions"][0]["quarantined"]) == 1
+    run_cpv("pull", "v0.1", "--force", cwd=s3_repo)
+    assert (s3_repo / "checkpoints" / "model.bin").read_bytes() == GOOD
