@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -302,6 +303,21 @@ def test_a_short_budget_is_kept_too(repo: Path, hooks: HookServer) -> None:
     elapsed = time.monotonic() - start
     assert done.returncode == 0 and "no answer" in done.stderr
     assert elapsed < 1.5 + 3.0, elapsed
+
+
+def test_verbose_says_what_the_command_waits_for_after_its_work(
+    repo: Path, hooks: HookServer
+) -> None:
+    hooks.hang = True
+    hook(hooks.url())
+    write_checkpoint(repo, b"weights-1")
+    env = {"CPV_WEBHOOK_TIMEOUT": "1"}
+    done = run_cpv("-v", "tag", cwd=repo, env=env)
+    assert re.search(r"^\[\s*[\d.]+s\] waiting for 1 webhook\(s\) to answer$", done.stderr, re.M)
+    assert_no_secret(done.stderr)
+    write_checkpoint(repo, b"weights-2")
+    quiet = run_cpv("tag", cwd=repo, env=env)  # off a terminal, without -v: only the warning
+    assert "waiting for" not in quiet.stderr and "no answer" in quiet.stderr
 
 
 def test_configure_show_masks_the_url_and_the_store_is_private(hooks: HookServer) -> None:
