@@ -90,9 +90,10 @@ def s3_url(bucket: str) -> str:
 def model_prefix_url(url: str, *, team: str, model: str) -> str:
     """The storage URL a model's objects live at: ``url`` itself when it already ends in
     ``/<team>/<model>``, else ``url/<team>/<model>`` (a bucket root, or any folder holding
-    models, lays the model out as ``cpv models`` reads it). A local path is made absolute."""
-    if storage_kind(url) is UrlKind.PATH:
-        url = str(Path(url).expanduser().resolve())
+    models, lays the model out as ``cpv models`` reads it). A local path (or ``file://``
+    URL) becomes an absolute path."""
+    if storage_kind(url).local:  # a path, or file:// (DVC's local remote takes a path)
+        url = str(local_path(url).resolve())
     base = url.rstrip("/")
     suffix = f"/{team}/{model}"
     if base.endswith(suffix) and base != suffix and not base.endswith(f":/{suffix}"):

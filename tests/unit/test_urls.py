@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from cpv.errors import UsageError
-from cpv.urls import UrlKind, git_kind, is_s3, local_path, s3_location, storage_kind
+from cpv.urls import (
+    UrlKind,
+    git_kind,
+    is_s3,
+    local_path,
+    model_prefix_url,
+    s3_location,
+    storage_kind,
+)
 
 
 @pytest.mark.parametrize(
@@ -57,3 +65,23 @@ def test_s3_location() -> None:
     assert s3_location("s3://bkt") == ("bkt", "")
     with pytest.raises(UsageError):
         s3_location("/local/path")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("s3://models", "s3://models/acme/asr"),  # a bucket root: the catalog's layout
+        ("s3://models/", "s3://models/acme/asr"),
+        ("s3://models/zone", "s3://models/zone/acme/asr"),
+        ("s3://models/acme/asr", "s3://models/acme/asr"),  # already the model's own prefix
+        ("s3://models/zone/acme/asr/", "s3://models/zone/acme/asr"),
+        ("s3://acme/asr", "s3://acme/asr/acme/asr"),  # bucket "acme", folder "asr": a root
+        ("s3://models/acme/tts", "s3://models/acme/tts/acme/asr"),  # another model's name
+        ("/srv/store", "/srv/store/acme/asr"),
+        ("file:///srv/store", "/srv/store/acme/asr"),
+        ("/acme/asr", "/acme/asr/acme/asr"),
+        ("/srv/acme/asr", "/srv/acme/asr"),
+    ],
+)
+def test_model_prefix_url(url: str, expected: str) -> None:
+    assert model_prefix_url(url, team="acme", model="asr") == expected
