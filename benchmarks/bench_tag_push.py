@@ -90,7 +90,9 @@ def main() -> None:
     (work / "copy.bin").unlink()
     shutil.copyfile(src, repo / "checkpoints" / "model.bin")
     sh("sync")
-    results["cpv tag"] = timed(lambda: sh(*cpv, "tag", "model", "-m", "bench", cwd=repo, env=env))
+    results["cpv tag"] = timed(
+        lambda: sh(*cpv, "tag", "--kind", "model", "-m", "bench", cwd=repo, env=env)
+    )
 
     config = TransferConfig(
         multipart_threshold=64 << 20, multipart_chunksize=64 << 20, max_concurrency=8

@@ -408,7 +408,7 @@ class Bench:
             repo = self.new_model()
             shutil.copyfile(src, repo / "checkpoints" / "model.bin")
             sh("sync")
-            tag = run([*CPV, "tag", "model", "-m", "bench"], cwd=repo, env=self.env)
+            tag = run([*CPV, "tag", "--kind", "model", "-m", "bench"], cwd=repo, env=self.env)
             self.record("tag: cpv tag", tag.seconds)
             self.record("tag: cpv tag RSS MB", tag.rss_mb)
             # The tag's 2 x SIZE of dirty pages (cache and workspace) are written back now, not
@@ -469,9 +469,9 @@ class Bench:
         repo = self.new_model()
         a = self.random_file(repo / "checkpoints" / "model.bin", size)
         md5_a = hashlib.md5(a.read_bytes()).hexdigest()
-        run([*CPV, "tag", "model"], cwd=repo, env=self.env)
+        run([*CPV, "tag", "--kind", "model"], cwd=repo, env=self.env)
         self.random_file(repo / "checkpoints" / "model.bin", size)
-        run([*CPV, "tag", "model"], cwd=repo, env=self.env)
+        run([*CPV, "tag", "--kind", "model"], cwd=repo, env=self.env)
         run([*CPV, "push"], cwd=repo, env=self.env)
         from cpv.storage import remote_settings
 
@@ -527,7 +527,7 @@ class Bench:
             proxy = DelayProxy(self.moto.port, delay)
             repo = self.new_model()
             shutil.copytree(folder, repo / "checkpoints" / "shards")
-            run([*CPV, "tag", "model"], cwd=repo, env=self.env)
+            run([*CPV, "tag", "--kind", "model"], cwd=repo, env=self.env)
             sh(
                 DVC,
                 "remote",

@@ -93,7 +93,7 @@ def test_three_clones_at_once_never_lose_a_version_or_an_alias(
 def _check_everything(tmp_path: Path, log: list[str], seed: int) -> None:
     why = f"seed {seed}:\n" + "\n".join(log)
     fresh, _ = clone("acme/m", tmp_path / "fresh")
-    rows = json.loads(run_cpv("list", "--all", "--json", cwd=fresh).stdout)
+    rows = json.loads(run_cpv("list", "--deleted", "--json", cwd=fresh).stdout)
     live = [r for r in rows if not r.get("removed")]
     assert live, why
     for row in live:  # every version not removed on purpose: its bytes, exactly
