@@ -98,13 +98,26 @@ def listing_entries(items: object, *, where: str) -> list[tuple[str, str]]:
         raise InvalidObjectIdError(
             f"{where}: the listing is not a list of files", hint=NOT_CPV, oid="", where=where
         )
-    return [
+    entries = [
         (
             check_oid(i.get("md5"), listing=False, where=where),
             check_relpath(i.get("relpath"), where=where),
         )
         for i in items
     ]
+    paths = {relpath for _, relpath in entries}
+    for _, relpath in entries:  # one file per path, and no file where a folder must be
+        parts = relpath.split("/")
+        clash = next((p for n in range(1, len(parts)) if (p := "/".join(parts[:n])) in paths), None)
+        if clash is not None or len(paths) != len(entries):
+            raise InvalidObjectIdError(
+                f"{where}: the listing names {clash or 'a file'} twice (as a file and as a "
+                "folder, or two files at one path)",
+                hint=NOT_CPV,
+                oid="",
+                where=where,
+            )
+    return entries
 
 
 def cached_listing(cache: Path) -> ListingFn:

@@ -86,3 +86,17 @@ def test_a_storage_listing_holds_only_object_ids(tmp_path: Path) -> None:
     (tmp_path / "files" / "md5" / "abc").mkdir()
     (tmp_path / "files" / "md5" / "abc" / MD5[3:]).write_bytes(b"xxx")
     assert store.sizes() == {MD5: 1}
+
+
+@pytest.mark.parametrize(
+    "relpaths",
+    [["a", "a/b"], ["x/a", "x/a/b/c"], ["same", "same"]],
+    ids=["file+folder", "deep", "twice"],
+)
+def test_a_listing_names_each_path_once_and_no_file_where_a_folder_is(relpaths: list[str]) -> None:
+    with pytest.raises(InvalidObjectIdError, match="twice"):
+        listing_entries([{"md5": MD5, "relpath": r} for r in relpaths], where="v")
+    assert (
+        len(listing_entries([{"md5": MD5, "relpath": r} for r in ("a/b", "a/c", "ab")], where="v"))
+        == 3
+    )
