@@ -207,7 +207,7 @@ def _parse(raw: bytes) -> tuple[ModelIndex | None, str]:
     try:
         data = json.loads(raw)
         index = ModelIndex.model_validate(data)
-    except (ValueError, ValidationError):
+    except (ValueError, ValidationError, RecursionError):
         return None, f"its {INDEX_NAME} does not read as a cpv index"
     if index.schema_ > INDEX_SCHEMA:
         return index, f"indexed by a newer cpv (schema {index.schema_}): upgrade cpv to see all"

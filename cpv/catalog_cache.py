@@ -60,7 +60,7 @@ class Snapshot:
         entry that is not an ETag and an index."""
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         models = data.get("models") if isinstance(data, dict) else None
         if isinstance(data, dict) and data.get("schema") != _SCHEMA:
@@ -91,7 +91,7 @@ class Snapshot:
         try:
             self.known[name] = {"etag": read_etag, "index": json.loads(raw)}
             self.changed = True
-        except ValueError:
+        except (ValueError, RecursionError):
             pass  # an unreadable copy: reported from its bytes, not remembered
         return raw
 

@@ -133,7 +133,7 @@ def decode_record(cls: type[M], text: str, marker: str, **extra: Any) -> M | Non
         if line.startswith(marker):
             try:
                 data = json.loads(line[len(marker) :])
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON, 4300+ digits, nested too deep
                 return None
             if not isinstance(data, dict):
                 return None

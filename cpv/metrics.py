@@ -135,9 +135,9 @@ def load_metrics_file(path: Path) -> dict[str, float | int | str]:
             f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})",
             hint="Pass a JSON object of {name: value}.",
         ) from None
-    except ValueError:  # an integer of thousands of digits
+    except (ValueError, RecursionError):  # an integer of thousands of digits, deep nesting
         raise UsageError(
-            f"{path}: a number in it is out of range",
+            f"{path}: a number in it is out of range, or it is nested too deep",
             hint="Metrics are finite numbers (integers fit in 64 bits) or short texts.",
         ) from None
     if not isinstance(data, dict):

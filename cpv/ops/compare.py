@@ -263,7 +263,7 @@ def read_log(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             entry = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # a line of metrics.log is data from git
             continue
         if isinstance(entry, dict):
             entries.append(entry)

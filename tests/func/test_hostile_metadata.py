@@ -267,3 +267,32 @@ def test_best_over_values_that_are_no_numbers_says_so(repo: Path) -> None:
     assert bad.stderr.startswith(
         "Error: no version has a number for the metric 'loss' (in model/v0.1: not a number)"
     )
+
+
+def test_json_no_parser_can_hold_is_no_version_and_no_crash(repo: Path) -> None:
+    """An integer of 5000 digits (past Python's int limit) or nesting 100000 deep (past its
+    recursion limit) in a tag or in metrics.log: the tag reads as no version, the line as no
+    step, and every command carries on."""
+    from cpv.repo import METRICS_LOG
+
+    for i in range(3):
+        write_checkpoint(repo, f"weights {i}".encode())
+        ModelCheckpoints(repo).tag(metrics={"loss": 0.5})
+    rewrite_tag(repo, "model/v0.2", {"metrics": {"loss": "@RAW@"}}, raw="9" * 5000)
+    rewrite_tag(repo, "model/v0.3", {"params": "@RAW@"}, raw="[" * 100000 + "]" * 100000)
+    with (repo / METRICS_LOG).open("a") as fh:
+        fh.write(
+            '{"run": "r", "kind": "step", "step": 1, "metrics": '
+            + "[" * 100000
+            + "]" * 100000
+            + "}\n"
+        )
+        fh.write('{"run": "r", "kind": "step", "step": ' + "9" * 5000 + ', "metrics": {}}\n')
+
+    listed = run_cpv("list", "--json", cwd=repo)
+    assert [r["tag"] for r in json.loads(listed.stdout)] == ["model/v0.1"]
+    assert "model/v0.1" in run_cpv("compare", "v0.1", cwd=repo).stdout
+    tmp = repo.parent / "metrics.json"
+    tmp.write_text('{"loss": ' + "[" * 100000 + "]" * 100000 + "}")
+    bad = run_cpv("tag", "--kind", "model", "--metrics-file", str(tmp), cwd=repo, check=False)
+    assert bad.returncode == 2 and "nested too deep" in bad.stderr
