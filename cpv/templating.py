@@ -161,7 +161,8 @@ def render_template(
     Args:
         name: a name from :func:`list_templates`; ``none`` renders nothing.
         dest: the repository root (created if missing).
-        team, model: filled into the README, ``params.yaml`` and the training script.
+        team: filled into the README, ``params.yaml`` and the training script.
+        model: likewise.
         overwrite: replace existing files. Without it, an existing file whose content
             differs is an error, and nothing is written. ``.gitignore`` is always merged,
             a top-level ``README.md`` always replaced.
