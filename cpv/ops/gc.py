@@ -95,6 +95,11 @@ def gc(
     return result
 
 
+#: The most days ``--keep-days`` (or ``retention: keep_days``) may say: a century (a date
+#: further back than datetime can hold was an unexpected OverflowError).
+_DAYS_MAX = 36500
+
+
 def _policy(
     repo: ModelRepo, keep_last: int | None, keep_days: int | None
 ) -> tuple[int | None, int | None]:
@@ -106,9 +111,11 @@ def _policy(
             hint="Pass --keep-last N and/or --keep-days D, or add `retention: {keep_last: 5}` "
             "to cpv.yaml.",
         )
-    if (keep_last is not None and keep_last < 1) or (keep_days is not None and keep_days < 0):
+    if (keep_last is not None and keep_last < 1) or (
+        keep_days is not None and not 0 <= keep_days <= _DAYS_MAX
+    ):
         raise UsageError(
-            "--keep-last must be at least 1 and --keep-days at least 0",
+            f"--keep-last must be at least 1 and --keep-days from 0 to {_DAYS_MAX}",
             hint="The latest version of each kind is always kept.",
         )
     return keep_last, keep_days

@@ -296,3 +296,11 @@ def test_json_no_parser_can_hold_is_no_version_and_no_crash(repo: Path) -> None:
     tmp.write_text('{"loss": ' + "[" * 100000 + "]" * 100000 + "}")
     bad = run_cpv("tag", "--kind", "model", "--metrics-file", str(tmp), cwd=repo, check=False)
     assert bad.returncode == 2 and "nested too deep" in bad.stderr
+
+
+@pytest.mark.parametrize("days", ["36501", "99999999999"])
+def test_a_keep_days_no_date_can_hold_is_a_usage_error(repo: Path, days: str) -> None:
+    write_checkpoint(repo, b"weights")
+    ModelCheckpoints(repo).tag()
+    bad = run_cpv("gc", "--keep-days", days, "--dry-run", cwd=repo, check=False)
+    assert bad.returncode == 2 and "--keep-days from 0 to 36500" in bad.stderr
