@@ -2,7 +2,8 @@
 
 A page's blocks, in order:
 
-* ``python`` blocks run in this process, one namespace per page;
+* ``python`` blocks run in this process, one namespace per page; a top-level
+  ``print(...)  # text`` line must print that text;
 * shell blocks (``console`` with ``$ `` prompts, or ``bash``/``sh``/unlabelled ones whose
   lines are commands) run in bash, one command at a time for ``console`` blocks (the lines
   after a command up to the next prompt are its shown output, compared), the whole block

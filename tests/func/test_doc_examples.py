@@ -4,7 +4,10 @@ How blocks are read, and the markers a page may use: tests/func/doc_examples.py.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -74,12 +77,19 @@ class Page:
         return proc
 
     def python(self, code: str, where: str) -> None:
-        here = Path.cwd()
+        """Run ``code``; a top-level ``print(...)  # shown`` line must print what it shows."""
+        here, out = Path.cwd(), io.StringIO()
         os.chdir(self.cwd)
         try:
-            exec(compile(code, where, "exec"), self.namespace)  # noqa: S102 - the docs' own code
+            with contextlib.redirect_stdout(out):
+                exec(compile(code, where, "exec"), self.namespace)  # noqa: S102 - the docs' own
         finally:
             os.chdir(here)
+        printed = out.getvalue().splitlines()
+        for shown in re.findall(r"^print\(.*\)\s+#\s*(.+)$", code, re.M):
+            assert any(matches([shown], [line]) for line in printed), (
+                f"{where}: no line printed shows {shown!r}; printed:\n" + "\n".join(printed)
+            )
 
     def run(self, block: Block) -> None:
         if block.setup:
