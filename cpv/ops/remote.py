@@ -30,7 +30,7 @@ from cpv.results import MoveResult, StorageState, VersionObjects
 from cpv.storage import ObjectStore, store_for
 from cpv.storage_pin import pin_newest
 from cpv.transfer import cached_listing, get_transfer, needed_objects, pointers_at
-from cpv.urls import is_s3, model_prefix_url
+from cpv.urls import is_s3, model_prefix_url, s3_location
 
 #: ``fn(done, total, label)``: the step callback of :class:`cpv.progress.Progress` alone.
 StepFn = Callable[[int, int, str], None]
@@ -89,7 +89,7 @@ def move_storage(
     old_url = _dvc.remote_url(repo.root)
     if old_url == url:
         raise UsageError(f"the model already uses {url}", hint="`cpv push` uploads new versions.")
-    if url != given.rstrip("/"):
+    if url != given.rstrip("/") and not _bucket_root(given):  # named another model's prefix?
         refuse_model_prefix(ObjectStore(cfg, given), team=team, model=model)
     with repo.locked():
         versions = _versions_to_move(repo, cfg, old_url, all_versions=all_versions)
@@ -109,6 +109,12 @@ def move_storage(
             pin_newest(repo.root)  # older versions' checkouts read the new storage too
             result.index_warning = carry_index(old_store, store, team=team, model=model)
         return result
+
+
+def _bucket_root(url: str) -> bool:
+    """``s3://bucket``: where models are laid out (an index there is an older cpv's, which
+    put models at the root; moving them into place must stay possible)."""
+    return is_s3(url) and not s3_location(url)[1]
 
 
 def _step(progress: Progress | StepFn | None) -> StepFn:

@@ -252,3 +252,39 @@ def test_a_push_that_brings_in_a_teammates_move_uploads_to_the_new_storage(
     ModelCheckpoints(early).push()
     assert (moved / "acme" / "asr" / f"files/md5/{oid[:2]}/{oid[2:]}").is_file()
     assert str(moved / "acme" / "asr") in (early / ".dvc" / "config").read_text()
+
+
+@pytest.mark.s3
+def test_a_model_an_older_cpv_put_at_the_bucket_root_moves_into_place(
+    tmp_path: Path, s3_bucket: str, s3_endpoint: str
+) -> None:
+    """The issue's case: `remote set s3://BUCKET` once put the objects (and the index) at the
+    bucket root; the same command now moves the model to BUCKET/TEAM/MODEL, even when another
+    model moved to the root since rewrote the root's index."""
+    from cpv.config import load_user_config
+    from cpv.ops import remote as remote_ops
+    from cpv.repo import ModelRepo
+    from cpv.storage import ObjectStore
+
+    repo = _model(tmp_path, "asr")
+    _configure_s3(s3_endpoint, s3_bucket)
+    opened, cfg, root = ModelRepo.open(repo), load_user_config(), f"s3://{s3_bucket}"
+    versions = remote_ops._versions_to_move(opened, cfg, None, all_versions=True)
+    remote_ops._copy(  # what the older cpv did: the root itself as the model's storage
+        repo, ObjectStore(cfg, root), None, versions, owner=("acme", "asr"), dry_run=False,
+        step=lambda *_: None,
+    )  # fmt: skip
+    remote_ops._switch_remote(opened, cfg, root)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    s3.put_object(Bucket=s3_bucket, Key="cpv-index.json", Body=b'{"team": "acme", "model": "tts"}')
+    assert "acme/asr" not in _catalog()
+
+    out = json.loads(run_cpv("remote", "set", root, "--json", cwd=repo).stdout)
+    assert out["old_url"] == root and out["new_url"] == f"{root}/acme/asr" and out["verified"]
+    for key in [k for k in _keys(s3_endpoint, s3_bucket) if k.startswith("files/")]:
+        s3.delete_object(Bucket=s3_bucket, Key=key)  # the root's copies, once every model moved
+    shutil.rmtree(repo / ".dvc" / "cache")
+    pulled = json.loads(run_cpv("pull", "v0.1", "--json", cwd=repo).stdout)
+    assert pulled["fetched_objects"] > 0 and _weights(repo) == b"asr weights 0 " * 40
+    run_cpv("push", cwd=repo)
+    assert _catalog()["acme/asr"]["model_versions"] == 2
