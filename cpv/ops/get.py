@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from cpv import _dvc, _git, refs
 from cpv.config import REPO_CONFIG_FILE, cpv_home, load_user_config, parse_model_id
-from cpv.errors import NotARepositoryError, UsageError, VersionNotFoundError
+from cpv.errors import IntegrityError, NotARepositoryError, UsageError, VersionNotFoundError
 from cpv.metadata import VersionRecord
 from cpv.objects import object_path
 from cpv.repo import ModelRepo
@@ -187,11 +187,32 @@ def _check_dest(dest: Path, *, force: bool) -> None:
         )
 
 
+def _drop_corrupt(repo: ModelRepo, record: VersionRecord) -> int:
+    """Delete the cached objects of ``record`` whose bytes no longer hash to their name; how
+    many (a later fetch brings them back, verified)."""
+    from cpv.checkout import load_tree
+    from cpv.objects import cache_dir, file_md5
+
+    cache = cache_dir(repo.root)
+    oid = _dvc.parse_pointer(
+        repo.git.show_file(record.commit, repo.pointer_of(record.kind)) or ""
+    ).hash
+    oids = [oid]
+    if oid.endswith(".dir") and object_path(cache, oid).is_file():
+        oids += [e.md5 for e in load_tree(cache, oid, where=record.tag).entries]
+    dropped = 0
+    for each in oids:
+        path = object_path(cache, each)
+        if path.is_file() and file_md5(path)[0] != each.removesuffix(".dir"):
+            path.unlink()
+            dropped += 1
+    return dropped
+
+
 def _place(repo: ModelRepo, record: VersionRecord, dest: Path) -> tuple[int, int]:
     """Copy the version's bytes from the object cache into ``dest``, each hashed; (files,
     bytes)."""
     from cpv.checkout import checkout_tree, copy_hashed
-    from cpv.errors import IntegrityError
     from cpv.objects import cache_dir
 
     text = repo.git.show_file(record.commit, repo.pointer_of(record.kind)) or ""
@@ -237,17 +258,23 @@ def get_version(
     _check_dest(target, force=force)
     url = load_user_config().git.remote_url(team, model)
     listing = _git.ls_remote(url, "HEAD", "refs/tags/*")
+    created = not target.exists()
     with _mirror_lock(team, model):  # one get at a time updates a model's mirror
         repo = _prepare(_open_mirror(team, model, url), listing, url)
         record = _resolve(repo, listing, ref, kind)
         downloaded = ensure_objects(repo, [record], jobs=jobs)
-    created = not target.exists()
-    try:
-        files, size = _place(repo, record, target)
-    except BaseException:
-        if created:
-            shutil.rmtree(target, ignore_errors=True)
-        raise
+        try:
+            try:
+                files, size = _place(repo, record, target)
+            except IntegrityError:  # a cached object rotted on disk: drop it, fetch it again
+                if not _drop_corrupt(repo, record):
+                    raise
+                downloaded += ensure_objects(repo, [record], jobs=jobs)
+                files, size = _place(repo, record, target)
+        except BaseException:
+            if created:
+                shutil.rmtree(target, ignore_errors=True)
+            raise
     return GetResult(
         model=f"{team}/{model}", ref=ref, tag=record.tag, kind=record.kind.value,
         version=record.version, commit=record.commit, path=str(target), files=files,

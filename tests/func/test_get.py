@@ -181,3 +181,13 @@ def test_concurrent_gets_of_one_model_share_the_mirror(published: Path, away: Pa
     with ThreadPoolExecutor(max_workers=4) as pool:
         paths = list(pool.map(lambda r: cpv.get(f"acme/whisper-small@{r}", dest=away / r), refs))
     assert [_files(p) for p in paths] == [V1, V2, V2, V2]
+
+
+def test_a_cached_object_that_rotted_is_fetched_again(published: Path, away: Path) -> None:
+    cpv.get("acme/whisper-small@prod", dest=away / "one")
+    cached = object_path(cpv_home() / "get" / "objects", hashlib.md5(V1["model.bin"]).hexdigest())
+    os.chmod(cached, 0o644)
+    cached.write_bytes(b"y" * len(V1["model.bin"]))  # same size, other bytes
+    again = get_version("acme/whisper-small@prod", away / "two")
+    assert again.downloaded == 1 and _files(away / "two") == V1
+    assert cached.read_bytes() == V1["model.bin"]
