@@ -106,6 +106,7 @@ def test_second_get_asks_the_storage_nothing(published: Path, away: Path) -> Non
 def test_removed_version_is_refused(published: Path, away: Path) -> None:
     write_checkpoint(published, b"weights three")
     ModelCheckpoints(published).tag(message="three")  # HEAD moves on: v0.2 may be deleted
+    CombinedCheckpoints(published).push()  # and the remote's branch too
     ModelCheckpoints(published).delete("v0.2", why="leaked test set")
     CombinedCheckpoints(published).push()
     proc = run_cpv("get", "acme/whisper-small@v0.2", "x", cwd=away, check=False)
