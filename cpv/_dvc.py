@@ -33,6 +33,7 @@ class TrackedContent:
     hash: str
     size: int
     nfiles: int
+    path: str = ""  # the file or folder beside the pointer that it names (a plain name)
 
 
 def _quiet_env() -> None:
@@ -181,9 +182,19 @@ def parse_pointer(text: str, *, where: str = "") -> TrackedContent:
     try:
         data = yaml.safe_load(text) or {}
         outs = data.get("outs") if isinstance(data, dict) else None
-        out = outs[0] if isinstance(outs, list) and outs else None
+        outs = outs if isinstance(outs, list) else []
+        out = outs[0] if outs else None
         if not isinstance(out, dict):
             raise DvcError(f"{where or 'a pointer file'}: not a DVC pointer file (no outs)")
+        if len(outs) != 1 or "wdir" in data:  # DVC would check out every out, from wdir
+            raise InvalidObjectIdError(
+                f"{where or 'a pointer file'}: names {len(outs)} outputs"
+                + (" and a working directory" if "wdir" in data else "")
+                + " (cpv and DVC's add write one, beside the pointer)",
+                hint=NOT_CPV,
+                oid="",
+                where=where,
+            )
         md5, path = out.get("md5", ""), out.get("path", "")
         size, nfiles = int(out.get("size", 0)), int(out.get("nfiles", 1))
     except (yaml.YAMLError, TypeError, ValueError, IndexError, KeyError) as exc:
@@ -197,7 +208,7 @@ def parse_pointer(text: str, *, where: str = "") -> TrackedContent:
             oid=str(md5),
             where=where,
         )
-    return TrackedContent(hash=str(md5), size=size, nfiles=nfiles)
+    return TrackedContent(hash=str(md5), size=size, nfiles=nfiles, path=path)
 
 
 def checkout(root: Path, pointer_file: str) -> None:

