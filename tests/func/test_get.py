@@ -192,3 +192,13 @@ def test_a_cached_object_that_rotted_is_fetched_again(published: Path, away: Pat
     again = get_version("acme/whisper-small@prod", away / "two")
     assert again.downloaded == 1 and _files(away / "two") == V1
     assert cached.read_bytes() == V1["model.bin"]
+
+
+def test_get_after_the_model_moved_reads_the_new_storage(
+    published: Path, away: Path, tmp_path: Path
+) -> None:
+    CombinedCheckpoints(published).move_storage(str(tmp_path / "new-storage"))
+    CombinedCheckpoints(published).push()
+    shutil.rmtree(cpv_home() / "storage" / "acme" / "whisper-small")  # the old one is gone
+    out = get_version("acme/whisper-small@prod", away / "moved")  # v0.1, tagged before the move
+    assert out.tag == "model/v0.1" and out.downloaded == 3 and _files(away / "moved") == V1
