@@ -211,9 +211,27 @@ def parse_pointer(text: str, *, where: str = "") -> TrackedContent:
     return TrackedContent(hash=str(md5), size=size, nfiles=nfiles, path=path)
 
 
-def checkout(root: Path, pointer_file: str) -> None:
-    """Make the workspace match ``pointer_file`` (removing files it does not list)."""
+def checkout(root: Path, pointer_file: str, *, where: str = "") -> None:
+    """Make the workspace match ``pointer_file`` (removing files it does not list).
+
+    DVC writes wherever a pointer says: the pointer on disk is read first, as untrusted
+    input (:func:`parse_pointer`), and must name the file or folder it sits beside.
+
+    Raises:
+        InvalidObjectIdError: the pointer names another path (nothing is checked out).
+    """
     from dvc.exceptions import CheckoutError, DvcException
+
+    where = where or pointer_file
+    content = parse_pointer((root / pointer_file).read_text(), where=where)
+    beside = Path(pointer_file).name.removesuffix(".dvc")
+    if content.path not in ("", beside):
+        raise InvalidObjectIdError(
+            f"{where}: the pointer names {content.path!r}, not {beside!r}",
+            hint=NOT_CPV,
+            oid=content.hash,
+            where=where,
+        )
 
     with open_repo(root) as repo:
         try:

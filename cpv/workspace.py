@@ -14,12 +14,7 @@ from typing import TYPE_CHECKING
 
 from cpv import _dvc
 from cpv.checkout import checkout_tree
-from cpv.errors import (
-    DirtyWorkspaceError,
-    InvalidObjectIdError,
-    MissingDataError,
-    VersionRemovedError,
-)
+from cpv.errors import DirtyWorkspaceError, MissingDataError, VersionRemovedError
 from cpv.ingest import remember, workspace_tree
 from cpv.metadata import VersionRecord
 from cpv.objects import cache_dir
@@ -190,18 +185,11 @@ def place(repo: ModelRepo, pointer_text: str, path: str, *, where: str = "") -> 
         tree = checkout_tree(cache_dir(repo.root), content.hash, repo.root / path, where=where)
         remember(repo.root, path, tree)  # what was just written need not be read again
         return
-    if content.path not in ("", Path(path).name):  # DVC writes where the pointer says
-        raise InvalidObjectIdError(
-            f"{where}: the pointer names {content.path!r}, not {Path(path).name!r}",
-            hint="Nothing was changed. cpv never writes such a pointer: ask who pushed it.",
-            oid=content.hash,
-            where=where,
-        )
     pointer = repo.root / f"{path}.dvc"
     original = pointer.read_text() if pointer.exists() else None
     try:
         pointer.write_text(pointer_text)
-        _dvc.checkout(repo.root, f"{path}.dvc")
+        _dvc.checkout(repo.root, f"{path}.dvc", where=where)
         _dvc.verify_workspace(repo.root, path, content)
     finally:
         if original is None:
