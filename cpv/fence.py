@@ -180,7 +180,8 @@ def settle(repo: ModelRepo, url: str, *, store: ObjectStore | None, wait: float)
     deadline = time.monotonic() + wait
     while sha := held_by(url):
         journal = read_journal(repo, sha)
-        if journal is None or _age(journal) > journal.lease_seconds:
+        # a journal's own lease is bounded by ours: a planted one blocks for a while, not a week
+        if journal is None or _age(journal) > min(journal.lease_seconds, 2 * lease_seconds()):
             notes.append(finish(repo, sha, journal, store=store))
             continue
         if time.monotonic() >= deadline:
@@ -195,13 +196,15 @@ def settle(repo: ModelRepo, url: str, *, store: ObjectStore | None, wait: float)
 
 def finish(repo: ModelRepo, sha: str, journal: Journal | None, *, store: ObjectStore | None) -> str:
     """Finish an abandoned deletion: delete what its journal lists (when this clone's
-    storage is the journal's), then remove the journal."""
+    storage is the journal's) *and nothing the remote's refs still need* — a journal is
+    read from the remote, so it is checked, never trusted — then remove the journal."""
     done = 0
     if journal is not None and store is not None and store.url == journal.storage:
         try:
-            for start in range(0, len(journal.objects), _CHUNK):
-                store.delete(journal.objects[start : start + _CHUNK])
-                done = min(len(journal.objects), start + _CHUNK)
+            doomed = _not_needed(repo, store, journal.objects)
+            for start in range(0, len(doomed), _CHUNK):
+                store.delete(doomed[start : start + _CHUNK])
+                done = min(len(doomed), start + _CHUNK)
         except CpvError:
             pass  # the rest stays as unreferenced objects; a later gc --remote sweeps them
     release(repo, sha)
@@ -213,6 +216,19 @@ def finish(repo: ModelRepo, sha: str, journal: Journal | None, *, store: ObjectS
         f"(started {journal.at}): {done} object(s) deleted"
         + (f", {left} left for the next `cpv gc --remote`" if left else "")
     )
+
+
+def _not_needed(repo: ModelRepo, store: ObjectStore, objects: list[str]) -> list[str]:
+    """Those of ``objects`` no live version, alias target or branch tip of this clone and of
+    the remote needs now ([] when that cannot be known)."""
+    from cpv.liveness import World, still_needed
+    from cpv.objects import cache_dir
+    from cpv.ops.du import Listings
+    from cpv.remote_view import remote_view
+
+    with remote_view(repo) as view:
+        keep = still_needed(World.of(repo, view), Listings(cache_dir(repo.root), store))
+    return [] if keep is None else [o for o in objects if o not in keep]
 
 
 def delete_under_lease(

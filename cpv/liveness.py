@@ -118,3 +118,14 @@ def plan(
             for oid in sorted(objects_of(repo, record, removed_listings) - keep):
                 owner.setdefault(oid, record.tag)
     return owner
+
+
+def still_needed(world: World, listings: Listings) -> set[str] | None:
+    """Every object a live version or a branch tip needs now; None when some listing is
+    nowhere (what it needs is unknown: delete nothing)."""
+    keep: set[str] = set()
+    for record in world.live:
+        keep |= objects_of(world.repo, record, listings)
+    for sha in set(world.tips.values()):
+        keep |= objects_at(world.repo, sha, listings)
+    return None if listings.unknown else keep

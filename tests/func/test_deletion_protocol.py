@@ -321,3 +321,56 @@ def test_delete_refuses_with_usage_error_from_python(s3_user_config: str, tmp_pa
     push(b)
     with pytest.raises(UsageError, match="remote branch exp"):
         ModelCheckpoints(a).delete("v0.2", remote=True)
+
+
+def test_a_journal_planted_with_plain_git_never_deletes_what_versions_need(
+    s3_user_config: str, s3_endpoint: str, tmp_path: Path
+) -> None:
+    """The journal is read from the remote: untrusted. One that lists every object (a
+    hostile or broken teammate's, dated long ago) is finished without deleting any object a
+    version still needs."""
+    import json
+
+    from cpv.storage import store_for
+
+    a, b = _three_versions_and_a_clone(tmp_path)
+    before = _stored_keys(s3_endpoint)
+    objects = sorted(
+        k.split("/files/md5/")[1].replace("/", "", 1) for k in before if "/files/md5/" in k
+    )
+    journal = {
+        "action": "gc",
+        "by": "mallory",
+        "at": "2020-01-01T00:00:00+00:00",
+        "lease_seconds": 1,
+        "storage": store_for(a).url,
+        "objects": objects,
+        "markers": [],
+    }
+    blob = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"],
+        cwd=a,
+        input=json.dumps(journal),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    tree = subprocess.run(
+        ["git", "mktree"],
+        cwd=a,
+        input=f"100644 blob {blob}\tjournal.json\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    commit = _git(a, "commit-tree", tree, "-m", "planted").strip()
+    _git(a, "push", "-q", "origin", f"{commit}:refs/cpv/gc")
+    write_checkpoint(b, b"weights four")
+    ModelCheckpoints(b).tag()
+    res = push(b)
+    assert res.pushed_tags == ["model/v0.4"] and res.lease_notes
+    assert "refs/cpv/gc" not in _remote_refs(a)
+    assert before <= _stored_keys(s3_endpoint)  # nothing a version needs was deleted
+    fresh = _fresh(tmp_path, "fresh")
+    for version, content in (("v0.1", W[1]), ("v0.2", W[2]), ("v0.3", W[3])):
+        assert _pulled(fresh, version) == content
