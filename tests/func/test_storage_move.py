@@ -58,6 +58,7 @@ def _catalog() -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.s3
+@pytest.mark.slow
 def test_bucket_root_lays_the_model_out_under_team_and_model(
     tmp_path: Path, s3_bucket: str, s3_endpoint: str
 ) -> None:
@@ -255,6 +256,7 @@ def test_a_push_that_brings_in_a_teammates_move_uploads_to_the_new_storage(
 
 
 @pytest.mark.s3
+@pytest.mark.slow
 def test_a_model_an_older_cpv_put_at_the_bucket_root_moves_into_place(
     tmp_path: Path, s3_bucket: str, s3_endpoint: str
 ) -> None:
