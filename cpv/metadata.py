@@ -139,7 +139,7 @@ def decode_record(cls: type[M], text: str, marker: str, **extra: Any) -> M | Non
                 return None
             try:
                 return cls.model_validate({**data, **extra})
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than checks go
                 return None
     return None
 

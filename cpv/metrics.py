@@ -50,7 +50,7 @@ def finite_json(value: Any) -> Any:
         return str(value)
     if isinstance(value, dict):
         return {k: finite_json(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [finite_json(v) for v in value]
     return value
 

@@ -21,6 +21,7 @@ from rich.text import Text
 from cpv.cli import _layout
 from cpv.cli.render_console import console, err_console
 from cpv.metadata import VersionRecord
+from cpv.metrics import finite_json
 from cpv.results import (
     DiffResult,
     PushResult,
@@ -32,7 +33,8 @@ from cpv.results import (
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    """``--json``: valid JSON whatever the data holds (a NaN read from a tag is ``"nan"``)."""
+    sys.stdout.write(json.dumps(finite_json(data), indent=2, sort_keys=True, default=str) + "\n")
 
 
 def _one_line(text: str) -> str:

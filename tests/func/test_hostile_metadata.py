@@ -270,16 +270,18 @@ def test_best_over_values_that_are_no_numbers_says_so(repo: Path) -> None:
 
 
 def test_json_no_parser_can_hold_is_no_version_and_no_crash(repo: Path) -> None:
-    """An integer of 5000 digits (past Python's int limit) or nesting 100000 deep (past its
-    recursion limit) in a tag or in metrics.log: the tag reads as no version, the line as no
+    """An integer of 5000 digits (past Python's int limit) or nesting 600 or 100000 deep (past
+    the recursion limit of checks, or of the parser) in a tag or in metrics.log: the tag reads as no version, the line as no
     step, and every command carries on."""
     from cpv.repo import METRICS_LOG
 
-    for i in range(3):
+    for i in range(4):
         write_checkpoint(repo, f"weights {i}".encode())
         ModelCheckpoints(repo).tag(metrics={"loss": 0.5})
     rewrite_tag(repo, "model/v0.2", {"metrics": {"loss": "@RAW@"}}, raw="9" * 5000)
     rewrite_tag(repo, "model/v0.3", {"params": "@RAW@"}, raw="[" * 100000 + "]" * 100000)
+    deep = '{"a": ' + "[" * 600 + "]" * 600 + "}"  # parses, but deeper than any check recurses
+    rewrite_tag(repo, "model/v0.4", {"params": "@RAW@"}, raw=deep)
     with (repo / METRICS_LOG).open("a") as fh:
         fh.write(
             '{"run": "r", "kind": "step", "step": 1, "metrics": '

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 
+import pytest
 from rich.text import Text
 
 from cpv.cli.render_console import SafeConsole
@@ -27,3 +29,19 @@ def test_no_hyperlink_is_written_whatever_markup_came_in() -> None:
     console, out = _terminal()
     console.print("[link=https://evil.example]click[/link]")
     assert "click" in out.getvalue() and "\x1b]8;" not in out.getvalue()
+
+
+def test_json_output_is_valid_json_whatever_the_data_holds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cpv.cli.render import print_json
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    print_json({"removed": {"at": float("nan")}, "values": (float("inf"), -float("inf"), 1.5)})
+    out = capsys.readouterr().out
+    data = json.loads(out, parse_constant=refuse)
+    assert data == {"removed": {"at": "nan"}, "values": ["inf", "-inf", 1.5]}
+    with pytest.raises(ValueError, match="not JSON"):
+        json.loads('{"a": NaN}', parse_constant=refuse)
