@@ -9,6 +9,7 @@ speak in versions. DVC is imported lazily so that ``cpv --help`` and ``cpv list`
 from __future__ import annotations
 
 import contextvars
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +21,8 @@ import yaml
 
 from cpv import _dvc_output, _dvc_progress
 from cpv.errors import DvcError, IntegrityError, InvalidObjectIdError, MissingDataError
-from cpv.objects import file_md5
-from cpv.oids import NOT_CPV, check_oid
+from cpv.objects import cache_dir, file_md5, object_path
+from cpv.oids import NOT_CPV, check_oid, listing_entries
 
 REMOTE = "storage"
 
@@ -232,6 +233,12 @@ def checkout(root: Path, pointer_file: str, *, where: str = "") -> None:
             oid=content.hash,
             where=where,
         )
+    listing = object_path(cache_dir(root), content.hash) if content.hash.endswith(".dir") else None
+    try:  # DVC writes each file the listing names (an unreadable one, DVC refuses itself)
+        items = json.loads(listing.read_bytes()) if listing is not None else []
+    except (OSError, ValueError):
+        items = []
+    listing_entries(items, where=f"{where} ({content.hash})")
 
     with open_repo(root) as repo:
         try:

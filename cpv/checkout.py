@@ -20,7 +20,7 @@ from typing import Any
 
 from cpv.errors import IntegrityError, InvalidObjectIdError
 from cpv.objects import FileEntry, Tree, copy_file, object_path
-from cpv.pointers import listing_entries
+from cpv.oids import listing_entries
 
 #: Cache objects this process wrote moments ago after checking them against their md5
 #: (path, inode, mtime): putting those in a workspace needs no second hash.
@@ -110,7 +110,7 @@ def _write_all(out: Any, view: memoryview) -> None:
 
 def load_tree(cache: Path, dir_hash: str, *, where: str = "") -> Tree:
     """The tree a ``.dir`` manifest in the cache describes (sizes from the cached objects),
-    every id and path in it checked (:func:`cpv.pointers.listing_entries`; ``where``: the
+    every id and path in it checked (:func:`cpv.oids.listing_entries`; ``where``: the
     version it belongs to, named in errors)."""
     listing = json.loads(object_path(cache, dir_hash).read_bytes())
     entries = []

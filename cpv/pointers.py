@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cpv import _dvc, _git
-from cpv.errors import InvalidObjectIdError, MissingDataError
+from cpv.errors import MissingDataError
 from cpv.objects import object_path
-from cpv.oids import NOT_CPV, check_oid, check_relpath
+from cpv.oids import listing_entries
 
 
 @dataclass
@@ -85,39 +85,6 @@ def needed_objects(pointers: Sequence[Pointer], listing: ListingFn) -> Needed:
         for md5, relpath in listing_entries(listing(oid, p), where=f"{p.where} ({oid})"):
             needed.files.setdefault(md5, f"{p.label}: {p.out}/{relpath}")
     return needed
-
-
-def listing_entries(items: object, *, where: str) -> list[tuple[str, str]]:
-    """(md5, relpath) of each file a ``.dir`` listing names, every one checked.
-
-    Raises:
-        InvalidObjectIdError: the listing is not a list of ``{md5, relpath}``, or names a
-            listing, a non-id or a path outside its folder.
-    """
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise InvalidObjectIdError(
-            f"{where}: the listing is not a list of files", hint=NOT_CPV, oid="", where=where
-        )
-    entries = [
-        (
-            check_oid(i.get("md5"), listing=False, where=where),
-            check_relpath(i.get("relpath"), where=where),
-        )
-        for i in items
-    ]
-    paths = {relpath for _, relpath in entries}
-    for _, relpath in entries:  # one file per path, and no file where a folder must be
-        parts = relpath.split("/")
-        clash = next((p for n in range(1, len(parts)) if (p := "/".join(parts[:n])) in paths), None)
-        if clash is not None or len(paths) != len(entries):
-            raise InvalidObjectIdError(
-                f"{where}: the listing names {clash or 'a file'} twice (as a file and as a "
-                "folder, or two files at one path)",
-                hint=NOT_CPV,
-                oid="",
-                where=where,
-            )
-    return entries
 
 
 def cached_listing(cache: Path) -> ListingFn:

@@ -274,3 +274,23 @@ def _forge_text(repo: Path, version: str, pointer: str, md5: str) -> str:
     _git(repo, "tag", "-a", "--cleanup=verbatim", "-F", str(message), tag)
     _git(repo, "checkout", "-q", "-")
     return tag
+
+
+def test_dvc_checkout_itself_refuses_a_listing_that_leaves_the_folder(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The adapter every DVC checkout goes through (a transaction's rollback too) reads the
+    listing the pointer names before DVC writes the files it lists."""
+    from cpv import _dvc
+    from cpv.errors import InvalidObjectIdError
+
+    _versions(repo, b"one")
+    outside = repo.parent / "outside.txt"
+    outside.write_bytes(b"mine")
+    pwned = hashlib.md5(b"pwned").hexdigest()
+    place_object(cache_dir(repo), pwned, data=b"pwned")
+    oid = _listing(repo, [{"md5": pwned, "relpath": "../outside.txt"}])
+    (repo / "checkpoints.dvc").write_text(_pointer(oid))
+    with pytest.raises(InvalidObjectIdError, match="not a path inside its folder"):
+        _dvc.checkout(repo, "checkpoints.dvc")
+    assert outside.read_bytes() == b"mine"

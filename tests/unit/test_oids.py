@@ -10,8 +10,7 @@ import pytest
 from cpv.config import UserConfig
 from cpv.errors import InvalidObjectIdError
 from cpv.objects import object_path
-from cpv.oids import check_oid, check_relpath, is_oid
-from cpv.pointers import listing_entries
+from cpv.oids import check_oid, check_relpath, is_oid, listing_entries
 from cpv.storage import ObjectStore
 
 MD5 = "0123456789abcdef0123456789abcdef"
