@@ -134,6 +134,8 @@ def _storage(file: StorageSettings, found: dict[EnvVar, str]) -> StorageSettings
     if not given:
         return file
     url = given.pop("url", None)
+    if url is not None and url.startswith("~"):  # quoted in a CI file, no shell expanded it
+        url = str(Path(url).expanduser())
     if url is None and "provider" not in given and "bucket" not in given:
         url = file.url  # an explicit root in the file stays, unless the env names another
     if "provider" in given:

@@ -256,3 +256,22 @@ def test_show_and_doctor_in_a_model_list_its_own_settings_by_source(
     assert {s["key"]: s["origin"] for s in report["sources"]}["model.url"] == "model"
     outside = json.loads(run_cpv("configure", "--show", "--json", cwd=tmp_path).stdout)
     assert not [s for s in outside["sources"] if s["key"].startswith("model.")]
+
+
+def test_storage_url_and_profile_from_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_env: Path
+) -> None:
+    monkeypatch.setenv("CPV_STORAGE_URL", "~/team-storage")  # as a CI file quotes it
+    assert load_user_config().storage.root_url() == str(isolated_env / "team-storage")
+    run_cpv("init", "acme/m", cwd=tmp_path)
+    write_checkpoint(tmp_path / "m", b"bytes")
+    run_cpv("tag", "-m", "one", cwd=tmp_path / "m")
+    run_cpv("push", cwd=tmp_path / "m")
+    assert list((isolated_env / "team-storage" / "acme" / "m" / "files" / "md5").rglob("*"))
+    monkeypatch.setenv("CPV_PROVIDER", "aws")
+    monkeypatch.setenv("CPV_BUCKET", "models")
+    monkeypatch.setenv("CPV_PROFILE", "ml")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    got = credentials.resolve_credentials(load_user_config())
+    assert (got.source, got.profile) == ("profile", "ml")
