@@ -104,7 +104,7 @@ def push(path: StrPath = ".", *, jobs: int | None = None, dry_run: bool = False)
                 repo, new_tags, branch, jobs=jobs, dry_run=False, store=store, moves=records
             )
             fault_point("after_data_push")
-            if not _publish(repo, branch, listing, [*new_tags, *records]):
+            if not _publish(repo, branch, listing, [*new_tags, *records], moved=branch_pushed):
                 continue  # someone published (or a deletion began) in between: look again
             published = [*remote, *refs.lifecycle_of(listing)]
             progress.stage("updating the model index in the storage")
@@ -128,13 +128,18 @@ def push(path: StrPath = ".", *, jobs: int | None = None, dry_run: bool = False)
         )
 
 
-def _publish(repo: ModelRepo, branch: str, listing: dict[str, str], tags: list[str]) -> bool:
+def _publish(
+    repo: ModelRepo, branch: str, listing: dict[str, str], tags: list[str], *, moved: bool
+) -> bool:
     """One ``git push --atomic`` of the branch, ``tags`` and a new fence token, applied only
     if the remote's fence is still the one in ``listing`` (read before the storage was
-    checked: :mod:`cpv.fence`). False when the remote moved meanwhile."""
+    checked: :mod:`cpv.fence`). A push publishing nothing (no tag, the branch ``moved`` not)
+    leaves the fence alone. False when the remote moved meanwhile."""
     progress.stage("publishing to git")
     pause_point("push_before_git")
-    fence, leases = publish_fence(repo, listing.get(FENCE_REF, ""))
+    fence, leases = (
+        ([], {}) if not (tags or moved) else publish_fence(repo, listing.get(FENCE_REF, ""))
+    )
     try:
         repo.git.push_atomic(
             GIT_REMOTE_NAME,
