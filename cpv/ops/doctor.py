@@ -8,6 +8,7 @@ and the translation of its failures live in :mod:`cpv._s3`.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -35,7 +36,7 @@ from cpv.credentials import (
     mode_problems,
     resolve_credentials,
 )
-from cpv.errors import CpvError, StorageError
+from cpv.errors import CpvError, StorageError, UsageError
 from cpv.urls import git_kind, is_s3, s3_location
 
 Status = Literal["ok", "warn", "fail", "skip"]
@@ -298,7 +299,15 @@ def run_doctor(
 
     ``team``/``model`` resolve the remote template; inside a model repository pass its own
     (and add :func:`cpv.config_env.model_sources` of it to ``sources``).
+
+    Raises:
+        UsageError: ``timeout`` is not a number of seconds above 0 and at most 600.
     """
+    if not (isinstance(timeout, int | float) and math.isfinite(timeout) and 0 < timeout <= 600):
+        raise UsageError(
+            f"--timeout {timeout}: not a number of seconds above 0 and at most 600",
+            hint="Give the storage endpoint e.g. --timeout 10.",
+        )
     checks: list[Check] = []
     found: list[SettingSource] = []
     if cfg is None:

@@ -306,3 +306,10 @@ def test_a_keep_days_no_date_can_hold_is_a_usage_error(repo: Path, days: str) ->
     ModelCheckpoints(repo).tag()
     bad = run_cpv("gc", "--keep-days", days, "--dry-run", cwd=repo, check=False)
     assert bad.returncode == 2 and "--keep-days from 0 to 36500" in bad.stderr
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-1"])
+def test_doctor_refuses_a_timeout_that_is_no_wait(timeout: str) -> None:
+    bad = run_cpv("doctor", "--timeout", timeout, check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith(f"Error: --timeout {timeout}")
+    assert "not a number of seconds above 0 and at most 600" in bad.stderr
