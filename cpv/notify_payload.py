@@ -127,10 +127,13 @@ def _alias_facts(event: str, repo: Any, move: Any) -> dict[str, Any] | None:
     if record and record.metrics:
         text += f" ({_metrics_text(record.metrics)})"
     text += f" by {move.by}" if move.by else ""
+    forced = "; ".join(move.overridden)  # a forced promote: the rules it overrode
     return _base(
         event, repo, record, tags=[t for t in (move.tag,) if t], author=move.by, note=move.why,
-        message=text + (f": {move.why}" if move.why else ""),
-        details={"alias": move.alias, "previous": move.previous, "move": move.ref},
+        message=text + (f": {move.why}" if move.why else "")
+        + (f" [forced past promotion rules: {forced}]" if forced else ""),
+        details={"alias": move.alias, "previous": move.previous, "move": move.ref,
+                 "overridden": list(move.overridden)},
     )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from cpv import ModelCheckpoints
 from cpv.config import load_repo_config
 from cpv.errors import ConfigError, PromotionRefusedError
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
+from tests.func.test_notify import HookServer, hooks  # noqa: F401 - the fixture
 
 
 def _rules(repo: Path, promotion: dict[str, object], best: object = None) -> None:
@@ -124,3 +125,21 @@ def test_rules_are_validated_when_cpv_yaml_is_read(repo: Path) -> None:
         assert needle in info.value.message
     proc = run_cpv("list", cwd=repo, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
+
+
+def test_a_forced_promote_tells_the_webhooks_what_it_overrode(
+    repo: Path,
+    hooks: HookServer,  # noqa: F811 - the fixture imported above
+) -> None:
+    from cpv import notify, notify_delivery
+
+    notify.add_webhook(hooks.url(), events=("promote",), fmt=None)
+    _rules(repo, {"prod": {"thresholds": {"wer": "<=0.25"}}})
+    _versions(repo, {"wer": 0.4})
+    ModelCheckpoints(repo).promote("v0.1", "prod", message="hotfix", force=True)
+    notify_delivery.wait()
+    (body,) = hooks.bodies()
+    assert body["details"]["overridden"] == [
+        "wer=0.4 is not <=0.25 (promotion.prod.thresholds.wer)"
+    ]
+    assert "[forced past promotion rules: wer=0.4 is not <=0.25" in body["message"]
