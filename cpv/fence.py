@@ -168,6 +168,19 @@ def _age(journal: Journal) -> float:
     return (datetime.now(timezone.utc) - at).total_seconds()
 
 
+def describe(repo: ModelRepo, sha: str) -> str:
+    """One line on the deletion whose journal is ``sha`` (``cpv status``)."""
+    journal = read_journal(repo, sha)
+    if journal is None:
+        return "an unreadable deletion journal holds the lease: the next push removes it"
+    stale = _age(journal) > min(journal.lease_seconds, 2 * lease_seconds())
+    return f"a `cpv {journal.action} --remote` by {journal.by} since {journal.at}" + (
+        " was interrupted: the next push, pull, gc or delete finishes it"
+        if stale
+        else " is deleting from the storage: pushes wait for it"
+    )
+
+
 def settle(repo: ModelRepo, url: str, *, store: ObjectStore | None, wait: float) -> list[str]:
     """Before publishing or deleting: while another deletion holds the lease, wait (up to
     ``wait`` seconds); one whose holder is gone (older than its lease) is finished here.

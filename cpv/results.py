@@ -130,9 +130,8 @@ class PushResult(BaseModel):
     storage_warning: str | None = None
     #: (dry run) every ref the push would publish, by kind
     unpublished: Unpublished | None = None
-    #: local alias moves and removals not published, each with why (the remote's state
-    #: contradicts them: a removal of a version the remote's alias names, a move onto a
-    #: version removed there); their tags are deleted from this clone
+    #: local alias moves and removals the remote's state contradicts (a removal of a version
+    #: its alias names, a move onto a version removed there): not published, tags deleted
     withdrawn: list[str] = Field(default_factory=list)
     #: an interrupted deletion on this model that push finished first (:mod:`cpv.fence`)
     lease_notes: list[str] = Field(default_factory=list)
@@ -180,6 +179,7 @@ class StatusResult(BaseModel):
     webhook_failures: list[WebhookFailure] = Field(default_factory=list)
     #: every ref the remote lacks, by kind; None: unknown (no remote, or unreachable)
     unpublished: Unpublished | None = None
+    deletion: str | None = None  #: a gc/delete --remote holding the lease (cpv.fence)
 
 
 class DiffEntry(BaseModel):

@@ -273,6 +273,8 @@ def status_result(res: StatusResult) -> None:
             "writes (tag, revert, push, pull) rolls it back",
             style="yellow",
         )
+    if res.deletion:
+        _say(f"  {res.deletion}", style="yellow")
     for k in res.kinds:
         latest = k.latest.version if k.latest else "none"
         if k.changed:

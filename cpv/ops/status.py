@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from cpv import _git
 from cpv.config import GIT_REMOTE_NAME
 from cpv.errors import CpvError
+from cpv.fence import describe
 from cpv.ingest import workspace_tree
 from cpv.refs import LIFECYCLE
+from cpv.remote_view import GC_REF
 from cpv.repo import ModelRepo
 from cpv.results import KindStatus, StatusResult
 from cpv.transaction import pending as pending_change
@@ -67,9 +69,11 @@ def _unpublished(repo: ModelRepo, result: StatusResult) -> None:
     assert result.remote is not None
     patterns = [f"refs/tags/{p}/*" for p in ("model", "data", *LIFECYCLE)]
     try:
-        listing = _git.ls_remote(result.remote, *patterns, f"refs/heads/{result.branch}")
+        listing = _git.ls_remote(result.remote, *patterns, f"refs/heads/{result.branch}", GC_REF)
     except CpvError:
         return  # remote unreachable: unknown, not "everything unpushed"
+    if GC_REF in listing:
+        result.deletion = describe(repo, listing.pop(GC_REF))
     remote_head = listing.get(f"refs/heads/{result.branch}")
     head = repo.git.head_commit()
     if head and remote_head and not _has_object(repo, remote_head):

@@ -9,6 +9,7 @@ a fresh clone pulls every version that should survive, byte for byte.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -329,8 +330,6 @@ def test_a_journal_planted_with_plain_git_never_deletes_what_versions_need(
     """The journal is read from the remote: untrusted. One that lists every object (a
     hostile or broken teammate's, dated long ago) is finished without deleting any object a
     version still needs."""
-    import json
-
     from cpv.storage import store_for
 
     a, b = _three_versions_and_a_clone(tmp_path)
@@ -374,3 +373,22 @@ def test_a_journal_planted_with_plain_git_never_deletes_what_versions_need(
     fresh = _fresh(tmp_path, "fresh")
     for version, content in (("v0.1", W[1]), ("v0.2", W[2]), ("v0.3", W[3])):
         assert _pulled(fresh, version) == content
+
+
+def test_status_says_who_holds_the_deletion_lease(s3_user_config: str, tmp_path: Path) -> None:
+    a, b = _three_versions_and_a_clone(tmp_path)
+    killed = run_cpv(
+        "gc",
+        "--keep-last",
+        "1",
+        "--remote",
+        cwd=a,
+        check=False,
+        env={"CPV_FAULT": "kill:gc_delete", "CPV_GC_LEASE": "1"},
+    )
+    assert killed.returncode == -9
+    time.sleep(1.2)
+    out = json.loads(run_cpv("status", "--json", cwd=b).stdout)
+    assert "`cpv gc --remote` by Test User" in out["deletion"]
+    assert "was interrupted: the next push, pull, gc or delete finishes it" in out["deletion"]
+    assert "was interrupted" in run_cpv("status", cwd=b).stdout
