@@ -44,6 +44,7 @@ from cpv.integrations._outcomes import (
     VersionRequest,
     failure_error,
 )
+from cpv.workspace import keep_unsaved
 
 log = logging.getLogger("cpv")
 
@@ -223,6 +224,14 @@ class VersionWorker:
                 return  # this run made no version: leave the workspace alone
             with self._repo.locked():
                 cache = objects.cache_dir(self.repo)
+                kept = keep_unsaved(self._repo, [Kind.MODEL], before="checkout")
+                for ref, restore in kept.items():  # what the model path held, not a version
+                    log.warning(
+                        "cpv: kept the unsaved files of %s as %s (%s)",
+                        self.model_path,
+                        ref,
+                        restore,
+                    )
                 checkout_tree(cache, latest.content_hash, self.repo / self.model_path)
 
     @property

@@ -225,3 +225,31 @@ def test_tag_from_a_source_honours_version_and_bump_and_leaves_the_workspace(
     assert (src / "w.bin").read_bytes() == b"three"  # the source is copied, never moved
     # the workspace folder is not the source: it is left as the user had it
     assert [p.name for p in (integ_repo / "checkpoints").iterdir()] == ["mine.bin"]
+
+
+def test_the_model_path_shown_at_the_end_keeps_unsaved_files(
+    integ_repo: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The loop saves elsewhere, so at the end the model path shows the newest version; what
+    it held that is no version is kept first (issue 19: a forced overwrite keeps a backup)."""
+    import hashlib
+    import subprocess
+
+    from cpv.objects import cache_dir, object_path
+
+    notes = integ_repo / "checkpoints" / "notes.txt"
+    notes.parent.mkdir(exist_ok=True)
+    notes.write_text("never versioned")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "model.bin").write_bytes(b"trained")
+    with caplog.at_level("WARNING", logger="cpv"), versioning(repo=integ_repo) as v:
+        v.log_checkpoint(out)
+    assert (integ_repo / "checkpoints" / "model.bin").read_bytes() == b"trained"
+    assert not notes.exists()
+    refs = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname)", "refs/cpv/backups/"],
+        cwd=integ_repo, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert len(refs) == 1 and refs[0] in caplog.text
+    assert object_path(cache_dir(integ_repo), hashlib.md5(b"never versioned").hexdigest()).is_file()
