@@ -246,6 +246,9 @@ def _valid(name: str, what: str) -> bool:
 
 def _entry(team: str, model: str, url: str, raw: bytes | None) -> ModelEntry:
     """The entry of the model at ``url`` from its index's bytes (None: it has none)."""
+    if not (_valid(team, "team") and _valid(model, "model")):  # a folder anyone could make
+        note = "not a valid team/model name: no model cpv made (its index is not read)"
+        return ModelEntry(team=team, model=model, indexed=False, storage_url=url, note=note)
     if raw is None:
         return ModelEntry(
             team=team, model=model, indexed=False, storage_url=url, note="no index yet"

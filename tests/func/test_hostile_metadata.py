@@ -212,9 +212,14 @@ def test_a_local_index_out_of_range_is_named_and_the_rest_listed(tmp_path: Path)
     index = cpv_home() / "storage" / "acme" / "b" / INDEX_NAME
     index.write_bytes(_hostile_index(index.read_bytes()))
 
+    odd = cpv_home() / "storage" / "acme" / "Evil\x1b[2J"
+    odd.mkdir()
+    (odd / INDEX_NAME).write_bytes((index.parent.parent / "a" / INDEX_NAME).read_bytes())
+
     out = run_cpv("models")
     assert "* acme/b: its cpv-index.json does not read as a cpv index" in out.stdout
-    assert out.stdout.splitlines()[1].split()[:2] == ["acme/a", "v0.1"]
+    assert "* acme/Evil␛[2J: not a valid team/model name" in out.stdout
+    assert ["acme/a", "v0.1"] in [line.split()[:2] for line in out.stdout.splitlines()]
     assert_inert(out.stdout + out.stderr)
 
 
