@@ -276,7 +276,8 @@ def test_push_refused_by_a_server_hook_shows_the_hooks_words(repo: Path) -> None
     with pytest.raises(errors.HookRejectedError) as info:
         push(repo)
     assert info.value.hook_output == "POLICY: pushes need a ticket number"
-    assert info.value.refs == ["refs/heads/main", "refs/tags/model/v0.1"]
+    # the refused refs: the branch, the version, and the deletion protocol's fence token
+    assert sorted(info.value.refs) == ["refs/cpv/fence", "refs/heads/main", "refs/tags/model/v0.1"]
 
 
 @pytest.mark.parametrize(
