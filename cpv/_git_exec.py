@@ -22,6 +22,10 @@ from cpv.errors import GitError, GitLockedError
 GitFailure = subprocess.CalledProcessError
 
 
+#: The storage credentials cpv reads from the environment (cpv/config_env.py).
+_CPV_SECRETS = ("CPV_ACCESS_KEY_ID", "CPV_SECRET_ACCESS_KEY", "CPV_SESSION_TOKEN")
+
+
 def git_bytes(
     args: Sequence[str],
     *,
@@ -36,6 +40,8 @@ def git_bytes(
             ``returncode``, and ``stdout`` and ``stderr`` as text).
     """
     full_env = {**os.environ, **(env or {}), "LC_ALL": "C", "LANGUAGE": "C"}
+    for name in _CPV_SECRETS:  # cpv's own storage keys: git, its hooks and ssh never need them
+        full_env.pop(name, None)
     try:
         done = subprocess.run(
             ["git", *args],

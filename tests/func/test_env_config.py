@@ -28,13 +28,16 @@ SENTINEL = "SENTINEL-env-secret-7c41f0aa"
 
 
 def _git_shim(tmp_path: Path) -> Path:
-    """A `git` first on PATH that logs every command line, then runs the real git."""
+    """A `git` first on PATH that logs every command line and its environment, then runs the
+    real git."""
     real = shutil.which("git")
     assert real
     shim = tmp_path / "shim"
     shim.mkdir()
     log = tmp_path / "git-argv.log"
-    (shim / "git").write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    (shim / "git").write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nenv >> "{log}"\nexec "{real}" "$@"\n'
+    )
     (shim / "git").chmod(0o755)
     return log
 
@@ -85,8 +88,9 @@ def test_ci_job_with_only_env_vars_inits_tags_pushes_and_clones(
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert "model/v0.1" in tags
-    # The secret from the environment is on no git command line, in no output and no file.
-    assert log.read_text() and secret not in log.read_text()
+    # The secret from the environment is on no git command line nor in git's environment
+    # (nor its hooks' or ssh's), in no output and no file.
+    assert "CPV_PROVIDER=minio" in log.read_text() and secret not in log.read_text()
     for proc in outputs:
         assert secret not in proc.stdout + proc.stderr
     for path in tmp_path.rglob("*"):
