@@ -39,7 +39,7 @@ class RetentionMethods(ManagerState):
                 Without it only the local cache shrinks and no marker is written.
             dry_run: report what would be collected and freed; change nothing at all.
             force: do not keep versions for being unpublished; those collected are
-                dropped (their tags deleted).
+                removed with a local marker (published with them by the next push).
 
         Returns:
             The kept versions with their reasons, the collected ones, the bytes freed.

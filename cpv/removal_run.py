@@ -43,8 +43,9 @@ class Removal:
     why: str = ""
     remote: bool = False
     dry_run: bool = False
-    #: versions never published are dropped (their tag deleted, no marker) instead of refused
-    drop_unpublished: bool = False
+    #: versions never published are removed too (their only copy: a local marker says so,
+    #: published with the version by the next push) instead of kept or refused
+    include_unpublished: bool = False
 
 
 @dataclass
@@ -57,7 +58,8 @@ class RemovalDone:
     freed_local: int = 0
     markers: list[str] = field(default_factory=list)
     unpublished: set[str] = field(default_factory=set)  # removed versions never published
-    dropped: list[str] = field(default_factory=list)  # unpublished versions dropped
+    unpushed: list[str] = field(default_factory=list)  # never-pushed versions removed
+    local_bytes: dict[str, int] = field(default_factory=dict)  # version -> cache bytes it frees
     warning: str | None = None
 
 
@@ -132,6 +134,8 @@ def _plan_and_take(
         refuse_unknown(listings, removal.action)
     done = RemovalDone(cache=cache, collected=[r.tag for r in collect], owner=owner)
     done.unpublished = {r.tag for r in collect if not world.published(r)}
+    for oid, tag in owner.items():
+        done.local_bytes[tag] = done.local_bytes.get(tag, 0) + (local_size(cache, oid) or 0)
     if store is not None:
         with applied_env(store.env()):
             present = store.sizes()
@@ -196,27 +200,29 @@ def _write_markers(
 
 def _finish_local(repo: ModelRepo, removal: Removal, done: RemovalDone) -> None:
     """After the bytes went: a local ``delete`` writes its marker (``cpv push`` publishes
-    it); a version never published is dropped (its tag deleted) when asked."""
+    it). A version never published whose only copy went gets a local marker too, which the
+    next push publishes with the version: its record stays, and it never blocks a push."""
     records = {r.tag: r for r in repo.records()}
     for tag in done.collected:
         record = records.get(tag)
-        if record is None:
+        never_pushed = removal.include_unpublished and tag in done.unpublished
+        if record is None or not (
+            never_pushed or (removal.action == "delete" and not removal.remote)
+        ):
             continue
-        if removal.drop_unpublished and tag in done.unpublished:
-            repo.git.delete_tag(tag)
-            done.dropped.append(tag)
-        elif not removal.remote and removal.action == "delete":
-            freed = sum(local_size(done.cache, o) or 0 for o, t in done.owner.items() if t == tag)
-            done.markers.append(
-                write_marker(
-                    repo,
-                    record,
-                    action=removal.action,
-                    remote=False,
-                    freed_bytes=max(freed, done.freed_local),
-                    why=removal.why,
-                )
+        if never_pushed:
+            done.unpushed.append(tag)
+        why = f"{removal.why} (never pushed)" if never_pushed else removal.why
+        done.markers.append(
+            write_marker(
+                repo,
+                record,
+                action=removal.action,
+                remote=False,
+                freed_bytes=done.local_bytes.get(tag, 0),
+                why=why.strip(),
             )
+        )
 
 
 def remove_local(cache: Path, oids: Iterable[str]) -> tuple[int, int]:

@@ -342,8 +342,8 @@ class GcResult(BaseModel):
     objects_remote: int = 0
     #: removal markers (``--remote`` only), published before any byte was deleted
     markers: list[str] = Field(default_factory=list)
-    #: versions never published that ``force`` dropped (their tags deleted, no marker)
-    dropped: list[str] = Field(default_factory=list)
+    #: versions never pushed whose only copy ``force`` removed (marked; push publishes both)
+    unpushed: list[str] = Field(default_factory=list)
     #: a remote removal that stopped early (its lease ran out): the next command finishes it
     warning: str | None = None
 
@@ -360,11 +360,11 @@ class DeleteResult(BaseModel):
     objects_local: int = 0
     objects_remote: int = 0
     shared_objects: int = 0
-    #: the marker written (None on a dry run, or for a dropped version); published at once
-    #: with ``remote``, else by ``cpv push``
+    #: the marker written (None on a dry run); published at once with ``remote`` (a version
+    #: ever pushed), else by ``cpv push``
     marker: str | None = None
-    #: the version was never published and ``force`` dropped it (its tag is deleted)
-    dropped: bool = False
+    #: the version was never pushed and ``force`` removed its only copy
+    unpushed: bool = False
     #: as in :class:`GcResult`
     warning: str | None = None
 

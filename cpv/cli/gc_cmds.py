@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     "--remote", is_flag=True, help="Delete the storage's copies too, and mark the versions removed."
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be collected; change nothing.")
-@click.option("--force", is_flag=True, help="Collect versions never pushed too (dropped for good).")
+@click.option("--force", is_flag=True, help="Collect versions never pushed too (their only copy).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 def gc(
@@ -71,7 +71,9 @@ def gc(
 @message_option(help="The reason, recorded in the removal marker.", command="delete")
 @dry_run_option("be freed")
 @click.option(
-    "--force", is_flag=True, help="Drop a version never pushed (its only copy is this clone's)."
+    "--force",
+    is_flag=True,
+    help="Delete a version never pushed too (its only copy is this clone's).",
 )
 @json_option()
 @click.pass_obj

@@ -49,8 +49,8 @@ def delete_result(res: DeleteResult) -> None:
     if res.marker:
         said = "published" if res.remote else "publish it with `cpv push`"
         _say(f"  marked {res.marker}: {said}")
-    if res.dropped:
-        _say(f"  {res.tag} was never published: its tag is deleted (dropped)")
+    if res.unpushed:
+        _say(f"  {res.tag} was never pushed: its only copy is gone (the marker says so)")
     if res.warning:
         warning(res.warning)
 

@@ -6,7 +6,7 @@ git remote, read afresh (:class:`cpv.liveness.World`): from the local cache, and
 ``remote`` from the storage, under the deletion lease (:mod:`cpv.fence`). It is refused
 while an alias (here or on the remote) points at the version, for the version HEAD or any
 branch tip holds, and for a version never published (this clone's copy is its only one)
-unless ``force`` (the version is then dropped: its tag deleted, no marker).
+unless ``force`` (its record stays, with a local marker the next push publishes with it).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def delete(
         return [record]
 
     removal = Removal(
-        action="delete", why=why, remote=remote, dry_run=dry_run, drop_unpublished=force
+        action="delete", why=why, remote=remote, dry_run=dry_run, include_unpublished=force
     )
     with repo.locked():
         done = run_removal(repo, removal, decide)
@@ -75,7 +75,7 @@ def delete(
     result.objects_local, result.freed_local = done.objects_local, done.freed_local
     result.objects_remote, result.freed_remote = len(done.there), sum(done.there.values())
     result.marker = done.markers[0] if done.markers else None
-    result.dropped = bool(done.dropped)
+    result.unpushed = bool(done.unpushed)
     result.warning = done.warning
     return result
 
@@ -125,5 +125,5 @@ def _refuse(world: World, record: VersionRecord, *, force: bool) -> None:
         where = "the git remote" if world.view is not None else "any git remote (none is set)"
         raise UsageError(
             f"{record.tag} was never published to {where}: this clone's copy is its only one",
-            hint=f"Publish it first (`cpv push`), or pass --force to drop {record.tag} for good.",
+            hint="Publish it first (`cpv push`), or pass --force to remove its bytes for good.",
         )

@@ -25,7 +25,6 @@ from pathlib import Path
 from cpv.errors import UsageError
 from cpv.liveness import World
 from cpv.metadata import VersionRecord
-from cpv.ops.du import local_size
 from cpv.refs import best
 from cpv.removal_run import Removal, run_removal
 from cpv.repo import ModelRepo
@@ -45,7 +44,8 @@ def gc(
 ) -> GcResult:
     """Collect the versions of ``kinds`` the policy does not keep (see the module docstring).
     ``force``: versions never published are not kept for that reason; those collected are
-    dropped (their tags deleted): what a training loop's ``keep_last`` without push asks.
+    removed too, each with a local marker the next push publishes with it: what a training
+    loop's ``keep_last`` without push asks.
 
     Raises:
         UsageError: no policy given nor configured, or a negative value.
@@ -65,23 +65,16 @@ def gc(
         result.kept = [KeptVersion(tag=t, reasons=why) for t, why in reasons.items()]
         return [r for r in world.live if r.tag not in reasons]
 
-    why = " ".join(
-        part
-        for part in (
-            f"keep-last {keep_last}" if keep_last else "",
-            f"keep-days {keep_days}" if keep_days is not None else "",
-        )
-        if part
-    )
+    rules = {"keep-last": keep_last or None, "keep-days": keep_days}
+    why = "gc: " + " ".join(f"{k} {v}" for k, v in rules.items() if v is not None)
     removal = Removal(
-        action="gc", why=f"gc: {why}", remote=remote, dry_run=dry_run, drop_unpublished=force
+        action="gc", why=why, remote=remote, dry_run=dry_run, include_unpublished=force
     )
     with repo.locked():
         done = run_removal(repo, removal, decide)
-    per = {t: CollectedVersion(tag=t) for t in done.collected}
-    for oid, tag in done.owner.items():
-        if tag in per:
-            per[tag].local_bytes += local_size(done.cache, oid) or 0
+    per = {
+        t: CollectedVersion(tag=t, local_bytes=done.local_bytes.get(t, 0)) for t in done.collected
+    }
     for oid, size in done.there.items():
         tag = done.owner[oid]
         if tag in per:
@@ -90,7 +83,7 @@ def gc(
     result.objects_local, result.freed_local = done.objects_local, done.freed_local
     result.objects_remote, result.freed_remote = len(done.there), sum(done.there.values())
     result.markers = done.markers
-    result.dropped = done.dropped
+    result.unpushed = done.unpushed
     result.warning = done.warning
     return result
 

@@ -254,7 +254,7 @@ def test_references_skip_removed_versions_and_promote_refuses_them(
         ModelCheckpoints(a).promote("v0.1", "prod")
 
 
-def test_an_unpushed_version_is_refused_then_dropped_and_push_still_works(
+def test_an_unpushed_version_is_refused_then_removed_and_push_still_works(
     s3_user_config: str, tmp_path: Path
 ) -> None:
     a, _ = _three_versions_and_a_clone(tmp_path)
@@ -266,13 +266,14 @@ def test_an_unpushed_version_is_refused_then_dropped_and_push_still_works(
     assert proc.returncode == 2 and "never published" in proc.stderr and "--force" in proc.stderr
     assert repo_snapshot(a) == state
     res = ModelCheckpoints(a).delete("v0.4", force=True)
-    assert res.dropped and res.marker is None
-    assert [r.tag for r in ModelCheckpoints(a).list()][-1] == "model/v0.5"
-    pushed = push(a)
-    assert pushed.pushed_tags == ["model/v0.5"]
+    assert res.unpushed and res.marker == "removed/model/v0.4"
+    pushed = push(a)  # the removed version's bytes are gone: it publishes with its marker
+    assert pushed.pushed_tags == ["model/v0.4", "model/v0.5"]
+    assert "removed/model/v0.4" in pushed.records_pushed
     fresh = _fresh(tmp_path, "fresh")
     assert _pulled(fresh, "v0.5") == b"five"
-    assert "model/v0.4" not in {r.tag for r in ModelCheckpoints(fresh).list()}
+    with pytest.raises(VersionRemovedError, match="never pushed"):
+        pull(fresh, version="v0.4")
 
 
 def test_gc_remote_dry_run_changes_nothing_anywhere(

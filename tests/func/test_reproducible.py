@@ -169,8 +169,10 @@ def test_dirty_paths_are_sorted_and_capped(repo: Path) -> None:
 
 
 def test_old_tags_without_the_fields_still_decode() -> None:
-    body = {"kind": "model", "version": "v0.1", "tag": "model/v0.1", "created_at": "x"}
-    body["content_hash"] = "h.dir"
+    body = {"kind": "model", "version": "v0.1", "tag": "model/v0.1"}
+    # (real values: a time and an object id of the right form; hostile ones are refused)
+    body["created_at"] = "2024-05-01T10:00:00+00:00"
+    body["content_hash"] = "0123456789abcdef0123456789abcdef.dir"
     record = decode_tag_message(f"model v0.1\n\ncpv-metadata: {json.dumps(body)}\n")
     assert record is not None and record.dirty is False and record.dirty_paths == []
 
