@@ -62,6 +62,10 @@ def test_ci_job_with_only_env_vars_inits_tags_pushes_and_clones(
     secret = RGW["secret"] or SENTINEL
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    # the RGW tier hands the test its keys in the environment: not cpv's to pass on, and
+    # they would reach git through this test's own child processes
+    monkeypatch.delenv("CPV_TEST_RGW_SECRET_KEY", raising=False)
+    monkeypatch.delenv("CPV_TEST_RGW_ACCESS_KEY", raising=False)
     log = _git_shim(tmp_path)
     env = _ci_env(tmp_path, s3_endpoint, s3_bucket, secret, key)
     outputs = [run_cpv("init", "acme/envmodel", env=env, cwd=tmp_path)]
