@@ -190,17 +190,21 @@ def settle(repo: ModelRepo, url: str, *, store: ObjectStore | None, wait: float)
         DeletionInProgressError: a live deletion still holds the lease after ``wait``.
     """
     notes: list[str] = []
+    finished: set[str] = set()
     deadline = time.monotonic() + wait
     while sha := held_by(url):
         journal = read_journal(repo, sha)
         # a journal's own lease is bounded by ours: a planted one blocks for a while, not a week
-        if journal is None or _age(journal) > min(journal.lease_seconds, 2 * lease_seconds()):
+        stale = journal is None or _age(journal) > min(journal.lease_seconds, 2 * lease_seconds())
+        if stale and sha not in finished:  # (one that will not go: never a loop)
+            finished.add(sha)
             notes.append(finish(repo, sha, journal, store=store))
             continue
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or journal is None:
+            who = f"`cpv {journal.action} --remote` by {journal.by}" if journal else "deletion"
             raise DeletionInProgressError(
-                f"a `cpv {journal.action} --remote` by {journal.by} (started {journal.at}) is "
-                f"deleting from the storage of this model",
+                f"a {who} (started {journal.at if journal else '?'}) is deleting from the "
+                "storage of this model",
                 url=url,
             )
         time.sleep(0.25)
