@@ -138,7 +138,7 @@ def ensure_objects(
 
 def refuse_removed(repo: ModelRepo, records: Sequence[VersionRecord]) -> None:
     """Raise :class:`VersionRemovedError` for the first of ``records`` marked removed."""
-    from cpv.ops.delete import removed_markers
+    from cpv.removal import removed_markers
 
     markers = removed_markers(repo)
     for record in records:

@@ -98,7 +98,7 @@ def du(path: str | Path = ".") -> DuResult:
     """The bytes of every version in the local cache (unique and shared), the cache's and
     the storage's totals (the storage unreachable: ``storage_note`` says why), and what the
     retention in ``cpv.yaml`` would free (a local ``gc`` dry run)."""
-    from cpv.ops.delete import removed_markers
+    from cpv.removal import removed_markers
 
     repo = ModelRepo.open(path)
     cache = cache_dir(repo.root)

@@ -40,7 +40,7 @@ def build_index(repo: ModelRepo, *, branch: str) -> ModelIndex:
     """The catalog entry of ``repo`` from its versions and aliases (removed versions left
     out); sizes and ``updated_*`` are filled in by :func:`publish_index`."""
     from cpv import refs
-    from cpv.ops.delete import removed_markers
+    from cpv.removal import removed_markers
     from cpv.versions import Kind
 
     markers = removed_markers(repo)

@@ -35,8 +35,8 @@ def listing(
 
 def annotate(repo: ModelRepo, records: list[VersionRecord]) -> list[VersionRecord]:
     """Set each record's ``aliases`` and ``removed`` (read from the alias and removal tags)."""
-    from cpv.ops.delete import removed_markers
     from cpv.refs import aliases_of
+    from cpv.removal import removed_markers
 
     named, markers = aliases_of(repo), removed_markers(repo)
     for record in records:

@@ -23,8 +23,8 @@ from cpv import _dvc
 from cpv.errors import IntegrityError, InvalidObjectIdError, MissingDataError, UsageError
 from cpv.metadata import VersionRecord
 from cpv.objects import cache_dir, file_md5, object_path
-from cpv.ops.delete import removed_markers
 from cpv.refs import resolve_arg
+from cpv.removal import removed_markers
 from cpv.repo import ModelRepo
 from cpv.results import VerifiedVersion, VerifyResult
 from cpv.storage import ObjectStore
