@@ -40,12 +40,12 @@ class World:
         seen = {(r.tag, r.commit) for r in local}
         remote = view.records if view else []
         world.records = [*local, *(r for r in remote if (r.tag, r.commit) not in seen)]
-        world.aliased = _merge(refs.aliases_of(repo), view.aliased() if view else {})
+        remote_aliased = view.aliased() if view else {}
+        world.aliased = _merge(refs.aliases_of(repo), remote_aliased)
         ours = removed_markers(repo)
         theirs = view.markers if view else {}
         # a local, unpublished removal loses to an alias the remote has on that version
         # (`cpv push` withdraws it): its bytes are still needed
-        remote_aliased = view.aliased() if view else {}
         world.markers = {
             **{t: m for t, m in ours.items() if t in theirs or t not in remote_aliased},
             **theirs,
@@ -102,13 +102,7 @@ def plan(
     ``removed_listings``, of versions removed earlier whose objects remain) that no other
     live version and no branch tip needs."""
     repo = world.repo
-    going = {(r.tag, r.commit) for r in collect}
-    keep: set[str] = set()
-    for record in world.live:
-        if (record.tag, record.commit) not in going:
-            keep |= objects_of(repo, record, listings)
-    for sha in set(world.tips.values()):
-        keep |= objects_at(repo, sha, listings)
+    keep = _needed(world, listings, besides={(r.tag, r.commit) for r in collect})
     owner: dict[str, str] = {}
     for record in collect:
         for oid in sorted(objects_of(repo, record, listings) - keep):
@@ -123,9 +117,17 @@ def plan(
 def still_needed(world: World, listings: Listings) -> set[str] | None:
     """Every object a live version or a branch tip needs now; None when some listing is
     nowhere (what it needs is unknown: delete nothing)."""
+    keep = _needed(world, listings, besides=set())
+    return None if listings.unknown else keep
+
+
+def _needed(world: World, listings: Listings, *, besides: set[tuple[str, str]]) -> set[str]:
+    """The objects every live version (but those ``besides``, as (tag, commit)) and every
+    branch tip needs: what a removal keeps."""
     keep: set[str] = set()
     for record in world.live:
-        keep |= objects_of(world.repo, record, listings)
+        if (record.tag, record.commit) not in besides:
+            keep |= objects_of(world.repo, record, listings)
     for sha in set(world.tips.values()):
         keep |= objects_at(world.repo, sha, listings)
-    return None if listings.unknown else keep
+    return keep
