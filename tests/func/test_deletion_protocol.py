@@ -68,6 +68,21 @@ def _stored_keys(endpoint: str) -> set[str]:
     return {o["Key"] for page in pages for o in page.get("Contents", [])}
 
 
+def _gc_killed_after_taking_the_lease(repo: Path) -> None:
+    """``gc --keep-last 1 --remote`` in ``repo``, SIGKILLed right after it published its
+    markers and journal (a 1 s lease, so another clone soon finds it abandoned)."""
+    killed = run_cpv(
+        "gc",
+        "--keep-last",
+        "1",
+        "--remote",
+        cwd=repo,
+        check=False,
+        env={"CPV_FAULT": "kill:gc_delete", "CPV_GC_LEASE": "1"},
+    )
+    assert killed.returncode == -9
+
+
 def _remote_refs(repo: Path) -> dict[str, str]:
     url = _git(repo, "remote", "get-url", "origin").strip()
     out = _git(repo, "ls-remote", url)
@@ -158,16 +173,7 @@ def test_a_killed_deletion_left_markers_and_the_next_push_finishes_it(
 ) -> None:
     a, b = _three_versions_and_a_clone(tmp_path)
     before = _stored_keys(s3_endpoint)
-    killed = run_cpv(
-        "gc",
-        "--keep-last",
-        "1",
-        "--remote",
-        cwd=a,
-        check=False,
-        env={"CPV_FAULT": "kill:gc_delete", "CPV_GC_LEASE": "1"},
-    )
-    assert killed.returncode == -9
+    _gc_killed_after_taking_the_lease(a)
     remote = _remote_refs(a)
     assert "refs/cpv/gc" in remote  # the journal says what was under way
     # never a version without bytes and without a marker: the markers went first
@@ -378,16 +384,7 @@ def test_a_journal_planted_with_plain_git_never_deletes_what_versions_need(
 
 def test_status_says_who_holds_the_deletion_lease(s3_user_config: str, tmp_path: Path) -> None:
     a, b = _three_versions_and_a_clone(tmp_path)
-    killed = run_cpv(
-        "gc",
-        "--keep-last",
-        "1",
-        "--remote",
-        cwd=a,
-        check=False,
-        env={"CPV_FAULT": "kill:gc_delete", "CPV_GC_LEASE": "1"},
-    )
-    assert killed.returncode == -9
+    _gc_killed_after_taking_the_lease(a)
     time.sleep(1.2)
     out = json.loads(run_cpv("status", "--json", cwd=b).stdout)
     assert "`cpv gc --remote` by Test User" in out["deletion"]
