@@ -394,3 +394,7 @@ class PromotionRefusedError(CpvError):  # ``tag`` fails ``alias``'s rules in cpv
 
 class MissingExtraError(CpvError, ImportError):
     """An optional extra is not installed (``cpv compare --html`` needs ``report``)."""
+
+
+class RecipeError(IntegrityError, ValueError):  # compact storage: a bad recipe or rebuild
+    where: str = ""
