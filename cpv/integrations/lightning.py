@@ -13,6 +13,13 @@ improve ``monitor``) and ``end`` (the final weights, once). A version holds
 ``model.ckpt``: the checkpoint dictionary as it was at that save (serialized by cpv at
 save time, so later saves and ``save_top_k`` deletions cannot change it), with
 ``trainer.callback_metrics`` as its metrics. Only the global rank 0 process versions.
+
+With ``layout="grouped"``, a version holds the ``state_dict`` as one safetensors shard per
+module group plus ``model.safetensors.index.json`` (:mod:`cpv.integrations.grouped`), and
+the rest of the checkpoint (optimizer and loop state, hyperparameters) in
+``training_state.ckpt``: a version then stores only the groups whose tensors changed. To
+resume: ``ckpt = torch.load("training_state.ckpt", weights_only=False)``,
+``ckpt["state_dict"] = load_grouped(folder)``.
 """
 
 from __future__ import annotations
@@ -29,9 +36,12 @@ from cpv.errors import UsageError
 from cpv.integrations._best import BestTracker, check_strategy
 from cpv.integrations._outcomes import VersionOutcome, clean_metrics
 from cpv.integrations._rank import is_main_process
+from cpv.integrations.grouped import save_grouped
 from cpv.integrations.plain import Versioning
 
 CHECKPOINT_FILE = "model.ckpt"
+#: With ``layout="grouped"``: the checkpoint dictionary without its ``state_dict``.
+TRAINING_STATE_FILE = "training_state.ckpt"
 
 
 class CpvLightningCallback(pl.Callback):
@@ -48,6 +58,10 @@ class CpvLightningCallback(pl.Callback):
         background: False tags inside the hook (training waits).
         keep_last: after each version, a local ``gc`` keeping the last N model versions
             (plus aliased, best and latest ones); None (default) keeps everything.
+        layout: ``ckpt`` (default: ``model.ckpt``, what ``load_from_checkpoint`` and
+            ``ckpt_path=`` read) or ``grouped`` (the weights as safetensors shards per
+            module group, stored only when they changed; see the module's docstring).
+        group_by: the grouping of ``grouped`` (a depth or a function of the tensor name).
     """
 
     def __init__(
@@ -63,8 +77,17 @@ class CpvLightningCallback(pl.Callback):
         background: bool = True,
         max_pending: int = 0,
         keep_last: int | None = None,
+        layout: str = "ckpt",
+        group_by: Any = None,
     ) -> None:
         check_strategy(strategy)
+        if layout not in ("ckpt", "grouped"):
+            raise UsageError(
+                f"layout must be 'ckpt' or 'grouped', not {layout!r}",
+                hint="grouped: the weights as one safetensors shard per module group.",
+            )
+        self.layout = layout
+        self.group_by = group_by
         if strategy == "best_only" and monitor is None:
             raise UsageError(
                 "strategy 'best_only' needs a metric to rank checkpoints",
@@ -188,7 +211,12 @@ class CpvLightningCallback(pl.Callback):
         target = self._versioning.checkpoint_dir()
         if target is None:
             return
-        torch.save(dict(checkpoint), target / CHECKPOINT_FILE)  # the bytes of this save, now
+        if self.layout == "grouped":  # the bytes of this save, now
+            rest = {k: v for k, v in checkpoint.items() if k != "state_dict"}
+            save_grouped(checkpoint.get("state_dict", {}), target, group_by=self.group_by)
+            torch.save(rest, target / TRAINING_STATE_FILE)
+        else:
+            torch.save(dict(checkpoint), target / CHECKPOINT_FILE)
         message = f"Lightning {what}, step {metrics['step']}"
         if is_best:
             message += f" ({self._best.describe(metrics)})"

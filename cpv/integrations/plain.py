@@ -201,6 +201,33 @@ class Versioning:
             request = _with(request, snapshot=snap, size=snap.size)
         return worker.submit(request)
 
+    def log_model(
+        self,
+        model: Any,
+        *,
+        metrics: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        message: str = "",
+        group_by: Any = None,
+    ) -> Future[VersionOutcome] | None:
+        """Queue a version of ``model``'s weights (a module or a state dict) saved as one
+        safetensors shard per module group plus an index (:func:`cpv.integrations.save_grouped`):
+        a group that did not change since an earlier version is not stored again.
+        A model with a ``config`` that has ``save_pretrained`` (transformers) gets its
+        ``config.json`` too, so ``from_pretrained`` loads the version as it is.
+        Returns ``None`` on ranks other than 0.
+        """
+        target = self.checkpoint_dir()
+        if target is None:
+            return None
+        from cpv.integrations.grouped import save_grouped
+
+        save_grouped(model, target, group_by=group_by)
+        save_config = getattr(getattr(model, "config", None), "save_pretrained", None)
+        if callable(save_config):
+            save_config(str(target))
+        return self.log_checkpoint(target, metrics=metrics, params=params, message=message)
+
     def wait(self) -> list[VersionOutcome]:
         """Wait for every queued version; raises :class:`VersioningError` on failure."""
         return self._worker.drain() if self._worker is not None else []

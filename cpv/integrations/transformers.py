@@ -21,6 +21,12 @@ repository, 0 otherwise) and its message says so.
 The checkpoint directory is copied at save time (weights and config; optimizer, scheduler
 and RNG state are left out unless ``include_training_state``), so ``save_total_limit``
 may delete it while the worker is still busy.
+
+With ``layout="grouped"`` (the default) the copy holds the weights as one safetensors
+shard per module group plus ``model.safetensors.index.json`` (the sharded format
+``from_pretrained`` and ``resume_from_checkpoint`` read), so a version stores only the
+groups whose tensors changed: in a fine-tune with frozen layers, most of the weights are
+not stored again. ``layout="as_saved"`` keeps the Trainer's files as they are.
 """
 
 from __future__ import annotations
@@ -36,9 +42,11 @@ from cpv.errors import UsageError
 from cpv.integrations._best import BestTracker, check_strategy
 from cpv.integrations._outcomes import VersionOutcome
 from cpv.integrations._rank import is_main_process
+from cpv.integrations.grouped import copy_regrouped, has_weights, regroup
 from cpv.integrations.plain import Versioning
 
 Strategy = Literal["every_save", "best_only", "end"]
+Layout = Literal["grouped", "as_saved"]
 #: Training state a version does not need: it is large and only resumes a run.
 TRAINING_STATE_FILES = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*.pth")
 #: Per-evaluation timings: noise in a version's metrics.
@@ -73,6 +81,11 @@ class CpvCallback(TrainerCallback):
         include_training_state: keep optimizer/scheduler/RNG files in the versions.
         keep_last: after each version, a local ``gc`` keeping the last N model versions
             (plus aliased, best and latest ones); None (default) keeps everything.
+        layout: ``grouped`` (default): the weights as one safetensors shard per module
+            group (see :mod:`cpv.integrations.grouped`); ``as_saved``: the Trainer's files.
+            A checkpoint without safetensors weights (``safe_serialization=False``, an
+            adapter) is versioned as saved.
+        group_by: the grouping of ``grouped`` (a depth or a function of the tensor name).
     """
 
     def __init__(
@@ -89,8 +102,17 @@ class CpvCallback(TrainerCallback):
         include_training_state: bool = False,
         max_pending: int = 0,
         keep_last: int | None = None,
+        layout: Layout = "grouped",
+        group_by: Any = None,
     ) -> None:
         check_strategy(strategy)
+        if layout not in ("grouped", "as_saved"):
+            raise UsageError(
+                f"layout must be 'grouped' or 'as_saved', not {layout!r}",
+                hint="grouped: one safetensors shard per module group (the default).",
+            )
+        self.layout = layout
+        self.group_by = group_by
         self.repo = Path(repo)
         self.strategy = strategy
         self.metric_for_best_model = metric_for_best_model
@@ -229,6 +251,13 @@ class CpvCallback(TrainerCallback):
         message = f"Trainer {what}"
         if is_best:
             message += f" ({self._best.describe(metrics)})"
+        if self.layout == "grouped" and has_weights(checkpoint):
+            target = self._versioning.checkpoint_dir()
+            if target is None:
+                return
+            copy_regrouped(checkpoint, target, ignore=ignore, group_by=self.group_by)
+            self._versioning.log_checkpoint(target, metrics=metrics, message=message)
+            return
         self._versioning.log_checkpoint(checkpoint, metrics=metrics, message=message, ignore=ignore)
 
     def _version_final_model(self, versioning: Versioning, state: TrainerState, model: Any) -> None:
@@ -241,6 +270,8 @@ class CpvCallback(TrainerCallback):
         if target is None:
             return
         model.save_pretrained(str(target), safe_serialization=True)
+        if self.layout == "grouped" and has_weights(target):
+            regroup(target, group_by=self.group_by)
         metrics = self._metrics(state, self._last_eval)
         is_best = self._best.update(metrics)
         message = f"Trainer end of training, step {state.global_step}"

@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 pl = pytest.importorskip("lightning.pytorch")
 
 from cpv.errors import UsageError  # noqa: E402
+from cpv.integrations.grouped import load_grouped  # noqa: E402
 from cpv.integrations.lightning import CpvLightningCallback  # noqa: E402
 from cpv.managers import ModelCheckpoints  # noqa: E402
 
@@ -90,6 +91,29 @@ def test_end_versions_the_final_weights_once(integ_repo: Path, tmp_path: Path) -
     saved = torch.load(integ_repo / "checkpoints" / "model.ckpt", weights_only=False)
     live = trainer.lightning_module.state_dict()
     assert all((saved["state_dict"][k] == live[k]).all() for k in live)
+
+
+def test_grouped_layout_versions_safetensors_shards_and_the_rest_apart(
+    integ_repo: Path, tmp_path: Path
+) -> None:
+    trainer = _fit(tmp_path, CpvLightningCallback(repo=integ_repo, layout="grouped"), epochs=2)
+    records = ModelCheckpoints(integ_repo).list()
+    assert len(records) == 2
+    for record in records:
+        assert set(dvc_file_md5s(integ_repo, record.content_hash)) == {
+            "model-layer.safetensors",
+            "model.safetensors.index.json",
+            "training_state.ckpt",
+        }
+    folder = integ_repo / "checkpoints"  # the newest version, checked out at the end
+    weights = load_grouped(folder)
+    live = trainer.lightning_module.state_dict()
+    assert weights.keys() == live.keys() and all(torch.equal(weights[k], live[k]) for k in live)
+    rest = torch.load(folder / "training_state.ckpt", weights_only=False)
+    assert "state_dict" not in rest and rest["optimizer_states"]
+    assert rest["global_step"] == records[-1].metrics["step"]
+    with pytest.raises(UsageError, match="layout"):
+        CpvLightningCallback(repo=integ_repo, layout="flat")
 
 
 def test_best_only_skips_saves_that_do_not_improve(integ_repo: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ pytest.importorskip("transformers")
 from transformers import BertForSequenceClassification, Trainer, TrainerCallback  # noqa: E402
 
 from cpv.errors import UsageError  # noqa: E402
+from cpv.integrations.grouped import regroup  # noqa: E402
 from cpv.integrations.transformers import CpvCallback  # noqa: E402
 from cpv.managers import ModelCheckpoints  # noqa: E402
 from cpv.repo import ModelRepo  # noqa: E402
@@ -56,7 +57,8 @@ def test_every_save_versions_each_checkpoint_with_its_metrics(
         assert ("best eval_loss so far" in record.message) == expected_best
         assert record.params["note"] == "t" and record.params["learning_rate"] == 5e-3
         files = dvc_file_md5s(integ_repo, record.content_hash)
-        assert "model.safetensors" in files and "config.json" in files
+        assert "model.safetensors.index.json" in files and "config.json" in files
+        assert "model-classifier.safetensors" in files  # grouped, the default layout
         assert "optimizer.pt" not in files and not any(f.startswith("rng_state") for f in files)
     assert callback.best_tag == [r.tag for r in records if r.metrics["is_best"]][-1]
     assert [e["version"] for e in metrics_log(integ_repo)] == ["v0.1", "v0.2", "v0.3"]
@@ -119,7 +121,10 @@ def test_end_versions_the_final_model_once(integ_repo: Path, tmp_path: Path) -> 
         assert (restored.state_dict()[name] == tensor).all(), name
 
 
-def test_saves_deleted_by_rotation_are_still_versioned(integ_repo: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("layout", ["as_saved", "grouped"])
+def test_saves_deleted_by_rotation_are_still_versioned(
+    integ_repo: Path, tmp_path: Path, layout: str
+) -> None:
     """save_total_limit=1 deletes checkpoint-2 and -4 while the worker is blocked."""
     locked, release = threading.Event(), threading.Event()
 
@@ -139,17 +144,23 @@ def test_saves_deleted_by_rotation_are_still_versioned(integ_repo: Path, tmp_pat
 
     class Record(TrainerCallback):  # what each checkpoint held when it was saved
         def on_save(self, args, state, control, **kwargs) -> None:  # noqa: ANN001, ANN003
-            path = Path(args.output_dir) / f"checkpoint-{state.global_step}" / "model.safetensors"
-            seen[state.global_step] = md5(path.read_bytes())
+            path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if layout == "grouped":  # the shards of this save's weights
+                path = regroup(path, into=tmp_path / f"seen-{state.global_step}").folder
+                path = Path(path) / "model-classifier.safetensors"
+            else:
+                path = path / "model.safetensors"
+            seen[state.global_step] = md5(Path(path).read_bytes())
 
-    callback = CpvCallback(repo=integ_repo)
+    callback = CpvCallback(repo=integ_repo, layout=layout)  # type: ignore[arg-type]
     trainer = _trainer(integ_repo, tmp_path, [Record(), Release(), callback], save_total_limit=1)
     trainer.train()
     holder.join()
 
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["checkpoint-6"]
     records = ModelCheckpoints(integ_repo).list()
-    got = [dvc_file_md5s(integ_repo, r.content_hash)["model.safetensors"] for r in records]
+    name = "model-classifier.safetensors" if layout == "grouped" else "model.safetensors"
+    got = [dvc_file_md5s(integ_repo, r.content_hash)[name] for r in records]
     assert got == [seen[2], seen[4], seen[6]]
     assert len(set(got)) == 3
 
