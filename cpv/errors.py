@@ -318,8 +318,7 @@ class GitError(CpvError): ...
 
 
 class GitLockedError(GitError):
-    """git's own lock file (``path``, e.g. ``.git/index.lock``) exists: another git process
-    is running, or one crashed and left it."""
+    """git's lock file (``path``, e.g. ``.git/index.lock``) exists: git runs, or crashed."""
 
     path: Path | str | None = None
 
@@ -347,7 +346,6 @@ class InjectedFault(CpvError):
     """Raised by the fault-injection points used in tests (see ``cpv._faults``)."""
 
 
-# --- issue 9: a journal that cannot be replayed, storage checked or configured -------------
 class JournalReplayError(CpvError):
     """The journal of an interrupted change (``path``, ``.git/cpv/txn.json``) could not be
     replayed or rolled back (``op``: the change, ``reason``: why); it is kept as it was."""
@@ -367,13 +365,11 @@ class StorageNotCheckedError(StorageError):
 
 
 class StorageNotConfiguredError(StorageError):
-    """A model's data is on S3-compatible storage (``url``) but no storage is configured on
-    this machine (``cpv configure`` was never run)."""
+    """A model's data is on S3 storage (``url``), none is configured here (no `cpv configure`)."""
 
     url: str | None = None
 
 
-# --- issue 10: removed versions ----------------------------------------------------------
 class VersionRemovedError(MissingDataError):
     """The version ``tag`` was removed on purpose (``action``: ``gc`` or ``delete``) by
     ``by`` at ``at``: its removal marker ``removed/<tag>`` says so."""
@@ -398,3 +394,7 @@ class MissingExtraError(CpvError, ImportError):
 
 class RecipeError(IntegrityError, ValueError):  # compact storage: a bad recipe or rebuild
     where: str = ""
+
+
+class DistributedSaveError(CpvError):  # many ranks' save: no version; ``failed``: rank -> why
+    failed: dict[int, str] = {}  # noqa: RUF012 - a default, replaced per instance

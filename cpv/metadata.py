@@ -24,6 +24,33 @@ _MARKER = "cpv-metadata:"
 Count = Annotated[int, Field(ge=INT_MIN, le=INT_MAX)]
 
 
+#: Ranks and files per rank a tag records (a larger save keeps its counts, not every name).
+MAX_RANKS = 65536
+MAX_NAMES = 64
+
+
+class RankShards(BaseModel):
+    """One rank's part of a distributed save: its files (names, at most ``MAX_NAMES``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    rank: Annotated[int, Field(ge=0, le=MAX_RANKS)]
+    file_count: Annotated[int, Field(ge=0, le=INT_MAX)] = 0
+    size_bytes: Annotated[int, Field(ge=0, le=INT_MAX)] = 0
+    files: Annotated[list[Annotated[str, Field(max_length=255)]], Field(max_length=MAX_NAMES)] = (
+        Field(default_factory=list)
+    )
+
+
+class ShardLayout(BaseModel):
+    """How many processes saved a version together, and what each one contributed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    world_size: Annotated[int, Field(ge=1, le=MAX_RANKS)]
+    ranks: Annotated[list[RankShards], Field(max_length=MAX_RANKS)] = Field(default_factory=list)
+
+
 class VersionRecord(BaseModel):
     """One published (or local) version of a model's weights or its data."""
 
@@ -53,6 +80,8 @@ class VersionRecord(BaseModel):
     dirty_paths: list[str] = Field(default_factory=list)
     dirty_count: Count = 0
     schema_: int = Field(default=SCHEMA, alias="schema")
+    #: a save by many ranks (see :mod:`cpv.shards`): the world size and each rank's files
+    distributed: ShardLayout | None = None
     #: read time only, never stored in the tag: the aliases pointing at this version now
     aliases: list[str] = Field(default_factory=list)
     #: read time only: the removal marker (action, by, at, remote, …) when its bytes were
@@ -67,6 +96,18 @@ class VersionRecord(BaseModel):
         from cpv.params import bounded
 
         return bounded(value)
+
+    @field_validator("distributed", mode="before")
+    @classmethod
+    def _layout_or_none(cls, value: Any) -> ShardLayout | None:
+        """Read from a tag, hence untrusted: a layout that does not validate is dropped (the
+        version still reads; only its per-rank detail is lost)."""
+        if value is None or isinstance(value, ShardLayout):
+            return value
+        try:
+            return ShardLayout.model_validate(value)
+        except (ValueError, RecursionError):
+            return None
 
     @field_validator("metrics", mode="after")
     @classmethod

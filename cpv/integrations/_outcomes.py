@@ -34,6 +34,9 @@ class VersionRequest:
     #: the training run, and its steps' metrics since its previous save (see _steps.py)
     run: str | None = None
     steps: tuple[dict[str, Any], ...] = ()
+    #: a save by many ranks (an ``_shards.ShardJob``), and why this rank has no snapshot of it
+    job: Any = None
+    failure: BaseException | None = None
 
 
 @dataclass

@@ -266,6 +266,7 @@ class VersionWorker:
                     self._room.notify_all()
 
     def _process(self, request: VersionRequest, *, more_queued: bool) -> VersionOutcome:
+        from cpv.integrations._shards import version_save
         from cpv.managers import DataCheckpoints
         from cpv.ops.snapshot import tag_snapshot
         from cpv.ops.tag import TagRequest
@@ -285,8 +286,12 @@ class VersionWorker:
                 message=request.message, metrics=request.metrics, params=request.params
             )
             asked = replace(asked, run=request.run, steps=steps)
-            result = tag_snapshot(self._repo, snap, asked, known=self._known)
-            notify.emit("tag", self._repo, result)  # what ModelCheckpoints.tag announces
+            if request.job is not None:  # a save by many ranks: see _shards.py
+                result = version_save(self._repo, snap, asked, request.job, failure=request.failure)
+            else:
+                result = tag_snapshot(self._repo, snap, asked, known=self._known)
+            if request.job is None or request.job.rank == 0:
+                notify.emit("tag", self._repo, result)  # what ModelCheckpoints.tag announces
             outcome.tag, outcome.created = result.tag, result.created
             if not result.created:
                 self._steps = steps

@@ -40,9 +40,11 @@ from cpv.integrations._outcomes import (
     clean_metrics,
 )
 from cpv.integrations._rank import is_main_process
+from cpv.integrations._shards import ShardJob, current_job
 from cpv.integrations._steps import StepLog
 from cpv.integrations._worker import VersionWorker
-from cpv.objects import tree_size
+from cpv.objects import MemorySnapshot, tree_size
+from cpv.shards import foreign_names
 
 log = logging.getLogger("cpv")
 
@@ -101,6 +103,7 @@ class Versioning:
         self._steps = StepLog()
         self._count = 0
         self._saved_in_workspace = False  # a logged path lies inside the model path
+        self._sharded = False  # a save by many ranks was logged
 
     @property
     def enabled(self) -> bool:
@@ -115,6 +118,8 @@ class Versioning:
         return self._worker
 
     def _new_worker(self) -> VersionWorker:
+        if not is_main_process():  # a rank's part of a distributed save: rank 0 publishes
+            return VersionWorker(**{**self._options, "push": False})
         worker = VersionWorker(**self._options)
         worker.keep_last = self._keep_last
         return worker
@@ -154,6 +159,7 @@ class Versioning:
         params: Mapping[str, Any] | None = None,
         message: str = "",
         ignore: Iterable[str] = (),
+        distributed: bool = False,
     ) -> Future[VersionOutcome] | None:
         """Queue a version of the checkpoint at ``path`` (a file or a directory).
 
@@ -163,31 +169,28 @@ class Versioning:
         ``ignore``: glob patterns of files to leave out (e.g. ``optimizer.pt``).
         Returns ``None`` on ranks other than 0.
 
+        ``distributed=True``: a folder every rank saved a part of (``dcp.save``); call it on
+        every rank, in the same order, like ``dcp.save``. Each rank versions its own files
+        and uploads them; rank 0 makes one version of the whole save (``docs/distributed.md``).
+        Returns a future on every rank then.
+
         Raises:
             CpvError: nothing is saved at ``path``. Any other failure (a full disk, a
                 symlink out of the checkpoint) is recorded on this save and raised by
                 :meth:`close`, so that training goes on.
         """
+        path = Path(path).resolve()
+        if distributed:
+            job = current_job()  # (a collective at the first call: before anything can fail)
+            asked = self._request(path, metrics, params, message, job=job)
+            return self._log_shards(path, asked, job=job, ignore=ignore)
         worker = self._active_worker()
         if worker is None:
             return None
-        path = Path(path).resolve()
         model_dir = worker.repo / worker.model_path
         if path == model_dir or model_dir in path.parents:
             self._saved_in_workspace = True
-        self._count += 1
-        merged = {**(self.params or {}), **(params or {})} or None
-        request = VersionRequest(
-            source=path,
-            message=message,
-            metrics=clean_metrics(metrics),
-            params=merged,
-            with_data=self.with_data,
-            label=f"save {self._count}",
-            index=self._count,
-            run=self._steps.run,
-            steps=self._steps.take(),
-        )
+        request = self._request(path, metrics, params, message)
         if path in self._staged:
             self._staged.discard(path)
             request = _with(request, size=tree_size(path))
@@ -228,6 +231,50 @@ class Versioning:
             save_config(str(target))
         return self.log_checkpoint(target, metrics=metrics, params=params, message=message)
 
+    def _request(
+        self,
+        path: Path,
+        metrics: Mapping[str, Any] | None,
+        params: Mapping[str, Any] | None,
+        message: str,
+        *,
+        job: ShardJob | None = None,
+    ) -> VersionRequest:
+        """The next save's request (steps and data go with rank 0's part of a save)."""
+        self._count += 1
+        main = job is None or job.rank == 0
+        return VersionRequest(
+            source=path,
+            message=message,
+            metrics=clean_metrics(metrics),
+            params={**(self.params or {}), **(params or {})} or None,
+            with_data=self.with_data and main,
+            label=f"save {self._count}",
+            index=self._count,
+            run=self._steps.run,
+            steps=self._steps.take() if main else (),
+            job=job,
+        )
+
+    def _log_shards(
+        self, path: Path, request: VersionRequest, *, job: ShardJob, ignore: Iterable[str]
+    ) -> Future[VersionOutcome]:
+        """This rank's part of a save by many ranks (see :mod:`cpv.integrations._shards`):
+        a failure here is this rank's report to the others, never raised at once (the other
+        ranks would wait for it)."""
+        if self._worker is None:
+            self._worker = self._new_worker()
+        self._sharded = True
+        try:
+            if not path.is_dir():
+                raise CpvError(f"rank {job.rank}: no checkpoint folder at {path}")
+            mine = [*ignore, *foreign_names(path, job.rank)]
+            snap = self._worker.snapshot(path, ignore=mine)
+            request = _with(request, snapshot=snap, size=snap.size)
+        except (CpvError, OSError) as exc:
+            request = _with(request, failure=exc, snapshot=MemorySnapshot([]))
+        return self._worker.submit(request)
+
     def wait(self) -> list[VersionOutcome]:
         """Wait for every queued version; raises :class:`VersioningError` on failure."""
         return self._worker.drain() if self._worker is not None else []
@@ -245,7 +292,8 @@ class Versioning:
             log.warning("cpv: %s", err.report)
             raise
         finally:
-            if not self._saved_in_workspace:
+            # (a distributed version's files are on many nodes: not checked out here)
+            if not self._saved_in_workspace and not self._sharded:
                 # The loop saved elsewhere: the model path shows the newest version, as
                 # `cpv pull` would. Where the loop saves into it, it keeps the loop's files.
                 self._worker.checkout_latest()

@@ -127,6 +127,7 @@ def _record(
         params=recorded_params(repo.root, repo.config.params_files, request.params),
         path=repo.path_of(Kind.MODEL),
         data_version=data,
+        distributed=request.distributed,
     )
 
 

@@ -1,8 +1,7 @@
 """``cpv tag``: make a version — hash and cache, commit the pointers with the metrics and
-the params files (``params_files`` in ``cpv.yaml``), tag — atomically (see
-:mod:`cpv.transaction`). Other modified tracked files are not committed: the version's
-record says it was made from a ``dirty`` workspace. Versions made from a private snapshot
-instead of the workspace are :mod:`cpv.ops.snapshot`."""
+the params files (``params_files`` in ``cpv.yaml``), tag — atomically (see :mod:`cpv.transaction`).
+Other modified tracked files are not committed: the version's record says it was made from
+a ``dirty`` workspace. Versions of a private snapshot are :mod:`cpv.ops.snapshot`."""
 
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from cpv import params as hyperparams
 from cpv._faults import fault_point
 from cpv._paths import StrPath, as_path
 from cpv.errors import NothingToTagError, UsageError, VersionExistsError
-from cpv.metadata import DIRTY_PATHS_MAX, VersionRecord, encode_tag_message
+from cpv.metadata import DIRTY_PATHS_MAX, ShardLayout, VersionRecord, encode_tag_message
 from cpv.metrics import validate_metrics
 from cpv.objects import cache_dir, pointer_text, refuse_escaping_links
 from cpv.repo import METRICS_LOG, ModelRepo
@@ -71,6 +70,7 @@ class TagRequest:
     #: the training run that made it, and its steps' metrics since its previous version
     run: str | None = None
     steps: tuple[Mapping[str, Any], ...] = ()
+    distributed: ShardLayout | None = None  # a save by many ranks together (cpv.shards)
 
     @classmethod
     def build(
