@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from cpv.manager_base import ManagerState
 from cpv.progress import reports_progress as _reporting
-from cpv.results import DeleteResult, DuResult, GcResult
+from cpv.results import DeleteResult, GcResult
+from cpv.usage import DuResult
 
 
 class RetentionMethods(ManagerState):

@@ -367,34 +367,3 @@ class DeleteResult(BaseModel):
     unpushed: bool = False
     #: as in :class:`GcResult`
     warning: str | None = None
-
-
-class VersionUsage(BaseModel):
-    """One version's bytes in the local cache: ``unique_bytes`` of objects no other
-    version needs, ``shared_bytes`` of objects it shares; ``missing`` objects not cached."""
-
-    tag: str
-    objects: int = 0
-    unique_bytes: int = 0
-    shared_bytes: int = 0
-    missing: int = 0
-    removed: bool = False
-
-
-class DuResult(BaseModel):
-    """``cpv du``: bytes per version, the cache and storage totals, and what the configured
-    retention would free. ``unique_bytes + shared_bytes == versions_bytes`` (each shared
-    object counted once)."""
-
-    versions: list[VersionUsage] = Field(default_factory=list)
-    versions_bytes: int = 0
-    unique_bytes: int = 0
-    shared_bytes: int = 0
-    #: every object in the local cache, versions' or not
-    cache_bytes: int = 0
-    cache_objects: int = 0
-    storage_bytes: int | None = None
-    storage_objects: int | None = None
-    storage_note: str = ""
-    retention: GcResult | None = None
-    retention_note: str = ""

@@ -100,11 +100,13 @@ def delete(
         render_gc.delete_result(result)
 
 
-@click.command(short_help="Bytes per version; cache and storage totals.")
+@click.command(short_help="Bytes per version, logical and stored; cache and storage totals.")
 @json_option()
 @click.pass_obj
 def du(obj: CliContext, as_json: bool) -> None:
-    """Bytes per version (unique and shared), the cache and storage totals."""
+    """Bytes per version: logical (its files counted whole), stored (the objects no earlier
+    version had) and their ratio, unique and shared in the cache; the cache and storage
+    totals, and the savings over every kept version."""
     from . import render, render_gc
 
     result = obj.manager("all").du()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from cpv.cli import _layout
 from cpv.cli.render import _emit, _say, warning
-from cpv.results import DeleteResult, DuResult, GcResult
+from cpv.results import DeleteResult, GcResult
+from cpv.usage import DuResult
 
 _size = _layout.human_size
 
@@ -58,18 +59,27 @@ def delete_result(res: DeleteResult) -> None:
 def du_result(res: DuResult) -> None:
     """``cpv du``: a line per version, then the totals and what retention would free."""
     if res.versions:
-        header = [["version"], ["unique"], ["shared"], ["missing"]]
+        header = [["version"], ["logical"], ["stored"], ["ratio"], ["unique"], ["shared"]]
+        header.append(["missing"])
         rows = [header] + [
             [
                 [v.tag + (" (removed)" if v.removed else "")],
+                [_size(v.logical_bytes)],
+                [_size(v.stored_bytes) if not v.removed else "-"],
+                [_percent(v.ratio)],
                 [_size(v.unique_bytes)],
                 [_size(v.shared_bytes)],
                 [str(v.missing) if v.missing else ""],
             ]
             for v in res.versions
         ]
-        widths = [max(len(r[i][0]) for r in rows) for i in range(4)]
-        _emit(_layout.columns(rows, widths, {1, 2, 3}), header=True)
+        widths = [max(len(r[i][0]) for r in rows) for i in range(7)]
+        _emit(_layout.columns(rows, widths, {1, 2, 3, 4, 5, 6}), header=True)
+    unsized = f"; {res.unsized_objects} object(s) of unknown size" if res.unsized_objects else ""
+    _say(
+        f"stored: {_size(res.stored_bytes)} of {_size(res.logical_bytes)} logical "
+        f"({_percent(res.ratio)}){unsized}"
+    )
     _say(
         f"versions: {_size(res.versions_bytes)} ({_size(res.unique_bytes)} unique, "
         f"{_size(res.shared_bytes)} shared)"
@@ -87,3 +97,8 @@ def du_result(res: DuResult) -> None:
         )
     else:
         _say(res.retention_note)
+
+
+def _percent(ratio: float | None) -> str:
+    """A stored/logical ratio as a percentage (``-`` when there is none)."""
+    return "-" if ratio is None else f"{ratio * 100:.1f}%"
