@@ -190,7 +190,8 @@ def encode_tag_message(record: VersionRecord) -> str:
     summary = f"{record.kind.value} {record.version}"
     if record.message:
         summary += f": {record.message.splitlines()[0][:200]}"
-    body = record.model_dump(mode="json", by_alias=True, exclude={"commit", "aliases", "removed"})
+    skip = {"commit", "aliases", "removed"} | ({"distributed"} if not record.distributed else set())
+    body = record.model_dump(mode="json", by_alias=True, exclude=skip)
     return tag_message(summary, _MARKER, body)
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import uuid
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Annotated
@@ -31,7 +33,6 @@ from cpv.errors import DistributedSaveError
 from cpv.metadata import MAX_NAMES, RankShards, ShardLayout
 from cpv.oids import is_oid
 from cpv.storage import store_for
-from cpv.transfer import upload_objects
 
 #: A file of one rank: DCP names them ``__<rank>_<n>.distcp`` / ``__<rank>.metadata``.
 _RANK_FILE = re.compile(r"^__(\d+)[_.]")
@@ -89,33 +90,41 @@ class RankReport(BaseModel):
     error: str | None = None
 
 
-def upload_rank_files(root: Path, snap: objects.Snapshot, *, keep: bool) -> list[ShardEntry]:
-    """Hash ``snap`` (one rank's files), put its objects in the local cache and upload those
-    the model's storage lacks; the snapshot is then empty.
+def upload_rank_files(
+    root: Path, snap: objects.Snapshot, *, keep: bool, staging: Path
+) -> list[ShardEntry]:
+    """Hash ``snap`` (one rank's files) and upload the objects the model's storage lacks;
+    the snapshot is then empty.
 
-    ``keep``: leave the objects in this clone's cache (rank 0, whose clone makes the
-    version); otherwise the objects this call added to the cache are removed once uploaded.
+    ``keep``: rank 0, whose clone makes the version: the objects go into its cache first
+    (moved, not copied) and are uploaded from there. Any other rank uploads straight from
+    the snapshot (written out under ``staging`` if it is in memory) and leaves its clone's
+    cache alone: ranks of one node may share a clone.
 
     Raises:
-        CpvError: the storage refused or failed; DiskFullError: the cache's disk is full.
+        CpvError: the storage refused or failed; DiskFullError: a disk is full.
     """
     tree = snap.tree()
-    cache = objects.cache_dir(root)
     oids = sorted({e.md5 for e in tree.entries})
-    had = set(objects.cached_sizes(cache, oids))
+    written: Path | None = None  # a snapshot in memory, written out to be uploaded
     try:
-        _store_files(snap, cache, tree)
+        if keep:
+            cache = objects.cache_dir(root)
+            _store_files(snap, cache, tree)
+            source = {e.md5: objects.object_path(cache, e.md5) for e in tree.entries}
+        else:
+            folder = written = _on_disk(snap, staging)
+            source = {e.md5: folder / e.relpath for e in tree.entries}
         fault_point("shard_upload")
         store = store_for(root)
         with applied_env(store.env()):
             store.connect()
-            upload_objects(store, cache, store.missing(oids))
+            for oid in store.missing(oids):
+                store.upload(oid, source[oid])
     finally:
         snap.discard()
-        if not keep:
-            for oid in oids:
-                if oid not in had:
-                    objects.object_path(cache, oid).unlink(missing_ok=True)
+        if written is not None:
+            shutil.rmtree(written, ignore_errors=True)
     return [ShardEntry(relpath=e.relpath, md5=e.md5, size=e.size) for e in tree.entries]
 
 
@@ -132,6 +141,18 @@ def _store_files(snap: objects.Snapshot, cache: Path, tree: objects.Tree) -> Non
             objects.place_object(cache, entry.md5, move_from=snap.root / entry.relpath)
         return
     raise TypeError(f"cannot store a {type(snap).__name__}")
+
+
+def _on_disk(snap: objects.Snapshot, staging: Path) -> Path:
+    """The folder holding the snapshot's files (a snapshot in memory is written out)."""
+    if isinstance(snap, objects.FolderSnapshot):
+        return snap.root
+    if isinstance(snap, objects.MemorySnapshot):
+        folder = staging / f"upload-{uuid.uuid4().hex}"
+        folder.mkdir(parents=True)
+        snap.keep_in(folder)
+        return folder
+    raise TypeError(f"cannot upload a {type(snap).__name__}")
 
 
 def combine(reports: Sequence[RankReport], *, world_size: int) -> tuple[objects.Tree, ShardLayout]:

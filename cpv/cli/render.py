@@ -20,7 +20,7 @@ from rich.text import Text
 
 from cpv.cli import _layout
 from cpv.cli.render_console import console, err_console
-from cpv.metadata import VersionRecord
+from cpv.metadata import ShardLayout, VersionRecord
 from cpv.metrics import finite_json
 from cpv.results import (
     DiffResult,
@@ -155,11 +155,31 @@ def record_detail(r: VersionRecord) -> None:
         )
     if r.kind.value == "model":
         rows.append(("data version", r.data_version or "-"))
+    if r.distributed is not None:
+        rows += _shard_rows(r.distributed)
     if r.sample_count is not None:
         rows.append(("samples", f"{r.sample_count} " + str(r.samples or {})))
     rows += [(f"metric {k}", str(v)) for k, v in r.metrics.items()]
     rows += [(f"param {k}", v) for k, v in _layout.flatten(r.params).items()]
     _emit(_layout.pairs(rows))
+
+
+#: ``cpv show`` lists this many ranks of a distributed version (``--json``: all of them).
+SHOWN_RANKS = 16
+
+
+def _shard_rows(layout: ShardLayout) -> list[tuple[str, str]]:
+    """World size, then a row per rank: its files' count, bytes and names (as recorded)."""
+    rows = [("world size", str(layout.world_size))]
+    for shards in layout.ranks[:SHOWN_RANKS]:
+        names = ", ".join(shards.files)
+        if shards.file_count > len(shards.files):
+            names += f" and {shards.file_count - len(shards.files)} more"
+        size = _layout.human_size(shards.size_bytes)
+        rows.append((f"rank {shards.rank}", f"{shards.file_count} files, {size}: {names}"))
+    if len(layout.ranks) > SHOWN_RANKS:
+        rows.append(("ranks", f"and {len(layout.ranks) - SHOWN_RANKS} more (--json lists all)"))
+    return rows
 
 
 def tag_result(res: TagResult) -> None:

@@ -82,7 +82,8 @@ def version_save(
     report = RankReport(rank=job.rank, error=_reason(failure) if failure else None)
     if failure is None:
         try:
-            entries = upload_rank_files(repo.root, snap, keep=job.rank == 0)
+            staging = repo.git_dir / "cpv-staging"
+            entries = upload_rank_files(repo.root, snap, keep=job.rank == 0, staging=staging)
             report = RankReport(rank=job.rank, entries=entries)
         except Exception as exc:
             report = RankReport(rank=job.rank, error=_reason(exc))

@@ -104,6 +104,9 @@ def _check_saved(nodes: list[Path], reports: list[dict], saves: int) -> list:
         shards = last.distributed.ranks[rank]
         assert (shards.rank, sorted(shards.files)) == (rank, sorted(mine))
     assert set(files) == {n for node in nodes for n in _node_files(node)}
+    for node in nodes[1:]:  # the other ranks uploaded from their snapshots: no cache growth
+        cache = node / "model" / ".dvc" / "cache"
+        assert not [p for p in cache.rglob("*") if p.is_file()], node
     return records
 
 
@@ -120,6 +123,9 @@ def test_two_ranks_one_version_per_save_then_loaded_by_three(tmp_path: Path) -> 
     assert got == dvc_file_md5s(nodes[0] / "model", records[-1].content_hash)
     shown = json.loads(run_cpv("show", "v0.2", "--json", cwd=fresh).stdout)
     assert shown["distributed"]["world_size"] == 2
+    assert [r["rank"] for r in shown["distributed"]["ranks"]] == [0, 1]
+    text = run_cpv("show", "v0.2", cwd=fresh).stdout
+    assert "world size" in text and "rank 1" in text and "__1_0.distcp" in text
 
     # Three new nodes resume from `latest`: DCP reshards the two ranks' save into three
     later = [tmp_path / f"later{r}" for r in range(3)]
@@ -163,3 +169,27 @@ def test_three_ranks_upload_to_s3_and_one_rank_loads(tmp_path: Path, s3_user_con
     assert _run([one], tmp_path / "out1", {"mode": "load", "saves": 1}) == [
         {"rank": 0, "same": True}
     ]
+
+
+def test_without_a_process_group_a_distributed_save_is_a_world_of_one(tmp_path: Path) -> None:
+    """No process group: the save still goes straight to the storage, recorded as one rank's."""
+    import torch
+    import torch.distributed.checkpoint as dcp
+
+    from cpv.integrations import versioning
+
+    repo = init_repository(team="acme", model="solo", path=tmp_path / "solo")
+    ckpt = tmp_path / "ckpt"
+    dcp.save({"w": torch.arange(8.0)}, checkpoint_id=ckpt)
+    with versioning(repo=repo) as v:
+        future = v.log_checkpoint(ckpt, distributed=True)
+        assert future is not None and future.result().status == "versioned"
+    (record,) = ModelCheckpoints(repo).list()
+    assert record.distributed is not None and record.distributed.world_size == 1
+    names = sorted(p.name for p in ckpt.iterdir())
+    assert record.distributed.ranks[0].files == names
+    storage = Path(os.environ["CPV_HOME"]) / "storage" / "acme" / "solo" / "files" / "md5"
+    for name, digest in dvc_file_md5s(repo, record.content_hash).items():
+        assert (storage / digest[:2] / digest[2:]).is_file(), name  # uploaded, without a push
+    text = run_cpv("show", "v0.1", cwd=repo).stdout
+    assert "world size" in text and "rank 0" in text and ".metadata" in text
