@@ -116,6 +116,8 @@ def test_end_versions_the_final_model_once(integ_repo: Path, tmp_path: Path) -> 
     assert record.metrics["step"] == 6
     assert record.metrics["eval_loss"] == pytest.approx(_eval_losses(trainer)[6])
     assert record.metrics["is_best"] == 1
+    assert (integ_repo / "checkpoints" / "model.safetensors.index.json").is_file()  # grouped
+    assert not (integ_repo / "checkpoints" / "model.safetensors").exists()
     restored = BertForSequenceClassification.from_pretrained(str(integ_repo / "checkpoints"))
     for name, tensor in trainer.model.state_dict().items():
         assert (restored.state_dict()[name] == tensor).all(), name
