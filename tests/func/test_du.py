@@ -48,3 +48,12 @@ def test_du_shows_logical_and_stored_bytes_per_version_and_in_total(repo: Path) 
     text = run_cpv("du", cwd=repo).stdout
     percent = f"{res.ratio * 100:.1f}%"
     assert "logical" in text.splitlines()[0] and f"({percent})" in text
+
+    # A removed version keeps its row (logical size, nothing stored) and leaves the totals.
+    ModelCheckpoints(repo).delete("v0.2")
+    res = ModelCheckpoints(repo).du()
+    assert [v.removed for v in res.versions] == [False, True, False]
+    assert res.versions[1].stored_bytes == 0 and res.versions[1].ratio is None
+    assert res.versions[2].stored_bytes == stored[2]
+    assert res.logical_bytes == logical[0] + logical[2]
+    assert res.stored_bytes == stored[0] + stored[2]
