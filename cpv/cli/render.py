@@ -176,7 +176,12 @@ def _shard_rows(layout: ShardLayout) -> list[tuple[str, str]]:
         if shards.file_count > len(shards.files):
             names += f" and {shards.file_count - len(shards.files)} more"
         size = _layout.human_size(shards.size_bytes)
-        rows.append((f"rank {shards.rank}", f"{shards.file_count} files, {size}: {names}"))
+        rows.append(
+            (
+                f"rank {shards.rank}",
+                f"{shards.file_count} file{'' if shards.file_count == 1 else 's'}, {size}: {names}",
+            )
+        )
     if len(layout.ranks) > SHOWN_RANKS:
         rows.append(("ranks", f"and {len(layout.ranks) - SHOWN_RANKS} more (--json lists all)"))
     return rows

@@ -193,3 +193,25 @@ def test_without_a_process_group_a_distributed_save_is_a_world_of_one(tmp_path: 
         assert (storage / digest[:2] / digest[2:]).is_file(), name  # uploaded, without a push
     text = run_cpv("show", "v0.1", cwd=repo).stdout
     assert "world size" in text and "rank 0" in text and ".metadata" in text
+
+
+@pytest.mark.slow
+def test_the_example_trains_on_two_ranks_and_reloads_on_one(tmp_path: Path) -> None:
+    """examples/distributed_dcp.py as docs/distributed.md runs it (torchrun, then python)."""
+    example = Path(__file__).parents[2] / "examples" / "distributed_dcp.py"
+    repo = init_repository(team="acme", model="tiny-fsdp", path=tmp_path / "tiny-fsdp")
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    steps = [
+        [*torchrun, "--nproc-per-node", "2", str(example), "train", "--repo", ".", "--epochs", "2"],
+        [sys.executable, str(example), "check", "--repo", "."],
+    ]
+    out = []
+    for step in steps:
+        proc = subprocess.run(step, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        out.append(proc.stdout)
+    assert "model/v0.2  2 ranks" in out[0]
+    assert "loaded model/v0.2 on 1 rank(s): weights identical: True" in out[1]
+    (latest, *_) = reversed(ModelCheckpoints(repo).list())
+    assert latest.distributed is not None and latest.distributed.world_size == 2
