@@ -46,7 +46,7 @@ def _env(home: str) -> None:
 def _real_pushes(work: Path) -> list[dict[str, object]]:
     """Three models tagged and pushed by cpv: their indexes, as read back from the bucket."""
     from cpv import ModelCheckpoints
-    from cpv.catalog import ModelIndex
+    from cpv.catalog.index import ModelIndex
     from cpv.ops.init import init_repository
     from cpv.ops.models import models
     from cpv.ops.push import push
@@ -135,7 +135,7 @@ def main() -> None:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from cpv.config import StorageSettings, UserConfig, save_user_config
+    from cpv.settings.config import StorageSettings, UserConfig, save_user_config
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request costs CPU
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

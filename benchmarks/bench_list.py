@@ -25,10 +25,10 @@ def main() -> None:
     os.environ["CPV_HOME"] = tempfile.mkdtemp()
     import git
 
-    from cpv.metadata import VersionRecord, encode_tag_message
+    from cpv.core.repo import ModelRepo
+    from cpv.domain.metadata import VersionRecord, encode_tag_message
+    from cpv.domain.versions import Kind
     from cpv.ops.init import init_repository
-    from cpv.repo import ModelRepo
-    from cpv.versions import Kind
 
     root = init_repository(team="acme", model="many", path=Path(tempfile.mkdtemp()) / "many")
     head = subprocess.run(

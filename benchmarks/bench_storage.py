@@ -183,7 +183,7 @@ def _setup(work: Path) -> tuple[Any, Any, str]:
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    from cpv.config import StorageSettings, UserConfig, save_user_config
+    from cpv.settings.config import StorageSettings, UserConfig, save_user_config
 
     save_user_config(
         UserConfig(

@@ -63,7 +63,7 @@ def main() -> None:
     endpoint = f"http://{host}:{port}"
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     s3.create_bucket(Bucket="bench")
-    from cpv.config import StorageSettings, UserConfig, save_user_config
+    from cpv.settings.config import StorageSettings, UserConfig, save_user_config
 
     save_user_config(
         UserConfig(

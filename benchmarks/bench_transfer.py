@@ -352,7 +352,7 @@ class Bench:
     def fresh_storage(self) -> None:
         """An empty moto on the same port, and the user config pointing at it."""
         self.moto.start()
-        from cpv.config import StorageSettings, UserConfig, save_user_config
+        from cpv.settings.config import StorageSettings, UserConfig, save_user_config
 
         save_user_config(
             UserConfig(
@@ -473,7 +473,7 @@ class Bench:
         self.random_file(repo / "checkpoints" / "model.bin", size)
         run([*CPV, "tag", "--kind", "model"], cwd=repo, env=self.env)
         run([*CPV, "push"], cwd=repo, env=self.env)
-        from cpv.storage import remote_settings
+        from cpv.objects.store import remote_settings
 
         url = remote_settings(repo)["url"]
         prefix = url.removeprefix(f"s3://{BUCKET}").strip("/")

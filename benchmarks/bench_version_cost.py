@@ -6,7 +6,7 @@
   ``ModelCheckpoints.tag()`` versions it through DVC (hash, copy into the cache, pointer).
 * ``training save``: what ``versioning().log_checkpoint()`` costs per save: the snapshot
   copy on the training thread, then, on the worker, one hashing read, a rename into the
-  cache and the git commit and tag (:mod:`cpv.ops.snapshot`), with the repository opened
+  cache and the git commit and tag (:mod:`cpv.core.snapshots`), with the repository opened
   once per run.
 
 Both routes run interleaved (A, B, A, B, ...) in one process on one disk, each on its own
@@ -55,8 +55,8 @@ def main() -> None:
     for var in ("AUTHOR", "COMMITTER"):
         os.environ.setdefault(f"GIT_{var}_NAME", "bench")
         os.environ.setdefault(f"GIT_{var}_EMAIL", "bench@example.com")
+    from cpv.api.managers import ModelCheckpoints
     from cpv.integrations import versioning
-    from cpv.managers import ModelCheckpoints
     from cpv.ops.init import init_repository
 
     results = {}

@@ -12,51 +12,47 @@ __version__ = "0.1.0"
 
 # Public names, imported lazily so that `import cpv` (and `cpv --help`) stays fast.
 _EXPORTS = {
-    "ModelCheckpoints": "cpv.managers",
-    "DataCheckpoints": "cpv.managers",
-    "CombinedCheckpoints": "cpv.managers",
-    "CheckpointManager": "cpv.managers",
-    "manager_for": "cpv.managers",
-    "Progress": "cpv.progress",
-    "NoProgress": "cpv.progress",
+    "ModelCheckpoints": "cpv.api.managers",
+    "DataCheckpoints": "cpv.api.managers",
+    "CombinedCheckpoints": "cpv.api.managers",
+    "CheckpointManager": "cpv.api.managers",
+    "manager_for": "cpv.api.managers",
+    "Progress": "cpv.domain.progress",
+    "NoProgress": "cpv.domain.progress",
     "init_repository": "cpv.ops.init",
-    "ModelRepo": "cpv.repo",
+    "ModelRepo": "cpv.core.repo",
     "clone": "cpv.ops.pull",
     "get": "cpv.ops.get",
     "GetResult": "cpv.ops.get",
     "push": "cpv.ops.push",
-    "VersionRecord": "cpv.metadata",
-    "TagResult": "cpv.results",
-    "RevertResult": "cpv.results",
-    "PushResult": "cpv.results",
-    "PullResult": "cpv.results",
-    "StatusResult": "cpv.results",
-    "DiffResult": "cpv.results",
-    "MoveResult": "cpv.results",
-    "InitResult": "cpv.results",
-    "StorageState": "cpv.results",
-    "Version": "cpv.versions",
-    "Kind": "cpv.versions",
-    "CpvError": "cpv.errors",
+    "VersionRecord": "cpv.domain.metadata",
+    "TagResult": "cpv.domain.results",
+    "RevertResult": "cpv.domain.results",
+    "PushResult": "cpv.domain.results",
+    "PullResult": "cpv.domain.results",
+    "StatusResult": "cpv.domain.results",
+    "DiffResult": "cpv.domain.results",
+    "MoveResult": "cpv.domain.results",
+    "InitResult": "cpv.domain.results",
+    "StorageState": "cpv.domain.results",
+    "Version": "cpv.domain.versions",
+    "Kind": "cpv.domain.versions",
+    "CpvError": "cpv.domain.errors",
 }
 
 if TYPE_CHECKING:
-    from cpv.errors import CpvError
-    from cpv.managers import (
+    from cpv.api.managers import (
         CheckpointManager,
         CombinedCheckpoints,
         DataCheckpoints,
         ModelCheckpoints,
         manager_for,
     )
-    from cpv.metadata import VersionRecord
-    from cpv.ops.get import GetResult, get
-    from cpv.ops.init import init_repository
-    from cpv.ops.pull import clone
-    from cpv.ops.push import push
-    from cpv.progress import NoProgress, Progress
-    from cpv.repo import ModelRepo
-    from cpv.results import (
+    from cpv.core.repo import ModelRepo
+    from cpv.domain.errors import CpvError
+    from cpv.domain.metadata import VersionRecord
+    from cpv.domain.progress import NoProgress, Progress
+    from cpv.domain.results import (
         DiffResult,
         InitResult,
         MoveResult,
@@ -67,7 +63,11 @@ if TYPE_CHECKING:
         StorageState,
         TagResult,
     )
-    from cpv.versions import Kind, Version
+    from cpv.domain.versions import Kind, Version
+    from cpv.ops.get import GetResult, get
+    from cpv.ops.init import init_repository
+    from cpv.ops.pull import clone
+    from cpv.ops.push import push
 
 __all__ = [
     "CheckpointManager",

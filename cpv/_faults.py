@@ -1,6 +1,6 @@
 """Named fault-injection points, used by tests to prove atomicity.
 
-``CPV_FAULT=<point>`` raises :class:`~cpv.errors.InjectedFault` at that point;
+``CPV_FAULT=<point>`` raises :class:`~cpv.domain.errors.InjectedFault` at that point;
 ``CPV_FAULT=kill:<point>`` kills the process with SIGKILL there, as a crash would.
 Unset (the normal case) it costs one environment lookup.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 
-from cpv.errors import InjectedFault
+from cpv.domain.errors import InjectedFault
 
 
 def fault_point(name: str) -> None:

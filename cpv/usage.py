@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from cpv.results import GcResult
+from cpv.domain.results import GcResult
 
 
 class VersionUsage(BaseModel):

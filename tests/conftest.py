@@ -45,7 +45,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "AWS_SESSION_TOKEN",
         "GIT_DIR",
         "GIT_WORK_TREE",
-        # settings from the environment (cpv/config_env.py): a developer's must not leak in
+        # settings from the environment (cpv/settings/config_env.py): a developer's must not leak in
         "CPV_PROVIDER",
         "CPV_BUCKET",
         "CPV_REGION",
@@ -151,7 +151,7 @@ def s3_bucket(s3_endpoint: str) -> str:
 @pytest.fixture
 def s3_user_config(s3_endpoint: str, s3_bucket: str) -> str:
     """User config pointing storage at the moto bucket (as `cpv configure` would write it)."""
-    from cpv.config import StorageSettings, UserConfig, save_user_config
+    from cpv.settings.config import StorageSettings, UserConfig, save_user_config
 
     save_user_config(
         UserConfig(

@@ -26,8 +26,8 @@ def _names(ctx: click.Context) -> tuple[list[str], list[str]]:
     """(version names, alias names) of the repository here; nothing when there is none or it
     cannot be read (a completion never fails, it offers nothing)."""
     try:
-        from cpv import refs
-        from cpv.repo import ModelRepo
+        from cpv.core import refs
+        from cpv.core.repo import ModelRepo
 
         repo = ModelRepo.open(_repo_dir(ctx))
         tags = [t.name for t in repo.git.list_tags("model", "data")]

@@ -1,8 +1,8 @@
 """``cpv`` commands. Each parses its arguments, calls the library and renders the result.
 
-The library is the one the Python API offers: the managers of :mod:`cpv.managers`
+The library is the one the Python API offers: the managers of :mod:`cpv.api.managers`
 (``ModelCheckpoints`` and its siblings), picked by kind with
-:func:`~cpv.managers.manager_for`. Commands live in modules named after their family:
+:func:`~cpv.api.managers.manager_for`. Commands live in modules named after their family:
 ``versions_cmds`` (tag, list, show, diff, revert), ``sync_cmds`` (push, pull, clone),
 ``repo_cmds`` (init, status), ``setup_cmds`` (configure, doctor, remote), ``template_cmds``.
 
@@ -21,20 +21,20 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cpv import __version__
-from cpv.errors import EXIT_ERROR, EXIT_INTERRUPTED, CpvError, UsageError, os_error
+from cpv.domain.errors import EXIT_ERROR, EXIT_INTERRUPTED, CpvError, UsageError, os_error
 
 if TYPE_CHECKING:
-    from cpv.managers import CheckpointManager
+    from cpv.api.managers import CheckpointManager
 
 
 class TerminalProgress:
-    """:class:`cpv.progress.Progress` for a person: bars on a terminal's stderr for transfers
+    """:class:`cpv.domain.progress.Progress` for a person: bars on a terminal's stderr for transfers
     and storage moves (``bars``), a line on stderr when waiting for another writer, and the
     stages of the work that shows no bar ("publishing to git…") on a terminal; ``verbose``:
     every stage, with the seconds since the start, and the total time at the end."""
 
     def __init__(self, *, bars: bool, verbose: bool = False) -> None:
-        from . import render
+        from cpv.cli.render import base as render
 
         self._render = render
         self._transfers = render.TransferProgress() if bars else None
@@ -99,7 +99,7 @@ class CliContext:
 
     def manager(self, kinds: str) -> CheckpointManager:
         """The manager for ``kinds`` (``model``, ``data`` or ``all``) of the repository here."""
-        from cpv.managers import manager_for
+        from cpv.api.managers import manager_for
 
         return manager_for(kinds, self.path, progress=self.progress)
 
@@ -133,14 +133,14 @@ class _Commands(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, directory: str, quiet: bool, verbose: bool) -> None:
     """Checkpoint versioning for ML teams: one Git repo per model, bytes on DVC + S3."""
-    from . import render
+    from cpv.cli.render import base as render
 
     if quiet and verbose:
         raise UsageError("-q and -v: give one of them", hint="-q says less, -v says more.")
     path = Path(directory).expanduser()
     if not path.is_dir():
         raise UsageError(f"-C {directory}: no such directory")
-    from cpv.env import check_environment
+    from cpv.settings.env import check_environment
 
     check_environment()  # CPV_LOCK_TIMEOUT=nan is an Error: line naming it, before any work
     render.quiet = quiet
@@ -157,7 +157,7 @@ def _quiet_webhook_log() -> None:
     """A failed webhook is one warning line from _webhooks_done, not also a log line."""
     import logging
 
-    logger = logging.getLogger("cpv.notify")
+    logger = logging.getLogger("cpv.notify.webhooks")
     if not logger.handlers:
         logger.addHandler(logging.NullHandler())
     logger.propagate = False
@@ -166,8 +166,11 @@ def _quiet_webhook_log() -> None:
 def _webhooks_done(progress: TerminalProgress) -> None:
     """Wait for the webhooks the command told (never past their budget) and warn, in one
     line each, of those that failed."""
-    notify, delivery = sys.modules.get("cpv.notify"), sys.modules.get("cpv.notify_delivery")
-    from . import render
+    notify, delivery = (
+        sys.modules.get("cpv.notify.webhooks"),
+        sys.modules.get("cpv.notify.delivery"),
+    )
+    from cpv.cli.render import base as render
 
     while notify is not None and notify.problems:
         render.warning(notify.problems.pop(0))
@@ -187,19 +190,17 @@ def _commands() -> list[click.Command]:
     """Every command of ``cpv``, in the order ``cpv --help`` lists them. A command is
     registered here or nowhere (tests/func/test_cli_shape.py checks each module's commands
     are all in this list)."""
-    from cpv.cli import (
-        alias_cmds,
-        catalog_cmds,
-        compare_cmds,
-        completion,
-        gc_cmds,
-        get_cmds,
-        repo_cmds,
-        setup_cmds,
-        sync_cmds,
-        template_cmds,
-        versions_cmds,
-    )
+    from cpv.cli import completion
+    from cpv.cli.commands import aliases as alias_cmds
+    from cpv.cli.commands import catalog as catalog_cmds
+    from cpv.cli.commands import compare as compare_cmds
+    from cpv.cli.commands import gc as gc_cmds
+    from cpv.cli.commands import get as get_cmds
+    from cpv.cli.commands import repo as repo_cmds
+    from cpv.cli.commands import setup as setup_cmds
+    from cpv.cli.commands import sync as sync_cmds
+    from cpv.cli.commands import templates as template_cmds
+    from cpv.cli.commands import versions as versions_cmds
 
     return [
         repo_cmds.init,
@@ -238,10 +239,10 @@ for _command in COMMANDS:
 
 def main(argv: list[str] | None = None) -> Any:
     """Run ``cpv``. Every failure ends as one ``Error:`` line and one ``Hint:`` line on stderr
-    with the exit code of :mod:`cpv.errors` (0 ok, 1 failed or unexpected, 2 usage, 130
+    with the exit code of :mod:`cpv.domain.errors` (0 ok, 1 failed or unexpected, 2 usage, 130
     interrupted); a closed pipe ends quietly. ``CPV_DEBUG=1`` shows the traceback instead."""
     debug = os.environ.get("CPV_DEBUG") == "1"
-    from . import render
+    from cpv.cli.render import base as render
 
     try:
         return cli.main(args=argv, prog_name="cpv", standalone_mode=False)

@@ -34,7 +34,7 @@ def deprecated(old: str, new: str) -> None:
     if old in _told:
         return
     _told.add(old)
-    from . import render
+    from cpv.cli.render import base as render
 
     render.warning(f"`{old}` is deprecated and goes in the next release: use `{new}`.")
 
@@ -91,7 +91,7 @@ def old_kind_argument(command: str) -> Callable[[F], F]:
 def resolve_kind(kind: str | None, old_kind: str | None) -> str | None:
     """``--kind``, else the deprecated positional KIND; both and different is a usage error."""
     if kind is not None and old_kind is not None and kind != old_kind:
-        from cpv.errors import UsageError
+        from cpv.domain.errors import UsageError
 
         raise UsageError(
             f"two kinds given: --kind {kind} and {old_kind}",
@@ -201,7 +201,7 @@ def old_version_option(command: str, new: str) -> Callable[[F], F]:
 def either(new: str | None, old: str | None, *, names: str) -> str | None:
     """The value of an option or of its deprecated spelling; both and different: usage error."""
     if new is not None and old is not None and new != old:
-        from cpv.errors import UsageError
+        from cpv.domain.errors import UsageError
 
         raise UsageError(f"{names}: give one of them", hint=f"Use {names.split(' and ')[0]}.")
     return new if new is not None else old

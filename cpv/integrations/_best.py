@@ -18,7 +18,7 @@ class BestTracker:
         """Start from the best value among the repository's existing model versions."""
         if self.metric is None:
             return
-        from cpv.managers import ModelCheckpoints
+        from cpv.api.managers import ModelCheckpoints
 
         values = [
             float(r.metrics[self.metric])
@@ -53,7 +53,7 @@ STRATEGIES: tuple[str, ...] = ("every_save", "best_only", "end")
 
 def check_strategy(strategy: str) -> str:
     if strategy not in STRATEGIES:
-        from cpv.errors import UsageError
+        from cpv.domain.errors import UsageError
 
         raise UsageError(
             f"unknown versioning strategy {strategy!r}",

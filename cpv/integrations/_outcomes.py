@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cpv.errors import VersioningError
+from cpv.domain.errors import VersioningError
 
 MetricValue = float | int | str
 
@@ -29,7 +29,7 @@ class VersionRequest:
     size: int = 0
     #: the save's number in its run (reports list saves in this order)
     index: int = 0
-    #: the private bytes (a cpv.objects.Snapshot); None: ``source`` is a staging folder
+    #: the private bytes (a cpv.objects.layout.Snapshot); None: ``source`` is a staging folder
     snapshot: Any = None
     #: the training run, and its steps' metrics since its previous save (see _steps.py)
     run: str | None = None

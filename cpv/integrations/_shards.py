@@ -24,10 +24,10 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from cpv import objects
-from cpv.errors import DistributedSaveError
-from cpv.metadata import VersionRecord
-from cpv.results import TagResult
+from cpv.objects import layout as objects
+from cpv.domain.errors import DistributedSaveError
+from cpv.domain.metadata import VersionRecord
+from cpv.domain.results import TagResult
 from cpv.shards import GatheredSnapshot, RankReport, combine, upload_rank_files
 
 #: How long a rank waits for the others to report a save (their uploads included).

@@ -33,10 +33,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from cpv import notify, objects
-from cpv._paths import StrPath
-from cpv.checkout import checkout_tree
-from cpv.errors import CpvError, NothingToTagError
+from cpv.notify import webhooks as notify
+from cpv.objects import layout as objects
+from cpv.domain.paths import StrPath
+from cpv.objects.checkout import checkout_tree
+from cpv.domain.errors import CpvError, NothingToTagError
 from cpv.integrations._budget import SnapshotBudget
 from cpv.integrations._outcomes import (
     VersioningError,
@@ -44,7 +45,7 @@ from cpv.integrations._outcomes import (
     VersionRequest,
     failure_error,
 )
-from cpv.workspace import keep_unsaved
+from cpv.core.workspace import keep_unsaved
 
 log = logging.getLogger("cpv")
 
@@ -104,7 +105,7 @@ class VersionWorker:
         snapshot_memory: int | None = None,
         nice: int = 10,
     ) -> None:
-        from cpv.repo import ModelRepo
+        from cpv.core.repo import ModelRepo
 
         # Fail at the start of training, not at its end, when this is no model repository;
         # the repository is opened once for the whole run.
@@ -216,7 +217,7 @@ class VersionWorker:
 
     def checkout_latest(self) -> None:
         """Put the newest version's files into the model path (call once the loop is done)."""
-        from cpv.versions import Kind
+        from cpv.domain.versions import Kind
 
         with contextlib.suppress(CpvError, OSError):  # a report, never a new failure
             latest = self._repo.latest(Kind.MODEL)
@@ -267,7 +268,7 @@ class VersionWorker:
 
     def _process(self, request: VersionRequest, *, more_queued: bool) -> VersionOutcome:
         from cpv.integrations._shards import version_save
-        from cpv.managers import DataCheckpoints
+        from cpv.api.managers import DataCheckpoints
         from cpv.ops.snapshot import tag_snapshot
         from cpv.ops.tag import TagRequest
 
@@ -317,7 +318,7 @@ class VersionWorker:
         """The local gc ``keep_last`` asks for, after a version is committed (and pushed);
         never an error for the training loop: logged and recorded."""
         from cpv.ops.gc import gc
-        from cpv.versions import Kind
+        from cpv.domain.versions import Kind
 
         try:
             # without push, the versions are this clone's alone: keep_last drops the older ones
@@ -353,7 +354,7 @@ class VersionWorker:
 
     def _push(self) -> None:
         """Push everything tagged so far; the outcome is recorded on each version it covered."""
-        from cpv.managers import ModelCheckpoints
+        from cpv.api.managers import ModelCheckpoints
 
         covered, self._unpushed = self._unpushed, []
         try:

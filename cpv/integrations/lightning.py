@@ -31,8 +31,8 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from cpv._paths import StrPath
-from cpv.errors import UsageError
+from cpv.domain.errors import UsageError
+from cpv.domain.paths import StrPath
 from cpv.integrations._best import BestTracker, check_strategy
 from cpv.integrations._outcomes import VersionOutcome, clean_metrics
 from cpv.integrations._rank import is_main_process

@@ -30,8 +30,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from cpv._paths import StrPath
-from cpv.errors import CpvError
+from cpv.domain.paths import StrPath
+from cpv.domain.errors import CpvError
 from cpv.integrations._outcomes import (
     VersioningError,
     VersioningReport,
@@ -43,7 +43,7 @@ from cpv.integrations._rank import is_main_process
 from cpv.integrations._shards import ShardJob, current_job
 from cpv.integrations._steps import StepLog
 from cpv.integrations._worker import VersionWorker
-from cpv.objects import MemorySnapshot, tree_size
+from cpv.objects.layout import MemorySnapshot, tree_size
 from cpv.shards import foreign_names
 
 log = logging.getLogger("cpv")

@@ -37,8 +37,8 @@ from typing import Any, Literal
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from cpv._paths import StrPath
-from cpv.errors import UsageError
+from cpv.domain.errors import UsageError
+from cpv.domain.paths import StrPath
 from cpv.integrations._best import BestTracker, check_strategy
 from cpv.integrations._outcomes import VersionOutcome
 from cpv.integrations._rank import is_main_process

@@ -25,12 +25,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from cpv.errors import UsageError, VersionNotFoundError
-from cpv.metadata import VersionRecord
-from cpv.metrics import is_comparable
-from cpv.refs import resolve_arg
-from cpv.repo import METRICS_LOG, ModelRepo
-from cpv.versions import Kind
+from cpv.core.refs import resolve_arg
+from cpv.core.repo import METRICS_LOG, ModelRepo
+from cpv.domain.errors import UsageError, VersionNotFoundError
+from cpv.domain.metadata import VersionRecord
+from cpv.domain.metrics import is_comparable
+from cpv.domain.versions import Kind
 
 DEFAULT_LAST = 5
 Direction = Literal["min", "max"]

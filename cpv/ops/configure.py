@@ -1,7 +1,7 @@
 """``cpv configure`` as a library: validate, verify, then save settings and credentials.
 
 Nothing is saved when verification fails (unless the caller asks to save anyway), so a
-typo never replaces a working setup. Secrets go to :mod:`cpv.credentials`, never to
+typo never replaces a working setup. Secrets go to :mod:`cpv.settings.credentials`, never to
 ``config.yaml``.
 """
 
@@ -14,8 +14,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
-from cpv import notify, providers
-from cpv.config import (
+from cpv.domain.errors import UsageError, VerificationFailed
+from cpv.domain.results import WebhookFailure
+from cpv.notify import webhooks as notify
+from cpv.notify.webhooks import WebhookView
+from cpv.ops.doctor import DoctorReport, run_doctor
+from cpv.settings import providers
+from cpv.settings.config import (
     GitSettings,
     UserConfig,
     load_user_config_file,
@@ -23,8 +28,8 @@ from cpv.config import (
     user_config_path,
     validate_remote_template,
 )
-from cpv.config_env import SettingSource, apply_env, model_sources, sources
-from cpv.credentials import (
+from cpv.settings.config_env import SettingSource, apply_env, model_sources, sources
+from cpv.settings.credentials import (
     ResolvedCredentials,
     credentials_path,
     delete_stored,
@@ -35,10 +40,6 @@ from cpv.credentials import (
     store_credentials,
     store_in_aws_profile,
 )
-from cpv.errors import UsageError, VerificationFailed
-from cpv.notify import WebhookView
-from cpv.ops.doctor import DoctorReport, run_doctor
-from cpv.results import WebhookFailure
 
 
 class ConfigureRequest(BaseModel):

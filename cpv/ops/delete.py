@@ -1,9 +1,9 @@
 """``cpv delete``: remove one version's bytes on purpose, leaving a removal marker
-(:mod:`cpv.removal`) so that it is removed for everyone.
+(:mod:`cpv.core.removal`) so that it is removed for everyone.
 
 ``delete`` removes the objects no other version (and no branch tip) needs — here or on the
-git remote, read afresh (:class:`cpv.liveness.World`): from the local cache, and with
-``remote`` from the storage, under the deletion lease (:mod:`cpv.fence`). It is refused
+git remote, read afresh (:class:`cpv.core.liveness.World`): from the local cache, and with
+``remote`` from the storage, under the deletion lease (:mod:`cpv.core.fence`). It is refused
 while an alias (here or on the remote) points at the version, for the version HEAD or any
 branch tip holds, and for a version never published (this clone's copy is its only one)
 unless ``force`` (its record stays, with a local marker the next push publishes with it).
@@ -14,13 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from cpv.errors import UsageError
-from cpv.liveness import World
-from cpv.metadata import VersionRecord
-from cpv.objects import cache_dir
-from cpv.ops.du import Listings, objects_of
-from cpv.refs import resolve_arg
-from cpv.removal import (  # noqa: F401  (re-exported: markers used to live here)
+from cpv.core.liveness import World
+from cpv.core.refs import resolve_arg
+from cpv.core.removal import (  # noqa: F401  (re-exported: markers used to live here)
     REMOVED_PREFIX,
     decode_marker,
     encode_marker,
@@ -28,10 +24,14 @@ from cpv.removal import (  # noqa: F401  (re-exported: markers used to live here
     removed_markers,
     write_marker,
 )
-from cpv.removal_run import Removal, run_removal
-from cpv.repo import ModelRepo
-from cpv.results import DeleteResult
-from cpv.versions import Kind
+from cpv.core.removal_run import Removal, run_removal
+from cpv.core.repo import ModelRepo
+from cpv.domain.errors import UsageError
+from cpv.domain.metadata import VersionRecord
+from cpv.domain.results import DeleteResult
+from cpv.domain.versions import Kind
+from cpv.objects.layout import cache_dir
+from cpv.ops.du import Listings, objects_of
 
 
 def delete(

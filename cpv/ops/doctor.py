@@ -3,7 +3,7 @@
 Each check says what is wrong and what to do; nothing here prints. ``cpv configure``
 runs the same checks on the settings it is about to save. The storage check is a real
 round trip (:func:`probe`: write, read back and delete one small object); the S3 client
-and the translation of its failures live in :mod:`cpv._s3`.
+and the translation of its failures live in :mod:`cpv._s3.client`.
 """
 
 from __future__ import annotations
@@ -20,24 +20,24 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 import cpv
-from cpv import git_origin, ssh
-from cpv._s3 import describe_endpoint, s3_client, storage_error
-from cpv.config import (
+from cpv._s3.client import describe_endpoint, s3_client, storage_error
+from cpv.domain.errors import CpvError, StorageError, UsageError
+from cpv.settings import git_origin, ssh
+from cpv.settings.config import (
     UserConfig,
     load_user_config_file,
     user_config_path,
     validate_remote_template,
 )
-from cpv.config_env import SettingSource, apply_env, env_values, sources
-from cpv.credentials import (
+from cpv.settings.config_env import SettingSource, apply_env, env_values, sources
+from cpv.settings.credentials import (
     ResolvedCredentials,
     applied_env,
     boto_env,
     mode_problems,
     resolve_credentials,
 )
-from cpv.errors import CpvError, StorageError, UsageError
-from cpv.urls import git_kind, is_s3, s3_location
+from cpv.settings.urls import git_kind, is_s3, s3_location
 
 Status = Literal["ok", "warn", "fail", "skip"]
 
@@ -113,7 +113,7 @@ def check_credentials(
     except CpvError as exc:
         return _fail("credentials", exc), None
     if creds.profile and creds.access_key_id is None:
-        from cpv.credentials import profile_exists
+        from cpv.settings.credentials import profile_exists
 
         if not profile_exists(creds.profile):
             return Check(
@@ -123,7 +123,7 @@ def check_credentials(
                 hint="Add it to ~/.aws/credentials (`aws configure --profile NAME`) or re-run `cpv configure`.",
             ), None
     if creds.source == "default":
-        from cpv._s3 import has_default_credentials
+        from cpv._s3.client import has_default_credentials
 
         if not has_default_credentials():
             return Check(
@@ -155,9 +155,9 @@ def probe(
     """Write, read back and delete one small object under ``<prefix>/.cpv/probe/``.
 
     Raises:
-        StorageError: the bucket is missing (:class:`~cpv.errors.BucketNotFoundError`), the
-            keys are rejected (:class:`~cpv.errors.StorageCredentialsError`), the endpoint is
-            unreachable (:class:`~cpv.errors.StorageUnreachableError`), or the bytes read
+        StorageError: the bucket is missing (:class:`~cpv.domain.errors.BucketNotFoundError`), the
+            keys are rejected (:class:`~cpv.domain.errors.StorageCredentialsError`), the endpoint is
+            unreachable (:class:`~cpv.domain.errors.StorageUnreachableError`), or the bytes read
             back differ.
     """
     storage = cfg.storage
@@ -298,7 +298,7 @@ def run_doctor(
     """Run every check. With ``cfg`` given (``cpv configure``), the config file is not read.
 
     ``team``/``model`` resolve the remote template; inside a model repository pass its own
-    (and add :func:`cpv.config_env.model_sources` of it to ``sources``).
+    (and add :func:`cpv.settings.config_env.model_sources` of it to ``sources``).
 
     Raises:
         UsageError: ``timeout`` is not a number of seconds above 0 and at most 600.

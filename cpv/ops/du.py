@@ -3,7 +3,7 @@ totals, and what the configured retention would free; with the object accounting
 and ``delete`` share (which objects each version, and each branch tip, needs).
 
 A version needs its pointer's object and, for a folder, its ``.dir`` listing and every
-file the listing names (:func:`cpv.transfer.needed_objects`). An object is *unique* to a
+file the listing names (:func:`cpv.objects.transfer.needed_objects`). An object is *unique* to a
 version when no other version needs it, *shared* otherwise; shared objects are counted
 once in the totals, so ``unique_bytes + shared_bytes == versions_bytes``.
 
@@ -22,12 +22,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cpv.errors import CpvError, MissingDataError
-from cpv.metadata import VersionRecord
-from cpv.objects import cache_dir, object_path
-from cpv.repo import ModelRepo
-from cpv.storage import ObjectStore
-from cpv.transfer import Pointer, needed_objects, pointers_at, store_for
+from cpv.domain.errors import CpvError, MissingDataError
+from cpv.domain.metadata import VersionRecord
+from cpv.objects.layout import cache_dir, object_path
+from cpv.core.repo import ModelRepo
+from cpv.objects.store import ObjectStore
+from cpv.objects.transfer import Pointer, needed_objects, pointers_at, store_for
 from cpv.usage import DuResult, VersionUsage
 
 
@@ -105,7 +105,7 @@ def du(path: str | Path = ".") -> DuResult:
     """The bytes of every version in the local cache (unique and shared), the cache's and
     the storage's totals (the storage unreachable: ``storage_note`` says why), and what the
     retention in ``cpv.yaml`` would free (a local ``gc`` dry run)."""
-    from cpv.removal import removed_markers
+    from cpv.core.removal import removed_markers
 
     repo = ModelRepo.open(path)
     cache = cache_dir(repo.root)
@@ -183,7 +183,7 @@ def _files(paths: Iterable[Path]) -> Iterable[Path]:
 def _storage_total(repo: ModelRepo, result: DuResult) -> tuple[ObjectStore | None, dict[str, int]]:
     """The storage and one listing of it (object id -> size); when it cannot be listed, a
     note instead of a failure (du is about this disk first), no storage and nothing."""
-    from cpv.credentials import applied_env
+    from cpv.settings.credentials import applied_env
 
     try:
         store = store_for(repo.root)
@@ -202,7 +202,7 @@ def _needs(
     """Tag -> the objects it needs. A listing gone from the local cache (a local gc) is
     read from the storage into a scratch folder (du changes nothing): the versions'
     objects, hence the savings, stay exact."""
-    from cpv.credentials import applied_env
+    from cpv.settings.credentials import applied_env
 
     env = listings.store.env() if listings.store is not None else {}
     with tempfile.TemporaryDirectory(prefix="cpv-du-") as scratch, applied_env(env):

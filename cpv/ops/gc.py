@@ -3,7 +3,7 @@
 The policy (``--keep-last N``, ``--keep-days D``, default ``retention:`` in ``cpv.yaml``)
 keeps, **per kind**, the last N versions and those made in the last D days (both given:
 a version either rule keeps is kept). Always kept, whatever the policy, here *or on the git
-remote* (read afresh: :mod:`cpv.remote_view`): a version an alias points at, ``best`` (when
+remote* (read afresh: :mod:`cpv.core.remote_view`): a version an alias points at, ``best`` (when
 ``cpv.yaml`` declares it), the latest version of each kind, the versions HEAD and every
 branch tip hold (this clone's and the remote's), and a version never published (this
 clone's is its only copy); and every object any of these needs, so a collected version's
@@ -11,7 +11,7 @@ shared files stay.
 
 Local gc removes objects from the local cache only and writes no marker: the storage still
 has them, and ``cpv pull VERSION`` brings them back. With ``remote`` the storage's copies go
-too, under the deletion lease (:mod:`cpv.fence`): each collected version's ``removed/...``
+too, under the deletion lease (:mod:`cpv.core.fence`): each collected version's ``removed/...``
 marker is published *before* any byte is deleted, and objects that versions removed earlier
 left in the storage are swept as well. ``dry_run`` changes nothing anywhere.
 """
@@ -22,14 +22,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from cpv.errors import UsageError
-from cpv.liveness import World
-from cpv.metadata import VersionRecord
-from cpv.refs import best
-from cpv.removal_run import Removal, run_removal
-from cpv.repo import ModelRepo
-from cpv.results import CollectedVersion, GcResult, KeptVersion
-from cpv.versions import Kind
+from cpv.core.liveness import World
+from cpv.core.refs import best
+from cpv.core.removal_run import Removal, run_removal
+from cpv.core.repo import ModelRepo
+from cpv.domain.errors import UsageError
+from cpv.domain.metadata import VersionRecord
+from cpv.domain.results import CollectedVersion, GcResult, KeptVersion
+from cpv.domain.versions import Kind
 
 
 def gc(

@@ -5,8 +5,8 @@ shallow fetch (``--depth 1``, no branch history) brings, into a private mirror u
 ``$CPV_HOME/get/<team>/<model>``, the remote's branch tip (for its ``cpv.yaml`` and
 ``.dvc/config``), the removal markers, and only the version tags the reference needs: the
 one named (``v0.3``), an alias's moves (``prod``), or every version of the kind
-(``latest``, ``best``). The reference is resolved by :mod:`cpv.refs`, the one resolver every
-command uses, on that mirror; the objects are fetched by :func:`cpv.workspace.ensure_objects`
+(``latest``, ``best``). The reference is resolved by :mod:`cpv.core.refs`, the one resolver every
+command uses, on that mirror; the objects are fetched by :func:`cpv.core.workspace.ensure_objects`
 (every download hashed on the way in) into one object cache shared by every model,
 ``$CPV_HOME/get/objects`` (DVC's ``files/md5`` layout, keyed by object id), and copied from
 there into ``DEST``, hashed again. A second get of bytes already cached asks the storage
@@ -24,13 +24,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cpv import _dvc, _git, refs
-from cpv.config import REPO_CONFIG_FILE, cpv_home, load_user_config, parse_model_id
-from cpv.errors import IntegrityError, NotARepositoryError, UsageError, VersionNotFoundError
-from cpv.metadata import VersionRecord
-from cpv.objects import object_path
-from cpv.repo import ModelRepo
-from cpv.versions import Kind, parse_version_arg
+from cpv._dvc import repo as _dvc
+from cpv._git import repo as _git
+from cpv.core import refs
+from cpv.core.repo import ModelRepo
+from cpv.domain.errors import IntegrityError, NotARepositoryError, UsageError, VersionNotFoundError
+from cpv.domain.metadata import VersionRecord
+from cpv.domain.versions import Kind, parse_version_arg
+from cpv.objects.layout import object_path
+from cpv.settings.config import REPO_CONFIG_FILE, cpv_home, load_user_config, parse_model_id
 
 #: Where the remote's branch tip is fetched to, in the mirror.
 _HEAD_REF = "refs/cpv-get/head"
@@ -88,8 +90,8 @@ def _mirror_lock(team: str, model: str) -> Iterator[None]:
     """
     from filelock import FileLock, Timeout
 
-    from cpv.config import lock_timeout
-    from cpv.errors import LockTimeoutError
+    from cpv.domain.errors import LockTimeoutError
+    from cpv.settings.config import lock_timeout
 
     path = home() / team / f".{model}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -156,7 +158,7 @@ def _prepare(git: _git.GitRepo, listing: dict[str, str], url: str) -> ModelRepo:
 
 
 def _resolve(repo: ModelRepo, listing: dict[str, str], ref: str, kind: Kind) -> VersionRecord:
-    """Fetch the tags ``ref`` needs, then resolve it with :mod:`cpv.refs`."""
+    """Fetch the tags ``ref`` needs, then resolve it with :mod:`cpv.core.refs`."""
     word = ref.strip()
     if word in ("latest", "best") or word.startswith("best:"):
         _fetch(repo.git, listing, _tags_under(listing, f"{kind.value}/"))
@@ -190,8 +192,8 @@ def _check_dest(dest: Path, *, force: bool) -> None:
 def _drop_corrupt(repo: ModelRepo, record: VersionRecord) -> int:
     """Delete the cached objects of ``record`` whose bytes no longer hash to their name; how
     many (a later fetch brings them back, verified)."""
-    from cpv.checkout import load_tree
-    from cpv.objects import cache_dir, file_md5
+    from cpv.objects.checkout import load_tree
+    from cpv.objects.layout import cache_dir, file_md5
 
     cache = cache_dir(repo.root)
     oid = _dvc.parse_pointer(
@@ -212,8 +214,8 @@ def _drop_corrupt(repo: ModelRepo, record: VersionRecord) -> int:
 def _place(repo: ModelRepo, record: VersionRecord, dest: Path) -> tuple[int, int]:
     """Copy the version's bytes from the object cache into ``dest``, each hashed; (files,
     bytes)."""
-    from cpv.checkout import checkout_tree, copy_hashed
-    from cpv.objects import cache_dir
+    from cpv.objects.checkout import checkout_tree, copy_hashed
+    from cpv.objects.layout import cache_dir
 
     text = repo.git.show_file(record.commit, repo.pointer_of(record.kind)) or ""
     content = _dvc.parse_pointer(text)
@@ -250,7 +252,7 @@ def get_version(
         RemoteError: the git remote cannot be reached; StorageError, MissingDataError,
         IntegrityError: the bytes cannot be had intact.
     """
-    from cpv.workspace import ensure_objects
+    from cpv.core.workspace import ensure_objects
 
     team, model, ref = parse_spec(spec)
     kind = Kind(kind)

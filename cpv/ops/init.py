@@ -8,9 +8,21 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from cpv import _dvc, _git
-from cpv._paths import StrPath, as_path
-from cpv.config import (
+from cpv._dvc import repo as _dvc
+from cpv._git import repo as _git
+from cpv.core.repo import METRICS_LOG
+from cpv.domain.errors import (
+    BucketNotFoundError,
+    ProfileNotFoundError,
+    RemoteError,
+    RepositoryExistsError,
+    StorageCredentialsError,
+    StorageError,
+    StorageNotCheckedError,
+    StorageUnreachableError,
+)
+from cpv.domain.paths import StrPath, as_path
+from cpv.settings.config import (
     GIT_REMOTE_NAME,
     BestMetric,
     RepoConfig,
@@ -23,19 +35,8 @@ from cpv.config import (
     umask,
     validate_name,
 )
-from cpv.errors import (
-    BucketNotFoundError,
-    ProfileNotFoundError,
-    RemoteError,
-    RepositoryExistsError,
-    StorageCredentialsError,
-    StorageError,
-    StorageNotCheckedError,
-    StorageUnreachableError,
-)
-from cpv.git_origin import check as check_git_remote
-from cpv.repo import METRICS_LOG
-from cpv.urls import git_kind, is_s3, local_path, s3_location, storage_kind
+from cpv.settings.git_origin import check as check_git_remote
+from cpv.settings.urls import git_kind, is_s3, local_path, s3_location, storage_kind
 
 _README = """# {team}/{model}
 
@@ -58,7 +59,7 @@ Without cpv: `git clone <this repo> && dvc pull` gets the bytes of the checked-o
 def _dvc_remote_options(storage_url: str) -> dict[str, str]:
     if not is_s3(storage_url):
         return {}
-    from cpv.providers import dvc_remote_options
+    from cpv.settings.providers import dvc_remote_options
 
     return dvc_remote_options(load_user_config().storage)
 
@@ -131,8 +132,8 @@ def check_bucket(storage_url: str, user: UserConfig) -> None:
         StorageNotCheckedError: no answer (unreachable, no credentials, unknown profile).
         StorageError: the answer is no (no such bucket, access denied, keys rejected).
     """
-    from cpv import _s3
-    from cpv.credentials import resolve_credentials
+    from cpv._s3 import client as _s3
+    from cpv.settings.credentials import resolve_credentials
 
     bucket = s3_location(storage_url)[0]
     storage = user.storage.model_copy(update={"bucket": bucket})
@@ -152,7 +153,7 @@ def check_bucket(storage_url: str, user: UserConfig) -> None:
 
 
 def _not_checked(bucket: str, storage: StorageSettings, exc: StorageError) -> StorageError:
-    from cpv._s3 import describe_endpoint
+    from cpv._s3.client import describe_endpoint
 
     endpoint = describe_endpoint(storage)
     return StorageNotCheckedError(
@@ -187,11 +188,11 @@ def _check_destination(dest: Path) -> Path:
 def _check_template(template: str | None) -> None:
     if template in (None, "none"):
         return
-    from cpv.templating import list_templates
+    from cpv.core.templating import list_templates
 
     names = [t.name for t in list_templates()]
     if template not in names:
-        from cpv.errors import UsageError
+        from cpv.domain.errors import UsageError
 
         raise UsageError(
             f"unknown template {template!r}",
@@ -241,7 +242,7 @@ def _refuse_existing_model(remote_url: str) -> None:
 
 def _render_template(work: Path, cfg: RepoConfig, template: str) -> None:
     """The scaffold's files, and the metric its versions are ranked by (``best:``)."""
-    from cpv.templating import get_template, render_template
+    from cpv.core.templating import get_template, render_template
 
     render_template(template, work, team=cfg.team, model=cfg.model)
     best = get_template(template).best

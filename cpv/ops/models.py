@@ -1,5 +1,5 @@
 """``cpv models``: the catalog of every model in the configured storage, and the index
-``cpv push`` keeps for it (:mod:`cpv.catalog` holds the format and the storage requests).
+``cpv push`` keeps for it (:mod:`cpv.catalog.index` holds the format and the storage requests).
 
 The index says only what is published: :func:`publish_index` runs after the atomic git push
 succeeded, when every local version and alias move is on the remote, and first fetches the
@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
-from cpv.catalog import BestVersion, ModelIndex, ModelsResult, list_models, public_url
-from cpv.config import GIT_REMOTE_NAME, load_user_config
-from cpv.errors import CpvError
+from cpv.catalog.index import BestVersion, ModelIndex, ModelsResult, list_models, public_url
+from cpv.domain.errors import CpvError
+from cpv.settings.config import GIT_REMOTE_NAME, load_user_config
 
 if TYPE_CHECKING:  # `cpv models` needs none of these: it starts without git or DVC
-    from cpv.metadata import VersionRecord
-    from cpv.repo import ModelRepo
-    from cpv.storage import ObjectStore
+    from cpv.core.repo import ModelRepo
+    from cpv.domain.metadata import VersionRecord
+    from cpv.objects.store import ObjectStore
 
 
 def models(*, team: str | None = None) -> ModelsResult:
@@ -39,9 +39,9 @@ def models(*, team: str | None = None) -> ModelsResult:
 def build_index(repo: ModelRepo, *, branch: str) -> ModelIndex:
     """The catalog entry of ``repo`` from its versions and aliases (removed versions left
     out); sizes and ``updated_*`` are filled in by :func:`publish_index`."""
-    from cpv import refs
-    from cpv.removal import removed_markers
-    from cpv.versions import Kind
+    from cpv.core import refs
+    from cpv.core.removal import removed_markers
+    from cpv.domain.versions import Kind
 
     markers = removed_markers(repo)
     live = [r for r in repo.records() if r.tag not in markers]
@@ -70,9 +70,9 @@ def _newest(records: Sequence[VersionRecord]) -> VersionRecord | None:
 
 
 def _best(repo: ModelRepo, live: Sequence[VersionRecord]) -> BestVersion | None:
-    """``best`` as :func:`cpv.refs.resolve_arg` resolves it (the metric ``cpv.yaml``
+    """``best`` as :func:`cpv.core.refs.resolve_arg` resolves it (the metric ``cpv.yaml``
     declares); None when none is declared or no version has the metric."""
-    from cpv import refs
+    from cpv.core import refs
 
     declared = repo.config.best
     if declared is None:
@@ -99,10 +99,10 @@ def publish_index(
     Returns None when the index is written (or already says the same), else a warning: a
     failure here never fails the push, whose versions are already published.
     """
-    from cpv import refs
-    from cpv.catalog import IndexFile
-    from cpv.credentials import applied_env
-    from cpv.transfer import store_for
+    from cpv.catalog.index import IndexFile
+    from cpv.core import refs
+    from cpv.objects.transfer import store_for
+    from cpv.settings.credentials import applied_env
 
     try:
         _catch_up(repo, remote_tags)
@@ -132,7 +132,7 @@ def publish_index(
 def _catch_up(repo: ModelRepo, remote_tags: Collection[str]) -> None:
     """Fetch the version and lifecycle tags the remote has and this clone lacks (another
     writer's), so the index describes all that is published. No request when none lack."""
-    from cpv import refs
+    from cpv.core import refs
 
     local = {t.name for t in repo.git.list_tags("model", "data", *refs.LIFECYCLE)}
     if set(remote_tags) <= local:

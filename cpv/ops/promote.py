@@ -1,7 +1,7 @@
 """``cpv promote``, ``cpv demote`` and ``cpv aliases``: moving an alias (``prod``, ``staging``)
 and listing where each points; :func:`resolve_record` is what ``resolve`` returns.
 
-A move is one new immutable tag ``alias/<name>/<n>`` (see :mod:`cpv.refs`): n is the
+A move is one new immutable tag ``alias/<name>/<n>`` (see :mod:`cpv.core.refs`): n is the
 highest number this clone knows for the alias + 1. Publishing it is ``cpv push``'s job,
 which renumbers a move another clone published first under the same number.
 """
@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from cpv import promotion, refs
-from cpv.errors import VersionNotFoundError, VersionRemovedError
-from cpv.metadata import VersionRecord
-from cpv.refs import AliasMove
-from cpv.repo import ModelRepo
-from cpv.versions import Kind, tag_name
+from cpv.core import refs
+from cpv.core.refs import AliasMove
+from cpv.core.repo import ModelRepo
+from cpv.domain.errors import VersionNotFoundError, VersionRemovedError
+from cpv.domain.metadata import VersionRecord
+from cpv.domain.versions import Kind, tag_name
+from cpv.settings import promotion
 
 
 def resolve_record(
@@ -48,7 +49,7 @@ def refuse_removed(repo: ModelRepo, record: VersionRecord) -> None:
     Raises:
         VersionRemovedError: ``record`` carries a removal marker.
     """
-    from cpv.removal import removed_markers
+    from cpv.core.removal import removed_markers
 
     marker = removed_markers(repo).get(record.tag)
     if marker is not None:

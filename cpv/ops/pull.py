@@ -11,10 +11,15 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from cpv import _dvc, _git, refs
-from cpv._paths import StrPath, as_path
-from cpv.config import GIT_REMOTE_NAME, load_user_config, parse_model_id
-from cpv.errors import (
+from cpv._dvc import repo as _dvc
+from cpv._git import repo as _git
+from cpv.core import refs
+from cpv.core.fence import settle
+from cpv.core.refs import is_reference_word, resolve_arg
+from cpv.core.remote_view import GC_REF
+from cpv.core.repo import ModelRepo
+from cpv.core.workspace import checkout_head, keep_unsaved, materialize, refuse_unsaved_work
+from cpv.domain.errors import (
     CpvError,
     DeletionInProgressError,
     MissingDataError,
@@ -23,18 +28,15 @@ from cpv.errors import (
     StorageNotConfiguredError,
     UsageError,
 )
-from cpv.fence import settle
-from cpv.metadata import VersionRecord
-from cpv.refs import is_reference_word, resolve_arg
-from cpv.remote_view import GC_REF
-from cpv.repo import ModelRepo
-from cpv.results import PullResult
-from cpv.storage import ObjectStore
-from cpv.storage_pin import pin_newest
-from cpv.transfer import get_transfer, store_for
-from cpv.urls import UrlKind, git_kind, is_s3, local_path, s3_location
-from cpv.versions import Kind, Version, parse_version_arg
-from cpv.workspace import checkout_head, keep_unsaved, materialize, refuse_unsaved_work
+from cpv.domain.metadata import VersionRecord
+from cpv.domain.paths import StrPath, as_path
+from cpv.domain.results import PullResult
+from cpv.domain.versions import Kind, Version, parse_version_arg
+from cpv.objects.storage_pin import pin_newest
+from cpv.objects.store import ObjectStore
+from cpv.objects.transfer import get_transfer, store_for
+from cpv.settings.config import GIT_REMOTE_NAME, load_user_config, parse_model_id
+from cpv.settings.urls import UrlKind, git_kind, is_s3, local_path, s3_location
 
 
 def resolve_clone_source(source: str) -> str:
@@ -126,7 +128,7 @@ def pull(
     """Fetch git refs and bytes. No version: update the branch and its workspace. A version:
     put that version's bytes in the workspace (pointers untouched), hash-verified.
 
-    ``version`` is any reference (:func:`cpv.refs.resolve_arg`: ``v0.3``, ``latest``,
+    ``version`` is any reference (:func:`cpv.core.refs.resolve_arg`: ``v0.3``, ``latest``,
     ``best``, an alias): ``model/v0.3`` pulls the model's bytes alone, and is refused when
     ``kinds`` leaves the model out."""
     wanted = list(kinds)
@@ -208,7 +210,7 @@ def _warm_store(repo: ModelRepo) -> ObjectStore | None:
 
 
 def _newest_store(repo: ModelRepo, warm: ObjectStore | None) -> ObjectStore | None:
-    """The storage the newest commit names (:func:`cpv.storage_pin.pin_newest`): ``warm``
+    """The storage the newest commit names (:func:`cpv.objects.storage_pin.pin_newest`): ``warm``
     when it is still that one, else a new store for the URL the model moved to."""
     if pin_newest(repo.root) is None:
         return warm
@@ -222,7 +224,7 @@ def _fetch_refs(
     repo: ModelRepo, store: ObjectStore | None = None, *, move_branch: bool = True
 ) -> bool:
     """Fetch the remote's tags and the branch (finishing first a deletion on the remote
-    whose holder is gone: :func:`cpv.fence.settle`); fast-forward the branch when possible
+    whose holder is gone: :func:`cpv.core.fence.settle`); fast-forward the branch when possible
     and ``move_branch`` (else only its remote-tracking ref moves)."""
     url = repo.git.remote_url(GIT_REMOTE_NAME)
     if not url:

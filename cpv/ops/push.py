@@ -1,7 +1,7 @@
 """``cpv push``: publish versions — data before git, atomically.
 
 A remote never has a tag whose data is missing: objects are uploaded first
-(:mod:`cpv.storage`), then the branch and the new tags go in one ``git push --atomic``.
+(:mod:`cpv.objects.store`), then the branch and the new tags go in one ``git push --atomic``.
 When another writer already published a version number we made locally with other
 content, our unpublished version is renamed to the next free number; nothing is ever
 force-pushed and neither version is lost. Once published, the model's catalog index is
@@ -12,24 +12,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cpv import _git, progress, refs, storage_pin
 from cpv._faults import fault_point, pause_point
-from cpv._paths import StrPath
-from cpv.config import GIT_REMOTE_NAME, lock_timeout
-from cpv.errors import PushRejectedError, RemoteError
-from cpv.fence import publish_fence, settle
+from cpv._git import repo as _git
+from cpv.core import refs
+from cpv.core.fence import publish_fence, settle
+from cpv.core.publish_checks import withdraw_contradicted
+from cpv.core.remote_view import FENCE_REF, GC_REF
+from cpv.core.removal import removed_markers
+from cpv.core.renumber import refuse_log_changes, renumber
+from cpv.core.repo import METRICS_LOG, ModelRepo
+from cpv.core.unpublished import unpublished
+from cpv.domain import progress
+from cpv.domain.errors import PushRejectedError, RemoteError
+from cpv.domain.paths import StrPath
+from cpv.domain.results import PushResult
+from cpv.domain.versions import Kind, Version, parse_tag_name, tag_name
+from cpv.objects import storage_pin
+from cpv.objects.store import ObjectStore
+from cpv.objects.transfer import get_transfer, store_for
 from cpv.ops.models import publish_index
 from cpv.ops.pull import fast_forward, fetch_branch, tracking_ref
-from cpv.ops.renumber import refuse_log_changes, renumber
-from cpv.publish_checks import withdraw_contradicted
-from cpv.remote_view import FENCE_REF, GC_REF
-from cpv.removal import removed_markers
-from cpv.repo import METRICS_LOG, ModelRepo
-from cpv.results import PushResult
-from cpv.storage import ObjectStore
-from cpv.transfer import get_transfer, store_for
-from cpv.unpublished import unpublished
-from cpv.versions import Kind, Version, parse_tag_name, tag_name
+from cpv.settings.config import GIT_REMOTE_NAME, lock_timeout
 
 _MAX_ATTEMPTS = 5
 
@@ -133,7 +136,7 @@ def _publish(
 ) -> bool:
     """One ``git push --atomic`` of the branch, ``tags`` and a new fence token, applied only
     if the remote's fence is still the one in ``listing`` (read before the storage was
-    checked: :mod:`cpv.fence`). A push publishing nothing (no tag, the branch ``moved`` not)
+    checked: :mod:`cpv.core.fence`). A push publishing nothing (no tag, the branch ``moved`` not)
     leaves the fence alone. False when the remote moved meanwhile."""
     progress.stage("publishing to git")
     pause_point("push_before_git")
@@ -167,7 +170,7 @@ def _dry_run(
     *,
     jobs: int | None,
 ) -> PushResult:
-    """What a push would publish (every ref, by kind: :mod:`cpv.unpublished`, which changes
+    """What a push would publish (every ref, by kind: :mod:`cpv.core.unpublished`, which changes
     nothing); the storage is still listed (see :func:`_upload`)."""
     pending = unpublished(repo, listing, branch=branch, renamed=renamed)
     return PushResult(
@@ -185,7 +188,7 @@ def _lifecycle_to_publish(
     repo: ModelRepo, listing: dict[str, str], renamed: dict[str, str]
 ) -> list[str]:
     """Our alias moves and removal markers the remote lacks, made to fit beside its own
-    (see :func:`cpv.refs.reconcile`) and following the versions push renamed."""
+    (see :func:`cpv.core.refs.reconcile`) and following the versions push renamed."""
     remote = refs.lifecycle_of(listing)
     refs.follow_renamed_versions(repo, renamed, remote)
     refs.reconcile(repo, remote)
@@ -288,7 +291,7 @@ def _rename_collisions(
     repo: ModelRepo, colliding: Sequence[str], remote: dict[str, str]
 ) -> dict[str, str]:
     """Rename our colliding versions as planned — their tags, and their names in the commits
-    not yet published (:mod:`cpv.ops.renumber`) — then fetch the remote's versions."""
+    not yet published (:mod:`cpv.core.renumber`) — then fetch the remote's versions."""
     plan = _plan_renames(repo, colliding, remote)
     branch = repo.git.current_branch()
     refuse_log_changes(repo, plan)  # before the fetch: a refused push changes nothing

@@ -17,22 +17,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
-from cpv import _dvc
-from cpv.config import GIT_REMOTE_NAME, UserConfig, load_user_config, model_storage_url
-from cpv.credentials import applied_env
-from cpv.errors import MissingDataError, StorageError, UsageError
-from cpv.objects import cache_dir, object_path
-from cpv.prefix_owner import carry_index, refuse_foreign, refuse_model_prefix
-from cpv.progress import Progress
-from cpv.progress import current as current_progress
-from cpv.repo import ModelRepo
-from cpv.results import MoveResult, StorageState, VersionObjects
-from cpv.storage import ObjectStore, store_for
-from cpv.storage_pin import pin_newest
-from cpv.transfer import cached_listing, get_transfer, needed_objects, pointers_at
-from cpv.urls import is_s3, model_prefix_url, s3_location
+from cpv._dvc import repo as _dvc
+from cpv.core.prefix_owner import carry_index, refuse_foreign, refuse_model_prefix
+from cpv.core.repo import ModelRepo
+from cpv.domain.errors import MissingDataError, StorageError, UsageError
+from cpv.domain.progress import Progress
+from cpv.domain.progress import current as current_progress
+from cpv.domain.results import MoveResult, StorageState, VersionObjects
+from cpv.objects.layout import cache_dir, object_path
+from cpv.objects.storage_pin import pin_newest
+from cpv.objects.store import ObjectStore, store_for
+from cpv.objects.transfer import cached_listing, get_transfer, needed_objects, pointers_at
+from cpv.settings.config import GIT_REMOTE_NAME, UserConfig, load_user_config, model_storage_url
+from cpv.settings.credentials import applied_env
+from cpv.settings.urls import is_s3, model_prefix_url, s3_location
 
-#: ``fn(done, total, label)``: the step callback of :class:`cpv.progress.Progress` alone.
+#: ``fn(done, total, label)``: the step callback of :class:`cpv.domain.progress.Progress` alone.
 StepFn = Callable[[int, int, str], None]
 
 
@@ -41,7 +41,7 @@ def _cache_path(root: Path, oid: str) -> Path:
 
 
 def version_objects(root: Path, commit: str) -> list[str]:
-    """Object ids a commit needs (:func:`cpv.transfer.needed_objects`): the files of each
+    """Object ids a commit needs (:func:`cpv.objects.transfer.needed_objects`): the files of each
     ``.dir`` listing, then the listings, so a listing is uploaded after its files.
 
     Raises:
@@ -70,7 +70,7 @@ def move_storage(
         all_versions: copy the objects of every tagged version (the default: old versions
             stay readable once the old storage is gone); False copies only the current commit's.
         progress: receives a step per version copied (default: the active
-            :class:`~cpv.progress.Progress`); a bare ``fn(done, total, label)`` is accepted too.
+            :class:`~cpv.domain.progress.Progress`); a bare ``fn(done, total, label)`` is accepted too.
         cfg: the user configuration (default: loaded from ``$CPV_HOME``).
 
     Returns:
@@ -179,7 +179,7 @@ def _copy(
 
 def _switch_remote(repo: ModelRepo, cfg: UserConfig, url: str) -> str:
     """Point ``.dvc/config`` at ``url`` and commit it; the file is restored if that fails."""
-    from cpv.providers import dvc_remote_options
+    from cpv.settings.providers import dvc_remote_options
 
     options = dvc_remote_options(cfg.storage) if is_s3(url) else {}
     dvc_config = repo.root / ".dvc" / "config"

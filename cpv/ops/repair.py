@@ -1,9 +1,9 @@
 """``cpv repair``: the journal of an interrupted change that could not be replayed.
 
 Every command that takes the repository lock first rolls back what a dead writer left
-(:mod:`cpv.transaction`). When that rollback itself fails (a ref held by another process,
+(:mod:`cpv.core.transaction`). When that rollback itself fails (a ref held by another process,
 a file it must restore unreadable, a path git no longer accepts) the journal is kept and
-each such command stops with :class:`~cpv.errors.JournalReplayError`. ``repair`` shows what
+each such command stops with :class:`~cpv.domain.errors.JournalReplayError`. ``repair`` shows what
 the journal holds without touching it; ``discard=True`` moves it aside (never deletes it) so
 that commands work again. It never replays the journal: any other command does that.
 """
@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cpv.repo import ModelRepo
-from cpv.results import RepairResult
-from cpv.transaction import Intent, Journal, repo_lock
+from cpv.core.repo import ModelRepo
+from cpv.core.transaction import Intent, Journal, repo_lock
+from cpv.domain.results import RepairResult
 
 
 def repair(path: str | Path = ".", *, discard: bool = False) -> RepairResult:

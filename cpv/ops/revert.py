@@ -1,7 +1,7 @@
 """``cpv revert``: bring an earlier version's bytes back as a new commit; history stays.
 
 Unsaved work is refused (or, with ``force``, saved to a backup ref first); the change is one
-transaction (:mod:`cpv.transaction`): a failure leaves the workspace and branch as they were.
+transaction (:mod:`cpv.core.transaction`): a failure leaves the workspace and branch as they were.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cpv._faults import fault_point
-from cpv.repo import ModelRepo
-from cpv.results import RevertResult
-from cpv.transaction import Intent, transaction
-from cpv.versions import Kind, Version
-from cpv.workspace import ensure_objects, keep_unsaved, place, refuse_unsaved_work
+from cpv.core.repo import ModelRepo
+from cpv.core.transaction import Intent, transaction
+from cpv.core.workspace import ensure_objects, keep_unsaved, place, refuse_unsaved_work
+from cpv.domain.results import RevertResult
+from cpv.domain.versions import Kind, Version
 
 
 def revert(

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cpv.metadata import VersionRecord
-from cpv.repo import ModelRepo
-from cpv.results import DiffEntry, DiffResult
-from cpv.versions import Kind, Version
+from cpv.core.repo import ModelRepo
+from cpv.domain.metadata import VersionRecord
+from cpv.domain.results import DiffEntry, DiffResult
+from cpv.domain.versions import Kind, Version
 
 
 def show(repo: ModelRepo, kind: Kind, version: Version) -> VersionRecord:
@@ -35,8 +35,8 @@ def listing(
 
 def annotate(repo: ModelRepo, records: list[VersionRecord]) -> list[VersionRecord]:
     """Set each record's ``aliases`` and ``removed`` (read from the alias and removal tags)."""
-    from cpv.refs import aliases_of
-    from cpv.removal import removed_markers
+    from cpv.core.refs import aliases_of
+    from cpv.core.removal import removed_markers
 
     named, markers = aliases_of(repo), removed_markers(repo)
     for record in records:

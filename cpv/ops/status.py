@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cpv import _git
-from cpv.config import GIT_REMOTE_NAME
-from cpv.errors import CpvError
-from cpv.fence import describe
-from cpv.ingest import workspace_tree
-from cpv.refs import LIFECYCLE
-from cpv.remote_view import GC_REF
-from cpv.repo import ModelRepo
-from cpv.results import KindStatus, StatusResult
-from cpv.transaction import pending as pending_change
-from cpv.unpublished import unpublished
-from cpv.versions import Kind
+from cpv._git import repo as _git
+from cpv.core.fence import describe
+from cpv.core.refs import LIFECYCLE
+from cpv.core.remote_view import GC_REF
+from cpv.core.repo import ModelRepo
+from cpv.core.transaction import pending as pending_change
+from cpv.core.unpublished import unpublished
+from cpv.domain.errors import CpvError
+from cpv.domain.results import KindStatus, StatusResult
+from cpv.domain.versions import Kind
+from cpv.objects.ingest import workspace_tree
+from cpv.settings.config import GIT_REMOTE_NAME
 
 
 def status(
@@ -55,7 +55,7 @@ def status(
         kinds=out,
     )
     result.remote = repo.git.remote_url(GIT_REMOTE_NAME)
-    from cpv.notify import last_failures  # cpv list and friends need not import it
+    from cpv.notify.webhooks import last_failures  # cpv list and friends need not import it
 
     result.webhook_failures = last_failures()
     if remote and result.remote:

@@ -19,17 +19,17 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cpv import _dvc
-from cpv.errors import IntegrityError, InvalidObjectIdError, MissingDataError, UsageError
-from cpv.metadata import VersionRecord
-from cpv.objects import cache_dir, file_md5, object_path
-from cpv.refs import resolve_arg
-from cpv.removal import removed_markers
-from cpv.repo import ModelRepo
-from cpv.results import VerifiedVersion, VerifyResult
-from cpv.storage import ObjectStore
-from cpv.transfer import ListingFn, Needed, Pointer, needed_objects, pointers_at, store_for
-from cpv.versions import Kind
+from cpv._dvc import repo as _dvc
+from cpv.core.refs import resolve_arg
+from cpv.core.removal import removed_markers
+from cpv.core.repo import ModelRepo
+from cpv.domain.errors import IntegrityError, InvalidObjectIdError, MissingDataError, UsageError
+from cpv.domain.metadata import VersionRecord
+from cpv.domain.results import VerifiedVersion, VerifyResult
+from cpv.domain.versions import Kind
+from cpv.objects.layout import cache_dir, file_md5, object_path
+from cpv.objects.store import ObjectStore
+from cpv.objects.transfer import ListingFn, Needed, Pointer, needed_objects, pointers_at, store_for
 
 
 def verify(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from cpv.errors import MissingExtraError, RecipeError
+from cpv.domain.errors import MissingExtraError, RecipeError
 
 CODECS = ("raw", "zstd", "bp2", "bp4", "bp8")
 #: A compressed segment (or plane) is kept only when it saves at least this share.

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from cpv.errors import RecipeError
+from cpv.domain.errors import RecipeError
 from cpv.tensors import codec
 from cpv.tensors.formats import Span, spans_of
 from cpv.tensors.recipe import INLINE_MAX, Recipe, Segment

@@ -6,7 +6,7 @@ segments in order, each ``size`` bytes of the file, held by an object (``oid``, 
 file; its md5 must be the recorded one, or nothing is written.
 
 A recipe is read from git or the storage, so it is untrusted: :func:`parse` checks every id
-(:func:`cpv.oids.check_oid`), codec, size and count, and that the sizes add up, before any
+(:func:`cpv.domain.oids.check_oid`), codec, size and count, and that the sizes add up, before any
 object is fetched or any byte written.
 """
 
@@ -20,8 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cpv.errors import InvalidObjectIdError, RecipeError
-from cpv.oids import check_oid
+from cpv.domain.errors import InvalidObjectIdError, RecipeError
+from cpv.domain.oids import check_oid
 from cpv.tensors.codec import CODECS
 from cpv.tensors.formats import MAX_PIECE, MAX_ST_HEADER
 

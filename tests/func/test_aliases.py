@@ -14,7 +14,7 @@ import pytest
 
 from cpv import CombinedCheckpoints, DataCheckpoints, ModelCheckpoints
 from cpv.cli.main import main
-from cpv.errors import UsageError, VersionNotFoundError
+from cpv.domain.errors import UsageError, VersionNotFoundError
 from cpv.ops.pull import clone, pull
 from cpv.ops.push import push
 from tests.conftest import repo_snapshot, write_checkpoint

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from cpv import ModelCheckpoints
-from cpv.batch import find_model_repos, run_each
-from cpv.errors import NotARepositoryError
+from cpv.core.batch import find_model_repos, run_each
+from cpv.domain.errors import NotARepositoryError
 from cpv.ops.init import init_repository
 from cpv.ops.push import push
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cpv import ModelCheckpoints
-from cpv.errors import StorageError, StorageNotConfiguredError
+from cpv.domain.errors import StorageError, StorageNotConfiguredError
 from cpv.ops.init import init_repository
 from cpv.ops.pull import clone
 from cpv.ops.push import push

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from cpv import ModelCheckpoints
-from cpv.errors import UsageError, VersionNotFoundError
+from cpv.core.versioning import TagRequest, append_metrics_log
+from cpv.domain.errors import UsageError, VersionNotFoundError
 from cpv.ops.compare import read_log, training_curves
-from cpv.ops.tag import TagRequest, _append_metrics_log
 from tests.conftest import run_cpv, write_checkpoint
 
 #: (wer, accuracy, lr, message) of v0.1 … v0.4
@@ -227,7 +227,7 @@ def _log_run(repo: Path, run: str, steps: range, *, version: str, loss0: float) 
     """What the integrations write with a version: its run's steps, then its own line."""
     record = ModelCheckpoints(repo).show(version)
     lines = tuple({"step": s, "metrics": {"loss": loss0 / (s + 1)}} for s in steps)
-    _append_metrics_log(repo, [record], TagRequest(run=run, steps=lines))
+    append_metrics_log(repo, [record], TagRequest(run=run, steps=lines))
 
 
 def test_training_curves_follow_each_versions_run(versions: Path, tmp_path: Path) -> None:
@@ -256,7 +256,7 @@ def test_training_curves_follow_each_versions_run(versions: Path, tmp_path: Path
 def test_curves_survive_a_renumbering_of_their_version(versions: Path) -> None:
     """push's renumbering rewrites a renamed version's line (keeping its run) and leaves
     the step lines byte for byte."""
-    from cpv.ops.renumber import Renames, relabel_log
+    from cpv.core.renumber import Renames, relabel_log
 
     _log_run(versions, "run-a", range(3), version="v0.4", loss0=1.0)
     record = ModelCheckpoints(versions).show("v0.4")

@@ -18,11 +18,11 @@ import pytest
 
 from cpv import ModelCheckpoints
 from cpv.integrations import versioning
-from cpv.report import write_html
+from cpv.report.html import write_html
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 WIDTH, HEIGHT = 1280, 2000
-#: the metric charts' line colour (cpv/report_charts.py), as RGB
+#: the metric charts' line colour (cpv/report/charts.py), as RGB
 CHART_BLUE = (0x25, 0x63, 0xEB)
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from cpv import credentials, ssh
-from cpv.cli.setup_cmds import run_wizard
-from cpv.config import load_user_config, user_config_path
-from cpv.errors import CpvError
+from cpv.cli.commands.setup import run_wizard
+from cpv.domain.errors import CpvError
+from cpv.settings import credentials, ssh
+from cpv.settings.config import load_user_config, user_config_path
 from tests.conftest import run_cpv
 
 SECRET = "SENTINEL-cfg-secret-5d1e0b7a"
@@ -276,7 +276,7 @@ def test_wizard_through_questionary_keystrokes(s3_endpoint: str, s3_bucket: str)
     from prompt_toolkit.input import create_pipe_input
     from prompt_toolkit.output import DummyOutput
 
-    from cpv.cli.wizard import QuestionaryPrompter
+    from cpv.cli.commands.wizard import QuestionaryPrompter
 
     # "j" (questionary's vi-style down key) rather than an ESC sequence: on a loaded machine
     # prompt_toolkit may split "\x1b[B" and read a lone Escape, and the flow would wait forever.

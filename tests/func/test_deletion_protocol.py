@@ -1,5 +1,5 @@
 """Issue 19, families 3-5: deletion decided from the remote's refs at the moment it acts,
-under the lease on the git remote (cpv/fence.py), staged across two clones on moto S3.
+under the lease on the git remote (cpv/core/fence.py), staged across two clones on moto S3.
 
 Every race is staged deterministically: in-process by wrapping the step between planning and
 taking the lease, or in a child process stopped at a named pause point (``CPV_PAUSE``) or
@@ -21,13 +21,13 @@ import boto3
 import pytest
 
 from cpv import ModelCheckpoints
-from cpv.errors import UsageError, VersionRemovedError
+from cpv.core.removal import removed_markers
+from cpv.core.repo import ModelRepo
+from cpv.domain.errors import UsageError, VersionRemovedError
 from cpv.ops.gc import gc
 from cpv.ops.init import init_repository
 from cpv.ops.pull import clone, pull
 from cpv.ops.push import push
-from cpv.removal import removed_markers
-from cpv.repo import ModelRepo
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
 
 W = {1: b"weights one " * 50, 2: b"weights two " * 50, 3: b"weights three " * 50}
@@ -92,7 +92,7 @@ def _remote_refs(repo: Path) -> dict[str, str]:
 def test_gc_plans_again_when_another_clone_promotes_before_it_takes_the_lease(
     s3_user_config: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cpv.removal_run as removal_run
+    import cpv.core.removal_run as removal_run
 
     a, b = _three_versions_and_a_clone(tmp_path)
     real, staged = removal_run.acquire, []
@@ -337,7 +337,7 @@ def test_a_journal_planted_with_plain_git_never_deletes_what_versions_need(
     """The journal is read from the remote: untrusted. One that lists every object (a
     hostile or broken teammate's, dated long ago) is finished without deleting any object a
     version still needs."""
-    from cpv.storage import store_for
+    from cpv.objects.store import store_for
 
     a, b = _three_versions_and_a_clone(tmp_path)
     before = _stored_keys(s3_endpoint)

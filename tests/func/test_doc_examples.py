@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cpv.errors import CpvError
+from cpv.domain.errors import CpvError
 from tests.func.doc_examples import Block, blocks, console_commands, matches
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,7 +175,7 @@ def test_every_cpv_yaml_example_is_a_valid_cpv_yaml() -> None:
     as a model's ``cpv.yaml`` would: an example with a misspelt key or a bad value fails."""
     import yaml
 
-    from cpv.config import RepoConfig
+    from cpv.settings.config import RepoConfig
 
     checked = []
     for page in PAGES:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cpv.config import GitSettings, StorageSettings, UserConfig, save_user_config
 from cpv.ops.doctor import run_doctor
+from cpv.settings.config import GitSettings, StorageSettings, UserConfig, save_user_config
 from tests.conftest import run_cpv
 
 
@@ -201,7 +201,7 @@ def test_local_template_under_a_file_is_not_creatable(tmp_path: Path) -> None:
 
 
 def test_ssh_key_permissions(tmp_path: Path) -> None:
-    from cpv import ssh
+    from cpv.settings import ssh
 
     key = tmp_path / "keys" / "id_test"
     public = ssh.generate_key(key, comment="test")
@@ -220,7 +220,7 @@ def test_ssh_key_permissions(tmp_path: Path) -> None:
 
 
 def test_loose_credentials_mode_is_a_warning() -> None:
-    from cpv import credentials
+    from cpv.settings import credentials
 
     credentials.store_credentials(
         access_key_id="AKIA0000TEST", secret_access_key="s3cr3t-value-xyz"
@@ -235,8 +235,8 @@ def test_loose_credentials_mode_is_a_warning() -> None:
 def test_ensure_remote_creates_a_local_bare_repo_and_refuses_an_unreachable_host(
     tmp_path: Path,
 ) -> None:
-    from cpv import git_origin
-    from cpv.errors import RemoteError
+    from cpv.domain.errors import RemoteError
+    from cpv.settings import git_origin
 
     settings = GitSettings(remote_template=f"{tmp_path}/remotes/{{team}}/{{model}}.git")
     url = git_origin.ensure(settings, team="acme", model="m")

@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cpv import credentials
-from cpv.config import (
+from cpv.domain.errors import ConfigError
+from cpv.objects.store import store_for
+from cpv.settings import credentials
+from cpv.settings.config import (
     StorageSettings,
     UserConfig,
     load_user_config,
     save_user_config,
     user_config_path,
 )
-from cpv.errors import ConfigError
-from cpv.storage import store_for
 from tests.conftest import RGW, run_cpv, write_checkpoint
 
 SENTINEL = "SENTINEL-env-secret-7c41f0aa"
@@ -148,7 +148,7 @@ def test_git_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     git = load_user_config().git
     assert git.remote_url("acme", "m") == "git@example.com:acme/acme-m.git"
     assert git.ssh_key == str(tmp_path / "id_ed25519")
-    from cpv._git_exec import network_env
+    from cpv._git.exec import network_env
 
     assert network_env()["CPV_SSH_KEY"] == str(tmp_path / "id_ed25519")
 

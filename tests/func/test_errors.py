@@ -19,9 +19,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from cpv import ModelCheckpoints, errors
-from cpv.config import StorageSettings, UserConfig, save_user_config
+from cpv import ModelCheckpoints
+from cpv.domain import errors
 from cpv.ops.init import init_repository
+from cpv.settings.config import StorageSettings, UserConfig, save_user_config
 from tests.conftest import run_cpv, write_checkpoint
 
 #: Lines DVC draws or logs when it is allowed to reach the terminal.
@@ -189,7 +190,7 @@ def test_push_to_a_stopped_endpoint(tmp_path: Path) -> None:
 def test_storage_errors_are_typed_with_their_data() -> None:
     from botocore.exceptions import ClientError, EndpointConnectionError, ProfileNotFound
 
-    from cpv import _s3
+    from cpv._s3 import client as _s3
 
     def client_error(code: str, status: int, operation: str = "PutObject") -> ClientError:
         response = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
@@ -337,7 +338,7 @@ def test_an_unexpected_exception_is_one_line_without_traceback(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from cpv.cli.main import main
-    from cpv.repo import ModelRepo
+    from cpv.core.repo import ModelRepo
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the bug\nspans lines")
@@ -359,7 +360,7 @@ def test_an_unexpected_exception_is_one_line_without_traceback(
 def test_markup_like_text_in_an_error_is_printed_as_is(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from cpv.cli import render
+    from cpv.cli.render import base as render
 
     render.error("refs/heads/main [remote rejected] (hook declined)", "see [bold]x[/]")
     assert capsys.readouterr().err.splitlines() == [

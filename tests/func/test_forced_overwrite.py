@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from cpv import ModelCheckpoints
-from cpv.objects import cache_dir, object_path
+from cpv.objects.layout import cache_dir, object_path
 from cpv.ops.pull import clone
 from cpv.ops.push import push
 from tests.conftest import run_cpv, write_checkpoint

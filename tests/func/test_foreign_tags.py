@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cpv.errors import CpvError, VersionExistsError
-from cpv.managers import CombinedCheckpoints, ModelCheckpoints
+from cpv.api.managers import CombinedCheckpoints, ModelCheckpoints
+from cpv.domain.errors import CpvError, VersionExistsError
 
 
 def _git_cli(repo: Path, *args: str) -> str:
@@ -39,7 +39,7 @@ def test_a_rollback_never_deletes_a_tag_it_did_not_make(
 ) -> None:
     """Someone tags data/v0.1 by hand while a combined version is being made: cpv's
     create fails, the rollback removes cpv's own model/v0.1 and leaves theirs alone."""
-    from cpv import _git
+    from cpv._git import repo as _git
 
     (repo / "checkpoints" / "w.bin").write_bytes(b"w")
     (repo / "data" / "train" / "rows.csv").write_text("x\n1\n")
@@ -69,7 +69,7 @@ def test_show_of_a_bare_version_held_by_both_kinds_says_so(repo: Path) -> None:
     assert '"tag": "model/v0.1"' in proc.stdout.replace('":"', '": "')
     assert "data/v0.1 also exists" in proc.stderr
     (repo / "data" / "train" / "rows.csv").write_text("x\n1\n2\n")
-    from cpv.managers import DataCheckpoints
+    from cpv.api.managers import DataCheckpoints
 
     DataCheckpoints(repo).tag()  # data/v0.2 alone
     proc = subprocess.run(["cpv", "-C", str(repo), "show", "0.2"], capture_output=True, text=True)

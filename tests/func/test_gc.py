@@ -11,15 +11,16 @@ from pathlib import Path
 import boto3
 import pytest
 
-from cpv import ModelCheckpoints, refs
-from cpv.errors import UsageError, VersionRemovedError
+from cpv import ModelCheckpoints
+from cpv.core import refs
+from cpv.core.repo import ModelRepo
+from cpv.domain.errors import UsageError, VersionRemovedError
 from cpv.integrations import versioning
-from cpv.objects import cache_dir
+from cpv.objects.layout import cache_dir
 from cpv.ops.delete import removed_markers
 from cpv.ops.init import init_repository
 from cpv.ops.pull import clone, pull
 from cpv.ops.push import push
-from cpv.repo import ModelRepo
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
 
 SHARED = b"tokenizer " * 100  # one object every version shares

@@ -19,11 +19,11 @@ import boto3
 import pytest
 
 from cpv import ModelCheckpoints
-from cpv.metadata import encode_tag_message
-from cpv.objects import cache_dir, place_object
+from cpv.core.repo import ModelRepo
+from cpv.domain.metadata import encode_tag_message
+from cpv.objects.layout import cache_dir, place_object
 from cpv.ops.init import init_repository
 from cpv.ops.push import push
-from cpv.repo import ModelRepo
 from tests.conftest import run_cpv, write_checkpoint
 
 SECRET = b"-----BEGIN OPENSSH PRIVATE KEY----- not really\n"
@@ -210,7 +210,7 @@ def test_a_forged_version_pushed_with_plain_git_is_refused_by_clone_and_get(
 ) -> None:
     """The teammate pushes the forged tag with plain git and puts its (genuine) listing in
     the storage; whoever clones or gets that version has nothing written outside."""
-    from cpv.storage import store_for
+    from cpv.objects.store import store_for
 
     _versions(repo, b"one")
     push(repo)
@@ -281,8 +281,8 @@ def test_dvc_checkout_itself_refuses_a_listing_that_leaves_the_folder(
 ) -> None:
     """The adapter every DVC checkout goes through (a transaction's rollback too) reads the
     listing the pointer names before DVC writes the files it lists."""
-    from cpv import _dvc
-    from cpv.errors import InvalidObjectIdError
+    from cpv._dvc import repo as _dvc
+    from cpv.domain.errors import InvalidObjectIdError
 
     _versions(repo, b"one")
     outside = repo.parent / "outside.txt"

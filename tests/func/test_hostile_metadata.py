@@ -175,8 +175,8 @@ def test_one_bad_index_or_snapshot_never_hides_the_other_models(
 ) -> None:
     import boto3
 
-    from cpv.catalog import INDEX_NAME
-    from cpv.catalog_cache import COPIES, SNAPSHOT
+    from cpv.catalog.cache import COPIES, SNAPSHOT
+    from cpv.catalog.index import INDEX_NAME
     from cpv.ops.models import models
 
     _published(tmp_path, "a")
@@ -204,8 +204,8 @@ def test_one_bad_index_or_snapshot_never_hides_the_other_models(
 
 
 def test_a_local_index_out_of_range_is_named_and_the_rest_listed(tmp_path: Path) -> None:
-    from cpv.catalog import INDEX_NAME
-    from cpv.config import cpv_home
+    from cpv.catalog.index import INDEX_NAME
+    from cpv.settings.config import cpv_home
 
     _published(tmp_path, "a")
     _published(tmp_path, "b")
@@ -244,8 +244,8 @@ def test_an_odd_columns_setting_never_breaks_output(repo: Path, columns: str) ->
 
 
 def test_an_index_too_large_or_with_an_infinite_best_is_named(tmp_path: Path) -> None:
-    from cpv.catalog import INDEX_NAME
-    from cpv.config import cpv_home
+    from cpv.catalog.index import INDEX_NAME
+    from cpv.settings.config import cpv_home
 
     for name in ("a", "b", "c"):
         _published(tmp_path, name)
@@ -278,7 +278,7 @@ def test_json_no_parser_can_hold_is_no_version_and_no_crash(repo: Path) -> None:
     """An integer of 5000 digits (past Python's int limit) or nesting 600 or 100000 deep (past
     the recursion limit of checks, or of the parser) in a tag or in metrics.log: the tag reads as no version, the line as no
     step, and every command carries on."""
-    from cpv.repo import METRICS_LOG
+    from cpv.core.repo import METRICS_LOG
 
     for i in range(4):
         write_checkpoint(repo, f"weights {i}".encode())

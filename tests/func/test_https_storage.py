@@ -31,8 +31,8 @@ def https_storage(
 ) -> Iterator[tuple[TlsFront, Path]]:
     """The test bucket behind a TLS front, configured as `cpv configure --provider custom`
     would (the certificate trusted through AWS_CA_BUNDLE, as a user would for a private CA)."""
-    from cpv.config import UserConfig, save_user_config
-    from cpv.providers import resolve_storage
+    from cpv.settings.config import UserConfig, save_user_config
+    from cpv.settings.providers import resolve_storage
 
     cert, key = self_signed_certificate(tmp_path)
     front = TlsFront(s3_endpoint, cert, key)

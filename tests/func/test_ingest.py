@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from cpv import ModelCheckpoints
-from cpv.objects import object_path
+from cpv.objects.layout import object_path
 from tests.conftest import write_checkpoint
 
 

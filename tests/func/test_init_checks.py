@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cpv import CombinedCheckpoints
-from cpv.config import StorageSettings, UserConfig, cpv_home, save_user_config
-from cpv.errors import BucketNotFoundError, StorageNotCheckedError
+from cpv.domain.errors import BucketNotFoundError, StorageNotCheckedError
+from cpv.settings.config import StorageSettings, UserConfig, cpv_home, save_user_config
 from tests.conftest import run_cpv
 
 pytestmark = pytest.mark.s3

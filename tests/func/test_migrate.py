@@ -16,12 +16,12 @@ import boto3
 import pytest
 import yaml
 
-from cpv import _dvc
-from cpv.config import cpv_home, load_user_config
-from cpv.errors import StorageError
-from cpv.managers import ModelCheckpoints
+from cpv._dvc import repo as _dvc
+from cpv.api.managers import ModelCheckpoints
+from cpv.domain.errors import StorageError
 from cpv.ops.init import init_repository
 from cpv.ops.remote import move_storage
+from cpv.settings.config import cpv_home, load_user_config
 from tests.conftest import run_cpv
 
 SENTINEL = "SENTINEL-move-secret-0c4f9e1d2a"
@@ -54,7 +54,7 @@ def _make_history(
 
 def _configure_s3(endpoint: str, bucket: str) -> None:
     """`cpv configure` after the fact: the user started on the local default."""
-    from cpv.config import StorageSettings, UserConfig, save_user_config
+    from cpv.settings.config import StorageSettings, UserConfig, save_user_config
 
     save_user_config(UserConfig(storage=StorageSettings(
         provider="minio", bucket=bucket, endpoint_url=endpoint, region="us-east-1", checksum_when_required=True,
@@ -182,8 +182,8 @@ def test_secret_never_leaks_during_move_and_push(
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    from cpv import credentials
     from cpv.ops.push import push as publish
+    from cpv.settings import credentials
 
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from cpv.managers import ModelCheckpoints
-from cpv.metadata import VersionRecord, encode_tag_message
+from cpv.api.managers import ModelCheckpoints
+from cpv.domain.metadata import VersionRecord, encode_tag_message
 from tests.conftest import run_cpv, write_checkpoint
 
 NARROW = {"COLUMNS": "80"}
@@ -146,8 +146,8 @@ def test_status_fits_and_wraps_between_tags(repo: Path) -> None:
 def test_wizard_questions_break_between_words_at_80_columns(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from cpv.cli import wizard
-    from cpv.config import UserConfig
+    from cpv.cli.commands import wizard
+    from cpv.settings.config import UserConfig
 
     asked: list[str] = []
 

@@ -88,14 +88,15 @@ def add_hook(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
 
 def hook(url: str, *, events: tuple[str, ...] = (), fmt: str | None = None) -> None:
     """A webhook added in-process (a child process each costs seconds on a loaded box)."""
-    from cpv import notify
+    from cpv.notify import webhooks as notify
 
     notify.add_webhook(url, events=events, fmt=fmt)
 
 
 def api_tag(repo: Path, content: bytes, **kwargs: Any) -> Any:
     """A version made through the Python API, its deliveries waited for."""
-    from cpv import ModelCheckpoints, notify_delivery
+    from cpv import ModelCheckpoints
+    from cpv.notify import delivery as notify_delivery
 
     write_checkpoint(repo, content)
     result = ModelCheckpoints(repo).tag(**kwargs)
@@ -135,8 +136,9 @@ def test_tag_posts_one_json_payload_naming_the_version(repo: Path, hooks: HookSe
 
 
 def test_nothing_is_sent_for_a_dry_run_or_an_unchanged_tag(repo: Path, hooks: HookServer) -> None:
-    from cpv import ModelCheckpoints, notify_delivery
-    from cpv.errors import NothingToTagError
+    from cpv import ModelCheckpoints
+    from cpv.domain.errors import NothingToTagError
+    from cpv.notify import delivery as notify_delivery
 
     hook(hooks.url())
     api_tag(repo, b"weights-1", dry_run=True)
@@ -178,7 +180,8 @@ def test_slack_and_teams_payloads(repo: Path, hooks: HookServer) -> None:
 
 
 def test_events_filter_promote_and_demote(repo: Path, hooks: HookServer) -> None:
-    from cpv import ModelCheckpoints, notify_delivery
+    from cpv import ModelCheckpoints
+    from cpv.notify import delivery as notify_delivery
 
     hook(hooks.url(), events=("promote,demote",))
     api_tag(repo, b"weights-1", metrics={"wer": 0.3})
@@ -199,7 +202,8 @@ def test_events_filter_promote_and_demote(repo: Path, hooks: HookServer) -> None
 
 
 def test_push_and_gc_events(repo: Path, hooks: HookServer) -> None:
-    from cpv import ModelCheckpoints, notify_delivery
+    from cpv import ModelCheckpoints
+    from cpv.notify import delivery as notify_delivery
 
     hook(hooks.url(), events=("push", "gc"))
     for n in range(3):
@@ -418,7 +422,9 @@ def test_the_secret_never_reaches_the_repository(repo: Path, hooks: HookServer) 
 def test_python_api_sends_in_the_background_and_can_be_turned_off(
     repo: Path, hooks: HookServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cpv import ModelCheckpoints, notify, notify_delivery
+    from cpv import ModelCheckpoints
+    from cpv.notify import delivery as notify_delivery
+    from cpv.notify import webhooks as notify
 
     notify.add_webhook(hooks.url(), events=["tag"])
     models = ModelCheckpoints(repo)
@@ -436,8 +442,9 @@ def test_python_api_sends_in_the_background_and_can_be_turned_off(
 def test_a_version_made_by_the_training_callbacks_is_announced(
     repo: Path, hooks: HookServer
 ) -> None:
-    from cpv import notify, notify_delivery
     from cpv.integrations.plain import versioning
+    from cpv.notify import delivery as notify_delivery
+    from cpv.notify import webhooks as notify
 
     notify.add_webhook(hooks.url(), events=["tag"])
     write_checkpoint(repo, b"epoch-1")
@@ -467,14 +474,14 @@ def test_a_version_made_by_the_training_callbacks_is_announced(
     ],
 )
 def test_mask_url_keeps_only_scheme_host_and_a_plain_first_word(url: str, masked: str) -> None:
-    from cpv.notify import mask_url, scrub
+    from cpv.notify.webhooks import mask_url, scrub
 
     assert mask_url(url) == masked
     assert "SECRET" not in scrub(f"failed to reach {url}", url)
 
 
 def test_the_format_is_guessed_from_the_host() -> None:
-    from cpv.notify import detect_format
+    from cpv.notify.webhooks import detect_format
 
     assert detect_format("https://hooks.slack.com/services/T/B/X") == "slack"
     assert detect_format("https://acme.webhook.office.com/webhookb2/x") == "teams"

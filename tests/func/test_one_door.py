@@ -25,9 +25,9 @@ from pydantic import BaseModel
 
 from cpv import CombinedCheckpoints, DataCheckpoints, ModelCheckpoints, manager_for
 from cpv.cli.main import main
-from cpv.errors import CpvError, LockTimeoutError, RemoteError, UsageError
-from cpv.results import PushResult
-from cpv.transaction import repo_lock
+from cpv.core.transaction import repo_lock
+from cpv.domain.errors import CpvError, LockTimeoutError, RemoteError, UsageError
+from cpv.domain.results import PushResult
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
 
 VOLATILE = {"created_at"}  # differs between any two runs; everything else must match
@@ -357,7 +357,7 @@ def test_model_manager_pushes_with_a_typed_result_and_typed_errors(doors: Doors)
 
 @dataclass
 class Recorder:
-    """A :class:`cpv.progress.Progress` that keeps what it is told."""
+    """A :class:`cpv.domain.progress.Progress` that keeps what it is told."""
 
     transfers: list[tuple[str, bool]] = field(default_factory=list)
     steps: list[tuple[int, int, str]] = field(default_factory=list)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cpv import ModelCheckpoints
-from cpv.errors import UsageError
+from cpv.domain.errors import UsageError
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
 
 PARAMS_YAML = """\

@@ -12,8 +12,8 @@ import pytest
 
 import cpv
 from cpv import DataCheckpoints, ModelCheckpoints, ModelRepo, manager_for
+from cpv.core.templating import render_template
 from cpv.integrations import log_checkpoint
-from cpv.templating import render_template
 from tests.conftest import write_checkpoint
 
 

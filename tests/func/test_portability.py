@@ -122,7 +122,7 @@ def test_cpv_commands_and_a_training_run_in_child_processes(
 
 @pytest.mark.usefixtures("without_linux_calls")
 def test_a_ranged_download_is_hashed_without_preadv(tmp_path: Path) -> None:
-    from cpv import _s3_io
+    from cpv._s3 import io as _s3_io
 
     blob = tmp_path / "blob"
     blob.write_bytes(os.urandom(3 * (256 << 10) + 17))

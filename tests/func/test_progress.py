@@ -1,5 +1,5 @@
 """Large files report byte-level progress (hashing on tag, upload on push) to the
-:class:`cpv.progress.Progress` passed to the manager."""
+:class:`cpv.domain.progress.Progress` passed to the manager."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from cpv import ModelCheckpoints, init_repository
-from cpv.cli.render import TransferProgress
-from cpv.progress import NoProgress
+from cpv.cli.render.base import TransferProgress
+from cpv.domain.progress import NoProgress
 from tests.conftest import write_checkpoint
 
 

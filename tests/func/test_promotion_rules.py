@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from cpv import ModelCheckpoints
-from cpv.config import load_repo_config
-from cpv.errors import ConfigError, PromotionRefusedError
+from cpv.domain.errors import ConfigError, PromotionRefusedError
+from cpv.settings.config import load_repo_config
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
 from tests.func.test_notify import HookServer, hooks  # noqa: F401 - the fixture
 
@@ -131,7 +131,8 @@ def test_a_forced_promote_tells_the_webhooks_what_it_overrode(
     repo: Path,
     hooks: HookServer,  # noqa: F811 - the fixture imported above
 ) -> None:
-    from cpv import notify, notify_delivery
+    from cpv.notify import delivery as notify_delivery
+    from cpv.notify import webhooks as notify
 
     notify.add_webhook(hooks.url(), events=("promote",), fmt=None)
     _rules(repo, {"prod": {"thresholds": {"wer": "<=0.25"}}})

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cpv import ModelCheckpoints
-from cpv.errors import DirtyWorkspaceError, InjectedFault
+from cpv.domain.errors import DirtyWorkspaceError, InjectedFault
 from cpv.ops.pull import clone, pull
 from cpv.ops.push import push
 from tests.conftest import repo_snapshot, write_checkpoint
@@ -159,7 +159,7 @@ def test_a_failure_midway_puts_refs_and_files_back(
 
 
 def test_only_cpv_formats_of_the_renamed_numbers_change() -> None:
-    from cpv.ops.renumber import Renames, relabel_log, relabel_message
+    from cpv.core.renumber import Renames, relabel_log, relabel_message
 
     renames = Renames(
         versions={("model", "v0.2"): "v0.3", ("data", "v0.2"): "v0.3"},

@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pytest
 
 from cpv import ModelCheckpoints
-from cpv.errors import GitError, JournalReplayError
+from cpv.core.transaction import Intent, Journal, transaction
+from cpv.domain.errors import GitError, JournalReplayError
 from cpv.ops.repair import repair
-from cpv.transaction import Intent, Journal, transaction
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
 
 HINT = "Run `cpv repair` to see it, `cpv repair --discard` to drop it."

@@ -17,12 +17,12 @@ import boto3
 import pytest
 
 from cpv import ModelCheckpoints
-from cpv.config import StorageSettings, UserConfig
-from cpv.errors import IntegrityError
-from cpv.objects import cache_dir, object_path
+from cpv.domain.errors import IntegrityError
+from cpv.objects.layout import cache_dir, object_path
+from cpv.objects.store import ObjectStore
 from cpv.ops.init import init_repository
 from cpv.ops.push import push
-from cpv.storage import ObjectStore
+from cpv.settings.config import StorageSettings, UserConfig
 from tests.conftest import run_cpv, write_checkpoint
 
 GOOD = b"good weights " * 1000

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cpv.config import check_repo_path
+from cpv.settings.config import check_repo_path
 
 
 @pytest.mark.parametrize(
@@ -46,9 +46,9 @@ def test_an_ssh_key_path_never_runs_as_a_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """git runs GIT_SSH_COMMAND through sh: a key path with $(…) must stay a file name."""
-    from cpv import _git
-    from cpv.config import GitSettings, UserConfig, save_user_config
-    from cpv.errors import CpvError
+    from cpv._git import repo as _git
+    from cpv.domain.errors import CpvError
+    from cpv.settings.config import GitSettings, UserConfig, save_user_config
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from cpv import CombinedCheckpoints, ModelCheckpoints
-from cpv.config import load_repo_config
-from cpv.errors import ConfigError, InjectedFault, NothingToTagError
-from cpv.metadata import decode_tag_message
+from cpv.domain.errors import ConfigError, InjectedFault, NothingToTagError
+from cpv.domain.metadata import decode_tag_message
+from cpv.settings.config import load_repo_config
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
 
 

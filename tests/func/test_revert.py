@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cpv import CombinedCheckpoints, ModelCheckpoints
-from cpv.errors import DirtyWorkspaceError, MissingDataError, VersionNotFoundError
+from cpv.domain.errors import DirtyWorkspaceError, MissingDataError, VersionNotFoundError
 from tests.conftest import repo_snapshot, write_checkpoint
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from cpv import CombinedCheckpoints, ModelCheckpoints
-from cpv.errors import InjectedFault, LockTimeoutError
-from cpv.transaction import repo_lock
+from cpv.core.transaction import repo_lock
+from cpv.domain.errors import InjectedFault, LockTimeoutError
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
 
 
@@ -113,7 +113,7 @@ def test_waiting_writer_says_so_then_proceeds(repo: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from cpv.transaction import repo_lock\n"
+            "import sys, time; from pathlib import Path; from cpv.core.transaction import repo_lock\n"
             "with repo_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(3)",
             str(repo / ".git"),
         ],

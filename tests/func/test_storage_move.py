@@ -14,8 +14,8 @@ import boto3
 import pytest
 
 from cpv import ModelCheckpoints
-from cpv.config import StorageSettings, UserConfig, cpv_home, save_user_config
 from cpv.ops.init import init_repository
+from cpv.settings.config import StorageSettings, UserConfig, cpv_home, save_user_config
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
 
 
@@ -263,10 +263,10 @@ def test_a_model_an_older_cpv_put_at_the_bucket_root_moves_into_place(
     """The issue's case: `remote set s3://BUCKET` once put the objects (and the index) at the
     bucket root; the same command now moves the model to BUCKET/TEAM/MODEL, even when another
     model moved to the root since rewrote the root's index."""
-    from cpv.config import load_user_config
+    from cpv.core.repo import ModelRepo
+    from cpv.objects.store import ObjectStore
     from cpv.ops import remote as remote_ops
-    from cpv.repo import ModelRepo
-    from cpv.storage import ObjectStore
+    from cpv.settings.config import load_user_config
 
     repo = _model(tmp_path, "asr")
     _configure_s3(s3_endpoint, s3_bucket)

@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from cpv import CombinedCheckpoints, ModelCheckpoints
-from cpv.errors import InjectedFault
+from cpv.domain.errors import InjectedFault
 from cpv.ops.init import init_repository
 from cpv.ops.pull import clone, pull
 from cpv.ops.push import push
@@ -148,7 +148,7 @@ def test_pull_detects_corrupted_remote_object(
     s3.put_object(
         Bucket="cpv-test", Key=f"acme/m/files/md5/{md5[:2]}/{md5[2:]}", Body=b"tampered bytes"
     )
-    from cpv.errors import IntegrityError
+    from cpv.domain.errors import IntegrityError
 
     with pytest.raises(IntegrityError):
         clone("acme/m", tmp_path / "victim")
@@ -158,7 +158,7 @@ def test_pull_detects_corrupted_remote_object(
 def test_conflicting_code_changes_stop_the_push_and_change_nothing(
     repo: Path, tmp_path: Path
 ) -> None:
-    from cpv.errors import GitError
+    from cpv.domain.errors import GitError
 
     write_checkpoint(repo, b"base")
     ModelCheckpoints(repo).tag()

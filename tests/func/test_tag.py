@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cpv import CombinedCheckpoints, DataCheckpoints, ModelCheckpoints
-from cpv.errors import NothingToTagError, UsageError, VersionExistsError
+from cpv.domain.errors import NothingToTagError, UsageError, VersionExistsError
 from tests.conftest import write_checkpoint
 
 

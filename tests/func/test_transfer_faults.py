@@ -19,11 +19,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from cpv import ModelCheckpoints
-from cpv.errors import StorageError
+from cpv.domain.errors import StorageError
+from cpv.objects.store import ObjectStore
 from cpv.ops.init import init_repository
 from cpv.ops.pull import clone
 from cpv.ops.push import push
-from cpv.storage import ObjectStore
 from tests.conftest import write_checkpoint
 
 _SLOWDOWN = (
@@ -106,7 +106,7 @@ class FaultyProxy:
 
 @pytest.fixture
 def proxy(s3_endpoint: str, s3_bucket: str) -> Iterator[FaultyProxy]:
-    from cpv.config import StorageSettings, UserConfig, save_user_config
+    from cpv.settings.config import StorageSettings, UserConfig, save_user_config
 
     faulty = FaultyProxy(s3_endpoint)
     save_user_config(
@@ -168,7 +168,7 @@ def test_credentials_that_may_not_abort_multipart_uploads_still_push(
     list them but not abort them: the push publishes anyway and says the parts stay."""
     import boto3
 
-    from cpv.storage import remote_settings
+    from cpv.settings.dvc_remote import remote_settings
 
     repo = init_repository(team="acme", model="m", path=tmp_path / "m")
     blob = os.urandom(1000)
@@ -220,8 +220,8 @@ def _closed_port() -> int:
 
 def _counting_store(tmp_path: Path, endpoint: str) -> tuple[ObjectStore, list[str]]:
     """The model's store for ``endpoint``, and the requests its client sends (every attempt)."""
-    from cpv.config import StorageSettings, UserConfig, save_user_config
-    from cpv.transfer import store_for
+    from cpv.objects.transfer import store_for
+    from cpv.settings.config import StorageSettings, UserConfig, save_user_config
 
     settings = StorageSettings(
         provider="minio", bucket="cpv-test", endpoint_url=endpoint, region="us-east-1"
@@ -242,7 +242,7 @@ def test_an_endpoint_that_refuses_connections_is_tried_twice(
 ) -> None:
     """A wrong or down endpoint is reported after a second try, not after botocore's whole
     budget of six attempts with backoff (~20 s)."""
-    from cpv.errors import StorageUnreachableError
+    from cpv.domain.errors import StorageUnreachableError
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -13,8 +13,8 @@ import boto3
 import pytest
 
 from cpv import ModelCheckpoints
-from cpv.errors import DiskFullError, InjectedFault, IntegrityError, MissingDataError
-from cpv.objects import object_path
+from cpv.domain.errors import DiskFullError, InjectedFault, IntegrityError, MissingDataError
+from cpv.objects.layout import object_path
 from cpv.ops.init import init_repository
 from cpv.ops.pull import clone, pull
 from cpv.ops.push import push
@@ -187,7 +187,7 @@ def test_a_symlink_leaving_the_repository_is_refused_at_tag(tmp_path: Path) -> N
 def test_a_ranged_download_is_verified_and_lands_whole(
     model: Path, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cpv import _s3_io
+    from cpv._s3 import io as _s3_io
 
     monkeypatch.setattr(_s3_io, "_RANGE", 1 << 20)  # 1 MiB ranges: a 3.5 MiB object has 4
     big = os.urandom((7 << 20) // 2)
@@ -213,7 +213,7 @@ def _gc_elsewhere_during_the_upload(
 ) -> list[str]:
     """Another machine's `cpv gc --remote` removes ``key`` once this push has listed the
     storage and begun uploading (the first upload call); what it removed is appended."""
-    from cpv.storage import ObjectStore
+    from cpv.objects.store import ObjectStore
 
     real, removed = ObjectStore.upload, []
 

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from cpv import ModelCheckpoints
-from cpv.objects import object_path
+from cpv.objects.layout import object_path
 from cpv.ops.init import init_repository
 from cpv.ops.push import push
 from tests.conftest import run_cpv, write_checkpoint

@@ -13,8 +13,8 @@ import pytest
 
 pytest.importorskip("torch")
 
+from cpv.api.managers import ModelCheckpoints  # noqa: E402
 from cpv.integrations import global_rank  # noqa: E402
-from cpv.managers import ModelCheckpoints  # noqa: E402
 
 from .conftest import metrics_log  # noqa: E402
 

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from cpv.managers import ModelCheckpoints  # noqa: E402
+from cpv.api.managers import ModelCheckpoints  # noqa: E402
 from cpv.ops.init import init_repository  # noqa: E402
 from cpv.ops.pull import clone  # noqa: E402
 from tests.conftest import run_cpv  # noqa: E402

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cpv.config import StorageSettings, UserConfig, save_user_config
+from cpv.api.managers import ModelCheckpoints
 from cpv.integrations import VersioningError, versioning
-from cpv.managers import ModelCheckpoints
 from cpv.ops.init import init_repository
+from cpv.settings.config import StorageSettings, UserConfig, save_user_config
 
 pytestmark = pytest.mark.s3
 

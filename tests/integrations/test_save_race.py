@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from cpv.api.managers import ModelCheckpoints
+from cpv.core import snapshots as snapshot
 from cpv.integrations import VersioningError, versioning
-from cpv.managers import ModelCheckpoints
-from cpv.ops import snapshot
 
 from .conftest import dvc_file_md5s, md5
 
@@ -168,7 +168,7 @@ def test_bytes_of_a_save_that_fails_before_the_cache_are_kept(
 
 
 def _raise_lock_timeout(*args, **kwargs):  # type: ignore[no-untyped-def]
-    from cpv.errors import LockTimeoutError
+    from cpv.domain.errors import LockTimeoutError
 
     raise LockTimeoutError("another cpv command held the lock")
 
@@ -229,7 +229,7 @@ def _cache_files(repo: Path) -> list[Path]:
 def test_queue_bounded_by_bytes_makes_the_loop_wait_and_say_so(
     integ_repo: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from cpv.repo import ModelRepo
+    from cpv.core.repo import ModelRepo
 
     out = tmp_path / "out"
     repo = ModelRepo.open(integ_repo)

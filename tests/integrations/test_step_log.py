@@ -6,9 +6,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from cpv.api.managers import ModelCheckpoints
 from cpv.integrations import versioning
 from cpv.integrations._steps import StepLog
-from cpv.managers import ModelCheckpoints
 
 from .conftest import metrics_log, step_lines
 

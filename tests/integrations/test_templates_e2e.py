@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cpv.managers import DataCheckpoints, ModelCheckpoints
+from cpv.api.managers import DataCheckpoints, ModelCheckpoints
 
 from .conftest import metrics_log, run_script
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cpv.errors import UsageError
-from cpv.templating import list_templates, render_template, templates_root
+from cpv.core.templating import list_templates, render_template, templates_root
+from cpv.domain.errors import UsageError
 
 
 def test_lists_each_template_with_a_one_line_description() -> None:
@@ -137,8 +137,8 @@ def test_cli_init_with_template_renders_and_commits(tmp_path: Path) -> None:
 def test_init_with_a_template_declares_the_metric_best_ranks_by(
     tmp_path: Path, name: str, metric: str
 ) -> None:
-    from cpv.config import load_repo_config
     from cpv.ops.init import init_repository
+    from cpv.settings.config import load_repo_config
 
     root = init_repository(team="acme", model=f"m-{name}", path=tmp_path / name, template=name)
     best = load_repo_config(root).best

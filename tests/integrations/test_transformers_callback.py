@@ -12,11 +12,11 @@ pytest.importorskip("transformers")
 
 from transformers import BertForSequenceClassification, Trainer, TrainerCallback  # noqa: E402
 
-from cpv.errors import UsageError  # noqa: E402
+from cpv.domain.errors import UsageError  # noqa: E402
 from cpv.integrations.grouped import regroup  # noqa: E402
 from cpv.integrations.transformers import CpvCallback  # noqa: E402
-from cpv.managers import ModelCheckpoints  # noqa: E402
-from cpv.repo import ModelRepo  # noqa: E402
+from cpv.api.managers import ModelCheckpoints  # noqa: E402
+from cpv.core.repo import ModelRepo  # noqa: E402
 
 from ._tiny_bert import TinyDataset, tiny_args, tiny_model  # noqa: E402
 from .conftest import dvc_file_md5s, md5, metrics_log, step_lines  # noqa: E402
@@ -193,7 +193,7 @@ def test_keep_last_collects_older_versions_while_training(integ_repo: Path, tmp_
     _trainer(integ_repo, tmp_path, [callback]).train()
     records = ModelCheckpoints(integ_repo).list()
     assert [r.version for r in records] == ["v0.1", "v0.2", "v0.3"]  # tags and metadata stay
-    from cpv.objects import cache_dir, object_path
+    from cpv.objects.layout import cache_dir, object_path
 
     cache = cache_dir(integ_repo)
     held = [r.version for r in records if object_path(cache, r.content_hash).exists()]

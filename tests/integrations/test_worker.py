@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from cpv.api.managers import DataCheckpoints, ModelCheckpoints
+from cpv.core.repo import ModelRepo
 from cpv.integrations import VersioningError, log_checkpoint, versioning
 from cpv.integrations._outcomes import VersionRequest, clean_metrics
 from cpv.integrations._worker import VersionWorker
-from cpv.managers import DataCheckpoints, ModelCheckpoints
-from cpv.repo import ModelRepo
 
 from .conftest import dvc_file_md5s, md5, metrics_log
 
@@ -151,14 +151,14 @@ def test_log_checkpoint_raises_at_once_when_tagging_fails(
 
 
 def test_outside_a_repository_fails_before_training(tmp_path: Path) -> None:
-    from cpv.errors import NotARepositoryError
+    from cpv.domain.errors import NotARepositoryError
 
     with pytest.raises(NotARepositoryError):
         versioning(repo=tmp_path)
 
 
 def test_missing_checkpoint_is_an_error_at_log_time(integ_repo: Path, tmp_path: Path) -> None:
-    from cpv.errors import CpvError
+    from cpv.domain.errors import CpvError
 
     with versioning(repo=integ_repo) as v, pytest.raises(CpvError, match="no checkpoint at"):
         v.log_checkpoint(tmp_path / "missing.pt")
@@ -235,7 +235,7 @@ def test_the_model_path_shown_at_the_end_keeps_unsaved_files(
     import hashlib
     import subprocess
 
-    from cpv.objects import cache_dir, object_path
+    from cpv.objects.layout import cache_dir, object_path
 
     notes = integ_repo / "checkpoints" / "notes.txt"
     notes.parent.mkdir(exist_ok=True)

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from cpv.config import (
+from cpv.domain.errors import ConfigError, InvalidNameError
+from cpv.settings.config import (
     RepoConfig,
     load_repo_config,
     load_user_config,
@@ -13,7 +14,6 @@ from cpv.config import (
     save_repo_config,
     user_config_path,
 )
-from cpv.errors import ConfigError, InvalidNameError
 
 
 def test_defaults_to_embedded_local(isolated_env: Path) -> None:

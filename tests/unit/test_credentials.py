@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cpv import credentials as creds
-from cpv.config import StorageSettings, UserConfig, cpv_home
-from cpv.errors import ConfigError, UsageError
+from cpv.domain.errors import ConfigError, UsageError
+from cpv.settings import credentials as creds
+from cpv.settings.config import StorageSettings, UserConfig, cpv_home
 
 SECRET = "SENTINEL-secret-7f3a9c2e1b"
 
@@ -73,7 +73,7 @@ def test_looser_modes_are_reported() -> None:
 
 
 def test_secret_never_in_config_yaml_or_repr(no_env_keys: None) -> None:
-    from cpv.config import save_user_config
+    from cpv.settings.config import save_user_config
 
     creds.store_credentials(access_key_id="AKIA0000TEST", secret_access_key=SECRET)
     save_user_config(s3_cfg())

@@ -36,9 +36,9 @@ import click
 import pytest
 
 import cpv
-import cpv.errors
+import cpv.domain.errors
+from cpv.api.managers import CombinedCheckpoints, DataCheckpoints, ModelCheckpoints
 from cpv.cli.main import cli
-from cpv.managers import CombinedCheckpoints, DataCheckpoints, ModelCheckpoints
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 CLI_DOC = DOCS / "cli.md"
@@ -257,7 +257,7 @@ def return_annotation(fn: Callable[..., Any]) -> str | None:
         return None
     if not isinstance(annotation, str):
         annotation = inspect.formatannotation(annotation)
-    return re.sub(r"\b(?:[a-z_]\w*\.)+(?=[A-Za-z_])", "", annotation)  # cpv.results.X -> X
+    return re.sub(r"\b(?:[a-z_]\w*\.)+(?=[A-Za-z_])", "", annotation)  # cpv.domain.results.X -> X
 
 
 def _norm(text: str) -> str:
@@ -300,7 +300,7 @@ def test_every_public_member_is_documented(target: str) -> None:
         name
         for name in _CODE_SPAN.findall(raises[0])
         if _EXCEPTION_NAME.match(name)
-        and not hasattr(cpv.errors, name)
+        and not hasattr(cpv.domain.errors, name)
         and not hasattr(builtins, name)
     ]
     assert not unknown, f"{where}: the 'Raises:' line names exceptions that do not exist: {unknown}"
@@ -372,8 +372,8 @@ def test_every_error_class_is_in_the_errors_table() -> None:
     named = set(_CODE_SPAN.findall(section.text))
     classes = {
         name
-        for name, value in vars(cpv.errors).items()
-        if inspect.isclass(value) and issubclass(value, cpv.errors.CpvError)
+        for name, value in vars(cpv.domain.errors).items()
+        if inspect.isclass(value) and issubclass(value, cpv.domain.errors.CpvError)
     }
     missing = sorted(classes - named - TEST_ONLY_ERRORS - {"CpvError"})
     assert not missing, f"docs/python-api.md, '## Errors' does not list: {missing}"

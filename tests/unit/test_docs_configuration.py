@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel
 
-from cpv.config import (
+from cpv.settings.config import (
     BestMetric,
     GitSettings,
     RepoConfig,
@@ -17,9 +17,9 @@ from cpv.config import (
     StorageSettings,
     UserConfig,
 )
-from cpv.config_env import CREDENTIAL_VARS, ENV_VARS
-from cpv.env import ENV_SECONDS
-from cpv.promotion import PromotionRule
+from cpv.settings.config_env import CREDENTIAL_VARS, ENV_VARS
+from cpv.settings.env import ENV_SECONDS
+from cpv.settings.promotion import PromotionRule
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")

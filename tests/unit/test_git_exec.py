@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cpv import _git
-from cpv.errors import GitError
+from cpv._git import repo as _git
+from cpv.domain.errors import GitError
 
 
 def test_a_remote_url_that_looks_like_an_option_runs_nothing(tmp_path: Path) -> None:

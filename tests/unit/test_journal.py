@@ -10,9 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from cpv.errors import LockTimeoutError
-from cpv.progress import NoProgress, reporting
-from cpv.transaction import Intent, Journal, pending, repo_lock, transaction
+from cpv.core.transaction import Intent, Journal, pending, repo_lock, transaction
+from cpv.domain.errors import LockTimeoutError
+from cpv.domain.progress import NoProgress, reporting
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ class Waits(NoProgress):
 
 def test_a_held_lock_makes_the_next_writer_wait_then_fail(git_dir: Path) -> None:
     """The wait is said to the active progress receiver (the one a manager was given with
-    ``progress=``, made active by :func:`cpv.progress.reporting` for each call)."""
+    ``progress=``, made active by :func:`cpv.domain.progress.reporting` for each call)."""
     waits = Waits()
     with repo_lock(git_dir, timeout=1):
         started = time.monotonic()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from cpv.metadata import VersionRecord, decode_tag_message, encode_tag_message
-from cpv.versions import Kind
+from cpv.domain.metadata import VersionRecord, decode_tag_message, encode_tag_message
+from cpv.domain.versions import Kind
 
 
 def test_tag_message_round_trip() -> None:

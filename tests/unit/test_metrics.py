@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from cpv.errors import UsageError
-from cpv.metrics import load_metrics_file, parse_metric_assignments, validate_metrics
+from cpv.domain.errors import UsageError
+from cpv.domain.metrics import load_metrics_file, parse_metric_assignments, validate_metrics
 
 # --- validate_metrics ----------------------------------------------------------------------
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from cpv.config import validate_name
-from cpv.errors import UsageError
-from cpv.metrics import validate_metrics
-from cpv.providers import PRESETS, _check_region, validate_bucket
-from cpv.refs import check_alias_name
+from cpv.core.refs import check_alias_name
+from cpv.domain.errors import UsageError
+from cpv.domain.metrics import validate_metrics
+from cpv.settings.config import validate_name
+from cpv.settings.providers import PRESETS, _check_region, validate_bucket
 
 
 @pytest.mark.parametrize("suffix", ["\n", "\r\n", "\x1b[2J", " "])

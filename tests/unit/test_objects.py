@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cpv import checkout, objects
-from cpv.errors import UsageError
+from cpv.domain.errors import UsageError
+from cpv.objects import checkout
+from cpv.objects import layout as objects
 
 
 def _folder(root: Path) -> Path:
@@ -104,7 +105,7 @@ def test_checkout_tree_replaces_the_folder_exactly(tmp_path: Path) -> None:
 
 
 def test_checkout_of_a_corrupt_cache_object_leaves_the_folder_as_it_was(tmp_path: Path) -> None:
-    from cpv.errors import IntegrityError
+    from cpv.domain.errors import IntegrityError
 
     cache = tmp_path / "cache"
     snap = _folder(tmp_path / "snap")

@@ -1,5 +1,5 @@
 """Object ids and listing paths read from git or the storage are checked in one place
-(:mod:`cpv.oids`), and the functions turning an id into a path or a key cannot skip it."""
+(:mod:`cpv.domain.oids`), and the functions turning an id into a path or a key cannot skip it."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from cpv.config import UserConfig
-from cpv.errors import InvalidObjectIdError
-from cpv.objects import object_path
-from cpv.oids import check_oid, check_relpath, is_oid, listing_entries
-from cpv.storage import ObjectStore
+from cpv.domain.errors import InvalidObjectIdError
+from cpv.domain.oids import check_oid, check_relpath, is_oid, listing_entries
+from cpv.objects.layout import object_path
+from cpv.objects.store import ObjectStore
+from cpv.settings.config import UserConfig
 
 MD5 = "0123456789abcdef0123456789abcdef"
 BAD = [

@@ -6,9 +6,9 @@ from typing import get_args
 
 import pytest
 
-from cpv import providers
-from cpv.config import ProviderName, StorageSettings
-from cpv.errors import UsageError
+from cpv.domain.errors import UsageError
+from cpv.settings import providers
+from cpv.settings.config import ProviderName, StorageSettings
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 

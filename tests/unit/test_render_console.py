@@ -8,7 +8,7 @@ import json
 import pytest
 from rich.text import Text
 
-from cpv.cli.render_console import SafeConsole
+from cpv.cli.render.console import SafeConsole
 
 
 def _terminal() -> tuple[SafeConsole, io.StringIO]:
@@ -34,7 +34,7 @@ def test_no_hyperlink_is_written_whatever_markup_came_in() -> None:
 def test_json_output_is_valid_json_whatever_the_data_holds(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from cpv.cli.render import print_json
+    from cpv.cli.render.base import print_json
 
     def refuse(constant: str) -> None:
         raise ValueError(f"not JSON: {constant}")

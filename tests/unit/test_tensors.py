@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cpv.errors import RecipeError
+from cpv.domain.errors import RecipeError
 from cpv.tensors import codec
 from cpv.tensors.compose import decompose, md5_of, rebuild, rebuild_file
 from cpv.tensors.formats import spans_of

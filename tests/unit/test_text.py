@@ -1,8 +1,8 @@
-"""``cpv.text.printable``: every control character becomes one visible character."""
+"""``cpv.domain.text.printable``: every control character becomes one visible character."""
 
 from __future__ import annotations
 
-from cpv.text import is_printable, printable
+from cpv.domain.text import is_printable, printable
 
 
 def test_controls_become_visible_and_keep_the_width() -> None:

@@ -1,5 +1,5 @@
-from cpv.cli import _layout
-from cpv.units import human_size
+from cpv.cli.render import layout as _layout
+from cpv.domain.units import human_size
 
 
 def test_human_size() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cpv.errors import UsageError
-from cpv.urls import (
+from cpv.domain.errors import UsageError
+from cpv.settings.urls import (
     UrlKind,
     git_kind,
     is_s3,

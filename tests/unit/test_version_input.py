@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cpv.errors import InvalidNameError, UsageError
-from cpv.ops.tag import TagRequest
-from cpv.versions import Kind, Version, parse_version_arg
+from cpv.core.versioning import TagRequest
+from cpv.domain.errors import InvalidNameError, UsageError
+from cpv.domain.versions import Kind, Version, parse_version_arg
 
 
 @pytest.mark.parametrize("text", ["v1.2\n", " v1.2", "v1.2 ", "v1.2\t", "\nv1.2"])

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from cpv.errors import InvalidNameError
-from cpv.versions import Kind, Version, parse_tag_name, parse_version_arg, tag_name
+from cpv.domain.errors import InvalidNameError
+from cpv.domain.versions import Kind, Version, parse_tag_name, parse_version_arg, tag_name
 
 
 def test_numeric_ordering_past_nine() -> None:

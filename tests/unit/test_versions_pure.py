@@ -1,15 +1,15 @@
 """Choosing the next version: parsing, ordering, bumping and tag names (no git involved).
 
 ``test_versions.py`` covers ordering past nine, the basic bumps, the invalid-name list and the
-tag-name round trip; this file covers the rest of ``cpv.versions``.
+tag-name round trip; this file covers the rest of ``cpv.domain.versions``.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from cpv.errors import InvalidNameError, UsageError
-from cpv.versions import Kind, Version, parse_tag_name, parse_version_arg, tag_name
+from cpv.domain.errors import InvalidNameError, UsageError
+from cpv.domain.versions import Kind, Version, parse_tag_name, parse_version_arg, tag_name
 
 
 @pytest.mark.parametrize(

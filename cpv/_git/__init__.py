@@ -1,0 +1,1 @@
+"""Adapter: the only code that runs git."""

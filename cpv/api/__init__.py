@@ -1,0 +1,1 @@
+"""The door: the managers every caller (CLI, Python, training callbacks) goes through."""

@@ -1,0 +1,1 @@
+"""The commands: parse the arguments, call the door, hand the result to render."""

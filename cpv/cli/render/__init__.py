@@ -1,0 +1,1 @@
+"""Everything the command line prints: one console, plain layout, --json."""

@@ -1,0 +1,1 @@
+"""A model repository and what commands share: lock and journal, refs, sync, lifecycle, removal."""

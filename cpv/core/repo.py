@@ -1,0 +1,99 @@
+"""An opened model repository: its root, its ``cpv.yaml``, its git adapter and its versions.
+
+Creating one is ``cpv init`` (:mod:`cpv.ops.init`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from cpv._git import repo as _git
+from cpv.core.transaction import transaction
+from cpv.domain.errors import NotARepositoryError, VersionNotFoundError
+from cpv.domain.metadata import VersionRecord, decode_tag_message
+from cpv.domain.paths import StrPath
+from cpv.domain.versions import Kind, Version, tag_name
+from cpv.settings.config import RepoConfig, load_repo_config
+
+#: Append-only JSON lines, one per version made (merged by union: see ``.gitattributes``).
+METRICS_LOG = "metrics.log"
+
+
+class ModelRepo:
+    """An opened model repository: its root, its ``cpv.yaml`` and its git adapter."""
+
+    def __init__(self, root: Path, config: RepoConfig) -> None:
+        self.foreign_tags: list[str] = []
+        self.root = root
+        self.config = config
+        self.git = _git.GitRepo(root)
+
+    @classmethod
+    def open(cls, path: StrPath = ".") -> ModelRepo:
+        start = Path(path).expanduser().resolve()
+        if not start.exists():
+            raise NotARepositoryError(f"no such directory: {start}")
+        root = _git.find_root(start)
+        if root is None or not (root / "cpv.yaml").exists():
+            raise NotARepositoryError(f"not a cpv model repository: {start}")
+        return cls(root, load_repo_config(root))
+
+    @property
+    def git_dir(self) -> Path:
+        return self.root / ".git"
+
+    def path_of(self, kind: Kind) -> str:
+        return self.config.model_path if kind is Kind.MODEL else self.config.data_path
+
+    def pointer_of(self, kind: Kind) -> str:
+        return f"{self.path_of(kind)}.dvc"
+
+    # --- versions ----------------------------------------------------------------
+    def records(self, kind: Kind | None = None) -> list[VersionRecord]:
+        """Every version (one git call), numerically by version, model before data."""
+        prefixes = [kind.value] if kind else [Kind.MODEL.value, Kind.DATA.value]
+        records, self.foreign_tags = records_of(self.git.list_tags(*prefixes))
+        return records
+
+    def latest(self, kind: Kind) -> VersionRecord | None:
+        records = self.records(kind)
+        return records[-1] if records else None
+
+    def find(self, kind: Kind, version: Version) -> VersionRecord:
+        """The record of one version.
+
+        Raises:
+            VersionNotFoundError: there is no such version.
+        """
+        for record in self.records(kind):
+            if record.parsed_version == version:
+                return record
+        raise VersionNotFoundError(f"{tag_name(kind, version)} does not exist")
+
+    # --- safety ------------------------------------------------------------------
+    @contextmanager
+    def locked(self) -> Iterator[list[str]]:
+        """Hold the repository lock; first repair what a dead writer left. Yields repairs made.
+
+        The thin entry to :func:`cpv.core.transaction.transaction` for a change without an intent.
+        """
+        with transaction(self) as txn:
+            yield txn.repairs
+
+
+def records_of(tags: list[_git.TagRef]) -> tuple[list[VersionRecord], list[str]]:
+    """The versions ``tags`` hold, numerically by version, model before data; and the names
+    of tags under model/ and data/ that cpv did not make (no metadata: never touched, and
+    their names are never given to a new version)."""
+    records = []
+    foreign = []
+    for ref in tags:
+        record = decode_tag_message(ref.contents, commit=ref.commit)
+        if record is not None and record.tag == ref.name:
+            records.append(record)
+        else:
+            foreign.append(ref.name)
+    records.sort(key=lambda r: (r.parsed_version, r.kind is not Kind.MODEL))
+    return records, foreign

@@ -1,0 +1,147 @@
+"""``cpv tag`` from a snapshot: the bytes come from a private copy, never the workspace.
+
+Background versioning (and ``tag(source=...)``) copies a save into a folder of its own at
+save time. This module versions that copy: it hashes it once, moves its files into the
+DVC cache under their hashes (a rename on the same disk), writes ``<model_path>.dvc``,
+commits and tags — without reading or writing ``<model_path>/``, which the training loop
+may be writing its next save into. The version holds the snapshot's files at the root of
+``<model_path>``, wherever the loop saved them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cpv._faults import fault_point
+from cpv.core.repo import ModelRepo
+from cpv.core.versioning import (
+    TagRequest,
+    choose_version,
+    commit_and_tag,
+    has_files,
+    latest_of,
+    note_dirty,
+    workspace_data_tag,
+)
+from cpv.domain.errors import NothingToTagError
+from cpv.domain.metadata import VersionRecord
+from cpv.domain.params import recorded as recorded_params
+from cpv.domain.results import TagResult
+from cpv.domain.versions import Kind, Version, tag_name
+from cpv.objects import layout as objects
+
+#: (relpath, size, mtime_ns, inode) -> md5 of files already hashed (see objects.hash_tree)
+StatCache = dict[tuple[str, int, int, int], str]
+
+
+def staging_dir(repo: ModelRepo) -> Path:
+    """A new empty folder inside ``.git`` (never tracked; same disk as the cache)."""
+    root = repo.git_dir / "cpv-staging"
+    root.mkdir(parents=True, exist_ok=True)
+    staged = root / uuid.uuid4().hex
+    staged.mkdir()
+    return staged
+
+
+def tag_from_source(repo: ModelRepo, source: Path, request: TagRequest) -> TagResult:
+    """Version the file or folder ``source`` as the model, leaving ``source`` untouched."""
+    staged = staging_dir(repo)
+    try:
+        if not source.exists():
+            raise NothingToTagError(
+                f"nothing to tag: {source} does not exist", hint="Save the checkpoint first."
+            )
+        objects.snapshot(source, staged)
+        return tag_snapshot(repo, objects.FolderSnapshot(staged), request)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def tag_snapshot(
+    repo: ModelRepo,
+    snap: objects.Snapshot,
+    request: TagRequest,
+    *,
+    known: StatCache | None = None,
+) -> TagResult:
+    """Version the private snapshot ``snap`` (its bytes go into the cache; then it is empty).
+
+    ``known`` lets a long-lived caller skip rehashing unchanged data files for lineage.
+
+    Raises:
+        NothingToTagError: the snapshot holds no file.
+        DiskFullError: the cache's disk is full.
+    """
+    tree = snap.tree()  # outside the lock: the snapshot is ours alone
+    if not tree.entries:
+        raise NothingToTagError(
+            "nothing to tag: the checkpoint has no files", hint="Save the checkpoint first."
+        )
+    with repo.locked() as repairs:
+        repo.git.current_branch()  # a detached HEAD would leave the version on no branch
+        records = repo.records()
+        latest = latest_of(records, Kind.MODEL)
+        if not request.force and latest is not None and latest.content_hash == tree.hash:
+            return TagResult(records=[latest], created=False, repaired=repairs)
+        version = choose_version(
+            records,
+            (Kind.MODEL,),
+            {Kind.MODEL: latest},
+            explicit=request.version,
+            bump=request.bump,
+            force=request.force,
+            foreign=repo.foreign_tags,
+        )
+        record = _record(repo, tree, request, version, data_lineage(repo, records, known))
+        if request.dry_run:
+            note_dirty(repo, [record])
+            return TagResult(records=[record], created=True, dry_run=True, repaired=repairs)
+
+        def store(repo: ModelRepo, plans: list[VersionRecord]) -> None:
+            snap.store(objects.cache_dir(repo.root), tree)
+            pointer = repo.root / repo.pointer_of(Kind.MODEL)
+            pointer.write_text(objects.pointer_text(repo.path_of(Kind.MODEL), tree))
+            fault_point("after_add")
+
+        made = commit_and_tag(repo, [record], store=store, request=request)
+        return TagResult(records=made, created=True, repaired=repairs)
+
+
+def _record(
+    repo: ModelRepo, tree: objects.Tree, request: TagRequest, version: Version, data: str | None
+) -> VersionRecord:
+    return VersionRecord(
+        kind=Kind.MODEL,
+        version=str(version),
+        tag=tag_name(Kind.MODEL, version),
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        author=repo.git.identity(),
+        message=request.message,
+        size_bytes=tree.size,
+        file_count=tree.nfiles,
+        content_hash=tree.hash,
+        metrics=dict(request.metrics),
+        params=recorded_params(repo.root, repo.config.params_files, request.params),
+        path=repo.path_of(Kind.MODEL),
+        data_version=data,
+        distributed=request.distributed,
+    )
+
+
+def data_lineage(
+    repo: ModelRepo, records: list[VersionRecord], known: StatCache | None
+) -> str | None:
+    """The newest data version whose content the workspace's data folder holds now."""
+    data = repo.root / repo.path_of(Kind.DATA)
+    if (repo.root / ".dvcignore").exists():  # DVC's ignore rules change hashes: ask DVC
+        return workspace_data_tag(repo, (Kind.MODEL,), records, new_version=None)
+    if not has_files(data):
+        return None
+    current = objects.hash_tree(data, known=known).hash
+    for record in reversed(records):
+        if record.kind is Kind.DATA and record.content_hash == current:
+            return record.tag
+    return None

@@ -1,0 +1,1 @@
+"""What every layer speaks: versions, records, metrics, results, errors, units, progress."""

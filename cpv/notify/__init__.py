@@ -1,0 +1,1 @@
+"""Webhooks: the store, what a webhook receives, delivery in the background."""

@@ -1,0 +1,1 @@
+"""Bytes in DVC's content-addressed layout: the cache, ingest, checkout, the storage, transfers."""

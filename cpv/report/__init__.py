@@ -1,0 +1,1 @@
+"""The comparison report: one self-contained HTML page, its charts."""

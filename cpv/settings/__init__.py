@@ -1,0 +1,1 @@
+"""Configuration: the user's config and environment, credentials, providers, SSH, URLs."""
