@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from cpv._version import __version__
 
 # Public names, imported lazily so that `import cpv` (and `cpv --help`) stays fast.
 _EXPORTS = {

@@ -89,7 +89,7 @@ def git_error(exc: GitFailure, what: str) -> GitError:
 
 def network_env() -> dict[str, str]:
     """Environment for git commands that reach a remote (SSH key from the user config)."""
-    from cpv.settings.config import load_user_config
+    from cpv.settings.config_env import load_user_config
 
     env: dict[str, str] = {"GIT_TERMINAL_PROMPT": "0"}
     key = load_user_config().git.ssh_key

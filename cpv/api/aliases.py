@@ -43,13 +43,11 @@ class AliasMethods(ManagerState):
                 failed rule named in ``failed``); nothing was recorded.
             LockTimeoutError, GitError.
         """
-        from cpv.notify import webhooks as notify
         from cpv.ops.promote import promote
 
         move = promote(
             self.repo.root, version, alias, kinds=self.kinds, message=message, force=force
         )
-        notify.emit("promote", self.repo, move)
         return move
 
     @_reporting
@@ -69,11 +67,9 @@ class AliasMethods(ManagerState):
             VersionNotFoundError: no such alias, or it points at nothing already.
             LockTimeoutError, GitError.
         """
-        from cpv.notify import webhooks as notify
         from cpv.ops.promote import demote
 
         move = demote(self.repo.root, alias, message=message)
-        notify.emit("demote", self.repo, move)
         return move
 
     def aliases(self, *, history: bool = False) -> builtins.list[AliasMove]:

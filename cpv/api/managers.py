@@ -49,7 +49,7 @@ from cpv.ops import show as show_op
 from cpv.ops import status as status_op
 
 if TYPE_CHECKING:
-    from cpv.ops.compare import Comparison
+    from cpv.domain.comparison import Comparison
 
 M = TypeVar("M", bound="CheckpointManager")
 
@@ -200,7 +200,6 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
             LockTimeoutError: another writer held the repository too long.
         """
         from cpv.core.versioning import TagRequest
-        from cpv.notify import webhooks as notify
         from cpv.ops.tag import tag_versions
 
         request = TagRequest.build(
@@ -213,7 +212,6 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
             dry_run=dry_run,
         )
         result = tag_versions(self.repo, self.kinds, request, source=source)
-        notify.emit("tag", self.repo, result)  # background; never fails the tag
         return result
 
     @_reporting
@@ -319,7 +317,9 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
         Args:
             all_versions: include versions deleted with ``delete`` (hidden by default).
         """
-        return show_op.listing(self.repo, self.kinds, all_versions=all_versions)
+        from cpv.core.records import listing
+
+        return listing(self.repo, self.kinds, all_versions=all_versions)
 
     def _resolve(self, version: str, action: str) -> tuple[tuple[Kind, ...], Version]:
         kind, parsed = resolve_arg(self.repo, version, within=self.kinds, action=action)

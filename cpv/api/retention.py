@@ -4,9 +4,10 @@ space accounting (see :mod:`cpv.api.managers` and ``docs/retention.md``)."""
 from __future__ import annotations
 
 from cpv.api.base import ManagerState
+from cpv.domain.errors import CpvError
 from cpv.domain.progress import reports_progress as _reporting
 from cpv.domain.results import DeleteResult, GcResult
-from cpv.usage import DuResult
+from cpv.domain.usage import DuResult
 
 
 class RetentionMethods(ManagerState):
@@ -49,7 +50,6 @@ class RetentionMethods(ManagerState):
             UsageError: no policy given nor configured. MissingDataError (``remote``: a
             kept version's listing is nowhere), StorageError, RemoteError, LockTimeoutError.
         """
-        from cpv.notify import webhooks as notify
         from cpv.ops.gc import gc
 
         result = gc(
@@ -61,7 +61,6 @@ class RetentionMethods(ManagerState):
             dry_run=dry_run,
             force=force,
         )
-        notify.emit("gc", self.repo, result)
         return result
 
     @_reporting
@@ -121,5 +120,15 @@ class RetentionMethods(ManagerState):
             NotARepositoryError, GitError.
         """
         from cpv.ops.du import du
+        from cpv.ops.gc import gc
 
-        return du(self.root)
+        result = du(self.root)
+        policy = self.repo.config.retention
+        if policy is None or (policy.keep_last is None and policy.keep_days is None):
+            result.retention_note = "no retention: in cpv.yaml"
+            return result
+        try:
+            result.retention = gc(self.root, dry_run=True)
+        except CpvError as exc:  # gc reads the git remote: du is about this disk first
+            result.retention_note = f"retention not computed: {exc.message}"
+        return result

@@ -36,12 +36,9 @@ class SyncMethods(ManagerState):
         Once published, the webhooks configured for ``push`` are told (in the background,
         see :mod:`cpv.notify.webhooks`); a failing webhook never fails the push.
         """
-        from cpv.notify import webhooks as notify
         from cpv.ops.push import push
 
-        result = push(self.root, jobs=jobs, dry_run=dry_run)
-        notify.emit("push", self.repo, result)
-        return result
+        return push(self.root, jobs=jobs, dry_run=dry_run)
 
     @_reporting
     def pull(

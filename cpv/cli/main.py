@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cpv import __version__
+from cpv._version import __version__
 from cpv.domain.errors import EXIT_ERROR, EXIT_INTERRUPTED, CpvError, UsageError, os_error
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ def _webhooks_done(progress: TerminalProgress) -> None:
     """Wait for the webhooks the command told (never past their budget) and warn, in one
     line each, of those that failed."""
     notify, delivery = (
-        sys.modules.get("cpv.notify.webhooks"),
+        sys.modules.get("cpv.notify.announce"),
         sys.modules.get("cpv.notify.delivery"),
     )
     from cpv.cli.render import base as render

@@ -238,10 +238,10 @@ def finish(repo: ModelRepo, sha: str, journal: Journal | None, *, store: ObjectS
 def _not_needed(repo: ModelRepo, store: ObjectStore, objects: list[str]) -> list[str]:
     """Those of ``objects`` no live version, alias target or branch tip of this clone and of
     the remote needs now ([] when that cannot be known)."""
+    from cpv.core.accounting import Listings
     from cpv.core.liveness import World, still_needed
     from cpv.core.remote_view import remote_view
     from cpv.objects.layout import cache_dir
-    from cpv.ops.du import Listings
 
     with remote_view(repo) as view:
         keep = still_needed(World.of(repo, view), Listings(cache_dir(repo.root), store))

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cpv.core import refs
+from cpv.core.accounting import Listings, branch_tips, objects_at, objects_of
 from cpv.core.remote_view import RemoteView
 from cpv.core.removal import removed_markers
 from cpv.core.repo import ModelRepo
 from cpv.domain.metadata import VersionRecord
 from cpv.domain.results import RemovalMarker
 from cpv.domain.versions import Kind
-from cpv.ops.du import Listings, branch_tips, objects_at, objects_of
 
 
 @dataclass

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cpv.core.accounting import Listings, local_size
 from cpv.core.fence import Journal, acquire, delete_under_lease, lease_seconds, now_iso, settle
 from cpv.core.liveness import World, plan
 from cpv.core.remote_view import RemoteView, has_remote, remote_view
@@ -28,7 +29,6 @@ from cpv.domain.metadata import VersionRecord
 from cpv.objects.layout import cache_dir, object_path
 from cpv.objects.store import ObjectStore
 from cpv.objects.transfer import store_for
-from cpv.ops.du import Listings, local_size
 from cpv.settings.config import lock_timeout
 from cpv.settings.credentials import applied_env
 

@@ -217,6 +217,6 @@ def _is_script(content: str | bytes) -> bool:
 
 
 def _cpv_version() -> str:
-    from cpv import __version__
+    from cpv._version import __version__
 
     return __version__

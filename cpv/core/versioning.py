@@ -65,7 +65,7 @@ class TagRequest:
     #: the training run that made it, and its steps' metrics since its previous version
     run: str | None = None
     steps: tuple[Mapping[str, Any], ...] = ()
-    distributed: ShardLayout | None = None  # a save by many ranks together (cpv.shards)
+    distributed: ShardLayout | None = None  # a save by many ranks together (cpv.objects.shards)
 
     @classmethod
     def build(

@@ -198,7 +198,7 @@ def os_error(exc: OSError, *, hint: str | None = None) -> CpvError | None:
         if exc.errno == errno.ENOTDIR:
             reason = "a parent of it is not a directory"
         if hint is None and path:
-            from cpv.settings.config import cpv_home
+            from cpv.domain.paths import cpv_home
 
             home = cpv_home()
             if Path(str(path)) == home or home in Path(str(path)).parents:

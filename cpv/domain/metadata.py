@@ -80,7 +80,7 @@ class VersionRecord(BaseModel):
     dirty_paths: list[str] = Field(default_factory=list)
     dirty_count: Count = 0
     schema_: int = Field(default=SCHEMA, alias="schema")
-    #: a save by many ranks (see :mod:`cpv.shards`): the world size and each rank's files
+    #: a save by many ranks (see :mod:`cpv.objects.shards`): the world size and each rank's files
     distributed: ShardLayout | None = None
     #: read time only, never stored in the tag: the aliases pointing at this version now
     aliases: list[str] = Field(default_factory=list)

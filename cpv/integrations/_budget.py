@@ -16,9 +16,9 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from cpv.api import training as objects
+from cpv.api.training import tree_size
 from cpv.domain.errors import CpvError, DiskFullError
-from cpv.objects import layout as objects
-from cpv.objects.layout import tree_size
 
 log = logging.getLogger("cpv")
 

@@ -5,7 +5,7 @@ every rank makes it, in the same order. Each rank snapshots its own files at onc
 loop's only cost), then, on its background worker:
 
 1. hashes them and uploads their objects straight to the model's storage
-   (:func:`cpv.shards.upload_rank_files`);
+   (:func:`cpv.objects.shards.upload_rank_files`);
 2. sends ``(relpath, md5, size)`` of each, or why it failed, to every rank
    (``all_gather_object`` over a gloo group of cpv's own, so that it never interleaves with
    the collectives of training, which go on meanwhile on the default group);
@@ -24,11 +24,11 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from cpv.objects import layout as objects
+from cpv.api import training
+from cpv.api.training import GatheredSnapshot, RankReport, combine, upload_rank_files
 from cpv.domain.errors import DistributedSaveError
 from cpv.domain.metadata import VersionRecord
 from cpv.domain.results import TagResult
-from cpv.shards import GatheredSnapshot, RankReport, combine, upload_rank_files
 
 #: How long a rank waits for the others to report a save (their uploads included).
 EXCHANGE_TIMEOUT = timedelta(minutes=30)
@@ -65,7 +65,7 @@ def current_job() -> ShardJob:
 
 def version_save(
     repo: Any,
-    snap: objects.Snapshot,
+    snap: training.Snapshot,
     request: Any,
     job: ShardJob,
     *,
@@ -102,9 +102,9 @@ def version_save(
     verdict: dict[str, Any]
     try:
         tree, layout = combine(reports, world_size=job.world_size)
-        from cpv.ops.snapshot import tag_snapshot
-
-        result = tag_snapshot(repo, GatheredSnapshot(tree), replace(request, distributed=layout))
+        result = training.version_snapshot(
+            repo, GatheredSnapshot(tree), replace(request, distributed=layout)
+        )
         verdict = {"record": result.record.model_dump(mode="json"), "created": result.created}
     except Exception as exc:
         _broadcast(job, {"error": _reason(exc)})

@@ -33,11 +33,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from cpv.notify import webhooks as notify
-from cpv.objects import layout as objects
-from cpv.domain.paths import StrPath
-from cpv.objects.checkout import checkout_tree
+from cpv.api import training
 from cpv.domain.errors import CpvError, NothingToTagError
+from cpv.domain.paths import StrPath
 from cpv.integrations._budget import SnapshotBudget
 from cpv.integrations._outcomes import (
     VersioningError,
@@ -45,7 +43,6 @@ from cpv.integrations._outcomes import (
     VersionRequest,
     failure_error,
 )
-from cpv.core.workspace import keep_unsaved
 
 log = logging.getLogger("cpv")
 
@@ -105,11 +102,9 @@ class VersionWorker:
         snapshot_memory: int | None = None,
         nice: int = 10,
     ) -> None:
-        from cpv.core.repo import ModelRepo
-
         # Fail at the start of training, not at its end, when this is no model repository;
         # the repository is opened once for the whole run.
-        self._repo = ModelRepo.open(repo)
+        self._repo = training.open_repo(repo)
         self.repo = self._repo.root
         self.model_path = self._repo.config.model_path
         self.push = push
@@ -140,11 +135,9 @@ class VersionWorker:
     # -- training thread -------------------------------------------------------------
     def new_staging_dir(self) -> Path:
         """An empty directory the worker owns: save straight into it to skip the copy."""
-        from cpv.ops.snapshot import staging_dir
+        return training.staging_dir(self._repo)
 
-        return staging_dir(self._repo)
-
-    def snapshot(self, path: str | Path, *, ignore: Iterable[str] = ()) -> objects.Snapshot:
+    def snapshot(self, path: str | Path, *, ignore: Iterable[str] = ()) -> training.Snapshot:
         """Take the bytes of ``path`` (a file or a directory) now, privately (see
         :meth:`SnapshotBudget.take`: it may wait for room, and says so)."""
         return self.budget.take(Path(path), ignore=ignore, new_folder=self.new_staging_dir)
@@ -217,23 +210,10 @@ class VersionWorker:
 
     def checkout_latest(self) -> None:
         """Put the newest version's files into the model path (call once the loop is done)."""
-        from cpv.domain.versions import Kind
-
+        made = {o.tag: o for o in self._outcomes if o.tag}
         with contextlib.suppress(CpvError, OSError):  # a report, never a new failure
-            latest = self._repo.latest(Kind.MODEL)
-            if latest is None or not any(o.tag == latest.tag for o in self._outcomes):
-                return  # this run made no version: leave the workspace alone
-            with self._repo.locked():
-                cache = objects.cache_dir(self.repo)
-                kept = keep_unsaved(self._repo, [Kind.MODEL], before="checkout")
-                for ref, restore in kept.items():  # what the model path held, not a version
-                    log.warning(
-                        "cpv: kept the unsaved files of %s as %s (%s)",
-                        self.model_path,
-                        ref,
-                        restore,
-                    )
-                checkout_tree(cache, latest.content_hash, self.repo / self.model_path)
+            # only a version this run made: else the workspace is left alone
+            training.restore_latest(self._repo, only_if=made)
 
     @property
     def pending(self) -> int:
@@ -267,14 +247,12 @@ class VersionWorker:
                     self._room.notify_all()
 
     def _process(self, request: VersionRequest, *, more_queued: bool) -> VersionOutcome:
-        from cpv.integrations._shards import version_save
         from cpv.api.managers import DataCheckpoints
-        from cpv.ops.snapshot import tag_snapshot
-        from cpv.ops.tag import TagRequest
+        from cpv.integrations._shards import version_save
 
         outcome = VersionOutcome(request=request)
         started = time.perf_counter()
-        snap = request.snapshot or objects.FolderSnapshot(request.source)
+        snap = request.snapshot or training.FolderSnapshot(request.source)
         # Steps of a save that made no version go with the run's next one.
         steps, self._steps = (*self._steps, *request.steps), ()
         try:
@@ -283,16 +261,14 @@ class VersionWorker:
                     data = DataCheckpoints(self.repo).tag(message=_data_message(request))
                     if data.created:
                         outcome.data_tag = data.tag
-            asked = TagRequest.build(
+            asked = training.TagRequest.build(
                 message=request.message, metrics=request.metrics, params=request.params
             )
             asked = replace(asked, run=request.run, steps=steps)
             if request.job is not None:  # a save by many ranks: see _shards.py
                 result = version_save(self._repo, snap, asked, request.job, failure=request.failure)
             else:
-                result = tag_snapshot(self._repo, snap, asked, known=self._known)
-            if request.job is None or request.job.rank == 0:
-                notify.emit("tag", self._repo, result)  # what ModelCheckpoints.tag announces
+                result = training.version_snapshot(self._repo, snap, asked, known=self._known)
             outcome.tag, outcome.created = result.tag, result.created
             if not result.created:
                 self._steps = steps
@@ -317,14 +293,11 @@ class VersionWorker:
     def _collect(self, outcome: VersionOutcome) -> None:
         """The local gc ``keep_last`` asks for, after a version is committed (and pushed);
         never an error for the training loop: logged and recorded."""
-        from cpv.ops.gc import gc
-        from cpv.domain.versions import Kind
+        from cpv.api.managers import ModelCheckpoints
 
         try:
             # without push, the versions are this clone's alone: keep_last drops the older ones
-            result = gc(
-                self.repo, keep_last=self.keep_last, kinds=(Kind.MODEL,), force=not self.push
-            )
+            result = ModelCheckpoints(self.repo).gc(keep_last=self.keep_last, force=not self.push)
         except Exception as exc:
             log.warning("cpv: gc after %s failed (training goes on): %s", outcome.tag, exc)
             with self._lock:
@@ -337,15 +310,15 @@ class VersionWorker:
                 ", ".join(c.tag for c in result.collected),
             )
 
-    def _keep(self, snap: objects.Snapshot) -> Path | None:
+    def _keep(self, snap: training.Snapshot) -> Path | None:
         """Keep the bytes of a save that failed before they reached the cache."""
-        if isinstance(snap, objects.FolderSnapshot):
+        if isinstance(snap, training.FolderSnapshot):
             if snap.holds_files():
                 kept = snap.root
                 snap.root = self.new_staging_dir()  # discard() now removes an empty folder
                 return kept
             return None
-        if isinstance(snap, objects.MemorySnapshot) and snap.files:
+        if isinstance(snap, training.MemorySnapshot) and snap.files:
             with contextlib.suppress(OSError):
                 folder = self.new_staging_dir()
                 snap.keep_in(folder)

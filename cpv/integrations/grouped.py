@@ -34,8 +34,8 @@ from pydantic import BaseModel
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from cpv.domain.paths import StrPath
 from cpv.domain.errors import UsageError
+from cpv.domain.paths import StrPath
 
 #: The index ``from_pretrained`` looks for when there is no ``model.safetensors``.
 INDEX_NAME = "model.safetensors.index.json"

@@ -30,8 +30,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from cpv.domain.paths import StrPath
+from cpv.api.training import MemorySnapshot, foreign_names, tree_size
 from cpv.domain.errors import CpvError
+from cpv.domain.paths import StrPath
 from cpv.integrations._outcomes import (
     VersioningError,
     VersioningReport,
@@ -43,8 +44,6 @@ from cpv.integrations._rank import is_main_process
 from cpv.integrations._shards import ShardJob, current_job
 from cpv.integrations._steps import StepLog
 from cpv.integrations._worker import VersionWorker
-from cpv.objects.layout import MemorySnapshot, tree_size
-from cpv.shards import foreign_names
 
 log = logging.getLogger("cpv")
 

@@ -25,7 +25,7 @@ import urllib.request
 from datetime import datetime, timezone
 from typing import Any
 
-from cpv import __version__
+from cpv._version import __version__
 from cpv.domain.results import WebhookFailure
 from cpv.domain.text import printable
 from cpv.notify.webhooks import Webhook, clear_failure, log, record_failure, scrub

@@ -18,7 +18,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from cpv import __version__
+from cpv._version import __version__
 from cpv.domain.units import human_size
 
 #: Slack: a section's text holds 3000 characters, a header 150, a section 10 fields.
@@ -38,7 +38,7 @@ def _record(repo: Any, tag: str | None) -> Any:
     if not tag:
         return None
     try:
-        from cpv.ops.show import annotate
+        from cpv.core.records import annotate
 
         found = [r for r in repo.records() if r.tag == tag]
         return annotate(repo, found)[0] if found else None

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -25,9 +24,10 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from cpv.domain.errors import ConfigError, UsageError
+from cpv.domain.paths import cpv_home
 from cpv.domain.results import WebhookFailure
 from cpv.notify.url import Format, check_url, detect_format, mask_url, scrub
-from cpv.settings.config import atomic_write, cpv_home, ensure_cpv_home
+from cpv.settings.config import atomic_write, ensure_cpv_home
 
 WEBHOOKS_FILE = "webhooks.json"
 FAILURES_FILE = "webhook-failures.json"
@@ -266,57 +266,3 @@ def clear_failure(hook_id: str) -> None:
         return data.pop(hook_id, None) is not None
 
     _update(change)
-
-
-def disabled() -> bool:
-    return os.environ.get("CPV_NO_WEBHOOKS", "") not in ("", "0")
-
-
-def emit(event: str, repo: Any, result: Any) -> None:
-    """Announce a successful operation to the webhooks that take ``event``; never raises.
-
-    Nothing is sent for a dry run or an operation that changed nothing. A failure is
-    logged (URL masked) and recorded for ``cpv status``; see :mod:`cpv.notify.delivery`.
-    """
-    if disabled() or not webhooks_path().exists():
-        return
-    try:
-        hooks = [w for w in load_webhooks() if event in w.events]
-        if not hooks:
-            return
-        from cpv.notify import delivery as notify_delivery
-        from cpv.notify import payload as notify_payload
-
-        facts = notify_payload.facts(event, repo, result)
-        if facts is None:
-            return
-        for hook in hooks:
-            payload = notify_payload.body(hook.format, facts)
-            notify_delivery.start(hook, payload, event=event, model=facts["model_id"])
-    except Exception as exc:  # a notification never fails the operation
-        # a ConfigError names the file, never a URL; anything else only by its type
-        why = exc.message if isinstance(exc, ConfigError) else type(exc).__name__
-        problems.append(f"the {event} could not be announced to the webhooks: {why}")
-        log.warning("cpv webhooks: %s", problems[-1])
-
-
-def send_ping(hooks: list[Webhook]) -> list[WebhookFailure | None]:
-    """Send a test message to each of ``hooks`` and wait for the answers (each within the
-    delivery budget): None for a delivered one, else its failure (recorded like any other;
-    a success clears the webhook's last failure)."""
-    from cpv.notify import delivery as notify_delivery
-    from cpv.notify import payload as notify_payload
-
-    sent = [
-        notify_delivery.start(
-            w, notify_payload.body(w.format, notify_payload.ping_facts(list(w.events))),
-            event="test", model="",
-        )
-        for w in hooks
-    ]  # fmt: skip
-    notify_delivery.wait()
-    return [d.failure for d in sent]
-
-
-#: Why an operation could not be announced at all (read by the CLI, which warns of it).
-problems: list[str] = []

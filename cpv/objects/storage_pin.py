@@ -27,7 +27,7 @@ from cpv.domain.errors import CpvError
 from cpv.settings.config import GIT_REMOTE_NAME
 
 if TYPE_CHECKING:
-    from cpv.objects.store import ObjectStore
+    pass
 
 _SECTION = f"'remote \"{REMOTE}\"'"
 _CONFIG = ".dvc/config"
@@ -58,15 +58,6 @@ def follow(root: Path) -> Path:
     if (root / ".dvc" / "config.local").is_file():
         pin_newest(root)
     return root
-
-
-def newest_store(root: Path, store: ObjectStore) -> ObjectStore:
-    """``store``, unless the branch has just brought in a move (``cpv push`` merging a
-    teammate's ``remote set``): then the store the model is at now."""
-    from cpv.objects.store import store_for
-
-    now = store_for(root, store.cfg)
-    return store if now.url == store.url else now
 
 
 def _newest_ref(git: GitRepo) -> str | None:

@@ -30,7 +30,8 @@ from cpv.domain.errors import (
 from cpv.domain.oids import check_bytes, is_oid, oid_parts
 from cpv.objects import storage_pin
 from cpv.objects.checkout import copy_hashed, note_verified
-from cpv.settings.config import UserConfig, load_user_config
+from cpv.settings.config import UserConfig
+from cpv.settings.config_env import load_user_config
 from cpv.settings.credentials import boto_env, resolve_credentials
 from cpv.settings.dvc_remote import remote_settings
 from cpv.settings.urls import is_s3, s3_location
@@ -382,3 +383,10 @@ def store_for(root: Path, cfg: UserConfig | None = None) -> ObjectStore:
     if settings.get("region"):
         storage = storage.model_copy(update={"region": settings["region"]})
     return ObjectStore(cfg.model_copy(update={"storage": storage}), url)
+
+
+def newest_store(root: Path, store: ObjectStore) -> ObjectStore:
+    """``store``, unless the branch has just brought in a move (``cpv push`` merging a
+    teammate's ``remote set``): then the store the model is at now."""
+    now = store_for(root, store.cfg)
+    return store if now.url == store.url else now

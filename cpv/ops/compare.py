@@ -21,77 +21,29 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 from cpv.core.refs import resolve_arg
 from cpv.core.repo import METRICS_LOG, ModelRepo
+from cpv.domain.comparison import (  # MOVED
+    COUNTERS,
+    Comparison,
+    Curve,
+    Direction,
+    MetricRow,
+    ParamRow,
+)
 from cpv.domain.errors import UsageError, VersionNotFoundError
 from cpv.domain.metadata import VersionRecord
 from cpv.domain.metrics import is_comparable
 from cpv.domain.versions import Kind
 
 DEFAULT_LAST = 5
-Direction = Literal["min", "max"]
-Against = Literal["first", "best"]
 #: Metric names that go down when things get better (matched as words of the name).
 _LOWER_IS_BETTER = re.compile(
     r"(^|[_\-./ ])(loss|error|err|wer|cer|ter|mse|mae|rmse|perplexity|ppl|latency|runtime"
     r"|time|seconds|duration|distance)($|[_\-./ ])"
 )
-#: Counters the integrations record: no version is "best" by these, they are listed after
-#: the metrics and never charted as metrics.
-COUNTERS = frozenset({"step", "epoch", "is_best", "global_step"})
-
-
-class MetricRow(BaseModel):
-    """One metric across the compared versions (lists in version order)."""
-
-    name: str
-    direction: Direction | None = None
-    values: list[float | int | str | None]
-    #: value minus the baseline's (None: either is missing or not a number)
-    deltas: list[float | None]
-    #: the tag of the version the deltas are against (None: no baseline value)
-    baseline: str | None = None
-    #: the tag of the best version (None: no direction, or no number)
-    best: str | None = None
-
-
-class ParamRow(BaseModel):
-    """One parameter (nested ones as ``a.b``) across the compared versions."""
-
-    name: str
-    values: list[Any]
-    differs: bool
-
-
-class Curve(BaseModel):
-    """The steps a version's training run logged for one metric, up to that version."""
-
-    tag: str
-    metric: str
-    steps: list[float]
-    values: list[float]
-
-
-class Comparison(BaseModel):
-    """What :func:`compare` returns (``.model_dump(mode="json")`` is ``--json``)."""
-
-    team: str
-    model: str
-    against: Against = "first"
-    versions: list[VersionRecord]
-    metrics: list[MetricRow] = Field(default_factory=list)
-    params: list[ParamRow] = Field(default_factory=list)
-    #: size in bytes minus the first version's
-    size_deltas: list[int] = Field(default_factory=list)
-    curves: list[Curve] = Field(default_factory=list)
-
-    @property
-    def tags(self) -> list[str]:
-        return [v.tag for v in self.versions]
 
 
 def compare(
@@ -138,7 +90,7 @@ def _select(
         )
     if last is not None and last < 1:
         raise UsageError(f"--last must be 1 or more, not {last}")
-    from cpv.ops.show import annotate, listing
+    from cpv.core.records import annotate, listing
 
     if not refs:
         records = listing(repo, [kinds[0]])  # deleted versions left out

@@ -14,11 +14,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
+from cpv.core.health import DoctorReport, run_doctor
 from cpv.domain.errors import UsageError, VerificationFailed
 from cpv.domain.results import WebhookFailure
 from cpv.notify import webhooks as notify
+from cpv.notify.announce import send_ping
 from cpv.notify.webhooks import WebhookView
-from cpv.ops.doctor import DoctorReport, run_doctor
 from cpv.settings import providers
 from cpv.settings.config import (
     GitSettings,
@@ -120,7 +121,7 @@ def ping_webhooks() -> list[WebhookPing]:
         raise UsageError("no webhook to test", hint="Add one first: cpv configure --webhook URL.")
     return [
         WebhookPing(id=w.id, url=w.masked_url, ok=f is None, reason=f.reason if f else "")
-        for w, f in zip(hooks, notify.send_ping(hooks), strict=True)
+        for w, f in zip(hooks, send_ping(hooks), strict=True)
     ]
 
 

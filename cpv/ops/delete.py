@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from cpv.core.accounting import Listings, objects_of
 from cpv.core.liveness import World
 from cpv.core.refs import resolve_arg
 from cpv.core.removal import (  # noqa: F401  (re-exported: markers used to live here)
@@ -31,7 +32,6 @@ from cpv.domain.metadata import VersionRecord
 from cpv.domain.results import DeleteResult
 from cpv.domain.versions import Kind
 from cpv.objects.layout import cache_dir
-from cpv.ops.du import Listings, objects_of
 
 
 def delete(

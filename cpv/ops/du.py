@@ -16,89 +16,18 @@ whose bytes are kept, ``stored_bytes`` counts each object once and ``ratio`` is
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from cpv.domain.errors import CpvError, MissingDataError
-from cpv.domain.metadata import VersionRecord
-from cpv.objects.layout import cache_dir, object_path
+from cpv.core.accounting import Listings, local_size, objects_of
 from cpv.core.repo import ModelRepo
+from cpv.domain.errors import CpvError
+from cpv.domain.metadata import VersionRecord
+from cpv.domain.usage import DuResult, VersionUsage
+from cpv.objects.layout import cache_dir
 from cpv.objects.store import ObjectStore
-from cpv.objects.transfer import Pointer, needed_objects, pointers_at, store_for
-from cpv.usage import DuResult, VersionUsage
-
-
-@dataclass
-class Listings:
-    """Reads ``.dir`` listings from the local cache (and, given a ``store``, fetches a
-    missing one into it, verified); ``unknown`` holds the listings found nowhere."""
-
-    cache: Path
-    store: ObjectStore | None = None
-    unknown: dict[str, str] = field(default_factory=dict)  # listing oid -> who needs it
-    #: where a listing fetched from the store goes (None: into the cache; a dry run passes
-    #: a scratch folder, so that it changes nothing)
-    into: Path | None = None
-
-    def __call__(self, oid: str, p: Pointer) -> list[dict[str, str]]:
-        path = object_path(self.cache, oid)
-        if not path.is_file() and self.into is not None:
-            path = object_path(self.into, oid)
-        if not path.is_file() and self.store is not None:
-            try:
-                self.store.download(oid, path, size=None)
-            except MissingDataError:
-                pass
-        try:
-            return list(json.loads(path.read_bytes()))
-        except (OSError, ValueError):
-            self.unknown.setdefault(oid, f"{p.label}: {p.out}/")
-            return []
-
-
-def objects_of(repo: ModelRepo, record: VersionRecord, listings: Listings) -> set[str]:
-    """Every object ``record`` needs: its pointer's hash, its listing and the listing's files."""
-    pointers = pointers_at(
-        repo.root, record.commit, label=record.tag, only=[repo.pointer_of(record.kind)]
-    )
-    return _ids(pointers, listings)
-
-
-def objects_at(repo: ModelRepo, rev: str, listings: Listings) -> set[str]:
-    """Every object the pointer files of commit ``rev`` need (a branch tip, HEAD)."""
-    return _ids(pointers_at(repo.root, rev, label=rev[:10]), listings)
-
-
-def _ids(pointers: Sequence[Pointer], listings: Listings) -> set[str]:
-    needed = needed_objects(pointers, listings)
-    return {*needed.files, *needed.listings}
-
-
-def local_size(cache: Path, oid: str) -> int | None:
-    """Bytes of a cached object, None when it is not in the cache."""
-    try:
-        return object_path(cache, oid).stat().st_size
-    except OSError:
-        return None
-
-
-def branch_tips(repo: ModelRepo, *, remote_tracking: bool = False) -> dict[str, str]:
-    """Name (``head``, ``branch NAME``) -> commit of HEAD and every local branch tip (and,
-    with ``remote_tracking``, every remote-tracking branch)."""
-    tips: dict[str, str] = {}
-    head = repo.git.head_commit()
-    if head:
-        tips["head"] = head
-    spaces = ["refs/heads", *(["refs/remotes"] if remote_tracking else [])]
-    out = repo.git.run("for-each-ref", "--format=%(refname:short) %(objectname)", *spaces)
-    for line in out.splitlines():
-        name, _, sha = line.rpartition(" ")
-        if name and sha and not name.endswith("/HEAD"):
-            tips.setdefault(f"branch {name}", sha)
-    return tips
+from cpv.objects.transfer import store_for
 
 
 def du(path: str | Path = ".") -> DuResult:
@@ -136,7 +65,6 @@ def du(path: str | Path = ".") -> DuResult:
     result.shared_bytes = result.versions_bytes - result.unique_bytes
     result.cache_objects, result.cache_bytes = _folder_total(cache / "files" / "md5")
     _savings(records, needs, {**listed, **present}, removed, result)
-    _retention(repo, result)
     return result
 
 
@@ -211,16 +139,3 @@ def _needs(
             return {r.tag: objects_of(repo, r, listings) for r in records}
         finally:
             listings.into = None
-
-
-def _retention(repo: ModelRepo, result: DuResult) -> None:
-    from cpv.ops.gc import gc
-
-    policy = repo.config.retention
-    if policy is None or (policy.keep_last is None and policy.keep_days is None):
-        result.retention_note = "no retention: in cpv.yaml"
-        return
-    try:
-        result.retention = gc(repo.root, dry_run=True)
-    except CpvError as exc:  # gc reads the git remote: du is about this disk first
-        result.retention_note = f"retention not computed: {exc.message}"

@@ -30,8 +30,10 @@ from cpv.domain.errors import UsageError
 from cpv.domain.metadata import VersionRecord
 from cpv.domain.results import CollectedVersion, GcResult, KeptVersion
 from cpv.domain.versions import Kind
+from cpv.notify.announce import announces
 
 
+@announces("gc")
 def gc(
     path: str | Path = ".",
     *,

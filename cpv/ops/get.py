@@ -30,9 +30,11 @@ from cpv.core import refs
 from cpv.core.repo import ModelRepo
 from cpv.domain.errors import IntegrityError, NotARepositoryError, UsageError, VersionNotFoundError
 from cpv.domain.metadata import VersionRecord
+from cpv.domain.paths import cpv_home
 from cpv.domain.versions import Kind, parse_version_arg
 from cpv.objects.layout import object_path
-from cpv.settings.config import REPO_CONFIG_FILE, cpv_home, load_user_config, parse_model_id
+from cpv.settings.config import REPO_CONFIG_FILE, parse_model_id
+from cpv.settings.config_env import load_user_config
 
 #: Where the remote's branch tip is fetched to, in the mirror.
 _HEAD_REF = "refs/cpv-get/head"

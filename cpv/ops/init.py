@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cpv._dvc import repo as _dvc
 from cpv._git import repo as _git
+from cpv.core.git_origin import check as check_git_remote
 from cpv.core.repo import METRICS_LOG
 from cpv.domain.errors import (
     BucketNotFoundError,
@@ -29,13 +30,12 @@ from cpv.settings.config import (
     StorageSettings,
     UserConfig,
     ensure_cpv_home,
-    load_user_config,
     model_storage_url,
     save_repo_config,
     umask,
     validate_name,
 )
-from cpv.settings.git_origin import check as check_git_remote
+from cpv.settings.config_env import load_user_config
 from cpv.settings.urls import git_kind, is_s3, local_path, s3_location, storage_kind
 
 _README = """# {team}/{model}

@@ -17,6 +17,7 @@ from cpv.core.repo import ModelRepo
 from cpv.domain.errors import VersionNotFoundError, VersionRemovedError
 from cpv.domain.metadata import VersionRecord
 from cpv.domain.versions import Kind, tag_name
+from cpv.notify.announce import announces
 from cpv.settings import promotion
 
 
@@ -64,6 +65,7 @@ def refuse_removed(repo: ModelRepo, record: VersionRecord) -> None:
         )
 
 
+@announces("promote")
 def promote(
     path: str | Path, version: str, alias: str, *, kinds: Sequence[Kind], message: str = "",
     force: bool = False,
@@ -105,6 +107,7 @@ def promote(
         return _record(repo, move, record.commit)
 
 
+@announces("demote")
 def demote(path: str | Path, alias: str, *, message: str = "") -> AliasMove:
     """Make ``alias`` point at nothing, as a new ``alias/<alias>/<n>`` tag (its history stays).
 

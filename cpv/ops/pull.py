@@ -13,15 +13,12 @@ from pathlib import Path
 
 from cpv._dvc import repo as _dvc
 from cpv._git import repo as _git
-from cpv.core import refs
-from cpv.core.fence import settle
+from cpv.core.branch_sync import fetch_refs  # MOVED
 from cpv.core.refs import is_reference_word, resolve_arg
-from cpv.core.remote_view import GC_REF
 from cpv.core.repo import ModelRepo
 from cpv.core.workspace import checkout_head, keep_unsaved, materialize, refuse_unsaved_work
 from cpv.domain.errors import (
     CpvError,
-    DeletionInProgressError,
     MissingDataError,
     RemoteError,
     StorageError,
@@ -35,7 +32,8 @@ from cpv.domain.versions import Kind, Version, parse_version_arg
 from cpv.objects.storage_pin import pin_newest
 from cpv.objects.store import ObjectStore
 from cpv.objects.transfer import get_transfer, store_for
-from cpv.settings.config import GIT_REMOTE_NAME, load_user_config, parse_model_id
+from cpv.settings.config import parse_model_id
+from cpv.settings.config_env import load_user_config
 from cpv.settings.urls import UrlKind, git_kind, is_s3, local_path, s3_location
 
 
@@ -139,7 +137,7 @@ def pull(
     with repo.locked():
         store = _warm_store(repo)  # its S3 client is made while git fetches
         # A version is put in the workspace with the branch left as it is (docs/cli.md).
-        updated = _fetch_refs(repo, store, move_branch=version is None)
+        updated = fetch_refs(repo, store, move_branch=version is None)
         store = _newest_store(repo, store)  # the model may have moved: read where it is now
         if version is not None:  # after the fetch: an alias may have moved
             kind_arg, parsed = resolve_arg(repo, version, within=kinds, action="pull")
@@ -218,65 +216,3 @@ def _newest_store(repo: ModelRepo, warm: ObjectStore | None) -> ObjectStore | No
     if warm is not None and newest is not None and newest.url == warm.url:
         return warm
     return newest
-
-
-def _fetch_refs(
-    repo: ModelRepo, store: ObjectStore | None = None, *, move_branch: bool = True
-) -> bool:
-    """Fetch the remote's tags and the branch (finishing first a deletion on the remote
-    whose holder is gone: :func:`cpv.core.fence.settle`); fast-forward the branch when possible
-    and ``move_branch`` (else only its remote-tracking ref moves)."""
-    url = repo.git.remote_url(GIT_REMOTE_NAME)
-    if not url:
-        return False
-    branch = repo.git.current_branch()
-    patterns = [f"refs/tags/{p}/*" for p in ("model", "data", *refs.LIFECYCLE)]
-    listing = _git.ls_remote(url, *patterns, f"refs/heads/{branch}", GC_REF)  # one round trip
-    if GC_REF in listing:
-        try:
-            settle(repo, url, store=store, wait=0)
-        except DeletionInProgressError:
-            pass  # a live deletion: its markers are already published, reading is safe
-    refs.reconcile(repo, refs.lifecycle_of(listing))  # our unpublished moves kept, renumbered
-    tags = {r[len("refs/tags/") :]: sha for r, sha in listing.items() if r.startswith("refs/tags/")}
-    local = {t.name: t.obj for t in repo.git.list_tags("model", "data", *refs.LIFECYCLE)}
-    missing = any(local.get(name) != sha for name, sha in tags.items() if not name.endswith("^{}"))
-    tag_refspecs = [
-        "refs/tags/model/*:refs/tags/model/*",
-        "refs/tags/data/*:refs/tags/data/*",
-        *refs.lifecycle_refspecs(),
-    ]
-    remote_head = fetch_branch(
-        repo, url, branch, *(tag_refspecs if missing else []), listing=listing
-    )
-    return bool(remote_head) and move_branch and fast_forward(repo, str(remote_head), branch)
-
-
-def fetch_branch(
-    repo: ModelRepo,
-    url: str,
-    branch: str,
-    *refspecs: str,
-    listing: dict[str, str] | None = None,
-) -> str | None:
-    """Fetch the remote's ``branch`` into its tracking ref (plus ``refspecs``); its head sha,
-    or None when the remote has no such branch yet. ``listing``: the remote's refs, already
-    listed (else one ``ls-remote``). No fetch at all when the tracking ref is already there."""
-    if listing is None:
-        listing = _git.ls_remote(url, f"refs/heads/{branch}")
-    remote_head = listing.get(f"refs/heads/{branch}")
-    if remote_head and (refspecs or repo.git.resolve(tracking_ref(branch)) != remote_head):
-        repo.git.fetch(GIT_REMOTE_NAME, f"+refs/heads/{branch}:{tracking_ref(branch)}", *refspecs)
-    return remote_head
-
-
-def tracking_ref(branch: str) -> str:
-    return f"refs/remotes/{GIT_REMOTE_NAME}/{branch}"
-
-
-def fast_forward(repo: ModelRepo, remote_head: str, branch: str) -> bool:
-    head = repo.git.head_commit()
-    if head and head != remote_head and repo.git.is_ancestor(head, remote_head):
-        repo.git.run("merge", "-q", "--ff-only", tracking_ref(branch))
-        return True
-    return False

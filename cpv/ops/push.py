@@ -14,7 +14,9 @@ from collections.abc import Sequence
 
 from cpv._faults import fault_point, pause_point
 from cpv._git import repo as _git
+from cpv.catalog.publish import publish_index
 from cpv.core import refs
+from cpv.core.branch_sync import fast_forward, fetch_branch, tracking_ref
 from cpv.core.fence import publish_fence, settle
 from cpv.core.publish_checks import withdraw_contradicted
 from cpv.core.remote_view import FENCE_REF, GC_REF
@@ -27,11 +29,9 @@ from cpv.domain.errors import PushRejectedError, RemoteError
 from cpv.domain.paths import StrPath
 from cpv.domain.results import PushResult
 from cpv.domain.versions import Kind, Version, parse_tag_name, tag_name
-from cpv.objects import storage_pin
-from cpv.objects.store import ObjectStore
+from cpv.notify.announce import announces
+from cpv.objects.store import ObjectStore, newest_store
 from cpv.objects.transfer import get_transfer, store_for
-from cpv.ops.models import publish_index
-from cpv.ops.pull import fast_forward, fetch_branch, tracking_ref
 from cpv.settings.config import GIT_REMOTE_NAME, lock_timeout
 
 _MAX_ATTEMPTS = 5
@@ -69,6 +69,7 @@ def _local_tag_objects(repo: ModelRepo) -> dict[str, str]:
     return {t.name: t.obj for t in repo.git.list_tags("model", "data")}
 
 
+@announces("push")
 def push(path: StrPath = ".", *, jobs: int | None = None, dry_run: bool = False) -> PushResult:
     """Upload the objects of every unpublished version, then push the branch and the new
     tags in one ``git push --atomic``; retried when the remote changes in between."""
@@ -313,7 +314,7 @@ def _integrate(
     """:func:`_integrate_remote_branch`, then the store the model is at now: the commits
     brought in may move its storage (a teammate's ``cpv remote set``)."""
     remote_head = _integrate_remote_branch(repo, url, branch, listing)
-    return remote_head, storage_pin.newest_store(repo.root, store)
+    return remote_head, newest_store(repo.root, store)
 
 
 def _integrate_remote_branch(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import cast
 
 from cpv._dvc import repo as _dvc
-from cpv.core.prefix_owner import carry_index, refuse_foreign, refuse_model_prefix
+from cpv.catalog.prefix_owner import carry_index, refuse_foreign, refuse_model_prefix
 from cpv.core.repo import ModelRepo
 from cpv.domain.errors import MissingDataError, StorageError, UsageError
 from cpv.domain.progress import Progress
@@ -28,7 +28,8 @@ from cpv.objects.layout import cache_dir, object_path
 from cpv.objects.storage_pin import pin_newest
 from cpv.objects.store import ObjectStore, store_for
 from cpv.objects.transfer import cached_listing, get_transfer, needed_objects, pointers_at
-from cpv.settings.config import GIT_REMOTE_NAME, UserConfig, load_user_config, model_storage_url
+from cpv.settings.config import GIT_REMOTE_NAME, UserConfig, model_storage_url
+from cpv.settings.config_env import load_user_config
 from cpv.settings.credentials import applied_env
 from cpv.settings.urls import is_s3, model_prefix_url, s3_location
 

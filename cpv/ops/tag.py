@@ -12,7 +12,9 @@ from typing import Any
 
 from cpv._dvc import repo as _dvc
 from cpv._faults import fault_point
+from cpv.core import snapshots
 from cpv.core.repo import ModelRepo
+from cpv.core.snapshots import StatCache
 from cpv.core.versioning import (  # MOVED
     TagRequest,
     choose_version,
@@ -29,10 +31,12 @@ from cpv.domain.metadata import VersionRecord
 from cpv.domain.paths import StrPath, as_path
 from cpv.domain.results import TagResult
 from cpv.domain.versions import Kind, Version, tag_name
+from cpv.notify.announce import announces
 from cpv.objects import ingest
-from cpv.objects.layout import cache_dir, pointer_text, refuse_escaping_links
+from cpv.objects.layout import Snapshot, cache_dir, pointer_text, refuse_escaping_links
 
 
+@announces("tag")
 def tag_versions(
     repo: ModelRepo,
     kinds: Sequence[Kind],
@@ -176,3 +180,16 @@ def _dvc_add(repo: ModelRepo, plans: list[VersionRecord]) -> None:
             content.nfiles,
         )
         fault_point("after_add")
+
+
+@announces("tag")
+def tag_snapshot(
+    repo: ModelRepo,
+    snap: Snapshot,
+    request: TagRequest,
+    *,
+    known: StatCache | None = None,
+) -> TagResult:
+    """Version a private snapshot of a save (the training callbacks' path): see
+    :func:`cpv.core.snapshots.tag_snapshot`, then announce it like any ``cpv tag``."""
+    return snapshots.tag_snapshot(repo, snap, request, known=known)

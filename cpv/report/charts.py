@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from cpv.ops.compare import Comparison, Curve, MetricRow
+    from cpv.domain.comparison import Comparison, Curve, MetricRow
 
 _STYLE = {
     "text.parse_math": False,
@@ -62,7 +62,7 @@ def _style() -> Iterator[None]:
 def numeric_rows(comparison: Comparison) -> list[MetricRow]:
     """The metrics to chart: those with a number in at least one compared version, counters
     (``step``, ``epoch``, ``is_best`` …) left out."""
-    from cpv.ops.compare import COUNTERS
+    from cpv.domain.comparison import COUNTERS
 
     return [
         r
@@ -73,7 +73,7 @@ def numeric_rows(comparison: Comparison) -> list[MetricRow]:
 
 def curve_metrics(comparison: Comparison) -> list[str]:
     """The metrics with a training curve of at least one point."""
-    from cpv.ops.compare import COUNTERS
+    from cpv.domain.comparison import COUNTERS
 
     return sorted({c.metric for c in comparison.curves if c.steps and c.metric not in COUNTERS})
 

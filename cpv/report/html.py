@@ -32,7 +32,7 @@ from cpv.domain.units import human_size
 from cpv.report import charts as report_charts
 
 if TYPE_CHECKING:
-    from cpv.ops.compare import Comparison, MetricRow
+    from cpv.domain.comparison import Comparison, MetricRow
 
 __all__ = ["render_html", "write_html", "write_png"]
 

@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cpv.domain.errors import ConfigError, InvalidNameError, UsageError
+from cpv.domain.paths import cpv_home
 from cpv.settings.promotion import PromotionRule, validate_rules
 from cpv.settings.urls import s3_url
 
@@ -34,12 +35,6 @@ _NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")  # always fullmatch
 _PLACEHOLDER_RE = re.compile(r"{([^{}]*)}")
 
 ProviderName = Literal["local", "aws", "r2", "b2", "wasabi", "digitalocean", "minio", "custom"]
-
-
-def cpv_home() -> Path:
-    """``$CPV_HOME``, default ``~/.cpv`` (created on demand by writers, not here)."""
-    env = os.environ.get("CPV_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cpv"
 
 
 def validate_name(value: str, *, what: str) -> str:
@@ -297,18 +292,6 @@ def ensure_cpv_home() -> Path:
 
 def user_config_path() -> Path:
     return cpv_home() / USER_CONFIG_FILE
-
-
-def load_user_config() -> UserConfig:
-    """The settings in use: the user configuration (or the embedded local default when there
-    is none) with the ``CPV_*`` environment variables on top (:mod:`cpv.settings.config_env`).
-
-    Raises:
-        ConfigError: the file, or an environment variable, holds an invalid value.
-    """
-    from cpv.settings.config_env import apply_env
-
-    return apply_env(load_user_config_file())
 
 
 def load_user_config_file() -> UserConfig:

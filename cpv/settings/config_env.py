@@ -31,7 +31,7 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel
 
 from cpv.domain.errors import ConfigError, CpvError, UsageError
-from cpv.settings.config import GitSettings, StorageSettings, UserConfig
+from cpv.settings.config import GitSettings, StorageSettings, UserConfig, load_user_config_file
 
 #: Where a value came from, strongest first.
 Origin = Literal["option", "env", "model", "config", "preset", "default"]
@@ -212,3 +212,13 @@ def sources(
             else:
                 out.append(SettingSource(key=key, value=shown, origin="preset"))
     return out
+
+
+def load_user_config() -> UserConfig:
+    """The settings in use: the user configuration (or the embedded local default when there
+    is none) with the ``CPV_*`` environment variables on top (this module).
+
+    Raises:
+        ConfigError: the file, or an environment variable, holds an invalid value.
+    """
+    return apply_env(load_user_config_file())

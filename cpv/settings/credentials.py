@@ -26,7 +26,8 @@ from typing import Literal
 from pydantic import BaseModel, SecretStr
 
 from cpv.domain.errors import ConfigError, UsageError
-from cpv.settings.config import UserConfig, atomic_write, cpv_home
+from cpv.domain.paths import cpv_home
+from cpv.settings.config import UserConfig, atomic_write
 
 CREDENTIALS_FILE = "credentials"
 SECTION = "default"
@@ -178,13 +179,6 @@ def delete_stored() -> bool:
         path.unlink()
         return True
     return False
-
-
-def profile_exists(profile: str) -> bool:
-    """Whether an AWS profile of that name is defined in the shared credentials or config file."""
-    from cpv._s3.client import profile_exists as exists
-
-    return exists(profile)
 
 
 def _cpv_env_credentials() -> ResolvedCredentials | None:

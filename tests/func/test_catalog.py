@@ -15,14 +15,15 @@ from cpv import DataCheckpoints, ModelCheckpoints
 from cpv._s3 import catalog as _s3_catalog
 from cpv.catalog.cache import COPIES, SNAPSHOT
 from cpv.catalog.index import INDEX_NAME, public_url
+from cpv.catalog.publish import publish_index
 from cpv.core.repo import ModelRepo
 from cpv.domain.errors import InjectedFault
+from cpv.domain.paths import cpv_home
 from cpv.objects import store as storage_module
 from cpv.ops.init import init_repository
-from cpv.ops.models import models, publish_index
+from cpv.ops.models import models
 from cpv.ops.pull import clone
 from cpv.ops.push import push
-from cpv.settings.config import cpv_home
 from tests.conftest import run_cpv, write_checkpoint
 
 

@@ -14,7 +14,8 @@ import yaml
 from cpv.cli.commands.setup import run_wizard
 from cpv.domain.errors import CpvError
 from cpv.settings import credentials, ssh
-from cpv.settings.config import load_user_config, user_config_path
+from cpv.settings.config import user_config_path
+from cpv.settings.config_env import load_user_config
 from tests.conftest import run_cpv
 
 SECRET = "SENTINEL-cfg-secret-5d1e0b7a"

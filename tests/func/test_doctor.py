@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cpv.ops.doctor import run_doctor
+from cpv.core.health import run_doctor
 from cpv.settings.config import GitSettings, StorageSettings, UserConfig, save_user_config
 from tests.conftest import run_cpv
 
@@ -235,8 +235,8 @@ def test_loose_credentials_mode_is_a_warning() -> None:
 def test_ensure_remote_creates_a_local_bare_repo_and_refuses_an_unreachable_host(
     tmp_path: Path,
 ) -> None:
+    from cpv.core import git_origin
     from cpv.domain.errors import RemoteError
-    from cpv.settings import git_origin
 
     settings = GitSettings(remote_template=f"{tmp_path}/remotes/{{team}}/{{model}}.git")
     url = git_origin.ensure(settings, team="acme", model="m")

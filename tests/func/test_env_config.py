@@ -15,13 +15,8 @@ import yaml
 from cpv.domain.errors import ConfigError
 from cpv.objects.store import store_for
 from cpv.settings import credentials
-from cpv.settings.config import (
-    StorageSettings,
-    UserConfig,
-    load_user_config,
-    save_user_config,
-    user_config_path,
-)
+from cpv.settings.config import StorageSettings, UserConfig, save_user_config, user_config_path
+from cpv.settings.config_env import load_user_config
 from tests.conftest import RGW, run_cpv, write_checkpoint
 
 SENTINEL = "SENTINEL-env-secret-7c41f0aa"

@@ -16,9 +16,9 @@ import pytest
 import cpv
 from cpv import CombinedCheckpoints, DataCheckpoints, ModelCheckpoints
 from cpv.domain.errors import IntegrityError, MissingDataError, VersionRemovedError
+from cpv.domain.paths import cpv_home
 from cpv.objects.layout import object_path
 from cpv.ops.get import get_version
-from cpv.settings.config import cpv_home
 from tests.conftest import run_cpv, write_checkpoint
 
 V1 = {"model.bin": b"weights one " * 300, "tokenizer.json": b'{"v": 1}'}

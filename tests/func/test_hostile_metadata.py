@@ -205,7 +205,7 @@ def test_one_bad_index_or_snapshot_never_hides_the_other_models(
 
 def test_a_local_index_out_of_range_is_named_and_the_rest_listed(tmp_path: Path) -> None:
     from cpv.catalog.index import INDEX_NAME
-    from cpv.settings.config import cpv_home
+    from cpv.domain.paths import cpv_home
 
     _published(tmp_path, "a")
     _published(tmp_path, "b")
@@ -245,7 +245,7 @@ def test_an_odd_columns_setting_never_breaks_output(repo: Path, columns: str) ->
 
 def test_an_index_too_large_or_with_an_infinite_best_is_named(tmp_path: Path) -> None:
     from cpv.catalog.index import INDEX_NAME
-    from cpv.settings.config import cpv_home
+    from cpv.domain.paths import cpv_home
 
     for name in ("a", "b", "c"):
         _published(tmp_path, name)

@@ -9,7 +9,8 @@ import pytest
 
 from cpv import CombinedCheckpoints
 from cpv.domain.errors import BucketNotFoundError, StorageNotCheckedError
-from cpv.settings.config import StorageSettings, UserConfig, cpv_home, save_user_config
+from cpv.domain.paths import cpv_home
+from cpv.settings.config import StorageSettings, UserConfig, save_user_config
 from tests.conftest import run_cpv
 
 pytestmark = pytest.mark.s3

@@ -19,9 +19,10 @@ import yaml
 from cpv._dvc import repo as _dvc
 from cpv.api.managers import ModelCheckpoints
 from cpv.domain.errors import StorageError
+from cpv.domain.paths import cpv_home
 from cpv.ops.init import init_repository
 from cpv.ops.remote import move_storage
-from cpv.settings.config import cpv_home, load_user_config
+from cpv.settings.config_env import load_user_config
 from tests.conftest import run_cpv
 
 SENTINEL = "SENTINEL-move-secret-0c4f9e1d2a"

@@ -14,8 +14,9 @@ import boto3
 import pytest
 
 from cpv import ModelCheckpoints
+from cpv.domain.paths import cpv_home
 from cpv.ops.init import init_repository
-from cpv.settings.config import StorageSettings, UserConfig, cpv_home, save_user_config
+from cpv.settings.config import StorageSettings, UserConfig, save_user_config
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
 
 
@@ -266,7 +267,7 @@ def test_a_model_an_older_cpv_put_at_the_bucket_root_moves_into_place(
     from cpv.core.repo import ModelRepo
     from cpv.objects.store import ObjectStore
     from cpv.ops import remote as remote_ops
-    from cpv.settings.config import load_user_config
+    from cpv.settings.config_env import load_user_config
 
     repo = _model(tmp_path, "asr")
     _configure_s3(s3_endpoint, s3_bucket)

@@ -20,11 +20,11 @@ from transformers import (  # noqa: E402
     Trainer,
 )
 
+from cpv.api.managers import ModelCheckpoints  # noqa: E402
 from cpv.domain.errors import UsageError  # noqa: E402
 from cpv.integrations import Versioning, load_grouped, save_grouped  # noqa: E402
 from cpv.integrations.grouped import group_of, regroup  # noqa: E402
 from cpv.integrations.transformers import CpvCallback  # noqa: E402
-from cpv.api.managers import ModelCheckpoints  # noqa: E402
 from cpv.ops.init import init_repository  # noqa: E402
 from cpv.ops.push import push  # noqa: E402
 

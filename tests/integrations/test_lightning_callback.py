@@ -9,10 +9,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pl = pytest.importorskip("lightning.pytorch")
 
+from cpv.api.managers import ModelCheckpoints  # noqa: E402
 from cpv.domain.errors import UsageError  # noqa: E402
 from cpv.integrations.grouped import load_grouped  # noqa: E402
 from cpv.integrations.lightning import CpvLightningCallback  # noqa: E402
-from cpv.api.managers import ModelCheckpoints  # noqa: E402
 
 from .conftest import dvc_file_md5s, metrics_log, step_lines  # noqa: E402
 

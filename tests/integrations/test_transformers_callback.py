@@ -12,11 +12,11 @@ pytest.importorskip("transformers")
 
 from transformers import BertForSequenceClassification, Trainer, TrainerCallback  # noqa: E402
 
+from cpv.api.managers import ModelCheckpoints  # noqa: E402
+from cpv.core.repo import ModelRepo  # noqa: E402
 from cpv.domain.errors import UsageError  # noqa: E402
 from cpv.integrations.grouped import regroup  # noqa: E402
 from cpv.integrations.transformers import CpvCallback  # noqa: E402
-from cpv.api.managers import ModelCheckpoints  # noqa: E402
-from cpv.core.repo import ModelRepo  # noqa: E402
 
 from ._tiny_bert import TinyDataset, tiny_args, tiny_model  # noqa: E402
 from .conftest import dvc_file_md5s, md5, metrics_log, step_lines  # noqa: E402

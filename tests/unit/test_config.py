@@ -8,12 +8,12 @@ from cpv.domain.errors import ConfigError, InvalidNameError
 from cpv.settings.config import (
     RepoConfig,
     load_repo_config,
-    load_user_config,
     model_storage_url,
     parse_model_id,
     save_repo_config,
     user_config_path,
 )
+from cpv.settings.config_env import load_user_config
 
 
 def test_defaults_to_embedded_local(isolated_env: Path) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from cpv.domain.errors import ConfigError, UsageError
+from cpv.domain.paths import cpv_home
 from cpv.settings import credentials as creds
-from cpv.settings.config import StorageSettings, UserConfig, cpv_home
+from cpv.settings.config import StorageSettings, UserConfig
 
 SECRET = "SENTINEL-secret-7f3a9c2e1b"
 
@@ -161,7 +162,9 @@ def test_store_in_aws_profile_keeps_other_profiles() -> None:
     text = path.read_text()
     assert "[other]" in text and "AKIAOTHER" in text and "[cpv]" in text
     assert mode(path) == 0o600
-    assert creds.profile_exists("cpv")
+    from cpv._s3.client import profile_exists
+
+    assert profile_exists("cpv")
 
 
 def test_checksum_setting_reaches_botocore(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -48,7 +48,7 @@ def get(
         if result.downloaded
         else "every byte from the local cache"
     )
-    render._say(
+    render.say(
         f"{result.model}@{result.ref} = {result.tag}: {result.files} file(s), "
         f"{result.bytes} bytes in {result.path} (hash-verified; {source})"
     )

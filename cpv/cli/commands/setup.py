@@ -296,22 +296,9 @@ def _render_result(result: Any, as_json: bool) -> None:
 @click.pass_context
 def doctor(ctx: click.Context, as_json: bool, timeout: float) -> None:
     """Check config, credentials, bucket access, Git remote, SSH key and tool versions."""
-    from cpv.ops.doctor import SAMPLE_MODEL, SAMPLE_TEAM, run_doctor
+    from cpv.ops.doctor import doctor as run_doctor
 
-    team, model = SAMPLE_TEAM, SAMPLE_MODEL  # outside a model repository
-    root = None
-    try:
-        from cpv.core.repo import ModelRepo
-
-        repo = ModelRepo.open(_cwd(ctx))
-        team, model, root = repo.config.team, repo.config.model, repo.root
-    except CpvError:
-        pass
-    report = run_doctor(timeout=timeout, team=team, model=model)
-    if root is not None and report.sources:
-        from cpv.settings.config_env import model_sources
-
-        report.sources += model_sources(root)
+    report = run_doctor(_cwd(ctx), timeout=timeout)
     if as_json:
         render.print_json({**report.model_dump(mode="json"), "ok": report.ok})
     else:

@@ -26,16 +26,16 @@ def _why(move: AliasMove) -> str:
 
 def promote_result(move: AliasMove) -> None:
     if not move.changed:
-        render._say(f"{move.alias} already points at {move.tag}; nothing to do")
+        render.say(f"{move.alias} already points at {move.tag}; nothing to do")
         return
     was = f" (was {move.previous})" if move.previous else ""
-    render._say(f"{move.alias} -> {move.tag}{was}, recorded as {move.ref}; `cpv push` publishes it")
+    render.say(f"{move.alias} -> {move.tag}{was}, recorded as {move.ref}; `cpv push` publishes it")
     for rule in move.overridden:
-        render._say(f"forced past a promotion rule (recorded in {move.ref}): {rule}")
+        render.say(f"forced past a promotion rule (recorded in {move.ref}): {rule}")
 
 
 def demote_result(move: AliasMove) -> None:
-    render._say(
+    render.say(
         f"{move.alias} demoted (was {move.previous}), recorded as {move.ref}; "
         "`cpv push` publishes it"
     )
@@ -53,7 +53,7 @@ def table(header: list[str], rows: list[list[str]]) -> None:
         [[c] for c in row[:-1]] + [_layout.wrap(row[-1], widths[-1] if total else None)]
         for row in [header, *rows]
     ]
-    render._emit(_layout.columns(cells, widths, set()), header=True)
+    render.emit_lines(_layout.columns(cells, widths, set()), header=True)
 
 
 def alias_table(moves: Sequence[AliasMove]) -> None:

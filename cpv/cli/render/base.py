@@ -19,7 +19,7 @@ from rich.progress import (
 from rich.text import Text
 
 from cpv.cli.render import layout as _layout
-from cpv.cli.render.console import console, err_console
+from cpv.cli.render.console import console, emit_lines, err_console, say
 from cpv.domain.metadata import ShardLayout, VersionRecord
 from cpv.domain.metrics import finite_json
 from cpv.domain.results import (
@@ -68,17 +68,6 @@ def _metrics_text(metrics: dict[str, Any]) -> str:
     return " ".join(f"{k}={_layout.number(v)}" for k, v in metrics.items())
 
 
-def _emit(lines: list[str], *, header: bool = False, style: str = "") -> None:
-    """Lines already laid out: printed as they are (no markup, no wrapping by rich)."""
-    for i, line in enumerate(lines):
-        console.print(Text(line, style="bold" if header and i == 0 else style))
-
-
-def _say(text: str, *, style: str = "") -> None:
-    """One logical line, wrapped between words to the terminal (continuations indented)."""
-    _emit(_layout.hanging(text, _layout.width(), 4), style=style)
-
-
 def records_table(records: list[VersionRecord]) -> None:
     """``cpv list``: one line per version when it fits; the metrics wrap between pairs, the
     message is cut (``…``) to the lines the metrics use; ``files`` only when there is room."""
@@ -112,7 +101,7 @@ def records_table(records: list[VersionRecord]) -> None:
         cut = _layout.clip(message, message_w, len(metrics)) if width else [message]
         rows.append([[cols[n][i + 1]] for n in names] + [metrics, cut])
     right = {names.index("size")} | ({names.index("files")} if "files" in names else set())
-    _emit(_layout.columns(rows, widths, right), header=True)
+    emit_lines(_layout.columns(rows, widths, right), header=True)
 
 
 def _marks(r: VersionRecord) -> str:
@@ -161,7 +150,7 @@ def record_detail(r: VersionRecord) -> None:
         rows.append(("samples", f"{r.sample_count} " + str(r.samples or {})))
     rows += [(f"metric {k}", str(v)) for k, v in r.metrics.items()]
     rows += [(f"param {k}", v) for k, v in _layout.flatten(r.params).items()]
-    _emit(_layout.pairs(rows))
+    emit_lines(_layout.pairs(rows))
 
 
 #: ``cpv show`` lists this many ranks of a distributed version (``--json``: all of them).
@@ -192,25 +181,25 @@ def tag_result(res: TagResult) -> None:
         info(f"repaired: {msg}")
     if not res.created:
         for r in res.records:
-            _say(f"{r.kind.value}: unchanged, still {r.version}")
+            say(f"{r.kind.value}: unchanged, still {r.version}")
         return
     verb = "would create" if res.dry_run else "created"
     for r in res.records:
         extra = f"  {_metrics_text(r.metrics)}" if r.metrics else ""
-        _say(f"{verb} {r.tag}  ({_layout.human_size(r.size_bytes)}, {r.file_count} files){extra}")
+        say(f"{verb} {r.tag}  ({_layout.human_size(r.size_bytes)}, {r.file_count} files){extra}")
 
 
 def revert_result(res: RevertResult) -> None:
     if res.already_current:
-        _say(f"already at {', '.join(r.tag for r in res.records)}; nothing to do")
+        say(f"already at {', '.join(r.tag for r in res.records)}; nothing to do")
         return
     if res.dry_run:
-        _say(f"would restore {', '.join(r.tag for r in res.records)} (all objects available)")
+        say(f"would restore {', '.join(r.tag for r in res.records)} (all objects available)")
         return
     for ref in res.backups:
         info(f"saved your uncommitted content as {ref}")
     tags = ", ".join(r.tag for r in res.records)
-    _say(f"restored {tags} as commit {_layout.short_hash(str(res.commit))}")
+    say(f"restored {tags} as commit {_layout.short_hash(str(res.commit))}")
 
 
 def push_result(res: PushResult) -> None:
@@ -230,13 +219,13 @@ def push_result(res: PushResult) -> None:
         push_dry_run(pending, branch=res.branch, objects=res.objects_pushed)
         return
     if res.up_to_date:
-        _say("everything up to date")
+        say("everything up to date")
         return
     branch = f"branch {res.branch}" if res.branch_pushed else f"branch {res.branch} unchanged"
     records = (
         f"; alias moves and removals: {' '.join(res.records_pushed)}" if res.records_pushed else ""
     )
-    _say(f"pushed {res.objects_pushed} object(s), {branch}, tags: {tags}{records}")
+    say(f"pushed {res.objects_pushed} object(s), {branch}, tags: {tags}{records}")
 
 
 def _change(a: Any, b: Any) -> str:
@@ -286,20 +275,20 @@ def diff_result(res: DiffResult) -> None:
         widths[1] = widths[2] = max(avail // 2, min(unbreakable, natural[1]), 8)
     cells = [[_layout.wrap(v, w) for v, w in zip(row, widths, strict=True)] for row in rows]
     lines = _layout.columns(cells, widths, set())
-    _emit(lines[:1], header=True)
-    _emit(lines[1:])
+    emit_lines(lines[:1], header=True)
+    emit_lines(lines[1:])
 
 
 def status_result(res: StatusResult) -> None:
     console.print(Text.assemble((f"{res.team}/{res.model}", "bold"), f" on branch {res.branch}"))
     if res.interrupted:
-        _say(
+        say(
             f"  an interrupted {res.interrupted} is pending: the next cpv command that "
             "writes (tag, revert, push, pull) rolls it back",
             style="yellow",
         )
     if res.deletion:
-        _say(f"  {res.deletion}", style="yellow")
+        say(f"  {res.deletion}", style="yellow")
     for k in res.kinds:
         latest = k.latest.version if k.latest else "none"
         if k.changed:
@@ -310,17 +299,17 @@ def status_result(res: StatusResult) -> None:
             state = "matches the latest version"
         if k.workspace_version and k.latest and k.workspace_version != k.latest.version:
             state = f"holds {k.workspace_version}"
-        _say(f"  {k.kind:<5} {k.path}/  latest {latest}: {state}")
+        say(f"  {k.kind:<5} {k.path}/  latest {latest}: {state}")
     if res.unpublished is None:
-        _say("  remote: unknown (unreachable or none)")
+        say("  remote: unknown (unreachable or none)")
     else:
         from cpv.cli.render.unpublished import status_remote
 
         status_remote(res.unpublished, behind=res.behind_commits)
         if res.behind_commits:
-            _say("  run `cpv pull` to bring in the remote's commits")
+            say("  run `cpv pull` to bring in the remote's commits")
     for f in res.webhook_failures:
-        _say(
+        say(
             f"  webhook {f.id} ({f.url}) failed {f.at}: {f.event}"
             + (f" of {f.model}" if f.model else "")
             + f": {f.reason}",
@@ -328,7 +317,7 @@ def status_result(res: StatusResult) -> None:
         )
 
 
-_MARK = {
+MARK = {
     "ok": "[green]ok[/]",
     "warn": "[yellow]warn[/]",
     "fail": "[bold red]FAIL[/]",

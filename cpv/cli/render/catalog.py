@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cpv.catalog.index import ModelEntry, ModelsResult
 from cpv.cli.render import layout as _layout
-from cpv.cli.render.base import _emit, _say
+from cpv.cli.render.console import emit_lines, say
 
 _HEADER = ["model", "latest", "data", "aliases", "best", "updated", "size", "git remote"]
 #: Columns left out, in this order, while the table is wider than the terminal.
@@ -17,21 +17,21 @@ def models_table(res: ModelsResult) -> None:
     the best version, when the entry last changed, the stored size and the git remote;
     notes (no index, a newer index) below, marked ``*``; then what the listing got past."""
     for note in res.notes:
-        _say(f"note: {note}")
+        say(f"note: {note}")
     if not res.models:
         where = f"team {res.team} in {res.storage}" if res.team else res.storage
-        _say(f"No models in {where}. A model appears here once `cpv push` publishes it.")
+        say(f"No models in {where}. A model appears here once `cpv push` publishes it.")
         return
     rows = [[[h] for h in _HEADER]] + [_row(m) for m in res.models]
     names = _fitting(rows)
     kept = [[row[_HEADER.index(n)] for n in names] for row in rows]
     widths = [max(len(line) for row in kept for line in row[i]) for i in range(len(names))]
-    _emit(_layout.columns(kept, widths, {names.index("size")}), header=True)
+    emit_lines(_layout.columns(kept, widths, {names.index("size")}), header=True)
     for m in res.models:
         if m.note:
-            _say(f"* {m.team}/{m.model}: {m.note}")
+            say(f"* {m.team}/{m.model}: {m.note}")
     if any(not m.indexed for m in res.models):
-        _say("A model without an index gets one from a `cpv push` in any clone of it.")
+        say("A model without an index gets one from a `cpv push` in any clone of it.")
 
 
 def _fitting(rows: list[list[list[str]]]) -> list[str]:

@@ -15,8 +15,9 @@ from typing import Any
 from rich.text import Text
 
 from cpv.cli.render import layout as _layout
-from cpv.cli.render.base import _say, console
-from cpv.ops.compare import Comparison, MetricRow
+from cpv.cli.render.base import console
+from cpv.cli.render.console import say
+from cpv.domain.comparison import Comparison, MetricRow
 
 #: a cell: its lines, each a list of (text, style) segments
 Segments = list[tuple[str, str]]
@@ -129,7 +130,7 @@ def comparison_table(res: Comparison) -> None:
             console.print()
         for row in rows:
             if isinstance(row, Note):
-                _say(row)
+                say(row)
                 continue
             if isinstance(row, str):
                 console.print(Text(row, style="bold"))

@@ -9,7 +9,9 @@ from typing import Any, Literal
 
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
+from rich.text import Text
 
+from cpv.cli.render import layout as _layout
 from cpv.domain.text import printable
 
 
@@ -66,3 +68,14 @@ _OPTIONS: dict[str, Any] = {
 }
 console = SafeConsole(**_OPTIONS)
 err_console = SafeConsole(stderr=True, **_OPTIONS)
+
+
+def emit_lines(lines: list[str], *, header: bool = False, style: str = "") -> None:
+    """Lines already laid out: printed as they are (no markup, no wrapping by rich)."""
+    for i, line in enumerate(lines):
+        console.print(Text(line, style="bold" if header and i == 0 else style))
+
+
+def say(text: str, *, style: str = "") -> None:
+    """One logical line, wrapped between words to the terminal (continuations indented)."""
+    emit_lines(_layout.hanging(text, _layout.width(), 4), style=style)

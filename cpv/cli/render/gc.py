@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from cpv.cli.render import layout as _layout
-from cpv.cli.render.base import _emit, _say, warning
+from cpv.cli.render.base import warning
+from cpv.cli.render.console import emit_lines, say
 from cpv.domain.results import DeleteResult, GcResult
-from cpv.usage import DuResult
+from cpv.domain.usage import DuResult
 
 _size = _layout.human_size
 
@@ -15,27 +16,27 @@ def gc_result(res: GcResult) -> None:
     """``cpv gc``: each kept version and why, each collected one and its bytes, the totals."""
     rows = [[[k.tag], [", ".join(k.reasons)]] for k in res.kept]
     if rows:
-        _say("kept:")
+        say("kept:")
         width = max(len(k.tag) for k in res.kept)
-        _emit(["  " + line for line in _layout.columns(rows, [width, 0], set())])
+        emit_lines(["  " + line for line in _layout.columns(rows, [width, 0], set())])
     verb = "would collect" if res.dry_run else "collected"
     if not res.collected:
-        _say("nothing to collect")
+        say("nothing to collect")
         return
-    _say(f"{verb}:")
+    say(f"{verb}:")
     for c in res.collected:
         remote = f", {_size(c.remote_bytes)} in storage" if res.remote else ""
-        _say(f"  {c.tag}  {_size(c.local_bytes)} local{remote}")
+        say(f"  {c.tag}  {_size(c.local_bytes)} local{remote}")
     freed = "would free" if res.dry_run else "freed"
     storage = (
         f"; {_size(res.freed_remote)} ({res.objects_remote} objects) in storage"
         if res.remote
         else ""
     )
-    _say(f"{freed} {_size(res.freed_local)} ({res.objects_local} objects) locally{storage}")
+    say(f"{freed} {_size(res.freed_local)} ({res.objects_local} objects) locally{storage}")
     if res.markers:
         said = "published" if res.remote else "written: publish them with `cpv push`"
-        _say(f"{len(res.markers)} removal marker(s) {said}")
+        say(f"{len(res.markers)} removal marker(s) {said}")
     if res.warning:
         warning(res.warning)
 
@@ -44,14 +45,14 @@ def delete_result(res: DeleteResult) -> None:
     """``cpv delete``: the version, bytes freed, objects kept because shared."""
     verb = "would delete" if res.dry_run else "deleted"
     storage = f", {_size(res.freed_remote)} in storage" if res.remote else ""
-    _say(f"{verb} {res.tag}: {_size(res.freed_local)} locally{storage}")
+    say(f"{verb} {res.tag}: {_size(res.freed_local)} locally{storage}")
     if res.shared_objects:
-        _say(f"  {res.shared_objects} object(s) kept: other versions need them")
+        say(f"  {res.shared_objects} object(s) kept: other versions need them")
     if res.marker:
         said = "published" if res.remote else "publish it with `cpv push`"
-        _say(f"  marked {res.marker}: {said}")
+        say(f"  marked {res.marker}: {said}")
     if res.unpushed:
-        _say(f"  {res.tag} was never pushed: its only copy is gone (the marker says so)")
+        say(f"  {res.tag} was never pushed: its only copy is gone (the marker says so)")
     if res.warning:
         warning(res.warning)
 
@@ -74,29 +75,29 @@ def du_result(res: DuResult) -> None:
             for v in res.versions
         ]
         widths = [max(len(r[i][0]) for r in rows) for i in range(7)]
-        _emit(_layout.columns(rows, widths, {1, 2, 3, 4, 5, 6}), header=True)
+        emit_lines(_layout.columns(rows, widths, {1, 2, 3, 4, 5, 6}), header=True)
     unsized = f"; {res.unsized_objects} object(s) of unknown size" if res.unsized_objects else ""
-    _say(
+    say(
         f"stored: {_size(res.stored_bytes)} of {_size(res.logical_bytes)} logical "
         f"({_percent(res.ratio)}){unsized}"
     )
-    _say(
+    say(
         f"versions: {_size(res.versions_bytes)} ({_size(res.unique_bytes)} unique, "
         f"{_size(res.shared_bytes)} shared)"
     )
-    _say(f"local cache: {_size(res.cache_bytes)} ({res.cache_objects} objects)")
+    say(f"local cache: {_size(res.cache_bytes)} ({res.cache_objects} objects)")
     if res.storage_bytes is not None:
-        _say(f"storage: {_size(res.storage_bytes)} ({res.storage_objects} objects)")
+        say(f"storage: {_size(res.storage_bytes)} ({res.storage_objects} objects)")
     else:
-        _say(res.storage_note)
+        say(res.storage_note)
     if res.retention is not None:
         r = res.retention
-        _say(
+        say(
             f"retention would free {_size(r.freed_local)} locally "
             f"({len(r.collected)} version(s): {', '.join(c.tag for c in r.collected) or '-'})"
         )
     else:
-        _say(res.retention_note)
+        say(res.retention_note)
 
 
 def _percent(ratio: float | None) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from cpv.cli.render.base import _MARK, console
+from cpv.cli.render.base import MARK, console
 
 
 def doctor_report(report: Any) -> None:
@@ -19,7 +19,7 @@ def doctor_report(report: Any) -> None:
         details = escape(c.message) + (
             f"\n[dim]→ {escape(c.hint)}[/]" if c.hint and c.status in ("fail", "warn") else ""
         )
-        table.add_row(escape(c.name), _MARK[c.status], details)
+        table.add_row(escape(c.name), MARK[c.status], details)
     console.print(table)
     shown = [s for s in getattr(report, "sources", ()) if s.value is not None]
     if shown:

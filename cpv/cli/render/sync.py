@@ -5,31 +5,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from cpv.cli.render.base import _say, info
+from cpv.cli.render.base import info
+from cpv.cli.render.console import say
 from cpv.domain.results import PullResult
 
 
 def pull_result(res: PullResult) -> None:
     if res.updated_branch:
-        _say("branch updated from the remote")
+        say("branch updated from the remote")
     for ref, command in zip(res.backups, res.restore, strict=False):
         info(f"kept your unsaved work as {ref} (restore it: {command})")
     what = ", ".join(r.tag for r in res.records) or "HEAD"
     verified = ", ".join(res.verified_paths) or "-"
-    _say(f"{what}: {res.fetched_objects} object(s) fetched; verified {verified}")
+    say(f"{what}: {res.fetched_objects} object(s) fetched; verified {verified}")
 
 
 def verify_result(res: Any) -> None:
     """``cpv verify``: one line per version, then each place missing or corrupt."""
     where = "local cache and storage" if res.remote else "local cache"
     if res.note:
-        _say(res.note)
+        say(res.note)
     for v in res.versions:
         if v.removed is not None:
-            _say(f"{v.version}: removed on purpose ({_removal(v.removed)})")
+            say(f"{v.version}: removed on purpose ({_removal(v.removed)})")
             continue
         if v.refused is not None:
-            _say(f"{v.version}: REFUSED, not checked ({v.refused})")
+            say(f"{v.version}: REFUSED, not checked ({v.refused})")
             continue
         state = "ok" if v.ok else "PROBLEMS"
         fixed = [
@@ -37,19 +38,19 @@ def verify_result(res: Any) -> None:
             for n, side in ((v.repaired_local, "local"), (v.repaired_remote, "storage"))
             if n
         ]
-        _say(
+        say(
             f"{v.version}: {state} ({v.objects} object(s){', ' + ', '.join(fixed) if fixed else ''})"
         )
         for place in v.missing_local:
-            _say(f"  missing or corrupt locally: {place}")
+            say(f"  missing or corrupt locally: {place}")
         for place in v.missing_remote:
-            _say(f"  missing or corrupt in storage: {place}")
+            say(f"  missing or corrupt in storage: {place}")
         for path in v.quarantined:
-            _say(f"  corrupt local copy set aside (never uploaded): {path}")
+            say(f"  corrupt local copy set aside (never uploaded): {path}")
         if v.not_fetched:
-            _say(f"  {len(v.not_fetched)} object(s) only in the storage (not pulled here)")
+            say(f"  {len(v.not_fetched)} object(s) only in the storage (not pulled here)")
     checked = "re-hashed" if res.deep else "present, sizes checked"
-    _say(f"{len(res.versions)} version(s) checked in the {where} ({checked})")
+    say(f"{len(res.versions)} version(s) checked in the {where} ({checked})")
 
 
 def _removal(marker: dict[str, Any]) -> str:

@@ -3,7 +3,7 @@ kind of ref (versions, alias moves, demotes, removals), only the kinds there are
 
 from __future__ import annotations
 
-from cpv.cli.render.base import _say
+from cpv.cli.render.console import say
 from cpv.domain.results import PendingMove, Unpublished
 
 
@@ -32,14 +32,14 @@ def kind_lines(u: Unpublished, *, indent: str = "    ") -> None:
     width = max(len(label) for label, _ in rows) + 1
     for label, names in rows:
         if names:
-            _say(f"{indent}{len(names)} {(label + ':').ljust(width)} {' '.join(names)}")
+            say(f"{indent}{len(names)} {(label + ':').ljust(width)} {' '.join(names)}")
 
 
 def status_remote(u: Unpublished, *, behind: int | None) -> None:
     """``cpv status``: the tags and commits the remote lacks, then each kind."""
     ahead = "?" if u.branch_commits is None else u.branch_commits
     later = "?" if behind is None else behind
-    _say(
+    say(
         f"  unpushed: {u.tag_count} tag(s); "
         f"branch {ahead} commit(s) ahead, {later} behind the remote"
     )
@@ -49,7 +49,7 @@ def status_remote(u: Unpublished, *, behind: int | None) -> None:
 def push_dry_run(u: Unpublished, *, branch: str, objects: int) -> None:
     """``cpv push --dry-run``: what the push would send, each kind of ref listed."""
     commits = "" if u.branch_commits is None else f" ({u.branch_commits} commit(s))"
-    _say(
+    say(
         f"would push {u.tag_count} tag(s) and branch {branch}{commits}; "
         f"would upload {objects} object(s)"
     )

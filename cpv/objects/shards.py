@@ -26,13 +26,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cpv.objects import layout as objects
 from cpv._faults import fault_point
-from cpv.settings.credentials import applied_env
 from cpv.domain.errors import DistributedSaveError
 from cpv.domain.metadata import MAX_NAMES, RankShards, ShardLayout
 from cpv.domain.oids import is_oid
+from cpv.objects import layout as objects
 from cpv.objects.store import store_for
+from cpv.settings.credentials import applied_env
 
 #: A file of one rank: DCP names them ``__<rank>_<n>.distcp`` / ``__<rank>.metadata``.
 _RANK_FILE = re.compile(r"^__(\d+)[_.]")

@@ -1,0 +1,3 @@
+"""The version of cpv (pyproject.toml states it too; a test keeps them equal)."""
+
+__version__ = "0.1.0"
