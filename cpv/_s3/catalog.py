@@ -9,8 +9,8 @@ from typing import Any
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 #: The most of an index (or a copy of one) that is read; an index is a few hundred bytes.
 INDEX_MAX = 1 << 20
-#: The most of the snapshot of every index (``cpv-catalog.json``) that is read.
-SNAPSHOT_MAX = 64 << 20
+#: The most of the digest of every index (``cpv-catalog.json``) that is read.
+DIGEST_MAX = 64 << 20
 
 
 def _bounded(body: Any, limit: int) -> bytes:

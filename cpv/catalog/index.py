@@ -7,7 +7,7 @@ reads keys shaped like ``files/md5/xx/rest``), and ``cpv gc --remote`` deletes o
 objects it names.
 
 Listing an S3 storage is one LIST with a delimiter at the root (the teams) and one per team
-(its models), made concurrently; each model's index then comes from the snapshot of the
+(its models), made concurrently; each model's index then comes from the digest of the
 last listing when its copy's ETag has not changed, else from one small GET
 (:mod:`cpv.catalog.cache`). A local storage is walked. A model pushed before the index
 existed (a ``files/`` folder and no index) is listed with ``indexed = false``.
@@ -128,7 +128,7 @@ class ModelsResult(BaseModel):
     storage: str
     team: str | None = None
     models: list[ModelEntry] = Field(default_factory=list)
-    #: what the listing met and got past (a snapshot that did not read, and was rebuilt)
+    #: what the listing met and got past (a digest that did not read, and was rebuilt)
     notes: list[str] = Field(default_factory=list)
 
 
@@ -283,7 +283,7 @@ def _list_s3(cfg: UserConfig, root: str, team: str | None, notes: list[str]) -> 
     def read(folder: str) -> ModelEntry | None:
         team_name, model_name = folder[len(base) :].rstrip("/").split("/")
         url = f"s3://{bucket}/{folder.rstrip('/')}"
-        raw = snapshot.index_bytes(team_name, model_name)
+        raw = digest.index_bytes(team_name, model_name)
         if raw is None:  # no copy (pushed by an older cpv): the index beside the data
             raw = _s3_catalog.get_small(client, bucket, folder + INDEX_NAME)
         if raw is None and not (
@@ -295,13 +295,13 @@ def _list_s3(cfg: UserConfig, root: str, team: str | None, notes: list[str]) -> 
         return _entry(team_name, model_name, url, raw)
 
     try:
-        snapshot = catalog_cache.Snapshot(client, bucket, base)
+        digest = catalog_cache.Digest(client, bucket, base)
         teams = [f"{base}{team}/"] if team else folders(base)
         teams = [t for t in teams if t != base + catalog_cache.COPIES]
         models = [m for found in _concurrently(folders, teams) for m in found]
         entries = [e for e in _concurrently(read, models) if e is not None]
-        snapshot.save({f"{e.team}/{e.model}" for e in entries}, prune=team is None)
-        notes.extend(snapshot.notes)
+        digest.save({f"{e.team}/{e.model}" for e in entries}, prune=team is None)
+        notes.extend(digest.notes)
         return entries
     except CpvError:
         raise

@@ -13,7 +13,7 @@ import pytest
 
 from cpv import DataCheckpoints, ModelCheckpoints
 from cpv._s3 import catalog as _s3_catalog
-from cpv.catalog.cache import COPIES, SNAPSHOT
+from cpv.catalog.cache import COPIES, DIGEST
 from cpv.catalog.index import INDEX_NAME, public_url
 from cpv.catalog.publish import publish_index
 from cpv.core.repo import ModelRepo
@@ -260,18 +260,18 @@ def test_a_listing_reads_only_the_indexes_that_changed_since_the_last(
 
         monkeypatch.setattr(_s3_catalog, name, counted)
     assert set(_models()) == {"acme/a", "acme/b", "acme/c"}  # first listing: every copy
-    assert sorted(reads) == sorted([SNAPSHOT, *(f"{COPIES}acme/{n}.json" for n in "abc")])
+    assert sorted(reads) == sorted([DIGEST, *(f"{COPIES}acme/{n}.json" for n in "abc")])
 
     reads.clear()
     assert _models()["acme/b"]["model_version"] == "v0.1"
-    assert reads == [SNAPSHOT]  # nothing changed: the snapshot alone
+    assert reads == [DIGEST]  # nothing changed: the digest alone
 
     write_checkpoint(repos[1], b"b, second")
     ModelCheckpoints(repos[1]).tag()
     push(repos[1])
     reads.clear()
     assert _models()["acme/b"]["model_version"] == "v0.2"
-    assert sorted(reads) == sorted([SNAPSHOT, f"{COPIES}acme/b.json"])  # the changed one only
+    assert sorted(reads) == sorted([DIGEST, f"{COPIES}acme/b.json"])  # the changed one only
 
 
 @pytest.mark.s3
@@ -299,22 +299,22 @@ def test_push_lists_the_storage_once_and_its_index_counts_what_is_there(
 
 
 @pytest.mark.s3
-def test_a_broken_or_stale_snapshot_never_shows_a_wrong_index(
+def test_a_broken_or_stale_digest_never_shows_a_wrong_index(
     tmp_path: Path, s3_user_config: str, s3_endpoint: str
 ) -> None:
     repo = _model(tmp_path, "acme", "a", [0.5, 0.4], best=False)
     push(repo)
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-    s3.put_object(Bucket=s3_user_config, Key=SNAPSHOT, Body=b"{not json")
+    s3.put_object(Bucket=s3_user_config, Key=DIGEST, Body=b"{not json")
     assert _models()["acme/a"]["model_version"] == "v0.2"
-    snap = json.loads(s3.get_object(Bucket=s3_user_config, Key=SNAPSHOT)["Body"].read())
+    snap = json.loads(s3.get_object(Bucket=s3_user_config, Key=DIGEST)["Body"].read())
     assert snap["models"]["acme/a"]["index"]["model_version"] == "v0.2"  # written again
     # an entry whose ETag is not the copy's is never used, whatever it says
     snap["models"]["acme/a"]["etag"] = '"0000"'
     snap["models"]["acme/a"]["index"]["model_version"] = "v9.9"
-    s3.put_object(Bucket=s3_user_config, Key=SNAPSHOT, Body=json.dumps(snap).encode())
+    s3.put_object(Bucket=s3_user_config, Key=DIGEST, Body=json.dumps(snap).encode())
     assert _models()["acme/a"]["model_version"] == "v0.2"
-    # a model whose folder is gone is not listed from its copy or the snapshot
+    # a model whose folder is gone is not listed from its copy or the digest
     for page in s3.get_paginator("list_objects_v2").paginate(
         Bucket=s3_user_config, Prefix="acme/a/"
     ):

@@ -1,5 +1,5 @@
 """Hostile or odd metadata is data, not control (issue 19, family 7): what a teammate can put
-in a tag message, an alias move, an index or a snapshot with plain git or a bucket client
+in a tag message, an alias move, an index or the catalog digest with plain git or a bucket client
 never crashes a command, never reaches the terminal as escape sequences or markup, and one
 bad model never hides the others from ``cpv models``."""
 
