@@ -207,3 +207,11 @@ def repo_snapshot(repo: Path) -> dict[str, str]:
         "index": git("ls-files", "-s"),
         "files": repr(files),
     }
+
+
+def git(repo: Path | str, *args: str) -> str:
+    """Run git in ``repo`` (a real repository: the tests' only way to look under cpv) and
+    return its output; a failing git fails the test."""
+    return subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout

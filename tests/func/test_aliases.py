@@ -17,13 +17,7 @@ from cpv.cli.main import main
 from cpv.domain.errors import UsageError, VersionNotFoundError
 from cpv.ops.pull import clone, pull
 from cpv.ops.push import push
-from tests.conftest import repo_snapshot, write_checkpoint
-
-
-def git(repo: Path | str, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
+from tests.conftest import git, repo_snapshot, write_checkpoint
 
 
 def cpv(repo: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:

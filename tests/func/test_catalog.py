@@ -24,13 +24,7 @@ from cpv.ops.init import init_repository
 from cpv.ops.models import models
 from cpv.ops.pull import clone
 from cpv.ops.push import push
-from tests.conftest import run_cpv, write_checkpoint
-
-
-def git(repo: Path | str, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
+from tests.conftest import git, run_cpv, write_checkpoint
 
 
 def _model(tmp_path: Path, team: str, name: str, losses: list[float], *, best: bool) -> Path:

@@ -28,17 +28,12 @@ from cpv.ops.gc import gc
 from cpv.ops.init import init_repository
 from cpv.ops.pull import clone, pull
 from cpv.ops.push import push
+from tests.conftest import git as _git
 from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
 
 W = {1: b"weights one " * 50, 2: b"weights two " * 50, 3: b"weights three " * 50}
 
 pytestmark = pytest.mark.s3
-
-
-def _git(where: Path | str, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=where, capture_output=True, text=True, check=True
-    ).stdout
 
 
 def _three_versions_and_a_clone(tmp_path: Path) -> tuple[Path, Path]:

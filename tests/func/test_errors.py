@@ -23,7 +23,7 @@ from cpv import ModelCheckpoints
 from cpv.domain import errors
 from cpv.ops.init import init_repository
 from cpv.settings.config import StorageSettings, UserConfig, save_user_config
-from tests.conftest import run_cpv, write_checkpoint
+from tests.conftest import git, run_cpv, write_checkpoint
 
 #: Lines DVC draws or logs when it is allowed to reach the terminal.
 DVC_CHATTER = (
@@ -36,12 +36,6 @@ DVC_CHATTER = (
     "WARNING",
     "ERROR",
 )
-
-
-def git(repo: Path | str, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
 
 
 def state(repo: Path) -> dict[str, str]:

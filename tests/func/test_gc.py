@@ -21,15 +21,9 @@ from cpv.ops.delete import removed_markers
 from cpv.ops.init import init_repository
 from cpv.ops.pull import clone, pull
 from cpv.ops.push import push
-from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
+from tests.conftest import git, repo_snapshot, run_cpv, write_checkpoint
 
 SHARED = b"tokenizer " * 100  # one object every version shares
-
-
-def git(repo: Path | str, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
 
 
 def blob(i: int) -> bytes:

@@ -24,15 +24,10 @@ from cpv.domain.metadata import encode_tag_message
 from cpv.objects.layout import cache_dir, place_object
 from cpv.ops.init import init_repository
 from cpv.ops.push import push
+from tests.conftest import git as _git
 from tests.conftest import run_cpv, write_checkpoint
 
 SECRET = b"-----BEGIN OPENSSH PRIVATE KEY----- not really\n"
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
 
 
 def _pointer(md5: str) -> str:

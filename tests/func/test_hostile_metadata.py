@@ -6,22 +6,15 @@ bad model never hides the others from ``cpv models``."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from cpv import ModelCheckpoints
-from tests.conftest import run_cpv, write_checkpoint
+from tests.conftest import git, run_cpv, write_checkpoint
 
 #: OSC 52 (write the clipboard), clear screen, a cursor move, C1 CSI, a bidi override, BEL
 HOSTILE = "ok \x1b]52;c;ZXZpbA==\x07 \x1b[2J\x1b[1A \x9b31m \u202etxt.exe [red]red[/] :fire:"
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
 
 
 def rewrite_tag(repo: Path, tag: str, change: dict[str, object], raw: str = "") -> None:

@@ -23,15 +23,10 @@ from cpv.domain.paths import cpv_home
 from cpv.ops.init import init_repository
 from cpv.ops.remote import move_storage
 from cpv.settings.config_env import load_user_config
+from tests.conftest import git as _git
 from tests.conftest import run_cpv
 
 SENTINEL = "SENTINEL-move-secret-0c4f9e1d2a"
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
 
 
 def _make_history(

@@ -28,7 +28,7 @@ from cpv.cli.main import main
 from cpv.core.transaction import repo_lock
 from cpv.domain.errors import CpvError, LockTimeoutError, RemoteError, UsageError
 from cpv.domain.results import PushResult
-from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
+from tests.conftest import git, repo_snapshot, run_cpv, write_checkpoint
 
 VOLATILE = {"created_at"}  # differs between any two runs; everything else must match
 HISTORY = ["data/v0.2", "model/v0.1", "model/v0.2", "model/v0.3"]  # what _history() makes
@@ -105,10 +105,6 @@ def normalized(value: Any, side: Side) -> Any:
     if isinstance(value, str):
         return value.replace(str(side.base), "<BASE>")
     return value
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout  # fmt: skip
 
 
 def state(side: Side) -> dict[str, Any]:

@@ -33,6 +33,7 @@ class TransferRecorder(NoProgress):
 
 
 @pytest.mark.s3
+@pytest.mark.slow
 def test_tag_and_push_report_bytes(tmp_path: Path, s3_user_config: str) -> None:
     repo = init_repository(team="acme", model="big", path=tmp_path / "big")
     size = 80 << 20  # above the 64 MiB threshold for hashing progress

@@ -5,7 +5,6 @@ HEAD. Real git, two clones, the local default storage."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,7 @@ from cpv import ModelCheckpoints
 from cpv.domain.errors import DirtyWorkspaceError, InjectedFault
 from cpv.ops.pull import clone, pull
 from cpv.ops.push import push
-from tests.conftest import repo_snapshot, write_checkpoint
-
-
-def git(repo: Path | str, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
+from tests.conftest import git, repo_snapshot, write_checkpoint
 
 
 def log_lines(text: str) -> list[dict[str, object]]:

@@ -15,15 +15,9 @@ from cpv import ModelCheckpoints
 from cpv.core.transaction import Intent, Journal, transaction
 from cpv.domain.errors import GitError, JournalReplayError
 from cpv.ops.repair import repair
-from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
+from tests.conftest import git, repo_snapshot, run_cpv, write_checkpoint
 
 HINT = "Run `cpv repair` to see it, `cpv repair --discard` to drop it."
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout.strip()
 
 
 def _one_error(proc: subprocess.CompletedProcess[str]) -> str:
@@ -41,7 +35,7 @@ def wedged(repo: Path) -> Path:
     write_checkpoint(repo, b"v1")
     ModelCheckpoints(repo).tag(metrics={"loss": 0.5})
     write_checkpoint(repo, b"v2")
-    head = git(repo, "rev-parse", "HEAD")
+    head = git(repo, "rev-parse", "HEAD").strip()
     Journal(repo / ".git").begin(
         **Intent(op="tag", head=head, paths=["../outside.dvc"], tags=["model/v0.2"]).to_json()
     )
@@ -77,7 +71,7 @@ def test_repair_shows_the_journal_and_changes_nothing(wedged: Path) -> None:
     assert shown["pending"] is True and shown["readable"] is True
     assert shown["op"] == "tag" and shown["tags"] == ["model/v0.2"]
     assert shown["files"] == ["../outside.dvc"]
-    assert shown["head"] == git(wedged, "rev-parse", "HEAD")
+    assert shown["head"] == git(wedged, "rev-parse", "HEAD").strip()
     assert shown["started"] and shown["pid"]
     assert shown["discarded_to"] is None
     text = run_cpv("repair", cwd=wedged).stdout
@@ -139,7 +133,12 @@ def test_a_tag_ref_held_by_another_process(repo: Path) -> None:
     assert repo_snapshot(repo) == before
     lock.unlink()
     run_cpv("tag", "--kind", "all", cwd=repo)  # the replay succeeds now, then the version is made
-    assert git(repo, "tag").split() == ["data/v0.1", "data/v0.2", "model/v0.1", "model/v0.2"]
+    assert git(repo, "tag").strip().split() == [
+        "data/v0.1",
+        "data/v0.2",
+        "model/v0.1",
+        "model/v0.2",
+    ]
 
 
 def test_a_rollback_that_fails_in_process_keeps_the_journal(tmp_path: Path) -> None:

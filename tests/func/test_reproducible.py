@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,7 @@ from cpv import CombinedCheckpoints, ModelCheckpoints
 from cpv.domain.errors import ConfigError, InjectedFault, NothingToTagError
 from cpv.domain.metadata import decode_tag_message
 from cpv.settings.config import load_repo_config
-from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
+from tests.conftest import git, repo_snapshot, run_cpv, write_checkpoint
 
 
 def commit_files(repo: Path, files: dict[str, str]) -> None:

@@ -17,13 +17,7 @@ from cpv import ModelCheckpoints
 from cpv.domain.paths import cpv_home
 from cpv.ops.init import init_repository
 from cpv.settings.config import StorageSettings, UserConfig, save_user_config
-from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
+from tests.conftest import git, repo_snapshot, run_cpv, write_checkpoint
 
 
 def _configure_s3(endpoint: str, bucket: str) -> None:

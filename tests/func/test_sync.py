@@ -14,13 +14,7 @@ from cpv.domain.errors import InjectedFault
 from cpv.ops.init import init_repository
 from cpv.ops.pull import clone, pull
 from cpv.ops.push import push
-from tests.conftest import write_checkpoint
-
-
-def git(repo: Path | str, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
+from tests.conftest import git, write_checkpoint
 
 
 def remote_tags(bare: str) -> list[str]:

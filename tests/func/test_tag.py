@@ -1,20 +1,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from cpv import CombinedCheckpoints, DataCheckpoints, ModelCheckpoints
 from cpv.domain.errors import NothingToTagError, UsageError, VersionExistsError
-from tests.conftest import write_checkpoint
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
+from tests.conftest import git, write_checkpoint
 
 
 def test_init_layout(repo: Path) -> None:

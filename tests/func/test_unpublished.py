@@ -5,19 +5,12 @@ commits), in text and `--json`, and finding out changes nothing (real git remote
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from cpv import ModelCheckpoints
 from cpv.ops.pull import clone
-from tests.conftest import repo_snapshot, run_cpv, write_checkpoint
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
+from tests.conftest import git, repo_snapshot, run_cpv, write_checkpoint
 
 
 def _published(repo: Path, versions: int = 2) -> ModelCheckpoints:

@@ -25,6 +25,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("created", ["after", "before"])
 def test_two_gloo_processes_make_one_version_per_save(
     integ_repo: Path, tmp_path: Path, created: str

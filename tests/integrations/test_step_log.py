@@ -3,20 +3,14 @@ the commit of the run's next version, just before its line; no torch needed."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from cpv.api.managers import ModelCheckpoints
 from cpv.integrations import versioning
 from cpv.integrations._steps import StepLog
+from tests.conftest import git as _git
 
 from .conftest import metrics_log, step_lines
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
 
 
 def test_steps_are_committed_with_the_next_version_and_name_its_run(

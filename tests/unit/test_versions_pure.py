@@ -126,16 +126,28 @@ def test_next_after_rejects_an_unknown_part_even_without_a_latest_version() -> N
         Version.next_after(None, "patch")
 
 
-@pytest.mark.parametrize(("start", "part"), [("v999999.0", "major"), ("v0.999999", "minor")])
-def test_a_bumped_version_can_be_parsed_back(start: str, part: str) -> None:
+@pytest.mark.parametrize(
+    ("start", "part", "expected"),
+    [
+        ("v999998.0", "major", "v999999.0"),
+        ("v0.999998", "minor", "v0.999999"),
+        ("v0.1", "minor", "v0.2"),
+    ],
+)
+def test_a_bumped_version_can_be_parsed_back(start: str, part: str, expected: str) -> None:
     """Every version cpv hands out must survive its own tag name: otherwise the tag it makes
     is unreadable (``parse_tag_name`` ignores it, ``VersionRecord.parsed_version`` raises)."""
-    try:
-        bumped = Version.parse(start).bump(part)
-    except InvalidNameError:
-        return  # refusing to go past the ceiling is fine
+    bumped = Version.parse(start).bump(part)
+    assert str(bumped) == expected
     assert Version.parse(str(bumped)) == bumped
     assert parse_tag_name(tag_name(Kind.MODEL, bumped)) == (Kind.MODEL, bumped)
+
+
+@pytest.mark.parametrize(("start", "part"), [("v999999.0", "major"), ("v0.999999", "minor")])
+def test_a_bump_past_the_ceiling_is_refused(start: str, part: str) -> None:
+    """Past the largest part a tag name can carry, a bump is refused, never wrapped."""
+    with pytest.raises(InvalidNameError):
+        Version.parse(start).bump(part)
 
 
 def test_kind_text() -> None:
