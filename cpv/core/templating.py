@@ -54,7 +54,7 @@ def templates_root() -> Path:
     env = os.environ.get("CPV_TEMPLATES_DIR")
     if env:
         return Path(env).expanduser()
-    package_dir = Path(__file__).resolve().parent
+    package_dir = Path(__file__).resolve().parents[1]  # cpv/, above cpv/core/
     for candidate in (package_dir / "templates", package_dir.parent / "templates"):
         if candidate.is_dir():
             return candidate
