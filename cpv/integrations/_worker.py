@@ -5,7 +5,7 @@ Guarantees, in order of importance:
 * **Each version carries the bytes of its own save.** :meth:`VersionWorker.snapshot`
   copies the save into a private folder inside ``.git`` *at save time*, on the training
   thread (the kernel's copy, no Python buffers). The worker versions that copy
-  (:func:`cpv.ops.snapshot.tag_snapshot`): it hashes it, moves its files into the DVC cache
+  (:func:`cpv.core.snapshots.tag_snapshot`): it hashes it, moves its files into the DVC cache
   and commits the pointer. It never reads, writes or hashes the folder the loop saves into.
 * **Every save is accounted for**: versioned, unchanged (with the version it matches) or
   failed with its reason (see :class:`VersioningReport`). No save is dropped: when the
