@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from cpv.domain.errors import CpvError, os_error
+from cpv.domain.errors import CpvError
+from cpv.domain.os_errors import os_error
 
 #: DVC's loggers. Nothing they say reaches the terminal or the host program's handlers.
 _LOGGERS = ("dvc", "dvc_data", "dvc_objects", "dvc_s3")

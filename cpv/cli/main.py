@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cpv._version import __version__
-from cpv.domain.errors import EXIT_ERROR, EXIT_INTERRUPTED, CpvError, UsageError, os_error
+from cpv.domain.errors import EXIT_ERROR, EXIT_INTERRUPTED, CpvError, UsageError
+from cpv.domain.os_errors import os_error
 
 if TYPE_CHECKING:
     from cpv.api.managers import CheckpointManager
