@@ -247,3 +247,31 @@ def test_the_version_is_stated_once_more_in_pyproject_only() -> None:
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["version"] == __version__
+
+
+def longest_chain(edges: dict[str, set[str]], start: str) -> list[str]:
+    """The longest import chain from ``start`` (the graph has no cycle: the test above)."""
+    memo: dict[str, list[str]] = {}
+
+    def walk(m: str) -> list[str]:
+        if m not in memo:
+            memo[m] = [m] + max((walk(t) for t in edges[m]), key=len, default=[])
+        return memo[m]
+
+    return walk(start)
+
+
+if __name__ == "__main__":  # python tests/unit/test_layers.py: the figures of the layout
+    from collections import Counter
+
+    graph = internal_edges()
+    per_folder = Counter(str(p.parent.relative_to(ROOT)) for p in MODULES.values())
+    print("modules per folder:", dict(sorted(per_folder.items())))
+    print("import cycles:", len(cycles(graph)))
+    print("imports up the layers:", sum(layer_of(t) > layer_of(m) for m in graph for t in graph[m]))
+    print("op -> op imports:", sum(_is_op(m) and _is_op(t) for m in graph for t in graph[m]))
+    for start in ("cpv.cli.commands.sync", "cpv.ops.push"):
+        chain = longest_chain(graph, start)
+        folders = [str(MODULES[m].parent.relative_to(ROOT)) for m in chain]
+        hops = [f for i, f in enumerate(folders) if i == 0 or folders[i - 1] != f]
+        print(f"longest import chain from {start}: {len(chain)} modules; {' -> '.join(hops)}")
