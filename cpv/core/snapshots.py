@@ -31,6 +31,7 @@ from cpv.domain.metadata import VersionRecord
 from cpv.domain.params import recorded as recorded_params
 from cpv.domain.results import TagResult
 from cpv.domain.versions import Kind, Version, tag_name
+from cpv.objects import compact
 from cpv.objects import layout as objects
 
 #: (relpath, size, mtime_ns, inode) -> md5 of files already hashed (see objects.hash_tree)
@@ -80,12 +81,49 @@ def tag_snapshot(
         raise NothingToTagError(
             "nothing to tag: the checkpoint has no files", hint="Save the checkpoint first."
         )
+    copies: dict[str, Path] = {}
+    try:
+        content = _compacted(repo, snap, tree, copies)
+        return _tag_content(repo, snap, content, request, known=known, copies=copies)
+    finally:
+        compact.discard(copies)
+
+
+def _compacted(
+    repo: ModelRepo, snap: objects.Snapshot, tree: objects.Tree, copies: dict[str, Path]
+) -> objects.Tree | compact.Compacted:
+    """``tree``, or in a compact model its compact tree (objects staged in ``copies``);
+    outside the lock: the snapshot is ours alone."""
+    settings = repo.config.storage
+    if settings.layout != "compact":
+        return tree
+    return compact.compact(
+        tree,
+        folder=repo.root / repo.path_of(Kind.MODEL),
+        cache=objects.cache_dir(repo.root),
+        copies=copies,
+        compress=settings.compress == "zstd",
+        level=settings.level,
+        opener=compact.snapshot_opener(snap),
+    )
+
+
+def _tag_content(
+    repo: ModelRepo,
+    snap: objects.Snapshot,
+    content: objects.Tree | compact.Compacted,
+    request: TagRequest,
+    *,
+    known: StatCache | None,
+    copies: dict[str, Path],
+) -> TagResult:
+    tree = content.tree if isinstance(content, compact.Compacted) else content
     with repo.locked() as repairs:
         repo.git.current_branch()  # a detached HEAD would leave the version on no branch
         records = repo.records()
         latest = latest_of(records, Kind.MODEL)
-        if not request.force and latest is not None and latest.content_hash == tree.hash:
-            return TagResult(records=[latest], created=False, repaired=repairs)
+        if not request.force and compact.same_files(latest, content):
+            return TagResult(records=[latest], created=False, repaired=repairs)  # type: ignore[list-item]
         version = choose_version(
             records,
             (Kind.MODEL,),
@@ -95,13 +133,17 @@ def tag_snapshot(
             force=request.force,
             foreign=repo.foreign_tags,
         )
-        record = _record(repo, tree, request, version, data_lineage(repo, records, known))
+        record = _record(repo, content, request, version, data_lineage(repo, records, known))
         if request.dry_run:
             note_dirty(repo, [record])
             return TagResult(records=[record], created=True, dry_run=True, repaired=repairs)
 
         def store(repo: ModelRepo, plans: list[VersionRecord]) -> None:
-            snap.store(objects.cache_dir(repo.root), tree)
+            if isinstance(content, compact.Compacted):
+                compact.store_compacted(objects.cache_dir(repo.root), content, copies)
+                snap.discard()
+            else:
+                snap.store(objects.cache_dir(repo.root), tree)
             pointer = repo.root / repo.pointer_of(Kind.MODEL)
             pointer.write_text(objects.pointer_text(repo.path_of(Kind.MODEL), tree))
             fault_point("after_add")
@@ -111,7 +153,11 @@ def tag_snapshot(
 
 
 def _record(
-    repo: ModelRepo, tree: objects.Tree, request: TagRequest, version: Version, data: str | None
+    repo: ModelRepo,
+    tree: objects.Tree | compact.Compacted,
+    request: TagRequest,
+    version: Version,
+    data: str | None,
 ) -> VersionRecord:
     return VersionRecord(
         kind=Kind.MODEL,
@@ -128,6 +174,7 @@ def _record(
         path=repo.path_of(Kind.MODEL),
         data_version=data,
         distributed=request.distributed,
+        compact=compact.layout_of(tree, compress=repo.config.storage.compress),
     )
 
 

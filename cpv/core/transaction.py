@@ -32,6 +32,9 @@ from filelock import FileLock, Timeout
 from cpv._dvc import repo as _dvc
 from cpv.domain.errors import CpvError, JournalReplayError, LockTimeoutError
 from cpv.domain.progress import current as current_progress
+from cpv.objects.checkout import checkout_tree, load_tree
+from cpv.objects.compact import is_compact
+from cpv.objects.layout import cache_dir, object_path
 from cpv.settings.config import lock_timeout
 
 if TYPE_CHECKING:
@@ -196,9 +199,22 @@ def rollback(repo: ModelRepo, intent: Intent) -> list[str]:
     repo.git.set_index_entries(intent.index)
     for pointer in intent.checkout:
         if (repo.root / pointer).exists():
-            _dvc.checkout(repo.root, pointer)
+            _check_out(repo, pointer)
     repairs.append(f"rolled back an interrupted {intent.op}")
     return repairs
+
+
+def _check_out(repo: ModelRepo, pointer: str) -> None:
+    """Put back the bytes ``pointer`` names: a compact version's files rebuilt by cpv (DVC
+    would write its recipes and segments), anything else through DVC."""
+    content = _dvc.parse_pointer((repo.root / pointer).read_text(), where=pointer)
+    cache = cache_dir(repo.root)
+    listing = object_path(cache, content.hash) if content.hash.endswith(".dir") else None
+    if listing is not None and listing.is_file():
+        if is_compact(load_tree(cache, content.hash, where=pointer)):
+            checkout_tree(cache, content.hash, repo.root / pointer.removesuffix(".dvc"))
+            return
+    _dvc.checkout(repo.root, pointer)
 
 
 def _reason(exc: BaseException) -> str:

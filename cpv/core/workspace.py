@@ -29,7 +29,7 @@ def dirty_kinds(repo: ModelRepo, kinds: Sequence[Kind]) -> list[str]:
     """Unsaved work: edited pointer files, or workspace bytes that are neither HEAD's
     nor any version's (a workspace holding a known version loses nothing when replaced)."""
     dirty = []
-    known = {(r.kind, r.content_hash) for r in repo.records()}
+    known = {(r.kind, r.files_hash) for r in repo.records()}
     for kind in kinds:
         pointer = repo.pointer_of(kind)
         if repo.git.changed_paths([pointer]):

@@ -51,6 +51,17 @@ class ShardLayout(BaseModel):
     ranks: Annotated[list[RankShards], Field(max_length=MAX_RANKS)] = Field(default_factory=list)
 
 
+class CompactLayout(BaseModel):
+    """How a compact version stores its files (``cpv.yaml`` ``storage: {layout: compact}``):
+    as recipes and tensor segments (:mod:`cpv.objects.compact`)."""
+
+    files_hash: str = Field(
+        pattern=r"^[0-9a-f]{32}\.dir$", description="the .dir hash of its files"
+    )
+    stored_bytes: Count = 0
+    compress: str = Field(default="none", pattern=r"^[a-z0-9-]{1,20}$")
+
+
 class VersionRecord(BaseModel):
     """One published (or local) version of a model's weights or its data."""
 
@@ -79,6 +90,9 @@ class VersionRecord(BaseModel):
     dirty: bool = False
     dirty_paths: list[str] = Field(default_factory=list)
     dirty_count: Count = 0
+    #: a compact version: the hash of the files it rebuilds (``content_hash`` names its
+    #: recipes and segments)
+    compact: CompactLayout | None = None
     schema_: int = Field(default=SCHEMA, alias="schema")
     #: a save by many ranks (see :mod:`cpv.objects.shards`): the world size and each rank's files
     distributed: ShardLayout | None = None
@@ -87,6 +101,11 @@ class VersionRecord(BaseModel):
     #: read time only: the removal marker (action, by, at, remote, …) when its bytes were
     #: removed on purpose (``cpv gc`` / ``cpv delete``)
     removed: dict[str, Any] | None = None
+
+    @property
+    def files_hash(self) -> str:
+        """The hash a workspace holding this version's files has."""
+        return self.compact.files_hash if self.compact else self.content_hash
 
     @field_validator("params", mode="before")
     @classmethod
@@ -190,7 +209,9 @@ def encode_tag_message(record: VersionRecord) -> str:
     summary = f"{record.kind.value} {record.version}"
     if record.message:
         summary += f": {record.message.splitlines()[0][:200]}"
-    skip = {"commit", "aliases", "removed"} | ({"distributed"} if not record.distributed else set())
+    # a field a version does not use is not written (older records stay as they were)
+    unset = {name for name in ("distributed", "compact") if getattr(record, name) is None}
+    skip = {"commit", "aliases", "removed", *unset}
     body = record.model_dump(mode="json", by_alias=True, exclude=skip)
     return tag_message(summary, _MARKER, body)
 

@@ -20,7 +20,9 @@ from typing import Any
 
 from cpv.domain.errors import IntegrityError, InvalidObjectIdError
 from cpv.domain.oids import listing_entries
+from cpv.objects.compact import Planned, plan_checkout
 from cpv.objects.layout import FileEntry, Tree, copy_file, object_path
+from cpv.tensors.compose import rebuild_file
 
 #: Cache objects this process wrote moments ago after checking them against their md5
 #: (path, inode, mtime): putting those in a workspace needs no second hash.
@@ -133,35 +135,52 @@ def _inside(dest: Path, target: Path) -> None:
         )
 
 
+def _put(cache: Path, planned: Planned, tmp: Path, *, dest: Path, where: str) -> None:
+    """Write one file of a version to ``tmp``: its object copied and hashed, or (compact)
+    rebuilt from its segments; either way checked against its md5."""
+    entry = planned.entry
+    if planned.recipe is not None:
+        rebuild_file(
+            planned.recipe,
+            read=lambda oid: object_path(cache, oid).read_bytes(),
+            dest=tmp,
+            where=f"{where}: {entry.relpath}",
+        )
+        return
+    source = object_path(cache, entry.md5)
+    if _verified(source):  # downloaded and checked by this very command
+        copy_file(source, tmp)
+    elif copy_hashed(source, tmp) != entry.md5:
+        raise IntegrityError(
+            f"{dest.name}/{entry.relpath}: the cached object {entry.md5} is corrupt; "
+            f"{dest.name}/ was left as it was",
+            hint="Run `cpv verify --deep --repair`: it sets the corrupt copy aside and "
+            "fetches it again from the storage.",
+        )
+
+
 def checkout_tree(cache: Path, dir_hash: str, dest: Path, *, where: str = "") -> Tree:
-    """Make ``dest`` hold exactly the version ``dir_hash`` (copies, never links); its tree.
+    """Make ``dest`` hold exactly the version ``dir_hash`` (copies, never links); the tree of
+    the files it holds then (a compact version's files rebuilt: :mod:`cpv.objects.compact`).
 
     Raises:
         IntegrityError: a cached object does not match its md5 (``dest`` is untouched).
         MissingDataError / OSError: an object is missing, or the disk is full.
     """
-    tree = load_tree(cache, dir_hash, where=where)
+    plan = plan_checkout(cache, load_tree(cache, dir_hash, where=where), where=where or dir_hash)
+    tree = Tree(tuple(p.entry for p in plan))
     staged: list[tuple[Path, Path]] = []
     before = {dest, *(p for p in dest.rglob("*") if p.is_dir())} if dest.exists() else set()
     done = False
     try:
-        for entry in tree.entries:
-            target = dest / entry.relpath
+        for planned in plan:
+            target = dest / planned.entry.relpath
             _inside(dest, target)
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
             staged.append((tmp, target))
-            source = object_path(cache, entry.md5)
-            if _verified(source):  # downloaded and checked by this very command
-                copy_file(source, tmp)
-            elif copy_hashed(source, tmp) != entry.md5:
-                raise IntegrityError(
-                    f"{dest.name}/{entry.relpath}: the cached object {entry.md5} is corrupt; "
-                    f"{dest.name}/ was left as it was",
-                    hint="Run `cpv verify --deep --repair`: it sets the corrupt copy aside and "
-                    "fetches it again from the storage.",
-                )
-        wanted = {e.relpath for e in tree.entries}
+            _put(cache, planned, tmp, dest=dest, where=where or dir_hash)
+        wanted = {p.entry.relpath for p in plan}
         for dirpath, _dirs, names in os.walk(dest):
             for name in names:
                 full = Path(dirpath) / name

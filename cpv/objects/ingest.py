@@ -23,6 +23,7 @@ from pathlib import Path
 
 from cpv.domain.progress import current as current_progress
 from cpv.objects.checkout import copy_hashed
+from cpv.objects.compact import Compacted, compact
 from cpv.objects.layout import FileEntry, Tree, file_md5, files_of, object_path, place_object
 
 _STAT_CACHE = "stat-cache.json"
@@ -48,6 +49,23 @@ class Staged:
         for tmp in self.copies.values():
             tmp.unlink(missing_ok=True)
         self.copies.clear()
+
+
+def compact_staged(
+    staged: Staged, folder: Path, cache: Path, *, compress: bool, level: int
+) -> Compacted:
+    """Turn a staged folder into its compact version (:mod:`cpv.objects.compact`): the checkpoint
+    files' segments and recipes are staged in place of their whole copies."""
+    result = compact(
+        staged.tree,
+        folder=folder,
+        cache=cache,
+        copies=staged.copies,
+        compress=compress,
+        level=level,
+    )
+    staged.tree = result.tree
+    return result
 
 
 def has_ignore_rules(repo_root: Path) -> bool:

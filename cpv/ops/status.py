@@ -33,9 +33,9 @@ def status(
         current = currents[kind]
         has_files = current is not None and current.size > 0
         holds = next(
-            (r.version for r in reversed(mine) if current and r.content_hash == current.hash), None
+            (r.version for r in reversed(mine) if current and r.files_hash == current.hash), None
         )
-        changed = has_files and (latest is None or latest.content_hash != current.hash)  # type: ignore[union-attr]
+        changed = has_files and (latest is None or latest.files_hash != current.hash)  # type: ignore[union-attr]
         out.append(
             KindStatus(
                 kind=kind.value,

@@ -33,6 +33,7 @@ from cpv.domain.results import TagResult
 from cpv.domain.versions import Kind, Version, tag_name
 from cpv.notify.announce import announces
 from cpv.objects import ingest
+from cpv.objects.compact import layout_of, same_files
 from cpv.objects.layout import Snapshot, cache_dir, pointer_text, refuse_escaping_links
 
 
@@ -75,7 +76,16 @@ def tag_versions(
             cache = cache_dir(repo.root)
             for k in kinds:
                 staged[k] = ingest.stage_folder(repo.root / repo.path_of(k), cache, stat_cache)
-            trees = {k: s.tree for k, s in staged.items()}
+            trees: dict[Kind, Any] = {k: s.tree for k, s in staged.items()}
+            layout = repo.config.storage
+            if Kind.MODEL in staged and layout.layout == "compact":
+                trees[Kind.MODEL] = ingest.compact_staged(
+                    staged[Kind.MODEL],
+                    repo.root / repo.path_of(Kind.MODEL),
+                    cache,
+                    compress=layout.compress == "zstd",
+                    level=layout.level,
+                )
             return _tag(repo, kinds, request, trees, repairs, _store_staged(staged))
         finally:
             for s in staged.values():
@@ -94,7 +104,7 @@ def _tag(
     """Make the version of ``current`` (the hashed content of each kind) unless unchanged."""
     all_records = repo.records()
     latest = {k: latest_of(all_records, k) for k in kinds}
-    changed = {k: latest[k] is None or latest[k].content_hash != current[k].hash for k in kinds}  # type: ignore[union-attr]
+    changed = {k: not same_files(latest[k], current[k]) for k in kinds}
     if not request.force and not any(changed.values()):
         return TagResult(records=[latest[k] for k in kinds], created=False, repaired=repairs)  # type: ignore[misc]
     new_version = choose_version(
@@ -161,6 +171,7 @@ def _plan_records(
             params=params,
             path=repo.path_of(kind),
             data_version=data_version if kind is Kind.MODEL else None,
+            compact=layout_of(content, compress=repo.config.storage.compress),
         )
         if kind is Kind.DATA:
             samples = count_samples(repo.root / repo.path_of(kind), repo.config.data_splits)

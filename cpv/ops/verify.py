@@ -23,10 +23,18 @@ from cpv._dvc import repo as _dvc
 from cpv.core.refs import resolve_arg
 from cpv.core.removal import removed_markers
 from cpv.core.repo import ModelRepo
-from cpv.domain.errors import IntegrityError, InvalidObjectIdError, MissingDataError, UsageError
+from cpv.domain.errors import (
+    IntegrityError,
+    InvalidObjectIdError,
+    MissingDataError,
+    RecipeError,
+    UsageError,
+)
 from cpv.domain.metadata import VersionRecord
 from cpv.domain.results import VerifiedVersion, VerifyResult
 from cpv.domain.versions import Kind
+from cpv.objects.checkout import load_tree
+from cpv.objects.compact import check_rebuilt
 from cpv.objects.layout import cache_dir, file_md5, object_path
 from cpv.objects.store import ObjectStore
 from cpv.objects.transfer import ListingFn, Needed, Pointer, needed_objects, pointers_at, store_for
@@ -66,9 +74,21 @@ def verify(
                 checked = _check(cache, store, present, pointers, deep=deep, repair=repair)
             except InvalidObjectIdError as exc:  # refused, untouched: the rest go on
                 checked = VerifiedVersion(version=record.tag, refused=exc.message)
+            if deep and record.compact is not None and checked.ok:
+                _check_rebuilt(cache, record, checked)
             checked.version = record.tag
             result.versions.append(checked)
         return result
+
+
+def _check_rebuilt(cache: Path, record: VersionRecord, checked: VerifiedVersion) -> None:
+    """A compact version, deep: its files rebuilt from their checked segments (written
+    nowhere) must hash to what was saved; a recipe that does not is a corrupt place."""
+    try:
+        tree = load_tree(cache, record.content_hash, where=record.tag)
+        check_rebuilt(cache, tree, where=record.tag)
+    except RecipeError as exc:
+        checked.missing_local.append(exc.message)
 
 
 def _chosen(

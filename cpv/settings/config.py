@@ -156,6 +156,21 @@ class Retention(_Strict):
     keep_days: int | None = Field(default=None, ge=0)
 
 
+class ModelStorage(_Strict):
+    """``cpv.yaml`` ``storage:``: how a version's checkpoint files are stored. ``compact``
+    stores each tensor once across versions (``cpv pull`` rebuilds the files; plain ``dvc
+    pull`` gets recipes and segments), ``compress: zstd`` compresses them losslessly
+    (docs/storage.md, "Compact mode")."""
+
+    layout: Literal["files", "compact"] = "files"
+    compress: Literal["none", "zstd"] = "none"
+    level: int = Field(default=1, ge=1, le=19)
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.compress != "none" and self.layout != "compact":
+            raise ValueError("storage: compress needs layout: compact")
+
+
 class RepoConfig(_Strict):
     """``cpv.yaml``: what this repository versions."""
 
@@ -171,6 +186,7 @@ class RepoConfig(_Strict):
     retention: Retention | None = None
     #: Per alias: what a version must show before ``cpv promote`` points the alias at it.
     promotion: dict[str, PromotionRule] | None = None
+    storage: ModelStorage = Field(default_factory=ModelStorage)
 
     def model_post_init(self, __context: Any) -> None:
         validate_name(self.team, what="team")

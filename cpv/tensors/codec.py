@@ -51,7 +51,7 @@ def pays(raw: int, stored: int) -> bool:
     return stored <= raw * (1 - MIN_SAVING)
 
 
-def encode(data: bytes, *, width: int, level: int = 3) -> tuple[str, bytes]:
+def encode(data: bytes, *, width: int, level: int = 1) -> tuple[str, bytes]:
     """(codec, stored bytes) of ``data``: byte planes when ``width`` > 1 and they pay, else
     one zstd frame when it pays, else ``raw`` (``data`` itself)."""
     if not data:
@@ -94,13 +94,14 @@ def _planes(data: bytes, width: int, level: int) -> bytes:
     return b"".join(head + bodies)
 
 
-def decode(codec: str, blob: bytes, *, size: int, where: str) -> bytes:
+def decode(codec: str, blob: bytes, *, size: int, where: str) -> bytes | memoryview:
     """The ``size`` bytes ``blob`` (stored with ``codec``) holds.
 
     Raises:
         RecipeError: the blob is not what its codec writes, or does not decode to ``size``
             bytes.
     """
+    out: bytes | memoryview
     if codec == "raw":
         out = blob
     elif codec == "zstd":
@@ -127,7 +128,7 @@ def _unzstd(frame: bytes | memoryview, size: int, where: str) -> bytes:
         raise RecipeError(f"{where}: a compressed segment is damaged ({exc})", where=where) from exc
 
 
-def _unplanes(blob: bytes, width: int, size: int, where: str) -> bytes:
+def _unplanes(blob: bytes, width: int, size: int, where: str) -> memoryview:
     import numpy as np
 
     head = 5 + 9 * width
@@ -149,4 +150,4 @@ def _unplanes(blob: bytes, width: int, size: int, where: str) -> bytes:
         at += length
     if at != len(blob):
         raise RecipeError(f"{where}: a byte-plane segment has trailing bytes", where=where)
-    return out.tobytes()
+    return memoryview(out.data).cast("B")  # the interleaved bytes, not copied again

@@ -31,28 +31,37 @@ def md5_of(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def decompose(path: Path, *, put: Put, compress: bool = False, level: int = 3) -> Recipe:
-    """The recipe of the file at ``path``; every object it names has been ``put``.
+def decompose(
+    source: Path | BinaryIO, *, put: Put, compress: bool = False, level: int = 1
+) -> Recipe:
+    """The recipe of the file at ``source`` (a path, or a seekable file open for reading);
+    every object it names has been ``put``.
 
     ``compress``: encode tensors (byte planes + zstd) and large non-tensor segments (zstd)
     where it pays; needs the ``compact`` extra (:func:`cpv.tensors.codec.require`).
     """
     if compress:
         codec.require()
+    if isinstance(source, Path):
+        with open(source, "rb") as fh:
+            return _decompose(fh, source.name, put=put, compress=compress, level=level)
+    return _decompose(source, "the file", put=put, compress=compress, level=level)
+
+
+def _decompose(fh: BinaryIO, name: str, *, put: Put, compress: bool, level: int) -> Recipe:
     digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        size = fh.seek(0, 2)
-        fmt, spans = spans_of(fh, size)
-        segments = []
-        fh.seek(0)
-        for span in spans:
-            data = fh.read(span.size)
-            if len(data) != span.size:
-                raise RecipeError(f"{path.name} changed while it was read", where=str(path))
-            digest.update(data)
-            segments.append(_segment(span, data, put=put, compress=compress, level=level))
-        if fh.read(1):
-            raise RecipeError(f"{path.name} grew while it was read", where=str(path))
+    size = fh.seek(0, 2)
+    fmt, spans = spans_of(fh, size)
+    segments = []
+    fh.seek(0)
+    for span in spans:
+        data = fh.read(span.size)
+        if len(data) != span.size:
+            raise RecipeError(f"{name} changed while it was read", where=name)
+        digest.update(data)
+        segments.append(_segment(span, data, put=put, compress=compress, level=level))
+    if fh.read(1):
+        raise RecipeError(f"{name} grew while it was read", where=name)
     return Recipe(md5=digest.hexdigest(), size=size, format=fmt, segments=segments)
 
 
@@ -67,8 +76,8 @@ def _segment(span: Span, data: bytes, *, put: Put, compress: bool, level: int) -
     return Segment(size=len(data), oid=oid, codec=name, stored=len(stored), tensor=span.tensor)
 
 
-def rebuild(recipe: Recipe, *, read: Read, out: BinaryIO, where: str) -> None:
-    """Write the file ``recipe`` describes into ``out``, then check it.
+def rebuild(recipe: Recipe, *, read: Read, out: BinaryIO | None, where: str) -> None:
+    """Write the file ``recipe`` describes into ``out`` (None: only check it), then check it.
 
     Raises:
         RecipeError: a segment does not decode to its size, an object is not the one
@@ -78,6 +87,7 @@ def rebuild(recipe: Recipe, *, read: Read, out: BinaryIO, where: str) -> None:
     digest = hashlib.md5(usedforsecurity=False)
     written = 0
     for seg in recipe.segments:
+        data: bytes | memoryview
         if seg.oid is None:
             data = seg.data()
         else:
@@ -90,7 +100,8 @@ def rebuild(recipe: Recipe, *, read: Read, out: BinaryIO, where: str) -> None:
                 )
             data = codec.decode(seg.codec, blob, size=seg.size, where=where)
         digest.update(data)
-        out.write(data)
+        if out is not None:
+            out.write(data)
         written += len(data)
     if written != recipe.size or digest.hexdigest() != recipe.md5:
         raise RecipeError(

@@ -60,20 +60,24 @@ def spans_of(
 
 
 def cover(tensors: Iterable[Span], size: int) -> list[Span]:
-    """``tensors`` (inside ``size``, not overlapping), cut to :data:`MAX_PIECE`, with the
-    bytes between them as non-tensor spans: together exactly ``[0, size)``."""
+    """``tensors`` (inside ``size``, not overlapping) with the bytes between them as
+    non-tensor spans, all cut to :data:`MAX_PIECE`: together exactly ``[0, size)``."""
     out: list[Span] = []
     at = 0
-    for span in sorted(tensors, key=lambda s: s.offset):
-        if span.offset > at:
-            out.append(Span(at, span.offset - at))
-        for start in range(span.offset, span.offset + span.size, MAX_PIECE):
-            end = min(start + MAX_PIECE, span.offset + span.size)
-            out.append(Span(start, end - start, tensor=True, width=span.width))
+    for span in [*sorted(tensors, key=lambda s: s.offset), Span(size, 0)]:
+        out += _pieces(Span(at, span.offset - at))
+        out += _pieces(span)
         at = span.offset + span.size
-    if at < size:
-        out.append(Span(at, size - at))
     return out
+
+
+def _pieces(span: Span) -> list[Span]:
+    """``span`` cut into pieces of at most :data:`MAX_PIECE` bytes (none when empty)."""
+    end = span.offset + span.size
+    return [
+        Span(start, min(start + MAX_PIECE, end) - start, tensor=span.tensor, width=span.width)
+        for start in range(span.offset, end, MAX_PIECE)
+    ]
 
 
 def _safetensors(fh: BinaryIO, size: int) -> list[Span]:

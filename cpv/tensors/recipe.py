@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from cpv.domain.errors import InvalidObjectIdError, RecipeError
 from cpv.domain.oids import check_oid
 from cpv.tensors.codec import CODECS
-from cpv.tensors.formats import MAX_PIECE, MAX_ST_HEADER
+from cpv.tensors.formats import MAX_PIECE
 
 SCHEMA = "cpv-recipe/1"
 #: A recipe file larger than this is refused unread.
@@ -31,8 +31,8 @@ MAX_RECIPE_BYTES = 32 << 20
 MAX_SEGMENTS = 1 << 20
 #: Segments up to this size live in the recipe itself, not as objects.
 INLINE_MAX = 1024
-#: No segment holds more than this (a tensor piece, or a safetensors header).
-MAX_SEGMENT = max(MAX_PIECE, MAX_ST_HEADER + 8)
+#: No segment holds more than this.
+MAX_SEGMENT = MAX_PIECE
 MAX_FILE = 1 << 44
 Format = Literal["safetensors", "torch-zip", "raw"]
 _MD5 = re.compile(r"[0-9a-f]{32}")

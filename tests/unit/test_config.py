@@ -52,3 +52,15 @@ def test_broken_repo_config_names_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_repo_config(tmp_path)
     assert "cpv.yaml" in str(err.value) and "model" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "storage",
+    ["{layout: tensors}", "{layout: compact, compress: lz4}", "{compress: zstd}", "{level: 0}"],
+)
+def test_a_storage_layout_cpv_cannot_write_is_refused(tmp_path: Path, storage: str) -> None:
+    (tmp_path / "cpv.yaml").write_text(f"team: acme\nmodel: m\nstorage: {storage}\n")
+    with pytest.raises(ConfigError, match="cpv.yaml"):
+        load_repo_config(tmp_path)
+    (tmp_path / "cpv.yaml").write_text("team: acme\nmodel: m\nstorage: {layout: compact}\n")
+    assert load_repo_config(tmp_path).storage.layout == "compact"

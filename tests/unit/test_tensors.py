@@ -143,6 +143,10 @@ def test_a_large_tensor_is_cut_into_pieces(tmp_path: Path, monkeypatch: pytest.M
     save_safetensors(path, _weights(4, n=1, size=5000))  # 20000 bytes: 5 pieces
     recipe, _ = _round_trip(path, compress=False)
     assert [s.size for s in recipe.segments if s.tensor] == [4096] * 4 + [20000 - 4 * 4096]
+    raw = tmp_path / "noise.bin"
+    raw.write_bytes(np.random.default_rng(0).bytes(10_000))
+    recipe, _ = _round_trip(raw, compress=True)
+    assert recipe.format == "raw" and [s.size for s in recipe.segments] == [4096, 4096, 1808]
 
 
 @pytest.mark.parametrize("cut", [7, 100, 5000, -1])

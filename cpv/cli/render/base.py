@@ -133,6 +133,10 @@ def record_detail(r: VersionRecord) -> None:
         rows.append(("dirty", "yes" + (f" ({named})" if named else "")))
     if r.aliases:
         rows.append(("aliases", ", ".join(r.aliases)))
+    if r.compact:  # cpv pull rebuilds its files; plain dvc pull gets recipes and segments
+        stored = _layout.human_size(r.compact.stored_bytes)
+        how = "" if r.compact.compress == "none" else f", {r.compact.compress}"
+        rows.append(("storage", f"compact (tensor segments{how}; {stored} stored)"))
     if r.removed:
         where = "locally and in the storage" if r.removed.get("remote") else "locally"
         rows.append(
