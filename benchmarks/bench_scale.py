@@ -1,0 +1,243 @@
+"""cpv at 10 / 1,000 / 10,000 versions (and 1,000 models), side by side with its floors.
+
+Each size is a model built in cpv's own format in seconds (``scale_build.py``: ``cpv init``,
+then ``git fast-import`` of what N ``cpv tag`` runs write, objects in the cache and the
+storage, pushed to the bare remote). Every command runs as a child process
+(``python -m cpv -C <repo> …``); its wall time is the median of ``--runs``, its peak RSS
+that of the child (``os.wait4``). Ratios: to the floor at the same size (``git for-each-ref``
+of the same tags with their messages, the call ``cpv list`` makes) and to the same command
+at the smallest size. Start-up: a read command on the smallest model against
+``dvc --version``. The catalog: ``cpv models --json`` over ``--models`` models in a bucket
+on moto's ThreadedMotoServer (127.0.0.1) against one boto3 ``ListObjectsV2`` pass over
+their index keys.
+
+Run:  .venv/bin/python benchmarks/bench_scale.py [--sizes 10,1000,10000] [--runs 3]
+      [--models 1000] [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import scale_build  # noqa: E402
+
+#: what ``cpv list`` asks git for (``GitRepo.list_tags``): every tag with its message
+FOR_EACH_REF = [
+    "git",
+    "for-each-ref",
+    "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(contents)%00%1e",
+    "refs/tags/model",
+    "refs/tags/data",
+]
+
+
+def _env(base: Path) -> None:
+    home = base / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(
+        CPV_HOME=str(home),
+        HOME=str(home),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@example.com",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@example.com",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        DVC_NO_ANALYTICS="1",
+    )
+
+
+_TIME = shutil.which("time", path="/usr/bin:/bin") if os.name == "posix" else None
+
+
+def run_once(args: list[str], cwd: Path | None = None) -> tuple[float, float | None]:
+    """Wall seconds and peak RSS (MB) of one child process: by ``/usr/bin/time -f %M`` where
+    it exists (the child's own peak), else by ``os.wait4`` (on Linux a forked child starts
+    from this process's peak, so small children read as this process's size), else none."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
+        wrapped = [_TIME, "-f", "%M", "-o", rss_file.name, *args] if _TIME else args
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(wrapped, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        rss: float | None = None
+        if hasattr(os, "wait4"):
+            _, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - t0
+            code = os.waitstatus_to_exitcode(status)
+            proc.returncode = code
+            # ru_maxrss: KiB on Linux, bytes on macOS
+            rss = usage.ru_maxrss / (1 << 20 if sys.platform == "darwin" else 1 << 10)
+            err = proc.stderr.read() if proc.stderr else b""
+        else:  # no wait4 (Windows): no peak RSS
+            _, err = proc.communicate()
+            seconds, code = time.perf_counter() - t0, proc.returncode
+        if _TIME and code == 0:
+            rss = int(rss_file.read().split()[-1]) / 1024
+    if code != 0:
+        raise SystemExit(f"{' '.join(args)} failed ({code}):\n{err.decode(errors='replace')}")
+    return seconds, rss
+
+
+def measure(args: list[str], runs: int, cwd: Path | None = None, before=None) -> dict:
+    times, rss = [], []
+    for _ in range(runs):
+        if before is not None:
+            before()
+        seconds, peak = run_once(args, cwd)
+        times.append(seconds)
+        if peak is not None:
+            rss.append(peak)
+    return {
+        "seconds": round(statistics.median(times), 4),
+        "min": round(min(times), 4),
+        "rss_mb": round(max(rss), 1) if rss else None,
+    }
+
+
+def _cpv(repo: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "cpv", "-C", str(repo), *args]
+
+
+def bench_size(base: Path, count: int, runs: int, metrics_log: str) -> dict:
+    """Build a ``count``-version model and time each command on it."""
+    t0 = time.perf_counter()
+    repo = scale_build.build(base / f"m{count}", count=count, metrics_log=metrics_log)
+    built = time.perf_counter() - t0
+    mid = f"v0.{max(1, count // 2)}"
+    out: dict = {"versions": count, "build_seconds": round(built, 1), "rows": {}}
+    rows = out["rows"]
+    rows["git for-each-ref (floor)"] = measure(FOR_EACH_REF, runs, repo)
+    t0 = time.perf_counter()
+    scale_build.cpv("-C", str(repo), "promote", mid, "prod", "-m", "bench")
+    rows["promote (once)"] = {"seconds": round(time.perf_counter() - t0, 4), "rss_mb": None}
+    for name, args in [
+        ("list", ["list"]),
+        ("list --json", ["list", "--json"]),
+        ("show v0.N/2", ["show", mid]),
+        ("show latest", ["show", "latest"]),
+        ("show prod (alias)", ["show", "prod"]),
+        ("status --no-remote", ["status", "--no-remote"]),
+        ("du --json", ["du", "--json"]),
+    ]:
+        rows[name] = measure(_cpv(repo, *args), runs, repo)
+    counter = iter(range(1, 1 << 30))
+
+    def new_weights() -> None:
+        (repo / "checkpoints" / "w.bin").write_bytes(b"new weights %d\n" % next(counter))
+
+    rows["tag (one new version)"] = measure(
+        _cpv(repo, "tag", "-m", "bench", "--metric", "loss=0.001"), runs, repo, new_weights
+    )
+    git_dir = repo / ".git"
+    subprocess.run(["git", "gc", "-q"], cwd=repo, check=True)
+    out["git_dir_bytes_after_gc"] = sum(p.stat().st_size for p in git_dir.rglob("*") if p.is_file())
+    return out
+
+
+def bench_startup(repo: Path, runs: int) -> dict:
+    dvc = shutil.which("dvc", path=str(Path(sys.executable).parent)) or shutil.which("dvc")
+    rows = {
+        "python -c pass": measure([sys.executable, "-c", "pass"], runs),
+        "cpv --version": measure([sys.executable, "-m", "cpv", "--version"], runs),
+        "cpv list (10 versions)": measure(_cpv(repo, "list"), runs, repo),
+        "cpv show latest (10 versions)": measure(_cpv(repo, "show", "latest"), runs, repo),
+    }
+    if dvc:
+        rows["dvc --version (floor)"] = measure([dvc, "--version"], runs)
+    return rows
+
+
+def _table(results: dict) -> str:
+    sizes = results["sizes"]
+    counts = [s["versions"] for s in sizes]
+    small = sizes[0]["rows"]
+    head = "| command | " + " | ".join(f"{n:,} versions" for n in counts) + " |"
+    lines = [head, "|---" * (len(counts) + 1) + "|"]
+    for name in small:
+        cells = []
+        for s in sizes:
+            row = s["rows"][name]
+            floor = s["rows"]["git for-each-ref (floor)"]["seconds"]
+            cell = f"{row['seconds']:.3f} s"
+            if name != "git for-each-ref (floor)":
+                cell += f" ({row['seconds'] / floor:.1f}× floor"
+                if s is not sizes[0]:
+                    cell += f", {row['seconds'] / small[name]['seconds']:.2f}× at {counts[0]}"
+                cell += ")"
+            if row.get("rss_mb"):
+                cell += f", {row['rss_mb']:.0f} MB"
+            cells.append(cell)
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    lines.append(
+        "| `.git` after `git gc` (incl. the bench's extra versions) | "
+        + " | ".join(f"{s['git_dir_bytes_after_gc'] / 1e6:.1f} MB" for s in sizes)
+        + " |"
+    )
+    lines.append("")
+    start = results["startup"]
+    floor = start.get("dvc --version (floor)", {}).get("seconds")
+    lines.append("| start-up | seconds | peak RSS |")
+    lines.append("|---|---|---|")
+    for name, row in start.items():
+        ratio = f" ({row['seconds'] / floor:.2f}× dvc --version)" if floor else ""
+        lines.append(f"| `{name}` | {row['seconds']:.3f}{ratio} | {row['rss_mb'] or '-'} MB |")
+    if "catalog" in results:
+        cat = results["catalog"]
+        lines.append("")
+        lines.append(f"| {cat['models']:,} models on moto | seconds |")
+        lines.append("|---|---|")
+        floor = cat["floor_process"]
+        for name in ("cpv models --json (first)", "cpv models --json"):
+            ratio = f"{cat[name] / floor:.2f}× floor process, {cat[name] / cat['floor_pass']:.1f}×"
+            lines.append(f"| `{name}` | {cat[name]:.3f} ({ratio} pass) |")
+        lines.append(f"| boto3 ListObjectsV2 pass, whole process (floor) | {floor:.3f} |")
+        lines.append(f"| boto3 ListObjectsV2 pass alone | {cat['floor_pass']:.3f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10,1000,10000")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--models", type=int, default=1000)
+    parser.add_argument("--metrics-log", choices=("head", "grow"), default="head")
+    parser.add_argument("--quick", action="store_true", help="10 and 50 versions, 20 models, 1 run")
+    parser.add_argument("--json", action="store_true", help="the results as JSON, no table")
+    parser.add_argument("--no-catalog", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.runs, args.models = "10,50", 1, 20
+    sizes = [int(s) for s in args.sizes.split(",")]
+    base = Path(tempfile.mkdtemp(prefix="cpv-bench-scale-"))
+    _env(base)
+    try:
+        results: dict = {"sizes": [bench_size(base, n, args.runs, args.metrics_log) for n in sizes]}
+        results["startup"] = bench_startup(base / f"m{sizes[0]}", args.runs)
+        if not args.no_catalog:
+            from scale_catalog import bench_models
+
+            results["catalog"] = bench_models(base / "catalog", args.models, args.runs)
+        results["load"] = [round(x, 2) for x in os.getloadavg()]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        print(_table(results))
+        print(f"\nruns {args.runs}; load average {results['load']} on {os.cpu_count()} CPUs")
+
+
+if __name__ == "__main__":
+    main()
