@@ -4,7 +4,7 @@ The repository is made by ``cpv init`` (its real layout, DVC config and bare git
 ``CPV_HOME``); then ``git fast-import`` writes what N runs of ``cpv tag`` would have written:
 per version a commit ``cpv: model vX.Y — …`` changing ``checkpoints.dvc`` (and
 ``metrics.log``), and the annotated tag ``model/vX.Y`` whose message is
-:func:`cpv.metadata.encode_tag_message` of the version's record. Each version's one small
+:func:`cpv.domain.metadata.encode_tag_message` of the version's record. Each version's one small
 file and its ``.dir`` listing are written to the local cache and to the storage, so ``du``
 and ``verify`` find real objects. The branch and tags are then pushed to the bare remote
 with plain git, so the versions are published.
@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from cpv.metadata import VersionRecord, encode_tag_message
-from cpv.versions import Kind
+from cpv.domain.metadata import VersionRecord, encode_tag_message
+from cpv.domain.versions import Kind
 
 IDENT = "bench <bench@example.com>"
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -45,7 +45,7 @@ def bench_models(work: Path, models: int, runs: int) -> dict:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from cpv.config import StorageSettings, UserConfig, save_user_config
+    from cpv.settings.config import StorageSettings, UserConfig, save_user_config
 
     work.mkdir(parents=True, exist_ok=True)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

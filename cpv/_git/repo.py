@@ -18,6 +18,7 @@ from cpv._git.exec import (  # noqa: F401  (the adapter's one door: callers use 
     GitFailure,
     clone,
     find_root,
+    git_bytes,
     git_error,
     git_exec,
     init_bare,
@@ -128,6 +129,39 @@ class GitRepo(HistoryMethods):
             return self.run("show", f"{rev}:{path}")
         except GitError:
             return None
+
+    def read_files(self, specs: Sequence[str]) -> list[str | None]:
+        """What :meth:`show_file` gives for each ``REV:PATH`` of ``specs`` (None: no such
+        file), read by one ``git cat-file --batch`` whatever their number."""
+        if not specs:
+            return []
+        if any("\n" in s for s in specs):  # one spec a line: such a path is never a pointer
+            return [None if "\n" in s else self.show_file(*s.split(":", 1)) for s in specs]
+        try:
+            out = git_bytes(
+                ["cat-file", "--batch"],
+                cwd=self.root,
+                stdin="".join(f"{s}\n" for s in specs).encode(),
+            )
+        except GitFailure as exc:
+            raise git_error(exc, "git cat-file") from exc
+        found: list[str | None] = []
+        at = 0
+        for _ in specs:
+            end = out.index(b"\n", at)
+            header = out[at:end].split(b" ")
+            at = end + 1
+            if len(header) != 3 or not header[2].isdigit():  # "<spec> missing"
+                found.append(None)
+                continue
+            size = int(header[2])
+            body, at = out[at : at + size], at + size + 1
+            if header[1] != b"blob":  # a folder or a submodule by that name: not a file
+                found.append(None)
+                continue
+            text = body.decode("utf-8", "replace")
+            found.append(text[:-1] if text.endswith("\n") else text)
+        return found
 
     def changed_paths(self, paths: Sequence[str]) -> list[str]:
         """Tracked paths among ``paths`` that differ from HEAD (staged or not)."""

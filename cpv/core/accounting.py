@@ -12,6 +12,7 @@ from cpv.core.repo import ModelRepo
 from cpv.domain.errors import MissingDataError
 from cpv.domain.metadata import VersionRecord
 from cpv.objects.layout import object_path
+from cpv.objects.pointers import pointer_each
 from cpv.objects.store import ObjectStore
 from cpv.objects.transfer import Pointer, needed_objects, pointers_at
 
@@ -50,6 +51,14 @@ def objects_of(repo: ModelRepo, record: VersionRecord, listings: Listings) -> se
         repo.root, record.commit, label=record.tag, only=[repo.pointer_of(record.kind)]
     )
     return _ids(pointers, listings)
+
+
+def objects_of_each(
+    repo: ModelRepo, records: Sequence[VersionRecord], listings: Listings
+) -> list[set[str]]:
+    """:func:`objects_of` of each of ``records``, their pointers read by one git call."""
+    wants = [(r.tag, r.commit, repo.pointer_of(r.kind)) for r in records]
+    return [_ids([p] if p else [], listings) for p in pointer_each(repo.root, wants)]
 
 
 def objects_at(repo: ModelRepo, rev: str, listings: Listings) -> set[str]:

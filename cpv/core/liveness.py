@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cpv.core import refs
-from cpv.core.accounting import Listings, branch_tips, objects_at, objects_of
+from cpv.core.accounting import Listings, branch_tips, objects_at, objects_of_each
 from cpv.core.remote_view import RemoteView
 from cpv.core.removal import removed_markers
 from cpv.core.repo import ModelRepo
@@ -104,12 +104,15 @@ def plan(
     repo = world.repo
     keep = _needed(world, listings, besides={(r.tag, r.commit) for r in collect})
     owner: dict[str, str] = {}
-    for record in collect:
-        for oid in sorted(objects_of(repo, record, listings) - keep):
+    for record, oids in zip(collect, objects_of_each(repo, collect, listings), strict=True):
+        for oid in sorted(oids - keep):
             owner.setdefault(oid, record.tag)
     if removed_listings is not None:  # leftovers: their listings may be gone (fine)
-        for record in world.removed:
-            for oid in sorted(objects_of(repo, record, removed_listings) - keep):
+        removed = world.removed
+        for record, oids in zip(
+            removed, objects_of_each(repo, removed, removed_listings), strict=True
+        ):
+            for oid in sorted(oids - keep):
                 owner.setdefault(oid, record.tag)
     return owner
 
@@ -125,9 +128,9 @@ def _needed(world: World, listings: Listings, *, besides: set[tuple[str, str]]) 
     """The objects every live version (but those ``besides``, as (tag, commit)) and every
     branch tip needs: what a removal keeps."""
     keep: set[str] = set()
-    for record in world.live:
-        if (record.tag, record.commit) not in besides:
-            keep |= objects_of(world.repo, record, listings)
+    live = [r for r in world.live if (r.tag, r.commit) not in besides]
+    for oids in objects_of_each(world.repo, live, listings):
+        keep |= oids
     for sha in set(world.tips.values()):
         keep |= objects_at(world.repo, sha, listings)
     return keep

@@ -191,12 +191,13 @@ def resolve_arg(
     """
     kinds = list(within or (Kind.MODEL, Kind.DATA))
     word = text.strip()
-    if word == "latest":
-        records = [r for r in _present(repo) if r.kind in kinds]
-        if not records:
+    if word == "latest":  # the newest not removed on purpose, read without the others
+        from cpv.core.removal import removed_markers
+
+        newest = repo.newest(kinds, skip=removed_markers(repo))
+        if newest is None:
             raise VersionNotFoundError("there is no version yet: `latest` names nothing")
-        newest = max(r.parsed_version for r in records)
-        return (kinds[0] if len(kinds) == 1 else None), newest
+        return (kinds[0] if len(kinds) == 1 else None), newest.parsed_version
     if word == "best" or word.startswith("best:"):
         metric, mode = _best_spec(repo, word)
         records = _present(repo)

@@ -5,7 +5,7 @@ Creating one is ``cpv init`` (:mod:`cpv.ops.init`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from cpv.core.transaction import transaction
 from cpv.domain.errors import NotARepositoryError, VersionNotFoundError
 from cpv.domain.metadata import VersionRecord, decode_tag_message
 from cpv.domain.paths import StrPath
-from cpv.domain.versions import Kind, Version, tag_name
+from cpv.domain.versions import Kind, Version, parse_tag_name, tag_name
 from cpv.settings.config import RepoConfig, load_repo_config
 
 #: Append-only JSON lines, one per version made (merged by union: see ``.gitattributes``).
@@ -58,17 +58,35 @@ class ModelRepo:
         return records
 
     def latest(self, kind: Kind) -> VersionRecord | None:
-        records = self.records(kind)
-        return records[-1] if records else None
+        return self.newest([kind])
+
+    def newest(self, kinds: Sequence[Kind], *, skip: Container[str] = ()) -> VersionRecord | None:
+        """The last of :meth:`records` of ``kinds`` whose tag is not in ``skip``, at a cost
+        that does not grow with the number of versions: the tags' names are listed, then
+        only the messages of the highest few are read (a tag that is not cpv's is passed
+        over, as :meth:`records` leaves it out)."""
+        refs = [f"refs/tags/{k.value}" for k in kinds]
+        names = self.git.run("for-each-ref", "--format=%(refname:strip=2)", *refs).splitlines()
+        named = [(p, n) for n in names if (p := parse_tag_name(n)) and n not in skip]
+        named.sort(key=lambda pn: (pn[0][1], pn[0][0] is not Kind.MODEL), reverse=True)
+        start, batch = 0, 4
+        while start < len(named):
+            chunk = [name for _, name in named[start : start + batch]]
+            records, _ = records_of(self.git.list_tags(*chunk))
+            if records:
+                return records[-1]
+            start, batch = start + batch, batch * 4
+        return None
 
     def find(self, kind: Kind, version: Version) -> VersionRecord:
-        """The record of one version.
+        """The record of one version: its own tag read, the others not.
 
         Raises:
             VersionNotFoundError: there is no such version.
         """
-        for record in self.records(kind):
-            if record.parsed_version == version:
+        name = tag_name(kind, version)
+        for record in records_of(self.git.list_tags(name))[0]:
+            if record.tag == name and record.parsed_version == version:
                 return record
         raise VersionNotFoundError(f"{tag_name(kind, version)} does not exist")
 

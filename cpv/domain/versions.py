@@ -1,6 +1,6 @@
 """Version numbers (``vMAJOR.MINOR``) and the git tag names that carry them.
 
-Ordering is numeric (``v0.9 < v0.10``) through :mod:`semver`, never string comparison.
+Ordering is numeric (``v0.9 < v0.10``): (major, minor) as numbers, never string comparison.
 Tags are ``model/vX.Y`` and ``data/vX.Y``.
 """
 
@@ -10,8 +10,6 @@ import re
 from collections.abc import Sequence
 from enum import Enum
 from functools import total_ordering
-
-import semver
 
 from cpv.domain.errors import InvalidNameError, UsageError
 
@@ -32,7 +30,7 @@ class Kind(str, Enum):
 class Version:
     """A cpv version: ``v<major>.<minor>``, first ``v0.1``."""
 
-    __slots__ = ("_sv",)
+    __slots__ = ("_key",)
 
     def __init__(self, major: int, minor: int) -> None:
         if major < 0 or minor < 0 or (major == 0 and minor == 0):
@@ -45,7 +43,8 @@ class Version:
                 f"version v{major}.{minor} is past the last one cpv can name",
                 hint=f"Each part of a version is at most {MAX_PART}; bump the other part.",
             )
-        self._sv = semver.Version(major, minor, 0)
+        # a plain tuple of ints: versions are sorted and compared by the ten thousand
+        self._key = (major, minor)
 
     @classmethod
     def parse(cls, text: str) -> Version:
@@ -61,11 +60,11 @@ class Version:
 
     @property
     def major(self) -> int:
-        return int(self._sv.major)
+        return self._key[0]
 
     @property
     def minor(self) -> int:
-        return int(self._sv.minor)
+        return self._key[1]
 
     def bump(self, part: str = "minor") -> Version:
         if part == "minor":
@@ -95,13 +94,13 @@ class Version:
         return f"Version({str(self)!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Version) and self._sv == other._sv
+        return isinstance(other, Version) and self._key == other._key
 
     def __lt__(self, other: Version) -> bool:
-        return self._sv < other._sv
+        return self._key < other._key
 
     def __hash__(self) -> int:
-        return hash((self.major, self.minor))
+        return hash(self._key)
 
 
 def tag_name(kind: Kind, version: Version) -> str:

@@ -66,6 +66,16 @@ def pointers_at(root: Path, commit: str, *, label: str, only: Iterable[str] = ()
     return found
 
 
+def pointer_each(root: Path, wants: Sequence[tuple[str, str, str]]) -> list[Pointer | None]:
+    """For each ``(label, commit, name)`` of ``wants``, what :func:`pointers_at` finds with
+    ``only=[name]`` (None: no such pointer file there): all of them read by one git call."""
+    texts = _git.GitRepo(root).read_files([f"{commit}:{name}" for _, commit, name in wants])
+    return [
+        Pointer(label, name, text, commit) if text else None
+        for (label, commit, name), text in zip(wants, texts, strict=True)
+    ]
+
+
 def needed_objects(pointers: Sequence[Pointer], listing: ListingFn) -> Needed:
     """Every object ``pointers`` need; ``listing`` reads (or fetches) a ``.dir`` listing.
 

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from cpv.core.accounting import Listings, local_size, objects_of
+from cpv.core.accounting import Listings, local_size, objects_of_each
 from cpv.core.repo import ModelRepo
 from cpv.domain.errors import CpvError
 from cpv.domain.metadata import VersionRecord
@@ -136,6 +136,7 @@ def _needs(
     with tempfile.TemporaryDirectory(prefix="cpv-du-") as scratch, applied_env(env):
         listings.into = Path(scratch)
         try:
-            return {r.tag: objects_of(repo, r, listings) for r in records}
+            needs = objects_of_each(repo, records, listings)
+            return dict(zip([r.tag for r in records], needs, strict=True))
         finally:
             listings.into = None
