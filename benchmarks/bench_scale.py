@@ -216,7 +216,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 and 50 versions, 20 models, 1 run")
     parser.add_argument("--json", action="store_true", help="the results as JSON, no table")
     parser.add_argument("--no-catalog", action="store_true")
+    parser.add_argument("--table-from", metavar="JSON", help="print the table of saved --json")
     args = parser.parse_args()
+    if args.table_from:
+        print(_table(json.loads(Path(args.table_from).read_text())))
+        return
     if args.quick:
         args.sizes, args.runs, args.models = "10,50", 1, 20
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -36,8 +36,9 @@ from cpv.domain.versions import Kind
 from cpv.objects.checkout import load_tree
 from cpv.objects.compact import check_rebuilt
 from cpv.objects.layout import cache_dir, file_md5, object_path
+from cpv.objects.pointers import pointer_each
 from cpv.objects.store import ObjectStore
-from cpv.objects.transfer import ListingFn, Needed, Pointer, needed_objects, pointers_at, store_for
+from cpv.objects.transfer import ListingFn, Needed, Pointer, needed_objects, store_for
 
 
 def verify(
@@ -61,15 +62,16 @@ def verify(
         store = store_for(repo.root) if (remote or repair) and live else None
         present = store.sizes() if store is not None and remote else None
         result = VerifyResult(remote=remote, deep=deep, repair=repair, note=note)
+        wants = [(r.tag, r.commit, repo.pointer_of(r.kind)) for r in live]
+        found = dict(zip([r.tag for r in live], pointer_each(repo.root, wants), strict=True))
         for record in records:
             marker = markers.get(record.tag)
             if marker is not None:  # removed on purpose: its story, not a failure
                 removed = marker.model_dump(mode="json", exclude={"tag"})
                 result.versions.append(VerifiedVersion(version=record.tag, removed=removed))
                 continue
-            pointers = pointers_at(
-                repo.root, record.commit, label=record.tag, only=[repo.pointer_of(record.kind)]
-            )
+            pointer = found[record.tag]  # all of them read by one git call
+            pointers = [pointer] if pointer else []
             try:
                 checked = _check(cache, store, present, pointers, deep=deep, repair=repair)
             except InvalidObjectIdError as exc:  # refused, untouched: the rest go on

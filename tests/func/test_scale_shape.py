@@ -37,6 +37,7 @@ READS = [
     ["status", "--no-remote"],
     ["du", "--json"],
     ["verify", "v0.3"],
+    ["verify", "--all-versions"],
 ]
 #: these name one or two versions: they read those tags' messages, never all of them
 NAMED = {"show", "diff"}
