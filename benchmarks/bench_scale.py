@@ -12,7 +12,9 @@ on moto's ThreadedMotoServer (127.0.0.1) against one boto3 ``ListObjectsV2`` pas
 their index keys.
 
 Run:  .venv/bin/python benchmarks/bench_scale.py [--sizes 10,1000,10000] [--runs 3]
-      [--models 1000] [--quick] [--json]
+      [--models 1000] [--quick] [--json] [--before ROOT]
+(``--before ROOT``: each command is also run by the cpv at ROOT, e.g. an older commit's
+``git archive``, right after the current one: a before/after table under the same load.)
 """
 
 from __future__ import annotations
@@ -63,14 +65,22 @@ def _env(base: Path) -> None:
 _TIME = shutil.which("time", path="/usr/bin:/bin") if os.name == "posix" else None
 
 
-def run_once(args: list[str], cwd: Path | None = None) -> tuple[float, float | None]:
+def run_once(
+    args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[float, float | None]:
     """Wall seconds and peak RSS (MB) of one child process: by ``/usr/bin/time -f %M`` where
     it exists (the child's own peak), else by ``os.wait4`` (on Linux a forked child starts
     from this process's peak, so small children read as this process's size), else none."""
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
         wrapped = [_TIME, "-f", "%M", "-o", rss_file.name, *args] if _TIME else args
         t0 = time.perf_counter()
-        proc = subprocess.Popen(wrapped, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            wrapped,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **(env or {})},
+        )
         rss: float | None = None
         if hasattr(os, "wait4"):
             _, status, usage = os.wait4(proc.pid, 0)
@@ -90,12 +100,12 @@ def run_once(args: list[str], cwd: Path | None = None) -> tuple[float, float | N
     return seconds, rss
 
 
-def measure(args: list[str], runs: int, cwd: Path | None = None, before=None) -> dict:
+def measure(args: list[str], runs: int, cwd: Path | None = None, before=None, env=None) -> dict:
     times, rss = [], []
     for _ in range(runs):
         if before is not None:
             before()
-        seconds, peak = run_once(args, cwd)
+        seconds, peak = run_once(args, cwd, env)
         times.append(seconds)
         if peak is not None:
             rss.append(peak)
@@ -110,14 +120,17 @@ def _cpv(repo: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "cpv", "-C", str(repo), *args]
 
 
-def bench_size(base: Path, count: int, runs: int, metrics_log: str) -> dict:
-    """Build a ``count``-version model and time each command on it."""
+def bench_size(base: Path, count: int, runs: int, metrics_log: str, old: str | None = None) -> dict:
+    """Build a ``count``-version model and time each command on it (with ``old``, a
+    checkout's root: each command also run by that code right after, rows ``before``)."""
     t0 = time.perf_counter()
     repo = scale_build.build(base / f"m{count}", count=count, metrics_log=metrics_log)
     built = time.perf_counter() - t0
     mid = f"v0.{max(1, count // 2)}"
     out: dict = {"versions": count, "build_seconds": round(built, 1), "rows": {}}
     rows = out["rows"]
+    before: dict | None = out.setdefault("before", {}) if old else None
+    old_env = {"PYTHONPATH": old} if old else None
     rows["git for-each-ref (floor)"] = measure(FOR_EACH_REF, runs, repo)
     t0 = time.perf_counter()
     scale_build.cpv("-C", str(repo), "promote", mid, "prod", "-m", "bench")
@@ -132,14 +145,18 @@ def bench_size(base: Path, count: int, runs: int, metrics_log: str) -> dict:
         ("du --json", ["du", "--json"]),
     ]:
         rows[name] = measure(_cpv(repo, *args), runs, repo)
+        if before is not None:
+            before[name] = measure(_cpv(repo, *args), runs, repo, env=old_env)
     counter = iter(range(1, 1 << 30))
 
     def new_weights() -> None:
         (repo / "checkpoints" / "w.bin").write_bytes(b"new weights %d\n" % next(counter))
 
-    rows["tag (one new version)"] = measure(
-        _cpv(repo, "tag", "-m", "bench", "--metric", "loss=0.001"), runs, repo, new_weights
-    )
+    tag = _cpv(repo, "tag", "-m", "bench", "--metric", "loss=0.001")
+    rows["tag (one new version)"] = measure(tag, runs, repo, new_weights)
+    if before is not None:
+        before["tag (one new version)"] = measure(tag, runs, repo, new_weights, old_env)
+        before["git for-each-ref (floor)"] = rows["git for-each-ref (floor)"]
     git_dir = repo / ".git"
     subprocess.run(["git", "gc", "-q"], cwd=repo, check=True)
     out["git_dir_bytes_after_gc"] = sum(p.stat().st_size for p in git_dir.rglob("*") if p.is_file())
@@ -159,17 +176,17 @@ def bench_startup(repo: Path, runs: int) -> dict:
     return rows
 
 
-def _table(results: dict) -> str:
+def _table(results: dict, key: str = "rows") -> str:
     sizes = results["sizes"]
     counts = [s["versions"] for s in sizes]
-    small = sizes[0]["rows"]
+    small = sizes[0][key]
     head = "| command | " + " | ".join(f"{n:,} versions" for n in counts) + " |"
     lines = [head, "|---" * (len(counts) + 1) + "|"]
     for name in small:
         cells = []
         for s in sizes:
-            row = s["rows"][name]
-            floor = s["rows"]["git for-each-ref (floor)"]["seconds"]
+            row = s[key][name]
+            floor = s[key]["git for-each-ref (floor)"]["seconds"]
             cell = f"{row['seconds']:.3f} s"
             if name != "git for-each-ref (floor)":
                 cell += f" ({row['seconds'] / floor:.1f}× floor"
@@ -180,6 +197,8 @@ def _table(results: dict) -> str:
                 cell += f", {row['rss_mb']:.0f} MB"
             cells.append(cell)
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    if key != "rows":
+        return "\n".join(lines)
     lines.append(
         "| `.git` after `git gc` (incl. the bench's extra versions) | "
         + " | ".join(f"{s['git_dir_bytes_after_gc'] / 1e6:.1f} MB" for s in sizes)
@@ -217,17 +236,37 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="the results as JSON, no table")
     parser.add_argument("--no-catalog", action="store_true")
     parser.add_argument("--table-from", metavar="JSON", help="print the table of saved --json")
+    parser.add_argument(
+        "--before", metavar="ROOT", help="also run each command by the cpv at ROOT, right after"
+    )
     args = parser.parse_args()
-    if args.table_from:
-        print(_table(json.loads(Path(args.table_from).read_text())))
-        return
     if args.quick:
         args.sizes, args.runs, args.models = "10,50", 1, 20
+    if args.table_from:
+        args.json = False
+        results = json.loads(Path(args.table_from).read_text())
+    else:
+        results = _run(args)
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return
+    if "before" in results["sizes"][0]:
+        print(f"before ({results.get('before_root')}):\n")
+        print(_table(results, "before"))
+        print("\nafter:\n")
+    print(_table(results))
+    print(f"\nruns {results['runs']}; load average {results['load']} on {os.cpu_count()} CPUs")
+
+
+def _run(args: argparse.Namespace) -> dict:
     sizes = [int(s) for s in args.sizes.split(",")]
     base = Path(tempfile.mkdtemp(prefix="cpv-bench-scale-"))
     _env(base)
     try:
-        results: dict = {"sizes": [bench_size(base, n, args.runs, args.metrics_log) for n in sizes]}
+        results: dict = {"runs": args.runs, "before_root": args.before, "sizes": []}
+        for n in sizes:
+            results["sizes"].append(bench_size(base, n, args.runs, args.metrics_log, args.before))
+            print(json.dumps(results["sizes"][-1]), file=sys.stderr, flush=True)
         results["startup"] = bench_startup(base / f"m{sizes[0]}", args.runs)
         if not args.no_catalog:
             from scale_catalog import bench_models
@@ -236,11 +275,7 @@ def main() -> None:
         results["load"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    if args.json:
-        print(json.dumps(results, indent=1))
-    else:
-        print(_table(results))
-        print(f"\nruns {args.runs}; load average {results['load']} on {os.cpu_count()} CPUs")
+    return results
 
 
 if __name__ == "__main__":
