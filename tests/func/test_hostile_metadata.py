@@ -156,19 +156,19 @@ def _hostile_index(good: bytes) -> bytes:
 
 @pytest.mark.s3
 @pytest.mark.parametrize(
-    "snapshot",
+    "digest",
     [
         {"schema": 1, "models": []},
         {"schema": 1, "models": {"acme/a": "x", "acme/b": {"etag": 1, "index": []}}},
         [1, 2],
     ],
 )
-def test_one_bad_index_or_snapshot_never_hides_the_other_models(
-    tmp_path: Path, s3_user_config: str, s3_endpoint: str, snapshot: object
+def test_one_bad_index_or_digest_never_hides_the_other_models(
+    tmp_path: Path, s3_user_config: str, s3_endpoint: str, digest: object
 ) -> None:
     import boto3
 
-    from cpv.catalog.cache import COPIES, SNAPSHOT
+    from cpv.catalog.cache import COPIES, DIGEST
     from cpv.catalog.index import INDEX_NAME
     from cpv.ops.models import models
 
@@ -178,18 +178,18 @@ def test_one_bad_index_or_snapshot_never_hides_the_other_models(
     good = s3.get_object(Bucket=s3_user_config, Key=f"acme/b/{INDEX_NAME}")["Body"].read()
     for key in (f"acme/b/{INDEX_NAME}", f"{COPIES}acme/b.json"):
         s3.put_object(Bucket=s3_user_config, Key=key, Body=_hostile_index(good))
-    s3.put_object(Bucket=s3_user_config, Key=SNAPSHOT, Body=json.dumps(snapshot).encode())
+    s3.put_object(Bucket=s3_user_config, Key=DIGEST, Body=json.dumps(digest).encode())
 
     result = models()
     listed = {f"{m.team}/{m.model}": m for m in result.models}
-    unreadable = not isinstance(snapshot, dict) or not isinstance(snapshot["models"], dict)
+    unreadable = not isinstance(digest, dict) or not isinstance(digest["models"], dict)
     assert any("rebuilt" in n for n in result.notes) == unreadable
     assert listed["acme/a"].model_version == "v0.1" and not listed["acme/a"].note
     assert not listed["acme/b"].indexed and "does not read as a cpv index" in listed["acme/b"].note
-    rebuilt = json.loads(s3.get_object(Bucket=s3_user_config, Key=SNAPSHOT)["Body"].read())
-    assert rebuilt["models"]["acme/a"]["index"]["model_version"] == "v0.1"  # the snapshot healed
+    rebuilt = json.loads(s3.get_object(Bucket=s3_user_config, Key=DIGEST)["Body"].read())
+    assert rebuilt["models"]["acme/a"]["index"]["model_version"] == "v0.1"  # the digest healed
 
-    s3.put_object(Bucket=s3_user_config, Key=SNAPSHOT, Body=json.dumps(snapshot).encode())
+    s3.put_object(Bucket=s3_user_config, Key=DIGEST, Body=json.dumps(digest).encode())
     out = run_cpv("models")
     assert "acme/a" in out.stdout and "acme/b *" in out.stdout
     assert_inert(out.stdout + out.stderr)
