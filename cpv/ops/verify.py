@@ -76,8 +76,8 @@ def verify(
                 checked = _check(cache, store, present, pointers, deep=deep, repair=repair)
             except InvalidObjectIdError as exc:  # refused, untouched: the rest go on
                 checked = VerifiedVersion(version=record.tag, refused=exc.message)
-            if deep and record.compact is not None and checked.ok:
-                _check_rebuilt(cache, record, checked)
+            if deep and record.compact is not None and checked.ok and not checked.not_fetched:
+                _check_rebuilt(cache, record, checked)  # (not pulled here: nothing to rebuild)
             checked.version = record.tag
             result.versions.append(checked)
         return result

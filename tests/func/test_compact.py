@@ -244,3 +244,42 @@ def test_a_private_snapshot_is_stored_compact_too(
         ModelCheckpoints(repo).pull(version=record.version, force=True)
         assert (repo / "checkpoints" / "model.safetensors").read_bytes() == body
     assert not list((cache_dir(repo) / "files" / "md5").glob(".stage-*"))  # nothing left over
+
+
+@pytest.mark.s3
+def test_through_s3_the_storage_holds_each_tensor_once_and_gc_keeps_the_shared_ones(
+    tmp_path: Path, s3_user_config: str, s3_endpoint: str
+) -> None:
+    import boto3
+
+    from cpv.ops.init import init_repository
+
+    repo = init_repository(team="acme", model="bert", path=tmp_path / "bert")
+    compact_mode(repo)
+    base = layers(13)
+    saved = [save(repo, base)]
+    first = ModelCheckpoints(repo).tag().records[0]
+    saved.append(save(repo, dict(base, **{"layer1.weight": base["layer1.weight"] * 0.5})))
+    second = ModelCheckpoints(repo).tag().records[0]
+    push(repo)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+
+    def stored() -> dict[str, int]:
+        listed = s3.list_objects_v2(Bucket=s3_user_config, Prefix="acme/bert/files/md5/")
+        return {
+            o["Key"].split("/")[-2] + o["Key"].split("/")[-1]: o["Size"] for o in listed["Contents"]
+        }
+
+    old = {e["md5"] for e in listing(repo, first.content_hash)}
+    new = {e["md5"] for e in listing(repo, second.content_hash)}
+    assert set(stored()) == old | new | {first.content_hash, second.content_hash}
+    catalog = json.loads(run_cpv("models", "--json").stdout)["models"][0]
+    assert catalog["objects"] == len(stored()) and catalog["size_bytes"] == sum(stored().values())
+    dest, _ = clone(
+        git(repo, "remote", "get-url", "origin").strip(), tmp_path / "c", version="v0.1"
+    )
+    assert (dest / "checkpoints" / "model.safetensors").read_bytes() == saved[0]
+    verify = run_cpv("verify", "--all-versions", "--remote", "--deep", cwd=dest, check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    ModelCheckpoints(repo).gc(keep_last=1, remote=True)
+    assert set(stored()) == new | {second.content_hash}  # v0.1's own segment and recipe gone
