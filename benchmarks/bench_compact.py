@@ -15,7 +15,11 @@ mean share of the logical size). Decompression is timed on one core (the CPU tim
 single-threaded process): the codec alone (GB/s of rebuilt bytes) and the whole rebuild
 with its md5 check, for the last version's ``model.safetensors``.
 
-Run:  .venv/bin/python benchmarks/bench_compact.py [--epochs 4] [--steps 8] [--hidden 256]
+With ``--cpv``, each mode is also run through cpv itself: a fresh model repository on the
+embedded local storage, each version copied into its workspace, ``cpv tag``, ``cpv push``
+(timed, and the bytes the storage gained), then ``cpv clone`` of the last version.
+
+Run:  .venv/bin/python benchmarks/bench_compact.py [--epochs 4] [--steps 8] [--cpv]
 """
 
 from __future__ import annotations
@@ -145,6 +149,56 @@ def _decode_speed(path: Path) -> tuple[float, float, float]:
     return recipe.stored / recipe.size, size / best_codec / 1e9, recipe.size / best_rebuild / 1e9
 
 
+MODES = {
+    "whole files": "",
+    "compact": "{layout: compact}",
+    "compact+zstd": "{layout: compact, compress: zstd}",
+}
+
+
+def _through_cpv(versions: list[list[Path]], mode: str, work: Path) -> dict[str, float]:
+    """Real ``cpv tag`` (files copied into the workspace), ``push`` (to the embedded local
+    storage) and ``clone`` of the last version, in ``mode``: mean seconds of the later
+    versions, and the bytes the storage gained per later version."""
+    import shutil
+    import subprocess
+
+    from cpv import ModelCheckpoints, clone, push
+    from cpv.ops.init import init_repository
+
+    name = f"m{len(list(work.iterdir()))}"
+    repo = init_repository(team="bench", model=name, path=work / name)
+    if MODES[mode]:
+        with (repo / "cpv.yaml").open("a") as fh:
+            fh.write(f"storage: {MODES[mode]}\n")
+        subprocess.run(["git", "commit", "-qam", "storage"], cwd=repo, check=True)
+    storage = Path(os.environ["CPV_HOME"]) / "storage" / "bench" / name
+    times: dict[str, list[float]] = {"tag s": [], "push s": [], "stored MB": []}
+    for files in versions:
+        for f in files:
+            shutil.copyfile(f, repo / "checkpoints" / f.name)
+        before = _du(storage)
+        start = time.perf_counter()
+        ModelCheckpoints(repo).tag()
+        times["tag s"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        push(repo)
+        times["push s"].append(time.perf_counter() - start)
+        times["stored MB"].append((_du(storage) - before) / 1e6)
+    url = subprocess.run(
+        ["git", "remote", "get-url", "origin"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    start = time.perf_counter()
+    clone(url, work / f"{name}-clone")
+    out = {k: sum(v[1:]) / max(1, len(v) - 1) for k, v in times.items()}
+    out["clone s"] = time.perf_counter() - start
+    return out
+
+
+def _du(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
+
+
 class _Null(io.RawIOBase):
     def write(self, b: object) -> int:  # type: ignore[override]
         return len(memoryview(b))  # type: ignore[arg-type]
@@ -157,12 +211,22 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--cpv", action="store_true", help="also time real tag, push and clone in each mode"
+    )
     args = parser.parse_args()
     results: list[dict[str, object]] = []
+    timings: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="cpv-bench-compact-") as tmp:
+        _isolate(Path(tmp))
         for scenario in ("full training", "fine-tune"):
             for dtype in ("fp32", "bf16"):
                 versions = _train(scenario, dtype, args, Path(tmp))
+                for mode in MODES if args.cpv else ():
+                    work = Path(tmp) / "repos"
+                    work.mkdir(exist_ok=True)
+                    row_t = {"scenario": scenario, "dtype": dtype, "mode": mode}
+                    timings.append({**row_t, **_through_cpv(versions, mode, work)})
                 row: dict[str, object] = {"scenario": scenario, "dtype": dtype}
                 for mode in ("whole files", "compact", "compact+zstd"):
                     rows = _stored(versions, mode)
@@ -179,21 +243,37 @@ def main() -> None:
                 )
                 results.append(row)
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({"stored": results, "cpv": timings}, indent=2))
         return
+    print("stored per later version, as a share of its logical size (model.safetensors + ckpt.pt)")
     _table(results)
+    if timings:
+        print("\nthrough cpv (local storage): mean of the later versions; clone of the last")
+        _table(timings)
+
+
+def _isolate(work: Path) -> None:
+    """A private CPV_HOME (storage and git remotes under it) and a git identity."""
+    home = work / "home"
+    home.mkdir()
+    os.environ.update(
+        CPV_HOME=str(home),
+        HOME=str(home),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@example.com",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@example.com",
+    )
 
 
 def _fmt(key: str, value: object) -> str:
     if not isinstance(value, float):
         return str(value)
-    return f"{value:.2f}" if key.endswith(("GB/s", "MB")) else f"{value:.1%}"
+    return f"{value:.2f}" if key.endswith(("GB/s", "MB", " s")) else f"{value:.1%}"
 
 
 def _table(results: list[dict[str, object]]) -> None:
-    print(
-        "stored per later version, as a share of its logical size (files: model.safetensors + ckpt.pt)"
-    )
     keys = list(results[0])
     print("| " + " | ".join(keys) + " |")
     print("|" + "---|" * len(keys))
