@@ -129,8 +129,9 @@ def _setup(world: int, root: Path, s3: bool) -> list[Path]:
 def _moto(home: Path) -> object:
     """A moto S3 server, and this user's storage pointed at its bucket."""
     import boto3
-    from cpv.config import StorageSettings, UserConfig, save_user_config
     from moto.server import ThreadedMotoServer
+
+    from cpv.settings.config import StorageSettings, UserConfig, save_user_config
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
