@@ -17,7 +17,10 @@ Two ways in::
     log_checkpoint("checkpoints", metrics={"accuracy": 0.93})
 
 Only the global rank 0 process versions (see :mod:`cpv.integrations._rank`); on other
-ranks every call here does nothing and returns ``None``.
+ranks every call here does nothing and returns ``None`` — except
+``log_checkpoint(folder, distributed=True)``, a collective call for a checkpoint every rank
+saved a part of (``torch.distributed.checkpoint``): each rank uploads its own files and rank
+0 makes one version of the save (:mod:`cpv.integrations._shards`).
 """
 
 from __future__ import annotations
