@@ -283,3 +283,28 @@ def test_through_s3_the_storage_holds_each_tensor_once_and_gc_keeps_the_shared_o
     assert verify.returncode == 0, verify.stdout + verify.stderr
     ModelCheckpoints(repo).gc(keep_last=1, remote=True)
     assert set(stored()) == new | {second.content_hash}  # v0.1's own segment and recipe gone
+
+
+def test_plain_dvc_gets_recipes_and_segments_and_cpv_pull_rebuilds_the_files(
+    repo: Path, tmp_path: Path
+) -> None:
+    compact_mode(repo)
+    body = save(repo, layers(14))
+    ModelCheckpoints(repo).tag()
+    push(repo)
+    plain = tmp_path / "plain"
+    subprocess.run(
+        ["git", "clone", "-q", git(repo, "remote", "get-url", "origin").strip(), str(plain)],
+        check=True,
+    )
+    subprocess.run(["dvc", "pull", "-q"], cwd=plain, check=True, capture_output=True)
+    got = sorted(
+        p.relative_to(plain / "checkpoints").as_posix()
+        for p in (plain / "checkpoints").rglob("*")
+        if p.is_file()
+    )
+    assert got[0] == ".cpv-compact/model.safetensors.recipe" and len(got) == 1 + 4
+    assert all(p.startswith(".cpv-compact/segments/") for p in got[1:])
+    run_cpv("pull", cwd=plain)
+    assert [p.name for p in (plain / "checkpoints").iterdir()] == ["model.safetensors"]
+    assert (plain / "checkpoints" / "model.safetensors").read_bytes() == body
