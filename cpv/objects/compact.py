@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -100,12 +100,15 @@ def compact(
     compress: bool,
     level: int = 1,
     opener: Callable[[FileEntry], BinaryIO] | None = None,
+    direct: Sequence[str] = (),
 ) -> Compacted:
-    """The compact tree of ``files`` (the hashed ``folder``). Each object it names that the
-    cache lacks is written to a temporary file in the cache and added to ``copies`` (md5 ->
-    file), as :mod:`cpv.objects.ingest` stages them; the whole copies of the checkpoint files are
-    dropped from ``copies`` (their bytes are the segments now). ``opener`` (a private
-    snapshot's files): every file is read through it, and the other files are staged too.
+    """The compact tree of ``files`` (the hashed ``folder``) and of the checkpoint files
+    ``direct`` (paths in ``folder`` not hashed yet: each is read once, as it is cut). Each
+    object it names that the cache lacks is written to a temporary file in the cache and
+    added to ``copies`` (md5 -> file), as :mod:`cpv.objects.ingest` stages them; the whole
+    copies of the checkpoint files are dropped from ``copies`` (their bytes are the
+    segments now). ``opener`` (a private snapshot's files): every file is read through it,
+    and the other files are staged too.
 
     Raises:
         RecipeError: a file changed between its hashing and its cutting, or a path of the
@@ -113,8 +116,9 @@ def compact(
     """
     stager = _Stager(cache, copies)
     entries: dict[str, FileEntry] = {}
+    logical: list[FileEntry] = []
     whole: set[str] = set()
-    for entry in files.entries:
+    for entry in [*files.entries, *(FileEntry(rel, "", 0) for rel in direct)]:
         if entry.relpath.startswith(f"{COMPACT_DIR}/"):
             raise RecipeError(
                 f"{folder.name}/{entry.relpath}: {COMPACT_DIR}/ is where cpv keeps compact "
@@ -124,19 +128,14 @@ def compact(
             )
         if not eligible(entry.relpath):
             entries[entry.relpath] = entry
+            logical.append(entry)
             if opener is not None:
                 with opener(entry) as fh:
                     stager.put_stream(entry.md5, fh)
             continue
-        with opener(entry) if opener else open(_source(entry, folder, cache, copies), "rb") as fh:
-            recipe = decompose(fh, put=stager.put, compress=compress, level=level)
-        if recipe.md5 != entry.md5:
-            raise RecipeError(
-                f"{folder.name}/{entry.relpath} changed while it was being versioned",
-                hint="Wait until the save is complete, then tag again.",
-                where=entry.relpath,
-            )
-        whole.add(entry.md5)
+        recipe = _cut(entry, folder, stager, opener=opener, compress=compress, level=level)
+        whole.add(entry.md5 or recipe.md5)
+        logical.append(FileEntry(entry.relpath, recipe.md5, recipe.size))
         for listed in _listed(entry.relpath, recipe, stager):
             entries.setdefault(listed.relpath, listed)
     for md5 in whole - {e.md5 for e in entries.values()}:
@@ -144,7 +143,36 @@ def compact(
         if tmp is not None:
             tmp.unlink(missing_ok=True)
     tree = Tree(tuple(sorted(entries.values(), key=lambda e: e.relpath)))
+    files = Tree(tuple(sorted(logical, key=lambda e: e.relpath)))
     return Compacted(tree=tree, files=files, stored=tree.size)
+
+
+def _cut(
+    entry: FileEntry,
+    folder: Path,
+    stager: _Stager,
+    *,
+    opener: Callable[[FileEntry], BinaryIO] | None,
+    compress: bool,
+    level: int,
+) -> Recipe:
+    """The recipe of one checkpoint file, its objects staged; a file hashed before
+    (``entry.md5``) must still be what was hashed."""
+    if opener is not None:
+        source = opener(entry)
+    elif not entry.md5:  # not hashed yet: read once, here
+        source = open(folder / entry.relpath, "rb")  # noqa: SIM115 - closed below
+    else:
+        source = open(_source(entry, folder, stager.cache, stager.copies), "rb")  # noqa: SIM115
+    with source as fh:
+        recipe = decompose(fh, put=stager.put, compress=compress, level=level)
+    if entry.md5 and recipe.md5 != entry.md5:
+        raise RecipeError(
+            f"{folder.name}/{entry.relpath} changed while it was being versioned",
+            hint="Wait until the save is complete, then tag again.",
+            where=entry.relpath,
+        )
+    return recipe
 
 
 class _Stager:

@@ -37,6 +37,7 @@ class Staged:
 
     tree: Tree
     copies: dict[str, Path] = field(default_factory=dict)  # md5 -> temporary copy
+    deferred: list[str] = field(default_factory=list)  # files left unread (stage_folder)
 
     def store(self, cache: Path) -> None:
         """Rename the copies to their object names, then write the manifest."""
@@ -52,10 +53,18 @@ class Staged:
 
 
 def compact_staged(
-    staged: Staged, folder: Path, cache: Path, *, compress: bool, level: int
+    staged: Staged,
+    folder: Path,
+    cache: Path,
+    stat_cache: dict[str, list[int | str]],
+    *,
+    compress: bool,
+    level: int,
 ) -> Compacted:
-    """Turn a staged folder into its compact version (:mod:`cpv.objects.compact`): the checkpoint
-    files' segments and recipes are staged in place of their whole copies."""
+    """Turn a folder staged with ``defer=eligible`` into its compact version
+    (:mod:`cpv.objects.compact`): each checkpoint file is read once, cut, and its segments
+    and recipe staged; the stat cache learns its md5 when it did not change meanwhile."""
+    before = {rel: (folder / rel).stat() for rel in staged.deferred}
     result = compact(
         staged.tree,
         folder=folder,
@@ -63,8 +72,14 @@ def compact_staged(
         copies=staged.copies,
         compress=compress,
         level=level,
+        direct=staged.deferred,
     )
-    staged.tree = result.tree
+    md5s = {e.relpath: e.md5 for e in result.files.entries}
+    for rel, st in before.items():
+        now = (folder / rel).stat()
+        if (now.st_size, now.st_mtime_ns, now.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino):
+            _note(stat_cache, f"{folder}/{rel}", st, md5s[rel])
+    staged.tree, staged.deferred = result.tree, []
     return result
 
 
@@ -77,8 +92,16 @@ def has_ignore_rules(repo_root: Path) -> bool:
     return any(line.strip() and not line.lstrip().startswith("#") for line in lines)
 
 
-def stage_folder(folder: Path, cache: Path, stat_cache: dict[str, list[int | str]]) -> Staged:
+def stage_folder(
+    folder: Path,
+    cache: Path,
+    stat_cache: dict[str, list[int | str]],
+    *,
+    defer: Callable[[str], bool] | None = None,
+) -> Staged:
     """Hash ``folder``; new or changed files are copied into ``cache`` in the same read.
+    The files ``defer`` names are left out, unread (``Staged.deferred``: a compact model's
+    checkpoint files, read once when they are cut, see :func:`compact_staged`).
 
     ``stat_cache`` (see :func:`load_stat_cache`) is consulted and updated.
     """
@@ -88,6 +111,9 @@ def stage_folder(folder: Path, cache: Path, stat_cache: dict[str, list[int | str
     entries = []
     try:
         for rel, full in files_of(folder):
+            if defer is not None and defer(rel):
+                staged.deferred.append(rel)
+                continue
             st = full.stat()
             key = f"{folder}/{rel}"
             md5 = _known(stat_cache, key, st)

@@ -33,7 +33,7 @@ from cpv.domain.results import TagResult
 from cpv.domain.versions import Kind, Version, tag_name
 from cpv.notify.announce import announces
 from cpv.objects import ingest
-from cpv.objects.compact import layout_of, same_files
+from cpv.objects.compact import eligible, layout_of, same_files
 from cpv.objects.layout import Snapshot, cache_dir, pointer_text, refuse_escaping_links
 
 
@@ -74,15 +74,19 @@ def tag_versions(
         staged: dict[Kind, ingest.Staged] = {}
         try:
             cache = cache_dir(repo.root)
-            for k in kinds:
-                staged[k] = ingest.stage_folder(repo.root / repo.path_of(k), cache, stat_cache)
-            trees: dict[Kind, Any] = {k: s.tree for k, s in staged.items()}
             layout = repo.config.storage
-            if Kind.MODEL in staged and layout.layout == "compact":
+            compact = layout.layout == "compact"
+            for k in kinds:
+                defer = eligible if compact and k is Kind.MODEL else None
+                folder = repo.root / repo.path_of(k)
+                staged[k] = ingest.stage_folder(folder, cache, stat_cache, defer=defer)
+            trees: dict[Kind, Any] = {k: s.tree for k, s in staged.items()}
+            if Kind.MODEL in staged and compact:
                 trees[Kind.MODEL] = ingest.compact_staged(
                     staged[Kind.MODEL],
                     repo.root / repo.path_of(Kind.MODEL),
                     cache,
+                    stat_cache,
                     compress=layout.compress == "zstd",
                     level=layout.level,
                 )

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -49,17 +51,21 @@ def decompose(
 
 
 def _decompose(fh: BinaryIO, name: str, *, put: Put, compress: bool, level: int) -> Recipe:
+    """The file's md5 is computed in a second thread while each segment is encoded, hashed
+    and put (hashlib releases the GIL): the two md5 passes overlap instead of adding up."""
     digest = hashlib.md5(usedforsecurity=False)
     size = fh.seek(0, 2)
     fmt, spans = spans_of(fh, size)
     segments = []
     fh.seek(0)
-    for span in spans:
-        data = fh.read(span.size)
-        if len(data) != span.size:
-            raise RecipeError(f"{name} changed while it was read", where=name)
-        digest.update(data)
-        segments.append(_segment(span, data, put=put, compress=compress, level=level))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cpv-md5") as pool:
+        for span in spans:
+            data = fh.read(span.size)
+            if len(data) != span.size:
+                raise RecipeError(f"{name} changed while it was read", where=name)
+            hashed = pool.submit(digest.update, data)  # in order: one span at a time
+            segments.append(_segment(span, data, put=put, compress=compress, level=level))
+            hashed.result()
     if fh.read(1):
         raise RecipeError(f"{name} grew while it was read", where=name)
     return Recipe(md5=digest.hexdigest(), size=size, format=fmt, segments=segments)
@@ -113,7 +119,7 @@ def rebuild(recipe: Recipe, *, read: Read, out: BinaryIO | None, where: str) -> 
 
 def rebuild_file(recipe: Recipe, *, read: Read, dest: Path, where: str) -> None:
     """Rebuild into ``dest`` through a temporary file beside it, renamed only once checked."""
-    tmp = dest.with_name(f".{dest.name}.rebuild.tmp")
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.rebuild.tmp")
     try:
         with open(tmp, "wb") as out:
             rebuild(recipe, read=read, out=out, where=where)
