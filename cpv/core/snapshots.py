@@ -102,8 +102,7 @@ def _compacted(
         folder=repo.root / repo.path_of(Kind.MODEL),
         cache=objects.cache_dir(repo.root),
         copies=copies,
-        compress=settings.compress == "zstd",
-        level=settings.level,
+        zstd=settings.level if settings.compress == "zstd" else None,
         opener=compact.snapshot_opener(snap),
     )
 

@@ -97,8 +97,7 @@ def compact(
     folder: Path,
     cache: Path,
     copies: dict[str, Path],
-    compress: bool,
-    level: int = 1,
+    zstd: int | None,
     opener: Callable[[FileEntry], BinaryIO] | None = None,
     direct: Sequence[str] = (),
 ) -> Compacted:
@@ -107,7 +106,8 @@ def compact(
     object it names that the cache lacks is written to a temporary file in the cache and
     added to ``copies`` (md5 -> file), as :mod:`cpv.objects.ingest` stages them; the whole
     copies of the checkpoint files are dropped from ``copies`` (their bytes are the
-    segments now). ``opener`` (a private snapshot's files): every file is read through it,
+    segments now). ``zstd``: the zstandard level segments are compressed with (None: not
+    compressed). ``opener`` (a private snapshot's files): every file is read through it,
     and the other files are staged too.
 
     Raises:
@@ -133,7 +133,7 @@ def compact(
                 with opener(entry) as fh:
                     stager.put_stream(entry.md5, fh)
             continue
-        recipe = _cut(entry, folder, stager, opener=opener, compress=compress, level=level)
+        recipe = _cut(entry, folder, stager, opener=opener, zstd=zstd)
         whole.add(entry.md5 or recipe.md5)
         logical.append(FileEntry(entry.relpath, recipe.md5, recipe.size))
         for listed in _listed(entry.relpath, recipe, stager):
@@ -153,8 +153,7 @@ def _cut(
     stager: _Stager,
     *,
     opener: Callable[[FileEntry], BinaryIO] | None,
-    compress: bool,
-    level: int,
+    zstd: int | None,
 ) -> Recipe:
     """The recipe of one checkpoint file, its objects staged; a file hashed before
     (``entry.md5``) must still be what was hashed."""
@@ -165,7 +164,7 @@ def _cut(
     else:
         source = open(_source(entry, folder, stager.cache, stager.copies), "rb")  # noqa: SIM115
     with source as fh:
-        recipe = decompose(fh, put=stager.put, compress=compress, level=level)
+        recipe = decompose(fh, put=stager.put, compress=zstd is not None, level=zstd or 1)
     if entry.md5 and recipe.md5 != entry.md5:
         raise RecipeError(
             f"{folder.name}/{entry.relpath} changed while it was being versioned",

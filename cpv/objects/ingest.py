@@ -70,8 +70,7 @@ def compact_staged(
         folder=folder,
         cache=cache,
         copies=staged.copies,
-        compress=compress,
-        level=level,
+        zstd=level if compress else None,
         direct=staged.deferred,
     )
     md5s = {e.relpath: e.md5 for e in result.files.entries}

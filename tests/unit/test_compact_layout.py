@@ -27,7 +27,7 @@ def _stored(tmp_path: Path) -> tuple[Path, Tree, Tree]:
     cache = tmp_path / "cache"
     files = hash_tree(folder)
     copies: dict[str, Path] = {}
-    done = compact(files, folder=folder, cache=cache, copies=copies, compress=True)
+    done = compact(files, folder=folder, cache=cache, copies=copies, zstd=1)
     for oid, tmp in copies.items():
         place_object(cache, oid, move_from=tmp, durable=False)
     return cache, done.tree, files
@@ -100,4 +100,4 @@ def test_a_folder_holding_cpvs_own_folder_is_refused(tmp_path: Path) -> None:
     (folder / ".cpv-compact").mkdir(parents=True)
     (folder / ".cpv-compact" / "x.recipe").write_text("{}")
     with pytest.raises(RecipeError, match="is where cpv keeps"):
-        compact(hash_tree(folder), folder=folder, cache=tmp_path / "c", copies={}, compress=False)
+        compact(hash_tree(folder), folder=folder, cache=tmp_path / "c", copies={}, zstd=None)
