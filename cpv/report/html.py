@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cpv.domain.errors import PathNotWritableError
+from cpv.domain.metadata import ShardLayout
 from cpv.domain.paths import StrPath, as_path
 from cpv.domain.units import human_size
 from cpv.report import charts as report_charts
@@ -126,6 +127,11 @@ def _details_rows(comparison: Comparison) -> list[str]:
         ("size", sizes, False),
         ("files", [_e(v.file_count) for v in vs], False),
         ("data version", [_e(v.data_version or "–") for v in vs], False),
+        *(
+            [("ranks", [_ranks(v.distributed) for v in vs], True)]
+            if any(v.distributed for v in vs)
+            else []
+        ),
         ("created", [_e(v.created_at.replace("T", " ")[:16]) for v in vs], False),
         ("author", [_e(v.author or "–") for v in vs], True),
         ("commit", [_e(v.commit[:12] or "–") for v in vs], False),
@@ -136,6 +142,22 @@ def _details_rows(comparison: Comparison) -> list[str]:
         + "</tr>"
         for name, cells, text in fields
     ]
+
+
+#: Ranks a report cell lists (a save by thousands of ranks says how many more).
+_RANKS_SHOWN = 8
+
+
+def _ranks(layout: ShardLayout | None) -> str:
+    """A distributed version's world size and each rank's files (escaped: read from a tag)."""
+    if layout is None:
+        return "–"
+    lines = [f"{layout.world_size} rank" + ("" if layout.world_size == 1 else "s")]
+    for r in layout.ranks[:_RANKS_SHOWN]:
+        lines.append(f"rank {r.rank}: {r.file_count} file(s), {human_size(r.size_bytes)}")
+    if len(layout.ranks) > _RANKS_SHOWN:
+        lines.append(f"and {len(layout.ranks) - _RANKS_SHOWN} more")
+    return "<br>".join(_e(line) for line in lines)
 
 
 def _param_rows(comparison: Comparison, span: int) -> list[str]:

@@ -188,6 +188,30 @@ def test_html_report_is_self_contained_and_escaped(versions: Path, tmp_path: Pat
         r'<tr class="same"><td>the same in all</td><td[^>]*>optimizer\.name=adam<', page
     )
     assert ">optimizer.name</td>" not in page
+    assert "<td>ranks</td>" not in page  # no version was saved by many ranks
+
+
+def test_html_report_shows_the_ranks_of_a_distributed_version(repo: Path, tmp_path: Path) -> None:
+    """A save logged with ``distributed=True`` (here a world of one: no process group)
+    records its ranks; the report gives them a row, "–" for a version of one process."""
+    from cpv.integrations import versioning
+
+    write_checkpoint(repo, b"plain weights")
+    ModelCheckpoints(repo).tag()
+    shards = tmp_path / "dcp"
+    shards.mkdir()
+    (shards / ".metadata").write_bytes(b"m" * 10)
+    (shards / "__0_0.distcp").write_bytes(b"s" * 2000)
+    with versioning(repo=repo) as v:
+        v.log_checkpoint(shards, distributed=True)
+    report = tmp_path / "report.html"
+    run_cpv("compare", "v0.1", "v0.2", "--html", str(report), cwd=repo)
+    page = report.read_text(encoding="utf-8")
+    row = re.search(r"<tr><td>ranks</td>(.*?)</tr>", page)
+    assert row is not None, page
+    assert row.group(1) == (
+        '<td class="text">–</td><td class="text">1 rank<br>rank 0: 2 file(s), 2.0 KB</td>'
+    )
 
 
 def test_reports_into_a_missing_folder_create_it(versions: Path, tmp_path: Path) -> None:
