@@ -33,6 +33,7 @@ from cpv.domain.results import TagResult
 from cpv.domain.versions import Kind, Version, tag_name
 from cpv.objects import compact
 from cpv.objects import layout as objects
+from cpv.objects.shards import GatheredSnapshot
 
 #: (relpath, size, mtime_ns, inode) -> md5 of files already hashed (see objects.hash_tree)
 StatCache = dict[tuple[str, int, int, int], str]
@@ -95,8 +96,8 @@ def _compacted(
     """``tree``, or in a compact model its compact tree (objects staged in ``copies``);
     outside the lock: the snapshot is ours alone."""
     settings = repo.config.storage
-    if settings.layout != "compact":
-        return tree
+    if settings.layout != "compact" or isinstance(snap, GatheredSnapshot):
+        return tree  # (a save by many ranks: its files are on their nodes, stored whole)
     return compact.compact(
         tree,
         folder=repo.root / repo.path_of(Kind.MODEL),
