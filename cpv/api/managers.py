@@ -29,7 +29,7 @@ from cpv.core.refs import resolve_arg
 from cpv.core.repo import ModelRepo
 
 # Each method forwards to the module of its command, cpv/ops/<command>.py. init, clone, tag,
-# push, pull and remote are imported where used: `cpv list` starts faster without them.
+# push, pull, remote, revert and status are imported where used: `cpv list` starts faster.
 from cpv.domain.errors import UsageError
 from cpv.domain.metadata import VersionRecord
 from cpv.domain.paths import StrPath
@@ -44,9 +44,7 @@ from cpv.domain.results import (
     TagResult,
 )
 from cpv.domain.versions import Kind, Version
-from cpv.ops import revert as revert_op
 from cpv.ops import show as show_op
-from cpv.ops import status as status_op
 
 if TYPE_CHECKING:
     from cpv.domain.comparison import Comparison
@@ -235,6 +233,8 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
             LockTimeoutError: another writer held the repository too long.
         """
         kinds, parsed = self._resolve(version, "revert")
+        from cpv.ops import revert as revert_op
+
         return revert_op.revert(self.repo, parsed, kinds, force=force, dry_run=dry_run)
 
     @_reporting
@@ -251,6 +251,8 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
         Raises:
             DvcError: the DVC repository cannot be opened.
         """
+        from cpv.ops import status as status_op
+
         return status_op.status(self.repo, kinds=self.kinds, remote=remote)
 
     def show(self, version: str) -> VersionRecord:

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cpv._git import repo as _git
-from cpv.core.transaction import transaction
 from cpv.domain.errors import NotARepositoryError, VersionNotFoundError
 from cpv.domain.metadata import VersionRecord, decode_tag_message
 from cpv.domain.paths import StrPath
@@ -61,22 +60,31 @@ class ModelRepo:
         return self.newest([kind])
 
     def newest(self, kinds: Sequence[Kind], *, skip: Container[str] = ()) -> VersionRecord | None:
-        """The last of :meth:`records` of ``kinds`` whose tag is not in ``skip``, at a cost
-        that does not grow with the number of versions: the tags' names are listed, then
-        only the messages of the highest few are read (a tag that is not cpv's is passed
-        over, as :meth:`records` leaves it out)."""
-        refs = [f"refs/tags/{k.value}" for k in kinds]
-        names = self.git.run("for-each-ref", "--format=%(refname:strip=2)", *refs).splitlines()
-        named = [(p, n) for n in names if (p := parse_tag_name(n)) and n not in skip]
+        """The last of :meth:`records` of ``kinds`` whose tag is not in ``skip``."""
+        return next(self.newest_first(kinds, skip=skip), None)
+
+    def tag_names(self) -> list[str]:
+        """Every tag name under ``model/`` and ``data/`` (cpv's or not), without the
+        messages: one git call whose cost is the names'."""
+        refs = [f"refs/tags/{k.value}" for k in Kind]
+        return self.git.run("for-each-ref", "--format=%(refname:strip=2)", *refs).splitlines()
+
+    def newest_first(
+        self, kinds: Sequence[Kind], *, skip: Container[str] = (), names: list[str] | None = None
+    ) -> Iterator[VersionRecord]:
+        """:meth:`records` of ``kinds`` (but tags in ``skip``) from the newest, at a cost that
+        does not grow with the number of versions: the tags' names are listed (or given, as
+        :meth:`tag_names` gives them), then the messages are read a few at a time, from the
+        highest (a tag that is not cpv's is passed over, as :meth:`records` leaves it out)."""
+        names = self.tag_names() if names is None else names
+        named = [(p, n) for n in names if (p := parse_tag_name(n)) and p[0] in kinds]
+        named = [(p, n) for p, n in named if n not in skip]
         named.sort(key=lambda pn: (pn[0][1], pn[0][0] is not Kind.MODEL), reverse=True)
         start, batch = 0, 4
         while start < len(named):
             chunk = [name for _, name in named[start : start + batch]]
-            records, _ = records_of(self.git.list_tags(*chunk))
-            if records:
-                return records[-1]
+            yield from reversed(records_of(self.git.list_tags(*chunk))[0])
             start, batch = start + batch, batch * 4
-        return None
 
     def find(self, kind: Kind, version: Version) -> VersionRecord:
         """The record of one version: its own tag read, the others not.
@@ -97,6 +105,8 @@ class ModelRepo:
 
         The thin entry to :func:`cpv.core.transaction.transaction` for a change without an intent.
         """
+        from cpv.core.transaction import transaction  # writes only: reads start faster
+
         with transaction(self) as txn:
             yield txn.repairs
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,7 +23,6 @@ from cpv.core.versioning import (
     choose_version,
     commit_and_tag,
     has_files,
-    latest_of,
     note_dirty,
     workspace_data_tag,
 )
@@ -120,20 +120,20 @@ def _tag_content(
     tree = content.tree if isinstance(content, compact.Compacted) else content
     with repo.locked() as repairs:
         repo.git.current_branch()  # a detached HEAD would leave the version on no branch
-        records = repo.records()
-        latest = latest_of(records, Kind.MODEL)
+        names = repo.tag_names()  # the versions' names; messages only of the newest few
+        latest = repo.newest([Kind.MODEL])
         if not request.force and compact.same_files(latest, content):
             return TagResult(records=[latest], created=False, repaired=repairs)  # type: ignore[list-item]
         version = choose_version(
-            records,
+            names,
             (Kind.MODEL,),
             {Kind.MODEL: latest},
             explicit=request.version,
             bump=request.bump,
             force=request.force,
-            foreign=repo.foreign_tags,
         )
-        record = _record(repo, content, request, version, data_lineage(repo, records, known))
+        data = repo.newest_first([Kind.DATA], names=names)
+        record = _record(repo, content, request, version, data_lineage(repo, data, known))
         if request.dry_run:
             note_dirty(repo, [record])
             return TagResult(records=[record], created=True, dry_run=True, repaired=repairs)
@@ -179,16 +179,17 @@ def _record(
 
 
 def data_lineage(
-    repo: ModelRepo, records: list[VersionRecord], known: StatCache | None
+    repo: ModelRepo, data_newest_first: Iterable[VersionRecord], known: StatCache | None
 ) -> str | None:
-    """The newest data version whose content the workspace's data folder holds now."""
+    """The newest data version whose content the workspace's data folder holds now
+    (``data_newest_first``: the data versions, newest first, read as far as needed)."""
     data = repo.root / repo.path_of(Kind.DATA)
     if (repo.root / ".dvcignore").exists():  # DVC's ignore rules change hashes: ask DVC
-        return workspace_data_tag(repo, (Kind.MODEL,), records, new_version=None)
+        return workspace_data_tag(repo, (Kind.MODEL,), data_newest_first, new_version=None)
     if not has_files(data):
         return None
     current = objects.hash_tree(data, known=known).hash
-    for record in reversed(records):
-        if record.kind is Kind.DATA and record.content_hash == current:
+    for record in data_newest_first:
+        if record.content_hash == current:
             return record.tag
     return None

@@ -5,7 +5,7 @@ data lineage, the commit with the metrics log and params files, the annotated ta
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,22 +105,21 @@ class TagRequest:
 
 
 def choose_version(
-    all_records: list[VersionRecord],
+    names: Iterable[str],
     kinds: Sequence[Kind],
     latest: Mapping[Kind, VersionRecord | None],
     *,
     explicit: Version | None,
     bump: str,
     force: bool,
-    foreign: Sequence[str] = (),
 ) -> Version:
     """The number the next version of ``kinds`` takes (one number for all of them).
 
-    ``foreign``: tag names under ``model/``/``data/`` that cpv did not make; their numbers
-    are skipped (an explicit one is refused), never taken over.
+    ``names``: every tag name under ``model/`` and ``data/`` (``ModelRepo.tag_names``),
+    cpv's and those cpv did not make: their numbers are skipped (an explicit one is
+    refused), never taken over.
     """
-    existing = {(r.kind, r.parsed_version) for r in all_records}
-    existing |= {parsed for name in foreign if (parsed := parse_tag_name(name)) is not None}
+    existing = {parsed for name in names if (parsed := parse_tag_name(name)) is not None}
     top = max((r.parsed_version for r in latest.values() if r is not None), default=None)
     if explicit is None:
         new_version = Version.next_after(top, bump)
@@ -142,27 +141,23 @@ def choose_version(
     return explicit
 
 
-def latest_of(records: list[VersionRecord], kind: Kind) -> VersionRecord | None:
-    mine = [r for r in records if r.kind is kind]
-    return mine[-1] if mine else None
-
-
 def workspace_data_tag(
     repo: ModelRepo,
     kinds: Sequence[Kind],
-    records: list[VersionRecord],
+    data_newest_first: Iterable[VersionRecord],
     new_version: Version | None,
 ) -> str | None:
     """The data version the model was trained with: its tag if data is versioned alongside
-    (under ``new_version``), else the newest data tag whose content matches the workspace data."""
+    (under ``new_version``), else the newest data tag whose content matches the workspace data
+    (``data_newest_first``: the data versions, newest first, read as far as needed)."""
     if Kind.DATA in kinds and new_version is not None:
         return tag_name(Kind.DATA, new_version)
     data_path = repo.root / repo.path_of(Kind.DATA)
     if not has_files(data_path):
         return None
     current = ingest.workspace_tree(repo.root, repo.path_of(Kind.DATA))
-    for record in reversed([r for r in records if r.kind is Kind.DATA]):
-        if current is not None and record.content_hash == current.hash:
+    for record in data_newest_first if current is not None else ():
+        if record.content_hash == current.hash:  # type: ignore[union-attr]
             return record.tag
     return None
 

@@ -39,9 +39,10 @@ def _record(repo: Any, tag: str | None) -> Any:
         return None
     try:
         from cpv.core.records import annotate
+        from cpv.domain.versions import parse_tag_name
 
-        found = [r for r in repo.records() if r.tag == tag]
-        return annotate(repo, found)[0] if found else None
+        parsed = parse_tag_name(tag)  # that tag read, not every version's
+        return annotate(repo, [repo.find(*parsed)])[0] if parsed else None
     except Exception:
         return None
 

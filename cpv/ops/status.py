@@ -3,6 +3,7 @@ a change a dead writer left unfinished, and the webhooks whose last delivery fai
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from cpv._git import repo as _git
@@ -13,6 +14,7 @@ from cpv.core.repo import ModelRepo
 from cpv.core.transaction import pending as pending_change
 from cpv.core.unpublished import unpublished
 from cpv.domain.errors import CpvError
+from cpv.domain.metadata import VersionRecord
 from cpv.domain.results import KindStatus, StatusResult
 from cpv.domain.versions import Kind
 from cpv.objects.ingest import workspace_tree
@@ -24,17 +26,15 @@ def status(
 ) -> StatusResult:
     """The workspace of ``kinds`` against their latest versions; with ``remote``, what the git
     remote does not have yet (left unknown, None, when it cannot be reached)."""
-    records = repo.records()
+    names = repo.tag_names()
     currents = {kind: workspace_tree(repo.root, repo.path_of(kind)) for kind in kinds}
     out = []
     for kind in kinds:
-        mine = [r for r in records if r.kind is kind]
-        latest = mine[-1] if mine else None
+        newest = list(itertools.islice(repo.newest_first([kind], names=names), 4))
+        latest = newest[0] if newest else None
         current = currents[kind]
         has_files = current is not None and current.size > 0
-        holds = next(
-            (r.version for r in reversed(mine) if current and r.files_hash == current.hash), None
-        )
+        holds = _holds(repo, kind, newest, current.hash if current else None)
         changed = has_files and (latest is None or latest.files_hash != current.hash)  # type: ignore[union-attr]
         out.append(
             KindStatus(
@@ -61,6 +61,19 @@ def status(
     if remote and result.remote:
         _unpublished(repo, result)
     return result
+
+
+def _holds(
+    repo: ModelRepo, kind: Kind, newest: list[VersionRecord], files: str | None
+) -> str | None:
+    """The newest version of ``kind`` whose files are ``files`` (the workspace's): looked for
+    in the ``newest`` few first, then (the workspace holds none of them) in every version."""
+    if files is None:
+        return None
+    found = next((r for r in newest if r.files_hash == files), None)
+    if found is None and len(newest) == 4:
+        found = next((r for r in reversed(repo.records(kind)) if r.files_hash == files), None)
+    return found.version if found else None
 
 
 def _unpublished(repo: ModelRepo, result: StatusResult) -> None:

@@ -6,7 +6,7 @@ instead of the workspace are :mod:`cpv.core.snapshots`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,7 +21,6 @@ from cpv.core.versioning import (  # MOVED
     commit_and_tag,
     count_samples,
     has_files,
-    latest_of,
     note_dirty,
     workspace_data_tag,
 )
@@ -106,21 +105,16 @@ def _tag(
     store: Callable[[ModelRepo, list[VersionRecord]], None],
 ) -> TagResult:
     """Make the version of ``current`` (the hashed content of each kind) unless unchanged."""
-    all_records = repo.records()
-    latest = {k: latest_of(all_records, k) for k in kinds}
+    names = repo.tag_names()  # the versions' names; messages only of the newest few
+    latest = {k: repo.newest([k]) for k in kinds}
     changed = {k: not same_files(latest[k], current[k]) for k in kinds}
     if not request.force and not any(changed.values()):
         return TagResult(records=[latest[k] for k in kinds], created=False, repaired=repairs)  # type: ignore[misc]
     new_version = choose_version(
-        all_records,
-        kinds,
-        latest,
-        explicit=request.version,
-        bump=request.bump,
-        force=request.force,
-        foreign=repo.foreign_tags,
+        names, kinds, latest, explicit=request.version, bump=request.bump, force=request.force
     )
-    plans = _plan_records(repo, kinds, request, all_records, current, new_version)
+    data = repo.newest_first([Kind.DATA], names=names)
+    plans = _plan_records(repo, kinds, request, data, current, new_version)
     if request.dry_run:
         note_dirty(repo, plans)
         return TagResult(records=plans, created=True, dry_run=True, repaired=repairs)
@@ -148,14 +142,14 @@ def _plan_records(
     repo: ModelRepo,
     kinds: Sequence[Kind],
     request: TagRequest,
-    all_records: list[VersionRecord],
+    data_newest_first: Iterable[VersionRecord],
     current: Mapping[Kind, Any],
     new_version: Version,
 ) -> list[VersionRecord]:
     """The records of the new version, one per kind (hashes as measured before adding)."""
     author = repo.git.identity()
     created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    data_version = workspace_data_tag(repo, kinds, all_records, new_version)
+    data_version = workspace_data_tag(repo, kinds, data_newest_first, new_version)
     params = hyperparams.recorded(repo.root, repo.config.params_files, request.params)
     plans = []
     for kind in kinds:

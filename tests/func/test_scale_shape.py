@@ -39,8 +39,9 @@ READS = [
     ["verify", "v0.3"],
     ["verify", "--all-versions"],
 ]
-#: these name one or two versions: they read those tags' messages, never all of them
-NAMED = {"show", "diff"}
+#: these need one or two versions (status: the latest, which the workspace holds): they
+#: read those tags' messages, never all of them
+NAMED = {"show", "diff", "status"}
 
 
 def _git_logger(tmp_path: Path) -> Path:
@@ -97,13 +98,15 @@ def test_read_commands_start_as_many_git_processes_at_40_versions_as_at_5(
     assert not read_all, f"these read every version's message: {read_all}"
 
 
-def test_tagging_one_version_starts_as_many_git_processes_at_40_versions_as_at_5(
-    tmp_path: Path,
-) -> None:
+def test_tagging_one_version_reads_the_newest_tags_not_every_message(tmp_path: Path) -> None:
     folder, log = _git_logger(tmp_path), tmp_path / "git.log"
     counts = []
     for count in (5, 40):
         repo = scale_build.build(tmp_path / f"m{count}", count=count)
         (repo / "checkpoints" / "w.bin").write_bytes(b"one more version")
-        counts.append(len(_calls(repo, ["tag", "-m", "next"], folder, log)))
+        calls = _calls(repo, ["tag", "-m", "next"], folder, log)
+        assert not [c for c in calls if _reads_every_message(c)], calls
+        counts.append(len(calls))
     assert counts[0] == counts[1], f"git processes of a tag at 5 and at 40 versions: {counts}"
+    shown = run_cpv("-C", str(repo), "show", "latest", "--json").stdout
+    assert '"version": "v0.41"' in shown
