@@ -67,10 +67,11 @@ _TIME = shutil.which("time", path="/usr/bin:/bin") if os.name == "posix" else No
 
 def run_once(
     args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
-) -> tuple[float, float | None]:
-    """Wall seconds and peak RSS (MB) of one child process: by ``/usr/bin/time -f %M`` where
-    it exists (the child's own peak), else by ``os.wait4`` (on Linux a forked child starts
-    from this process's peak, so small children read as this process's size), else none."""
+) -> tuple[float, float | None, float | None]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system, with the git processes it
+    ran) of one child process. The peak by ``/usr/bin/time -f %M`` where it exists (the
+    child's own peak), else by ``os.wait4`` (on Linux a forked child starts from this
+    process's peak, so small children read as this process's size); no wait4: neither."""
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
         wrapped = [_TIME, "-f", "%M", "-o", rss_file.name, *args] if _TIME else args
         t0 = time.perf_counter()
@@ -82,6 +83,7 @@ def run_once(
             env={**os.environ, **(env or {})},
         )
         rss: float | None = None
+        cpu: float | None = None
         if hasattr(os, "wait4"):
             _, status, usage = os.wait4(proc.pid, 0)
             seconds = time.perf_counter() - t0
@@ -89,6 +91,7 @@ def run_once(
             proc.returncode = code
             # ru_maxrss: KiB on Linux, bytes on macOS
             rss = usage.ru_maxrss / (1 << 20 if sys.platform == "darwin" else 1 << 10)
+            cpu = usage.ru_utime + usage.ru_stime
             err = proc.stderr.read() if proc.stderr else b""
         else:  # no wait4 (Windows): no peak RSS
             _, err = proc.communicate()
@@ -97,21 +100,24 @@ def run_once(
             rss = int(rss_file.read().split()[-1]) / 1024
     if code != 0:
         raise SystemExit(f"{' '.join(args)} failed ({code}):\n{err.decode(errors='replace')}")
-    return seconds, rss
+    return seconds, rss, cpu
 
 
 def measure(args: list[str], runs: int, cwd: Path | None = None, before=None, env=None) -> dict:
-    times, rss = [], []
+    times, rss, cpu = [], [], []
     for _ in range(runs):
         if before is not None:
             before()
-        seconds, peak = run_once(args, cwd, env)
+        seconds, peak, used = run_once(args, cwd, env)
         times.append(seconds)
         if peak is not None:
             rss.append(peak)
+        if used is not None:
+            cpu.append(used)
     return {
         "seconds": round(statistics.median(times), 4),
         "min": round(min(times), 4),
+        "cpu": round(statistics.median(cpu), 4) if cpu else None,
         "rss_mb": round(max(rss), 1) if rss else None,
     }
 
@@ -185,16 +191,18 @@ def _table(results: dict, key: str = "rows") -> str:
     for name in small:
         cells = []
         for s in sizes:
-            row = s[key][name]
-            floor = s[key]["git for-each-ref (floor)"]["seconds"]
-            cell = f"{row['seconds']:.3f} s"
-            if name != "git for-each-ref (floor)":
-                cell += f" ({row['seconds'] / floor:.1f}× floor"
+            row, first = s[key][name], small[name]
+            by = "cpu" if row.get("cpu") and first.get("cpu") else "seconds"
+            floor = s[key]["git for-each-ref (floor)"][by]
+            cell = f"{row['seconds']:.3f} s" + (
+                f" (CPU {row['cpu']:.3f} s)" if row.get("cpu") else ""
+            )
+            if name != "git for-each-ref (floor)" and floor:
+                cell += f": {row[by] / floor:.1f}× floor"
                 if s is not sizes[0]:
-                    cell += f", {row['seconds'] / small[name]['seconds']:.2f}× at {counts[0]}"
-                cell += ")"
+                    cell += f", {row[by] / first[by]:.2f}× at {counts[0]}"
             if row.get("rss_mb"):
-                cell += f", {row['rss_mb']:.0f} MB"
+                cell += f"; {row['rss_mb']:.0f} MB"
             cells.append(cell)
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
     if key != "rows":
@@ -206,12 +214,17 @@ def _table(results: dict, key: str = "rows") -> str:
     )
     lines.append("")
     start = results["startup"]
-    floor = start.get("dvc --version (floor)", {}).get("seconds")
-    lines.append("| start-up | seconds | peak RSS |")
-    lines.append("|---|---|---|")
+    floor = start.get("dvc --version (floor)", {})
+    lines.append("| start-up | seconds | CPU seconds | peak RSS |")
+    lines.append("|---|---|---|---|")
     for name, row in start.items():
-        ratio = f" ({row['seconds'] / floor:.2f}× dvc --version)" if floor else ""
-        lines.append(f"| `{name}` | {row['seconds']:.3f}{ratio} | {row['rss_mb'] or '-'} MB |")
+        wall = f"{row['seconds']:.3f}"
+        if floor.get("seconds"):
+            wall += f" ({row['seconds'] / floor['seconds']:.2f}× dvc --version)"
+        cpu = f"{row['cpu']:.3f}" if row.get("cpu") else "-"
+        if row.get("cpu") and floor.get("cpu"):
+            cpu += f" ({row['cpu'] / floor['cpu']:.2f}×)"
+        lines.append(f"| `{name}` | {wall} | {cpu} | {row['rss_mb'] or '-'} MB |")
     if "catalog" in results:
         cat = results["catalog"]
         lines.append("")
