@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from cpv.domain.metadata import VersionRecord
+from cpv.domain.training_state import TrainingStatePlan
 
 
 class InitResult(BaseModel):
@@ -346,6 +347,8 @@ class GcResult(BaseModel):
     unpushed: list[str] = Field(default_factory=list)
     #: a remote removal that stopped early (its lease ran out): the next command finishes it
     warning: str | None = None
+    #: ``retention: training_state:`` in cpv.yaml: what it would drop (planned, not applied)
+    training_state: TrainingStatePlan | None = None
 
 
 class DeleteResult(BaseModel):

@@ -26,6 +26,7 @@ from cpv.core.liveness import World
 from cpv.core.refs import best
 from cpv.core.removal_run import Removal, run_removal
 from cpv.core.repo import ModelRepo
+from cpv.core.training_state import plan_for_gc
 from cpv.domain.errors import UsageError
 from cpv.domain.metadata import VersionRecord
 from cpv.domain.results import CollectedVersion, GcResult, KeptVersion
@@ -59,13 +60,19 @@ def gc(
     repo = ModelRepo.open(path)
     keep_last, keep_days = _policy(repo, keep_last, keep_days)
     result = GcResult(keep_last=keep_last, keep_days=keep_days, remote=remote, dry_run=dry_run)
+    rule = repo.config.retention.training_state if repo.config.retention else None
 
     def decide(world: World) -> list[VersionRecord]:
-        reasons = kept_reasons(
-            world, keep_last=keep_last, keep_days=keep_days, kinds=kinds, unpublished=not force
-        )
-        result.kept = [KeptVersion(tag=t, reasons=why) for t, why in reasons.items()]
-        return [r for r in world.live if r.tag not in reasons]
+        collect: list[VersionRecord] = []
+        if keep_last is not None or keep_days is not None:
+            reasons = kept_reasons(
+                world, keep_last=keep_last, keep_days=keep_days, kinds=kinds, unpublished=not force
+            )
+            result.kept = [KeptVersion(tag=t, reasons=why) for t, why in reasons.items()]
+            collect = [r for r in world.live if r.tag not in reasons]
+        if rule is not None and Kind.MODEL in kinds:
+            result.training_state = plan_for_gc(world, rule, collected={r.tag for r in collect})
+        return collect
 
     rules = {"keep-last": keep_last or None, "keep-days": keep_days}
     why = "gc: " + " ".join(f"{k} {v}" for k, v in rules.items() if v is not None)
@@ -100,7 +107,8 @@ def _policy(
 ) -> tuple[int | None, int | None]:
     if keep_last is None and keep_days is None and repo.config.retention is not None:
         keep_last, keep_days = repo.config.retention.keep_last, repo.config.retention.keep_days
-    if keep_last is None and keep_days is None:
+    has_state_rule = repo.config.retention is not None and repo.config.retention.training_state
+    if keep_last is None and keep_days is None and not has_state_rule:
         raise UsageError(
             "no retention policy: say what to keep",
             hint="Pass --keep-last N and/or --keep-days D, or add `retention: {keep_last: 5}` "

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cpv.domain.errors import ConfigError, InvalidNameError, UsageError
 from cpv.domain.paths import cpv_home
 from cpv.settings.promotion import PromotionRule, validate_rules
+from cpv.settings.training_state import TrainingStateRule
 from cpv.settings.urls import s3_url
 
 REPO_CONFIG_FILE = "cpv.yaml"
@@ -154,6 +155,8 @@ class Retention(_Strict):
 
     keep_last: int | None = Field(default=None, ge=1)
     keep_days: int | None = Field(default=None, ge=0)
+    #: optimizer/scheduler/RNG files kept only in the latest N versions (planned by gc)
+    training_state: TrainingStateRule | None = None
 
 
 class ModelStorage(_Strict):

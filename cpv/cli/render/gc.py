@@ -7,13 +7,24 @@ from cpv.cli.render import layout as _layout
 from cpv.cli.render.base import warning
 from cpv.cli.render.console import emit_lines, say
 from cpv.domain.results import DeleteResult, GcResult
+from cpv.domain.training_state import TrainingStatePlan
 from cpv.domain.usage import DuResult
 
 _size = _layout.human_size
 
 
 def gc_result(res: GcResult) -> None:
-    """``cpv gc``: each kept version and why, each collected one and its bytes, the totals."""
+    """``cpv gc``: each kept version and why, each collected one and its bytes, the totals;
+    then the training-state rule's plan (cpv.yaml)."""
+    if res.keep_last is not None or res.keep_days is not None:
+        _collection(res)
+    if res.training_state is not None:
+        training_state(res.training_state)
+    if res.warning:
+        warning(res.warning)
+
+
+def _collection(res: GcResult) -> None:
     rows = [[[k.tag], [", ".join(k.reasons)]] for k in res.kept]
     if rows:
         say("kept:")
@@ -37,8 +48,26 @@ def gc_result(res: GcResult) -> None:
     if res.markers:
         said = "published" if res.remote else "written: publish them with `cpv push`"
         say(f"{len(res.markers)} removal marker(s) {said}")
-    if res.warning:
-        warning(res.warning)
+
+
+def training_state(plan: TrainingStatePlan) -> None:
+    """The training-state rule's plan: what keeps its state and why, what would drop it."""
+    say(f"training state ({', '.join(plan.files)}), kept in the last {plan.keep_last}:")
+    for k in plan.kept:
+        say(f"  keeps  {k.tag}  ({', '.join(k.reasons)})")
+    for d in plan.dropped:
+        shared = f"; {len(d.shared)} shared with a kept version, kept" if d.shared else ""
+        say(f"  would drop  {d.tag}: {', '.join(d.files)} ({_size(d.freed_bytes)}{shared})")
+    if plan.unknown:
+        warning(
+            "training state: cannot tell what "
+            + ", ".join(plan.unknown[:3])
+            + " needs (its listing is in neither the cache nor the storage): nothing planned"
+        )
+    elif plan.dropped:
+        say(f"  would free {_size(plan.freed_bytes)} ({plan.objects} objects)")
+    if not plan.applied:
+        say("  (planned only: this release drops no training state; see docs/retention.md)")
 
 
 def delete_result(res: DeleteResult) -> None:
