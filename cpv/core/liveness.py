@@ -16,8 +16,10 @@ from cpv.core.accounting import Listings, branch_tips, objects_at, objects_of_ea
 from cpv.core.remote_view import RemoteView
 from cpv.core.removal import removed_markers
 from cpv.core.repo import ModelRepo
+from cpv.core.trims import trim_markers
 from cpv.domain.metadata import VersionRecord
 from cpv.domain.results import RemovalMarker
+from cpv.domain.training_state import TrimMarker
 from cpv.domain.versions import Kind
 
 
@@ -31,6 +33,9 @@ class World:
     markers: dict[str, RemovalMarker] = field(default_factory=dict)
     aliased: dict[str, list[str]] = field(default_factory=dict)
     tips: dict[str, str] = field(default_factory=dict)  # label -> commit
+    #: trim markers (version tag -> marker), here and on the remote (the remote's first):
+    #: only the training-state plan counts them (:mod:`cpv.core.trims`)
+    trims: dict[str, TrimMarker] = field(default_factory=dict)
     _tip_pointers: list[tuple[str, Kind, str]] = field(default_factory=list)
 
     @classmethod
@@ -50,6 +55,7 @@ class World:
             **{t: m for t, m in ours.items() if t in theirs or t not in remote_aliased},
             **theirs,
         }
+        world.trims = {**trim_markers(repo), **(view.trims if view else {})}
         world.tips = dict(branch_tips(repo))
         for name, sha in (view.heads if view else {}).items():
             world.tips.setdefault(f"remote branch {name}", sha)

@@ -1,5 +1,5 @@
-"""What the git remote holds right now: every branch, version, alias move, removal marker,
-and the deletion protocol's refs (:mod:`cpv.core.fence`), read into a private namespace.
+"""What the git remote holds right now: every branch, version, alias move, removal and trim
+marker, and the deletion protocol's refs (:mod:`cpv.core.fence`), read into a private namespace.
 
 Commands that delete bytes decide from this view, never from the local clone's, and the
 view is read *after* the fence value it carries (``ls-remote`` first, then the fetch): a
@@ -21,8 +21,10 @@ from cpv.core import refs
 from cpv.core.refs import AliasMove
 from cpv.core.removal import REMOVED_PREFIX, markers_of
 from cpv.core.repo import ModelRepo, records_of
+from cpv.core.trims import TRIMMED_PREFIX, trims_of
 from cpv.domain.metadata import VersionRecord
 from cpv.domain.results import RemovalMarker
+from cpv.domain.training_state import TrimMarker
 from cpv.domain.versions import Kind
 from cpv.settings.config import GIT_REMOTE_NAME
 
@@ -41,6 +43,7 @@ class RemoteView:
     markers: dict[str, RemovalMarker] = field(default_factory=dict)
     moves: list[AliasMove] = field(default_factory=list)
     heads: dict[str, str] = field(default_factory=dict)  # branch name -> commit
+    trims: dict[str, TrimMarker] = field(default_factory=dict)  # version tag -> its marker
 
     @property
     def fence(self) -> str:
@@ -95,6 +98,7 @@ def remote_view(repo: ModelRepo) -> Iterator[RemoteView]:
             repo.git.list_tags(Kind.MODEL.value, Kind.DATA.value, namespace=tags)
         )
         view.markers = markers_of(repo.git.list_tags(REMOVED_PREFIX, namespace=tags))
+        view.trims = trims_of(repo.git.list_tags(TRIMMED_PREFIX, namespace=tags))
         view.moves = refs.moves_of(repo.git.list_tags(refs.ALIAS_PREFIX, namespace=tags))
         view.heads = _heads(repo, f"{ns}/heads")
         yield view

@@ -27,6 +27,7 @@ from cpv.core.accounting import Listings, local_size, objects_at, objects_of
 from cpv.core.liveness import World
 from cpv.core.refs import best
 from cpv.core.repo import ModelRepo
+from cpv.core.trims import honoured
 from cpv.domain.errors import CpvError
 from cpv.domain.metadata import VersionRecord
 from cpv.domain.oids import listing_entries
@@ -87,13 +88,13 @@ def plan_training_state(
         files=list(rule.files),
         kept=[StateKept(tag=t, reasons=why) for t, why in kept.items()],
     )
+    trimmed = _trimmed(world, listings)
+    plan.trimmed = sorted(trimmed)
     candidates = [
-        r
-        for r in world.live
-        if r.kind is Kind.MODEL and r.tag not in kept and r.tag not in collected
+        r for r in world.live if r.kind is Kind.MODEL and r.tag not in {*kept, *collected, *trimmed}
     ]
     drops: dict[str, list[tuple[str, str]]] = {}  # tag -> (md5, relpath) dropped
-    needed: set[str] = set()
+    needed = {md5 for md5s in trimmed.values() for md5 in md5s}
     for record in candidates:
         entries = _entries(world.repo, record, listings)
         gone = [(md5, rel) for md5, rel in entries if rule.matches(rel)]
@@ -101,7 +102,7 @@ def plan_training_state(
             drops[record.tag] = gone
         needed |= {md5 for md5, rel in entries if not rule.matches(rel)}
     for record in world.live:
-        if record.tag not in drops:
+        if record.tag not in drops and record.tag not in trimmed:
             needed |= objects_of(world.repo, record, listings)
     for sha in set(world.tips.values()):
         needed |= objects_at(world.repo, sha, listings)
@@ -122,6 +123,21 @@ def plan_training_state(
     plan.objects = sum(d.objects for d in plan.dropped)
     plan.freed_bytes = sum(d.freed_bytes for d in plan.dropped)
     return plan
+
+
+def _trimmed(world: World, listings: Listings) -> dict[str, set[str]]:
+    """Version tag -> the objects it still needs, for each live version whose trim marker
+    (here or on the remote) agrees with its listing (:func:`cpv.core.trims.honoured`)."""
+    out: dict[str, set[str]] = {}
+    for record in world.live:
+        marker = world.trims.get(record.tag)
+        if marker is None:
+            continue
+        entries = _entries(world.repo, record, listings)
+        if honoured(marker, record, entries):
+            dropped = set(marker.files)
+            out[record.tag] = {md5 for md5, rel in entries if rel not in dropped}
+    return out
 
 
 def _entries(repo: ModelRepo, record: VersionRecord, listings: Listings) -> list[tuple[str, str]]:

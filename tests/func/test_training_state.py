@@ -9,7 +9,10 @@ import json
 from pathlib import Path
 
 from cpv import ModelCheckpoints
-from cpv.objects.layout import cache_dir
+from cpv.core.repo import ModelRepo
+from cpv.core.trims import new_trim, trim_ref, trimmed_tree, write_trim
+from cpv.objects.layout import cache_dir, object_path
+from cpv.ops.pull import clone
 from cpv.ops.push import push
 from tests.conftest import git, repo_snapshot, run_cpv, write_checkpoint
 
@@ -121,3 +124,57 @@ def test_a_bad_rule_is_refused_with_the_file_named(repo: Path) -> None:
     proc = run_cpv("gc", "--dry-run", cwd=repo, check=False)
     assert proc.returncode != 0 and "Error:" in proc.stderr and "cpv.yaml" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _listing(repo: Path, tag: str) -> list[tuple[str, str]]:
+    oid = git(repo, "show", f"{tag}:checkpoints.dvc").split("md5: ")[1].split()[0]
+    items = json.loads(object_path(cache_dir(repo), oid).read_bytes())
+    return [(i["md5"], i["relpath"]) for i in items]
+
+
+def _mark(other: Path, tag: str, entries: list[tuple[str, str]], *, forged: bool) -> None:
+    """A trimmed/ marker for ``tag`` made in ``other`` and pushed with plain git (no cpv
+    command writes one yet); ``forged``: its tree_hash does not match the listing."""
+    r = ModelRepo.open(other)
+    record = next(x for x in r.records() if x.tag == tag)
+    marker = new_trim(r, record, entries, ["optimizer.pt"])
+    if forged:
+        marker = marker.model_copy(update={"tree_hash": trimmed_tree(entries, [])})
+        git(other, "tag", "-d", trim_ref(tag))
+    write_trim(r, record, marker)
+    git(other, "push", "-qf", "origin", f"refs/tags/{trim_ref(tag)}")
+
+
+def test_a_trim_marker_on_the_remote_counts_only_when_it_agrees_with_the_listing(
+    repo: Path, tmp_path: Path
+) -> None:
+    _rule(repo, "retention: {training_state: {keep_last: 1}}\n")
+    same = blob("same optimizer", 8192)
+    for i in range(1, 4):
+        _version(repo, i, optimizer=same if i in (1, 2) else None)
+    ModelCheckpoints(repo).promote("v0.2", "prod")
+    push(repo)
+    other, _ = clone(git(repo, "remote", "get-url", "origin").strip(), tmp_path / "other")
+    entries = _listing(repo, "model/v0.2")
+
+    def plan() -> dict[str, object]:
+        out = json.loads(run_cpv("gc", "--dry-run", "--json", cwd=repo).stdout)
+        return out["training_state"]  # type: ignore[no-any-return]
+
+    before = plan()  # prod's v0.2 keeps its optimizer.pt: v0.1's identical one stays
+    assert before["trimmed"] == [] and before["dropped"][0]["shared"] == ["optimizer.pt"]
+    _mark(other, "model/v0.2", entries, forged=False)
+    assert "trimmed/model/v0.2" not in git(repo, "tag", "-l")  # read from the remote only
+    after = plan()  # v0.2 dropped it already: nothing needs those bytes now
+    assert after["trimmed"] == ["model/v0.2"]
+    assert after["dropped"] == [
+        {
+            "tag": "model/v0.1",
+            "files": STATE,
+            "freed_bytes": 8192 + 1024 + 512,
+            "objects": 3,
+            "shared": [],
+        }
+    ]
+    _mark(other, "model/v0.2", entries, forged=True)
+    assert plan() == before  # a marker that lies about the listing is not honoured

@@ -55,6 +55,8 @@ def training_state(plan: TrainingStatePlan) -> None:
     say(f"training state ({', '.join(plan.files)}), kept in the last {plan.keep_last}:")
     for k in plan.kept:
         say(f"  keeps  {k.tag}  ({', '.join(k.reasons)})")
+    if plan.trimmed:
+        say(f"  already dropped (trimmed/ markers): {', '.join(plan.trimmed)}")
     for d in plan.dropped:
         shared = f"; {len(d.shared)} shared with a kept version, kept" if d.shared else ""
         say(f"  would drop  {d.tag}: {', '.join(d.files)} ({_size(d.freed_bytes)}{shared})")
