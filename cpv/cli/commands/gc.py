@@ -53,6 +53,8 @@ def gc(
       - every object a kept version shares with a collected one
     With --remote the storage's copies go too, under a lease on the git remote:
     removal markers are published first, and pushes wait until the deletion ends.
+    With `retention: training_state:` in cpv.yaml, also shows which older versions'
+    optimizer/scheduler/RNG files the rule would drop (planned only: nothing is dropped).
     """
     from cpv.cli.render import base as render
     from cpv.cli.render import gc as render_gc
