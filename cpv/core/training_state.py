@@ -33,6 +33,7 @@ from cpv.domain.metadata import VersionRecord
 from cpv.domain.oids import listing_entries
 from cpv.domain.training_state import StateDrop, StateKept, TrainingStatePlan
 from cpv.domain.versions import Kind
+from cpv.objects.compact import COMPACT_DIR
 from cpv.objects.layout import cache_dir
 from cpv.objects.pointers import Pointer, pointers_at
 from cpv.objects.store import ObjectStore, store_for
@@ -97,10 +98,10 @@ def plan_training_state(
     needed = {md5 for md5s in trimmed.values() for md5 in md5s}
     for record in candidates:
         entries = _entries(world.repo, record, listings)
-        gone = [(md5, rel) for md5, rel in entries if rule.matches(rel)]
+        gone = [(md5, rel) for md5, rel in entries if _is_state(rule, rel)]
         if gone:
             drops[record.tag] = gone
-        needed |= {md5 for md5, rel in entries if not rule.matches(rel)}
+        needed |= {md5 for md5, rel in entries if not _is_state(rule, rel)}
     for record in world.live:
         if record.tag not in drops and record.tag not in trimmed:
             needed |= objects_of(world.repo, record, listings)
@@ -123,6 +124,12 @@ def plan_training_state(
     plan.objects = sum(d.objects for d in plan.dropped)
     plan.freed_bytes = sum(d.freed_bytes for d in plan.dropped)
     return plan
+
+
+def _is_state(rule: TrainingStateRule, relpath: str) -> bool:
+    """A file the rule drops: never a compact version's recipe or segment (a checkpoint
+    file cut at its tensors is planned by nothing yet: its segments are shared)."""
+    return not relpath.startswith(f"{COMPACT_DIR}/") and rule.matches(relpath)
 
 
 def _trimmed(world: World, listings: Listings) -> dict[str, set[str]]:

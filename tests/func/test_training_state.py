@@ -15,6 +15,7 @@ from cpv.objects.layout import cache_dir, object_path
 from cpv.ops.pull import clone
 from cpv.ops.push import push
 from tests.conftest import git, repo_snapshot, run_cpv, write_checkpoint
+from tests.func.test_compact import compact_mode, layers, save
 
 
 def blob(what: str, size: int = 4096) -> bytes:
@@ -178,3 +179,19 @@ def test_a_trim_marker_on_the_remote_counts_only_when_it_agrees_with_the_listing
     ]
     _mark(other, "model/v0.2", entries, forged=True)
     assert plan() == before  # a marker that lies about the listing is not honoured
+
+
+def test_a_compact_version_plans_only_its_files_listed_whole(repo: Path) -> None:
+    compact_mode(repo)
+    _rule(repo, "retention: {training_state: {keep_last: 1, files: ['opt*', '*.ckpt']}}\n")
+    for i in range(1, 3):
+        save(repo, layers(i), "opt_state.safetensors")
+        write_checkpoint(repo, blob(f"loop {i}", 2048), "training_state.ckpt")
+        ModelCheckpoints(repo).tag()
+    push(repo)
+    assert any(".cpv-compact/" in rel for _, rel in _listing(repo, "model/v0.1"))
+    plan = ModelCheckpoints(repo).gc(dry_run=True).training_state
+    assert plan is not None
+    # opt_state.safetensors is a recipe and segments there: left alone, not half-planned
+    assert [(d.tag, d.files) for d in plan.dropped] == [("model/v0.1", ["training_state.ckpt"])]
+    assert plan.freed_bytes == 2048
