@@ -128,6 +128,18 @@ class VersionRecord(BaseModel):
         except (ValueError, RecursionError):
             return None
 
+    @field_validator("compact", mode="before")
+    @classmethod
+    def _compact_or_none(cls, value: Any) -> CompactLayout | None:
+        """Untrusted too: a compact layout that does not validate is dropped (the version
+        still reads and checks out; its workspace then never passes for its files)."""
+        if value is None or isinstance(value, CompactLayout):
+            return value
+        try:
+            return CompactLayout.model_validate(value)
+        except (ValueError, RecursionError):
+            return None
+
     @field_validator("metrics", mode="after")
     @classmethod
     def _metrics_as_read(cls, value: dict[str, Any]) -> dict[str, Any]:

@@ -102,6 +102,8 @@ def test_a_fine_tune_stores_only_its_changed_tensor_and_clones_back_bit_exact(
     assert usage["model/v0.2"].logical_bytes == record.size_bytes
     shown = run_cpv("show", "v0.2", cwd=repo).stdout
     assert "compact (tensor segments, zstd;" in shown, shown
+    shown_json = json.loads(run_cpv("show", "v0.2", "--json", cwd=repo).stdout)
+    assert shown_json["compact"]["files_hash"] == record.compact.files_hash != record.content_hash
     push(repo)
     remote = git(repo, "remote", "get-url", "origin").strip()
     for version, body in saved.items():

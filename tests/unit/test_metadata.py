@@ -76,3 +76,26 @@ def test_a_hostile_distributed_layout_is_dropped_and_the_version_still_reads() -
         back = decode_tag_message(_body(hostile))
         assert back is not None and back.version == "v0.1", hostile
         assert back.distributed is None, hostile
+
+
+def test_a_compact_layout_round_trips_and_a_hostile_one_is_dropped() -> None:
+    import json
+
+    layout = {"files_hash": "0" * 32 + ".dir", "stored_bytes": 10, "compress": "zstd"}
+    text = _body(None).replace('"distributed": null', f'"compact": {json.dumps(layout)}')
+    back = decode_tag_message(text)
+    assert back is not None and back.compact is not None
+    assert back.files_hash == "0" * 32 + ".dir" != back.content_hash
+    again = decode_tag_message(encode_tag_message(back))
+    assert again is not None and again.compact == back.compact
+    assert '"compact"' not in encode_tag_message(back.model_copy(update={"compact": None}))
+    for hostile in (
+        {"files_hash": "../../x", "stored_bytes": 1},
+        {"files_hash": "0" * 32 + ".dir", "compress": "[red]x[/red]"},
+        {"files_hash": "0" * 32 + ".dir", "stored_bytes": -(10**30)},
+        "compact",
+    ):
+        body = _body(None).replace('"distributed": null', f'"compact": {json.dumps(hostile)}')
+        read = decode_tag_message(body)
+        assert read is not None and read.compact is None, hostile
+        assert read.files_hash == read.content_hash
