@@ -59,9 +59,12 @@ class ModelRepo:
     def latest(self, kind: Kind) -> VersionRecord | None:
         return self.newest([kind])
 
-    def newest(self, kinds: Sequence[Kind], *, skip: Container[str] = ()) -> VersionRecord | None:
-        """The last of :meth:`records` of ``kinds`` whose tag is not in ``skip``."""
-        return next(self.newest_first(kinds, skip=skip), None)
+    def newest(
+        self, kinds: Sequence[Kind], *, skip: Container[str] = (), names: list[str] | None = None
+    ) -> VersionRecord | None:
+        """The last of :meth:`records` of ``kinds`` whose tag is not in ``skip`` (``names``:
+        as :meth:`newest_first` takes them)."""
+        return next(self.newest_first(kinds, skip=skip, names=names), None)
 
     def tag_names(self) -> list[str]:
         """Every tag name under ``model/`` and ``data/`` (cpv's or not), without the

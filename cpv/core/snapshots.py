@@ -121,7 +121,7 @@ def _tag_content(
     with repo.locked() as repairs:
         repo.git.current_branch()  # a detached HEAD would leave the version on no branch
         names = repo.tag_names()  # the versions' names; messages only of the newest few
-        latest = repo.newest([Kind.MODEL])
+        latest = repo.newest([Kind.MODEL], names=names)
         if not request.force and compact.same_files(latest, content):
             return TagResult(records=[latest], created=False, repaired=repairs)  # type: ignore[list-item]
         version = choose_version(

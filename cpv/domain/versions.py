@@ -107,15 +107,18 @@ def tag_name(kind: Kind, version: Version) -> str:
     return f"{kind.value}/{version}"
 
 
+#: ``model/vX.Y`` or ``data/vX.Y``, the parts read as :meth:`Version.parse` reads them
+_TAG_RE = re.compile(r"(model|data)/v(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})")
+_KINDS = {k.value: k for k in Kind}
+
+
 def parse_tag_name(name: str) -> tuple[Kind, Version] | None:
-    """``model/v0.3`` -> (MODEL, v0.3); anything that is not a cpv tag -> None."""
-    kind_text, sep, rest = name.partition("/")
-    if not sep or kind_text not in (Kind.MODEL.value, Kind.DATA.value) or not rest.startswith("v"):
+    """``model/v0.3`` -> (MODEL, v0.3); anything that is not a cpv tag -> None (one regular
+    expression: a repository's every tag name is read this way)."""
+    match = _TAG_RE.fullmatch(name) if isinstance(name, str) else None
+    if match is None or (match[2] == "0" and match[3] == "0"):  # v0.0 does not exist
         return None
-    try:
-        return Kind(kind_text), Version.parse(rest)
-    except InvalidNameError:
-        return None
+    return _KINDS[match[1]], Version(int(match[2]), int(match[3]))
 
 
 #: The manager of each kind, named in the hint when a version of the wrong kind is given.

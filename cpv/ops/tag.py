@@ -106,7 +106,7 @@ def _tag(
 ) -> TagResult:
     """Make the version of ``current`` (the hashed content of each kind) unless unchanged."""
     names = repo.tag_names()  # the versions' names; messages only of the newest few
-    latest = {k: repo.newest([k]) for k in kinds}
+    latest = {k: repo.newest([k], names=names) for k in kinds}
     changed = {k: not same_files(latest[k], current[k]) for k in kinds}
     if not request.force and not any(changed.values()):
         return TagResult(records=[latest[k] for k in kinds], created=False, repaired=repairs)  # type: ignore[misc]
