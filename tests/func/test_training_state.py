@@ -195,3 +195,20 @@ def test_a_compact_version_plans_only_its_files_listed_whole(repo: Path) -> None
     # opt_state.safetensors is a recipe and segments there: left alone, not half-planned
     assert [(d.tag, d.files) for d in plan.dropped] == [("model/v0.1", ["training_state.ckpt"])]
     assert plan.freed_bytes == 2048
+
+
+def test_a_fresh_clone_plans_from_the_storage_and_changes_no_cache_file(
+    repo: Path, tmp_path: Path
+) -> None:
+    _rule(repo, "retention: {training_state: {keep_last: 1}}\n")
+    for i in range(1, 4):
+        _version(repo, i)
+    push(repo)
+    other, _ = clone(git(repo, "remote", "get-url", "origin").strip(), tmp_path / "other")
+    cached = sorted(p for p in cache_dir(other).rglob("*") if p.is_file())
+    plan = ModelCheckpoints(other).gc(dry_run=True).training_state
+    assert plan is not None and plan.unknown == []
+    # v0.1's and v0.2's listings were read from the storage into a scratch folder
+    assert [d.tag for d in plan.dropped] == ["model/v0.1", "model/v0.2"]
+    assert plan.freed_bytes == 2 * (8192 + 1024 + 512)
+    assert sorted(p for p in cache_dir(other).rglob("*") if p.is_file()) == cached
