@@ -25,6 +25,7 @@ saved a part of (``torch.distributed.checkpoint``): each rank uploads its own fi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from collections.abc import Iterable, Mapping
@@ -34,7 +35,7 @@ from types import TracebackType
 from typing import Any
 
 from cpv.api.training import MemorySnapshot, foreign_names, tree_size
-from cpv.domain.errors import CpvError
+from cpv.domain.errors import CpvError, DistributedSaveError
 from cpv.domain.paths import StrPath
 from cpv.integrations._outcomes import (
     VersioningError,
@@ -44,7 +45,7 @@ from cpv.integrations._outcomes import (
     clean_metrics,
 )
 from cpv.integrations._rank import is_main_process
-from cpv.integrations._shards import ShardJob, current_job
+from cpv.integrations._shards import ShardJob, current_job, version_save
 from cpv.integrations._steps import StepLog
 from cpv.integrations._worker import VersionWorker
 
@@ -265,7 +266,12 @@ class Versioning:
         a failure here is this rank's report to the others, never raised at once (the other
         ranks would wait for it)."""
         if self._worker is None:
-            self._worker = self._new_worker()
+            try:
+                self._worker = self._new_worker()
+            except CpvError as exc:  # no repository here: tell the others, then raise
+                with contextlib.suppress(DistributedSaveError):
+                    version_save(None, MemorySnapshot([]), None, job, failure=exc)
+                raise
         self._sharded = True
         try:
             if not path.is_dir():

@@ -25,6 +25,7 @@ import torch.distributed.checkpoint as dcp
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.tensor import Shard, distribute_tensor
 
+from cpv.domain.errors import CpvError
 from cpv.integrations import VersioningError, versioning
 
 
@@ -50,7 +51,11 @@ def save(rank: int, world: int, node: Path, args: dict) -> dict:
                 dcp.save(sharded(full_state(n), world), checkpoint_id=node / "ckpt")
                 if fault == f"{rank}:{n}":
                     os.environ["CPV_FAULT"] = "shard_upload"
-                future = v.log_checkpoint(node / "ckpt", distributed=True, metrics={"save": n})
+                try:
+                    future = v.log_checkpoint(node / "ckpt", distributed=True, metrics={"save": n})
+                except CpvError as exc:  # this rank's own mistake, raised here at once
+                    outcomes.append({"status": "raised", "tag": None, "error": str(exc)})
+                    break
                 outcome = future.result()  # (the fault is read on the worker thread)
                 os.environ.pop("CPV_FAULT", None)
                 outcomes.append(

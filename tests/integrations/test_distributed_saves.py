@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -215,3 +216,19 @@ def test_the_example_trains_on_two_ranks_and_reloads_on_one(tmp_path: Path) -> N
     assert "loaded model/v0.2 on 1 rank(s): weights identical: True" in out[1]
     (latest, *_) = reversed(ModelCheckpoints(repo).list())
     assert latest.distributed is not None and latest.distributed.world_size == 2
+
+
+@pytest.mark.slow
+def test_a_rank_without_a_repository_fails_the_save_on_every_rank_without_a_hang(
+    tmp_path: Path,
+) -> None:
+    """Rank 1's node has no clone: it raises at once, and rank 0 records why, named."""
+    nodes = _nodes(tmp_path, 2)
+    shutil.rmtree(nodes[1] / "model")
+    reports = _run(nodes, tmp_path / "out", {"mode": "save", "saves": 1})
+    assert ModelCheckpoints(nodes[0] / "model").list() == []
+    (mine,) = reports[1]["outcomes"]
+    assert mine["status"] == "raised" and str(nodes[1] / "model") in mine["error"]
+    (zero,) = reports[0]["outcomes"]
+    assert zero["status"] == "failed"
+    assert "the save failed on rank 1 (" in zero["error"] and mine["error"] in zero["error"]
