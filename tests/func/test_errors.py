@@ -245,13 +245,15 @@ def test_init_with_an_unwritable_cpv_home(tmp_path: Path) -> None:
 def test_full_disk_and_read_only_paths_are_os_errors() -> None:
     import errno
 
-    full = errors.os_error(OSError(errno.ENOSPC, "No space left on device", "/data/x"))
+    from cpv.domain.os_errors import os_error
+
+    full = os_error(OSError(errno.ENOSPC, "No space left on device", "/data/x"))
     assert isinstance(full, errors.DiskFullError) and isinstance(full, OSError)
     assert full.errno == errno.ENOSPC and full.path == "/data/x"
-    read_only = errors.os_error(OSError(errno.EROFS, "Read-only file system", "/ro/x"))
+    read_only = os_error(OSError(errno.EROFS, "Read-only file system", "/ro/x"))
     assert isinstance(read_only, errors.PathNotWritableError)
     assert isinstance(read_only, PermissionError) and read_only.path == "/ro/x"
-    assert errors.os_error(OSError(errno.ENOENT, "No such file")) is None
+    assert os_error(OSError(errno.ENOENT, "No such file")) is None
 
 
 # --- git remotes ------------------------------------------------------------------------------
