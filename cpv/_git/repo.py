@@ -298,12 +298,17 @@ class GitRepo(HistoryMethods):
         except GitError:
             return None
 
-    def list_tags(self, *prefixes: str, namespace: str = "refs/tags") -> list[TagRef]:
+    def list_tags(
+        self, *prefixes: str, namespace: str = "refs/tags", highest: int | None = None
+    ) -> list[TagRef]:
         """Every tag under ``<namespace>/<prefix>`` with its message, in one git call
-        (``namespace``: where a copy of another repository's tags was fetched)."""
+        (``namespace``: where a copy of another repository's tags was fetched; ``highest``:
+        only that many, the highest names by git's version sort, ``v0.10`` above ``v0.9``)."""
         depth = namespace.count("/") + 1
         fmt = f"%(refname:strip={depth})%00%(objectname)%00%(*objectname)%00%(contents)%00%1e"
-        out = self.run("for-each-ref", f"--format={fmt}", *[f"{namespace}/{p}" for p in prefixes])
+        top = ["--sort=-version:refname", f"--count={highest}"] if highest else []
+        patterns = [f"{namespace}/{p}" for p in prefixes]
+        out = self.run("for-each-ref", *top, f"--format={fmt}", *patterns)
         tags = []
         for chunk in out.split("\x1e"):
             chunk = chunk.lstrip("\n")

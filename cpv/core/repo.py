@@ -5,6 +5,7 @@ Creating one is ``cpv init`` (:mod:`cpv.ops.init`).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Container, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,11 +76,14 @@ class ModelRepo:
     def newest_first(
         self, kinds: Sequence[Kind], *, skip: Container[str] = (), names: list[str] | None = None
     ) -> Iterator[VersionRecord]:
-        """:meth:`records` of ``kinds`` (but tags in ``skip``) from the newest, at a cost that
-        does not grow with the number of versions: the tags' names are listed (or given, as
-        :meth:`tag_names` gives them), then the messages are read a few at a time, from the
-        highest (a tag that is not cpv's is passed over, as :meth:`records` leaves it out)."""
-        names = self.tag_names() if names is None else names
+        """:meth:`records` of ``kinds`` (but tags in ``skip``) from the newest, their messages
+        read a few at a time from the highest (a tag that is not cpv's is passed over, as
+        :meth:`records` leaves it out): git sorts the names and reads the highest few, or,
+        given ``names`` (as :meth:`tag_names` gives them), those are sorted here."""
+        if names is None:  # git sorts the names and reads the highest few: nothing per version here
+            each = [self._highest(k, skip) for k in kinds]
+            yield from heapq.merge(*each, key=_order, reverse=True)
+            return
         named = [(p, n) for n in names if (p := parse_tag_name(n)) and p[0] in kinds]
         named = [(p, n) for p, n in named if n not in skip]
         named.sort(key=lambda pn: (pn[0][1], pn[0][0] is not Kind.MODEL), reverse=True)
@@ -88,6 +92,20 @@ class ModelRepo:
             chunk = [name for _, name in named[start : start + batch]]
             yield from reversed(records_of(self.git.list_tags(*chunk))[0])
             start, batch = start + batch, batch * 4
+
+    def _highest(self, kind: Kind, skip: Container[str]) -> Iterator[VersionRecord]:
+        """``kind``'s records from the newest: the 4, 16, 64… highest tags by git's version
+        sort, each time those not read before (a name cpv does not read is passed over)."""
+        seen: set[str] = set()
+        count = 4
+        while True:
+            tags = self.git.list_tags(kind.value, highest=count)
+            fresh = [t for t in tags if t.name not in seen and t.name not in skip]
+            seen.update(t.name for t in tags)
+            yield from reversed(records_of(fresh)[0])
+            if len(tags) < count:
+                return
+            count *= 4
 
     def find(self, kind: Kind, version: Version) -> VersionRecord:
         """The record of one version: its own tag read, the others not.
@@ -112,6 +130,11 @@ class ModelRepo:
 
         with transaction(self) as txn:
             yield txn.repairs
+
+
+def _order(record: VersionRecord) -> tuple[Version, bool]:
+    """Where :meth:`ModelRepo.records` puts a record: by version, the model's first."""
+    return record.parsed_version, record.kind is not Kind.MODEL
 
 
 def records_of(tags: list[_git.TagRef]) -> tuple[list[VersionRecord], list[str]]:

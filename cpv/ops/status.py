@@ -26,11 +26,10 @@ def status(
 ) -> StatusResult:
     """The workspace of ``kinds`` against their latest versions; with ``remote``, what the git
     remote does not have yet (left unknown, None, when it cannot be reached)."""
-    names = repo.tag_names()
     currents = {kind: workspace_tree(repo.root, repo.path_of(kind)) for kind in kinds}
     out = []
     for kind in kinds:
-        newest = list(itertools.islice(repo.newest_first([kind], names=names), 4))
+        newest = list(itertools.islice(repo.newest_first([kind]), 4))
         latest = newest[0] if newest else None
         current = currents[kind]
         has_files = current is not None and current.size > 0
