@@ -73,9 +73,12 @@ def _build(tmp_path: Path, count: int) -> Path:
 
 
 def _reads_every_message(call: list[str]) -> bool:
+    """A ``for-each-ref`` of a whole kind's tags with their messages (not just the highest
+    few, ``--count``)."""
     return (
         call[:1] == ["for-each-ref"]
         and any("%(contents)" in a for a in call)
+        and not any(a.startswith("--count=") for a in call)
         and bool(WHOLE_NAMESPACE & set(call))
     )
 
