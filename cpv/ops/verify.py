@@ -12,6 +12,7 @@ differ are settled by hashing the local copy, and the upload hashes the bytes it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -29,6 +30,7 @@ from cpv.domain.errors import (
     MissingDataError,
     RecipeError,
     UsageError,
+    VersionNotFoundError,
 )
 from cpv.domain.metadata import VersionRecord
 from cpv.domain.results import VerifiedVersion, VerifyResult
@@ -99,19 +101,28 @@ def _chosen(
     """The versions to check, and a note when they are not what was asked for."""
     if all_versions and names:
         raise UsageError("name versions or pass --all-versions, not both")
+    if names:
+        return _named(repo, names, kinds), None
     records = [r for r in repo.records() if r.kind in kinds]
     if all_versions:
         return records, None
-    if not names:
-        return _at_head(repo, records, kinds)
+    return _at_head(repo, records, kinds)
+
+
+def _named(repo: ModelRepo, names: Sequence[str], kinds: Sequence[Kind]) -> list[VersionRecord]:
+    """The versions ``names`` name (a bare version: each kind's), each tag read alone."""
     chosen = []
     for name in names:
         kind, version = resolve_arg(repo, name, within=kinds, action="verify")
-        found = [r for r in records if r.parsed_version == version and kind in (None, r.kind)]
+        found = []
+        for each in (Kind.MODEL, Kind.DATA):  # the model's before the data's, as records()
+            if each in kinds and kind in (None, each):
+                with contextlib.suppress(VersionNotFoundError):
+                    found.append(repo.find(each, version))
         if not found:
             repo.find(kind or kinds[0], version)  # raises VersionNotFoundError
         chosen += found
-    return chosen, None
+    return chosen
 
 
 def _at_head(
