@@ -27,7 +27,9 @@ BUCKET = "cpv-bench"
 REAL = 3  # models made by real pushes
 
 
-def _env(home: str) -> None:
+def bench_env(home: str) -> None:
+    """A private CPV_HOME and HOME, a git identity, moto's fake keys, no DVC analytics: what
+    every benchmark process (and the cpv processes it starts) runs with."""
     os.environ.update(
         CPV_HOME=home,
         HOME=home,
@@ -131,7 +133,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-catalog-"))
-    _env(str(work / "home"))
+    bench_env(str(work / "home"))
     import boto3
     from moto.server import ThreadedMotoServer
 

@@ -254,17 +254,11 @@ def main() -> None:
 
 def _isolate(work: Path) -> None:
     """A private CPV_HOME (storage and git remotes under it) and a git identity."""
+    from bench_catalog import bench_env
+
     home = work / "home"
     home.mkdir()
-    os.environ.update(
-        CPV_HOME=str(home),
-        HOME=str(home),
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_AUTHOR_NAME="bench",
-        GIT_AUTHOR_EMAIL="bench@example.com",
-        GIT_COMMITTER_NAME="bench",
-        GIT_COMMITTER_EMAIL="bench@example.com",
-    )
+    bench_env(str(home))
 
 
 def _fmt(key: str, value: object) -> str:

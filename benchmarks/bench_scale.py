@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_catalog  # noqa: E402
 import scale_build  # noqa: E402
 
 #: what ``cpv list`` asks git for (``GitRepo.list_tags``): every tag with its message
@@ -47,19 +48,7 @@ FOR_EACH_REF = [
 def _env(base: Path) -> None:
     home = base / "home"
     home.mkdir(parents=True, exist_ok=True)
-    os.environ.update(
-        CPV_HOME=str(home),
-        HOME=str(home),
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_AUTHOR_NAME="bench",
-        GIT_AUTHOR_EMAIL="bench@example.com",
-        GIT_COMMITTER_NAME="bench",
-        GIT_COMMITTER_EMAIL="bench@example.com",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        DVC_NO_ANALYTICS="1",
-    )
+    bench_catalog.bench_env(str(home))
 
 
 _TIME = shutil.which("time", path="/usr/bin:/bin") if os.name == "posix" else None
