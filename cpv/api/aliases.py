@@ -45,10 +45,9 @@ class AliasMethods(ManagerState):
         """
         from cpv.ops.promote import promote
 
-        move = promote(
+        return promote(
             self.repo.root, version, alias, kinds=self.kinds, message=message, force=force
         )
-        return move
 
     @_reporting
     def demote(self, alias: str, *, message: str = "") -> AliasMove:
@@ -69,8 +68,7 @@ class AliasMethods(ManagerState):
         """
         from cpv.ops.promote import demote
 
-        move = demote(self.repo.root, alias, message=message)
-        return move
+        return demote(self.repo.root, alias, message=message)
 
     def aliases(self, *, history: bool = False) -> builtins.list[AliasMove]:
         """The repository's aliases (of either kind: one namespace per repository).

@@ -209,8 +209,7 @@ class CheckpointManager(SyncMethods, AliasMethods, RetentionMethods):
             force=force,
             dry_run=dry_run,
         )
-        result = tag_versions(self.repo, self.kinds, request, source=source)
-        return result
+        return tag_versions(self.repo, self.kinds, request, source=source)
 
     @_reporting
     def revert(self, version: str, *, force: bool = False, dry_run: bool = False) -> RevertResult:

@@ -52,7 +52,7 @@ class RetentionMethods(ManagerState):
         """
         from cpv.ops.gc import gc
 
-        result = gc(
+        return gc(
             self.root,
             keep_last=keep_last,
             keep_days=keep_days,
@@ -61,7 +61,6 @@ class RetentionMethods(ManagerState):
             dry_run=dry_run,
             force=force,
         )
-        return result
 
     @_reporting
     def delete(
