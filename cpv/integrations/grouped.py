@@ -184,12 +184,15 @@ def regroup(
         save_file(part, str(out / (shards[key] + ".part")), metadata=METADATA)
         counts.update({n: (t.numel(), t.numel() * t.element_size()) for n, t in part.items()})
     written = set(shards.values())
-    for path in originals:
-        if path.parent == out and path.name not in written and path.exists():
-            path.unlink()
     for name in written:
         (out / (name + ".part")).replace(out / name)
-    return _write_index(out, counts, groups, shards)
+    saved = _write_index(out, counts, groups, shards)
+    # The originals go last, once the new shards and their index are in place: a save cut
+    # short in between leaves both layouts, never neither.
+    for path in originals:
+        if path.parent == out and path.name not in written | {INDEX_NAME} and path.exists():
+            path.unlink()
+    return saved
 
 
 def has_weights(folder: StrPath) -> bool:
